@@ -1,0 +1,443 @@
+"""Syntax tree + declarations -> typed tree, inferring undeclared names (SPEC §1).
+
+One rule per syntax construct. Products follow SPEC §2: a scalar scales; if
+the inner dimensions conform it is the matrix product; else if both shapes are
+equal it is elementwise; else it is an error. Undeclared names get shapes from
+their first letter and dimensions from unification; what was assumed is
+returned so it can always be shown.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import nodes as n
+from .decls import Decl, Env
+from .errors import Span, ShapeError, UnknownSymbolError, UnsupportedError
+from .layout import Layout, hessian_shape, result_shape
+from .shapes import SCALAR, Dim, Dims, DimVar, Shape, describe
+from .syntax import GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate, PostfixInverse, \
+    PostfixTranspose, Syntax
+
+_DIMENSION_POOL = ("n", "m", "k", "l", "p", "q", "r", "s")
+_MAX_CONSTANT_EXPONENT = 1000
+_LARGE_EXPONENT = re.compile(r"[eE][+-]?\d{3,}")
+
+
+@dataclass(frozen=True)
+class Checked:
+    expr: n.Node
+    assumed: dict[str, Decl]  # inferred names, in order of first use
+
+
+def check(tree: Syntax, env: Env, source: str = "", layout: Layout = Layout.NUMERATOR) -> Checked:
+    """Give every node of the tree its meaning and shape."""
+    return check_all([tree], env, source, layout)[0]
+
+
+def check_all(trees: list[Syntax], env: Env, source: str = "",
+              layout: Layout = Layout.NUMERATOR) -> list[Checked]:
+    """Check several trees over one set of names, so they share inferred shapes
+    (the two sides of an identity)."""
+    checker = Checker(env, source, layout)
+    typed = [checker.check(tree) for tree in trees]
+    names = checker.name_dimensions(typed)
+    resolved = [checker.resolve(expr, names) for expr in typed]
+    assumed = {name: Decl(checker.inferred_kinds[name], _resolved(checker.dims, shape, names))
+               for name, shape in checker.inferred.items()}
+    return [Checked(expr, assumed) for expr in resolved]
+
+
+def inferred_kind(name: str) -> str:
+    """SPEC §1: a–g or Greek: scalar; other lowercase: vector; uppercase: matrix."""
+    if name.rstrip("0123456789") in GREEK or name[0] in "abcdefg" or "α" <= name[0] <= "ω":
+        return "scalar"
+    if name[0].isupper():
+        return "matrix"
+    return "vector"
+
+
+class Checker:
+    def __init__(self, env: Env, source: str, layout: Layout):
+        self.env = env
+        self.source = source
+        self.layout = layout
+        self.dims = Dims()
+        self.inferred: dict[str, Shape] = {}
+        self.inferred_kinds: dict[str, str] = {}
+
+    def check(self, node: Syntax) -> n.Node:
+        rule = getattr(self, f"_check_{type(node).__name__.lower()}")
+        return rule(node)
+
+    # Leaves
+
+    def _check_literal(self, node: Literal) -> n.Node:
+        if _LARGE_EXPONENT.search(node.text) or len(node.text) > 40:
+            raise ShapeError(f"the number {node.text} is out of range", span=node.span)
+        return n.Number(Fraction(node.text), span=node.span)
+
+    def _check_name(self, node: Name) -> n.Node:
+        name = node.id
+        if name in self.env.decls:
+            return n.Var(name, span=node.span, shape=self.env.decls[name].shape)
+        if name in self.env.dimension_names:
+            return n.DimSize(name, span=node.span)
+        if name in ("pi", "e"):
+            return n.Const(name, span=node.span)
+        if name == "I":
+            size = self.dims.fresh()
+            return n.Identity(span=node.span, shape=Shape(size, size))
+        return n.Var(name, span=node.span, shape=self._inferred_shape(name))
+
+    def _inferred_shape(self, name: str) -> Shape:
+        if name not in self.inferred:
+            kind = inferred_kind(name)
+            self.inferred_kinds[name] = kind
+            if kind == "scalar":
+                self.inferred[name] = SCALAR
+            elif kind == "vector":
+                self.inferred[name] = Shape(self.dims.fresh(), 1)
+            else:
+                self.inferred[name] = Shape(self.dims.fresh(), self.dims.fresh())
+        return self.inferred[name]
+
+    # Operators
+
+    def _check_negate(self, node: Negate) -> n.Node:
+        operand = self.check(node.operand)
+        return n.Neg(operand, span=node.span, shape=operand.shape)
+
+    def _check_postfixtranspose(self, node: PostfixTranspose) -> n.Node:
+        operand = self.check(node.operand)
+        return n.Transpose(operand, span=node.span, shape=operand.shape.transposed())
+
+    def _check_postfixinverse(self, node: PostfixInverse) -> n.Node:
+        operand = self.check(node.operand)
+        self._require_square(operand, node, "an inverse")
+        return n.Inverse(operand, span=node.span, shape=operand.shape)
+
+    def _check_binop(self, node: BinOp) -> n.Node:
+        left, right = self.check(node.left), self.check(node.right)
+        rule = _BINARY_RULES[node.op]
+        return rule(self, node, left, right)
+
+    def _sum(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        shape = self._elementwise_shape(node, left, right, "a sum" if node.op == "+" else "a difference")
+        if node.op == "-":
+            right = n.Neg(right, span=right.span, shape=right.shape)
+        return n.Add(left, right, span=node.span, shape=shape)
+
+    def _product(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        a, b = left.shape, right.shape
+        if a.is_scalar or b.is_scalar:
+            return n.ScalarMul(left, right, span=node.span, shape=b if a.is_scalar else a)
+        if self.dims.unify(a.cols, b.rows):
+            return n.MatMul(left, right, span=node.span, shape=Shape(a.rows, b.cols))
+        if self.dims.unify_shapes(a, b):
+            return n.Hadamard(left, right, span=node.span, shape=a)
+        raise self._mismatch("shapes do not conform for a product", node, left, right)
+
+    def _matrix_product(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        a, b = left.shape, right.shape
+        if not self.dims.unify(a.cols, b.rows):
+            raise self._mismatch("shapes do not conform for a matrix product", node, left, right)
+        if a.is_scalar or b.is_scalar:
+            return n.ScalarMul(left, right, span=node.span, shape=b if a.is_scalar else a)
+        return n.MatMul(left, right, span=node.span, shape=Shape(a.rows, b.cols))
+
+    def _hadamard(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        shape = self._elementwise_shape(node, left, right, "an elementwise product")
+        if left.shape.is_scalar or right.shape.is_scalar:
+            return n.ScalarMul(left, right, span=node.span, shape=shape)
+        return n.Hadamard(left, right, span=node.span, shape=shape)
+
+    def _divide(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        if not right.shape.is_scalar:
+            raise ShapeError("'/' divides by a scalar only", span=node.span,
+                             hint=f"{self._text(node.right)} is {self._show(right.shape)}; use ./ to divide elementwise")
+        return n.Divide(left, right, span=node.span, shape=left.shape)
+
+    def _elementwise_divide(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        shape = self._elementwise_shape(node, left, right, "an elementwise division")
+        return n.Divide(left, right, span=node.span, shape=shape)
+
+    def _power(self, node: BinOp, base: n.Node, exponent: n.Node) -> n.Node:
+        if not exponent.shape.is_scalar:
+            raise ShapeError("the exponent of '^' must be a scalar", span=node.right.span,
+                             hint=f"{self._text(node.right)} is {self._show(exponent.shape)}; use .^ for an elementwise power")
+        self._check_constant_power(node, base, exponent)
+        if not base.shape.is_matrix:
+            return n.Power(base, exponent, span=node.span, shape=base.shape)
+        self._require_square(base, node, "a matrix power", hint="use .^ for an elementwise power")
+        value = _constant_value(exponent)
+        if value is None or value != int(value):
+            raise ShapeError("a matrix power needs an integer exponent", span=node.right.span,
+                             hint="use .^ for an elementwise power")
+        if value == -1:
+            return n.Inverse(base, span=node.span, shape=base.shape)
+        return n.MatPower(base, int(value), span=node.span, shape=base.shape)
+
+    def _elementwise_power(self, node: BinOp, base: n.Node, exponent: n.Node) -> n.Node:
+        shape = self._elementwise_shape(node, base, exponent, "an elementwise power")
+        self._check_constant_power(node, base, exponent)
+        return n.Power(base, exponent, span=node.span, shape=shape)
+
+    def _check_constant_power(self, node: BinOp, base: n.Node, exponent: n.Node) -> None:
+        value = _constant_value(exponent)
+        if value is not None and abs(value) > _MAX_CONSTANT_EXPONENT and _constant_value(base) is not None:
+            raise ShapeError("this power of numbers is too large to work with", span=node.span)
+
+    def _elementwise_shape(self, node: BinOp, left: n.Node, right: n.Node, what: str) -> Shape:
+        """Same shapes, or one side a scalar that is expanded to the other's shape."""
+        if left.shape.is_scalar:
+            return right.shape
+        if right.shape.is_scalar or self.dims.unify_shapes(left.shape, right.shape):
+            return left.shape
+        raise self._mismatch(f"shapes do not conform for {what}", node, left, right)
+
+    # Bars and functions
+
+    def _check_bars(self, node: Bars) -> n.Node:
+        operand = self.check(node.operand)
+        if not node.is_norm:
+            return n.Apply("abs", operand, span=node.span, shape=operand.shape)
+        return self._norm(operand, node.subscript, node.span)
+
+    def _norm(self, operand: n.Node, subscript: str, span: Span) -> n.Node:
+        is_matrix = operand.shape.is_matrix
+        p = {"": "F" if is_matrix else "2", "1": "1", "F": "F" if is_matrix else "2",
+             "2": "spectral" if is_matrix else "2"}[subscript]
+        return n.Norm(operand, p, span=span)
+
+    def _check_call(self, node: Call) -> n.Node:
+        if node.function in ("eye", "ones"):
+            return self._sized(node)
+        args = [self.check(arg) for arg in node.args]
+        return _CALL_RULES[node.function](self, node, *args)
+
+    def _sized(self, node: Call) -> n.Node:
+        arg = node.args[0]
+        if isinstance(arg, Literal) and arg.text.isdigit() and int(arg.text) > 0:
+            size: Dim = int(arg.text)
+        elif isinstance(arg, Name) and arg.id not in self.env.decls and arg.id not in self.inferred:
+            size = arg.id
+        else:
+            raise ShapeError(f"{node.function} takes a dimension: a name such as n or a positive integer",
+                             span=arg.span)
+        if node.function == "eye":
+            return n.Identity(span=node.span, shape=Shape(size, size))
+        return n.Fill(n.Number(Fraction(1)), span=node.span, shape=Shape(size, 1))
+
+    def _sum_or_mean(self, node: Call, operand: n.Node) -> n.Node:
+        cls = n.Sum if node.function == "sum" else n.Mean
+        return cls(operand, span=node.span)
+
+    def _square_function(self, node: Call, operand: n.Node) -> n.Node:
+        self._require_square(operand, node, f"{node.function}")
+        cls = {"tr": n.Trace, "trace": n.Trace, "det": n.Det, "logdet": n.LogDet, "inv": n.Inverse}[node.function]
+        shape = operand.shape if cls is n.Inverse else SCALAR
+        return cls(operand, span=node.span, shape=shape)
+
+    def _diag(self, node: Call, operand: n.Node) -> n.Node:
+        shape = operand.shape
+        if shape.is_vector:
+            size = shape.rows if shape.is_column else shape.cols
+            return n.DiagMatrix(operand, span=node.span, shape=Shape(size, size))
+        if shape.is_matrix and self.dims.unify(shape.rows, shape.cols):
+            return n.DiagOf(operand, span=node.span, shape=Shape(shape.rows, 1))
+        raise ShapeError("diag takes a vector or a square matrix", span=node.span,
+                         hint=f"{self._text(node.args[0])} is {self._show(shape)}")
+
+    def _elementwise_function(self, node: Call, operand: n.Node) -> n.Node:
+        return n.Apply(node.function, operand, span=node.span, shape=operand.shape)
+
+    def _vector_function(self, node: Call, operand: n.Node) -> n.Node:
+        if not operand.shape.is_vector:
+            raise ShapeError(f"{node.function} takes a vector", span=node.span,
+                             hint=f"{self._text(node.args[0])} is {self._show(operand.shape)}")
+        if node.function == "softmax":
+            return n.Softmax(operand, span=node.span, shape=operand.shape)
+        return n.LogSumExp(operand, span=node.span)
+
+    def _extremum(self, node: Call, left: n.Node, right: n.Node) -> n.Node:
+        shape = self._elementwise_shape(node, left, right, f"{node.function}")
+        cls = n.Maximum if node.function == "max" else n.Minimum
+        return cls(left, right, span=node.span, shape=shape)
+
+    def _dot(self, node: Call, left: n.Node, right: n.Node) -> n.Node:
+        """dot(a, b) is the inner product a'b (for matrices tr(A'B))."""
+        if not self.dims.unify_shapes(left.shape, right.shape):
+            raise self._mismatch("dot takes two operands of the same shape", node, left, right)
+        shape = left.shape
+        if shape.is_scalar:
+            return n.ScalarMul(left, right, span=node.span)
+        if shape.is_row:
+            return n.MatMul(left, n.Transpose(right, span=right.span, shape=shape.transposed()), span=node.span)
+        product = n.MatMul(n.Transpose(left, span=left.span, shape=shape.transposed()), right, span=node.span,
+                           shape=Shape(shape.cols, shape.cols))
+        return product if shape.is_column else n.Trace(product, span=node.span)
+
+    def _fill(self, node: Call, value: n.Node) -> n.Node:
+        if not value.shape.is_scalar:
+            raise ShapeError(f"{node.function}(c) takes a scalar c", span=node.args[0].span)
+        cols: Dim = 1 if node.function == "vector" else self.dims.fresh()
+        return n.Fill(value, span=node.span, shape=Shape(self.dims.fresh(), cols))
+
+    def _norm_call(self, node: Call, operand: n.Node) -> n.Node:
+        return self._norm(operand, {"norm": "", "norm1": "1", "norm2": "2"}[node.function], node.span)
+
+    # Derivatives
+
+    def _check_deriv(self, node: Deriv) -> n.Node:
+        operand = self.check(node.operand)
+        wrt = self._wrt(node, operand)
+        if node.order == 2:
+            shape = hessian_shape(operand.shape, wrt.shape)
+            if shape is None:
+                raise UnsupportedError("second derivatives are of a scalar by a scalar or a vector",
+                                       span=node.span)
+        else:
+            shape = result_shape(operand.shape, wrt.shape, self.layout)
+        if len(shape) > 2:
+            raise UnsupportedError(
+                f"a derivative of order {len(shape)} cannot be part of an expression", span=node.span,
+                hint=f"use matcalc diff to see it in index notation")
+        rows, cols = (shape[0], 1) if len(shape) == 1 else shape
+        return n.Derivative(operand, wrt, node.order, self.layout.value, span=node.span, shape=Shape(rows, cols))
+
+    def _wrt(self, node: Deriv, operand: n.Node) -> n.Var:
+        name = node.wrt.id
+        used = n.variables(operand)
+        if name not in used and name not in self.env.decls:
+            raise UnknownSymbolError(f"the variable {name} does not appear in the expression",
+                                     span=node.wrt.span, hint=_did_you_mean(name, list(used)))
+        shape = self.env.decls[name].shape if name in self.env.decls else used[name]
+        return n.Var(name, span=node.wrt.span, shape=shape)
+
+    # Helpers
+
+    def _require_square(self, operand: n.Node, node: Syntax, what: str, hint: str = "") -> None:
+        shape = operand.shape
+        if shape.is_scalar or not self.dims.unify(shape.rows, shape.cols):
+            part = _operand_syntax(node)
+            raise ShapeError(f"{what} needs a square matrix", span=node.span,
+                             hint=f"{self._text(part)} is {self._show(shape)}" + (f"; {hint}" if hint else ""))
+
+    def _mismatch(self, message: str, node: Syntax, left: n.Node, right: n.Node) -> ShapeError:
+        parts = node.args if isinstance(node, Call) else (node.left, node.right)
+        hint = f"{self._text(parts[0])} is {self._show(left.shape)}, {self._text(parts[1])} is {self._show(right.shape)}"
+        return ShapeError(message, span=node.span, hint=hint)
+
+    def _text(self, node: Syntax) -> str:
+        text = self.source[node.span.start : node.span.end].strip()
+        return text if text and len(text) <= 30 else "the operand"
+
+    def _show(self, shape: Shape) -> str:
+        """The shape for an error message, naming unbound dimensions as the final result would."""
+        names = self.name_dimensions([])
+        return str(_resolved(self.dims, shape, names))
+
+    # Naming the inferred dimensions
+
+    def name_dimensions(self, typed: list[n.Node]) -> dict[DimVar, str]:
+        """Name each unbound dimension: those of inferred names in order of first use, then the rest."""
+        taken = set(self.env.dimension_names) | set(self.env.decls) | set(self.inferred)
+        taken |= {node.name for expr in typed for node in n.walk(expr) if isinstance(node, (n.Var, n.DimSize))}
+        shapes = list(self.inferred.values()) + [node.shape for expr in typed for node in n.walk(expr)]
+        shapes += [Shape(var, var) for var in self.dims.variables()]  # unbound ones not yet in a tree
+        names: dict[DimVar, str] = {}
+        fresh = _fresh_names(taken)
+        for shape in shapes:
+            for dim in (shape.rows, shape.cols):
+                root = self.dims.find(dim)
+                if isinstance(root, DimVar) and root not in names:
+                    names[root] = next(fresh)
+        return names
+
+    def resolve(self, node: n.Node, names: dict[DimVar, str]) -> n.Node:
+        return node.map_children(lambda child: self.resolve(child, names),
+                                 shape=_resolved(self.dims, node.shape, names))
+
+
+def _resolved(dims: Dims, shape: Shape, names: dict[DimVar, str]) -> Shape:
+    def name(dim: Dim) -> Dim:
+        root = dims.find(dim)
+        return names[root] if isinstance(root, DimVar) else root
+
+    return Shape(name(shape.rows), name(shape.cols))
+
+
+def _fresh_names(taken: set[str]):
+    for name in _DIMENSION_POOL:
+        if name not in taken:
+            yield name
+    index = 1
+    while True:
+        for base in _DIMENSION_POOL:
+            if f"{base}{index}" not in taken:
+                yield f"{base}{index}"
+        index += 1
+
+
+def _operand_syntax(node: Syntax) -> Syntax:
+    if isinstance(node, Call):
+        return node.args[0]
+    if isinstance(node, BinOp):
+        return node.left
+    return node.operand  # type: ignore[attr-defined]
+
+
+def _did_you_mean(name: str, known: list[str]) -> str | None:
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.0)
+    return f"did you mean {matches[0]}?" if matches else None
+
+
+def _constant_value(node: n.Node) -> float | None:
+    """The value of an expression made of numbers only; None if it has variables."""
+    try:
+        if isinstance(node, n.Number):
+            return float(node.value)
+        if isinstance(node, n.Const):
+            return math.pi if node.name == "pi" else math.e
+        if isinstance(node, n.Neg):
+            inner = _constant_value(node.operand)
+            return None if inner is None else -inner
+        if isinstance(node, (n.Add, n.ScalarMul, n.Divide, n.Power)):
+            a, b = (_constant_value(child) for child in node.children())
+            if a is None or b is None:
+                return None
+            if isinstance(node, n.Add):
+                return a + b
+            if isinstance(node, n.ScalarMul):
+                return a * b
+            if isinstance(node, n.Divide):
+                return a / b if b else math.inf
+            if a < 0 and b != int(b):
+                return None
+            return a**b if a or b >= 0 else math.inf
+    except OverflowError:
+        return math.inf
+    return None
+
+
+_BINARY_RULES = {
+    "+": Checker._sum, "-": Checker._sum, "*": Checker._product, "@": Checker._matrix_product,
+    ".*": Checker._hadamard, "/": Checker._divide, "./": Checker._elementwise_divide,
+    "^": Checker._power, ".^": Checker._elementwise_power,
+}
+
+_CALL_RULES = {
+    "sum": Checker._sum_or_mean, "mean": Checker._sum_or_mean,
+    "tr": Checker._square_function, "trace": Checker._square_function, "det": Checker._square_function,
+    "logdet": Checker._square_function, "inv": Checker._square_function, "diag": Checker._diag,
+    "norm": Checker._norm_call, "norm1": Checker._norm_call, "norm2": Checker._norm_call,
+    "softmax": Checker._vector_function, "logsumexp": Checker._vector_function,
+    "max": Checker._extremum, "min": Checker._extremum, "dot": Checker._dot,
+    "vector": Checker._fill, "matrix": Checker._fill,
+    **{name: Checker._elementwise_function for name in n.ELEMENTWISE_FUNCTIONS},
+}

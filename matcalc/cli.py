@@ -1,0 +1,80 @@
+"""The `matcalc` command: the only module that prints, reads files or picks exit statuses."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import ExitStatus, MatcalcError, format_error
+from .layout import Layout
+
+LAYOUTS = [layout.value for layout in Layout]
+_LET_HELP = 'declarations such as "x: vector(n), A: matrix(n, n)" (repeatable; "," or ";" separate)'
+
+
+class MatcalcGroup(click.Group):
+    """One error boundary: a MatcalcError becomes a message on stderr and an exit status."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MatcalcError as error:
+            click.echo(format_error(error), err=True)
+            ctx.exit(error.exit_code)
+        except RecursionError:
+            click.echo("error: the input is too deeply nested to work with", err=True)
+            ctx.exit(ExitStatus.INPUT)
+
+
+@click.group(cls=MatcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="matcalc-symbolic", prog_name="matcalc")
+def cli() -> None:
+    """Symbolic matrix calculus: parse, differentiate and check expressions over
+    scalars, vectors and matrices."""
+
+
+@cli.command("parse")
+@click.argument("expression")
+@click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
+    """Print the canonical form of EXPRESSION, its shape and the assumed shapes."""
+    from .api import parse
+
+    parsed = parse(expression, let)
+    if fmt == "json":
+        click.echo(json.dumps(parsed.to_json(), ensure_ascii=False))
+        return
+    click.echo(f"expression: {parsed.canonical}")
+    click.echo(f"shape: {shape_text(parsed.shape)}")
+    if parsed.assumed:
+        click.echo(f"assumed: {parsed.assumed_text()}")
+
+
+@cli.command("shapes")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True)
+def shapes_command(layout: str) -> None:
+    """Print the shape of ∂y/∂x for each kind of y and x in a layout (SPEC §3)."""
+    from rich.console import Console
+
+    from .render.table import shape_table
+
+    Console(soft_wrap=False).print(shape_table(Layout(layout)))
+
+
+def shape_text(shape) -> str:
+    from .shapes import describe
+
+    if shape.is_row:
+        return f"row vector (1×{shape.cols})"
+    return describe(shape)
+
+
+def main() -> None:
+    cli(prog_name="matcalc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

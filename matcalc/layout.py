@@ -1,0 +1,57 @@
+"""Layouts: the one place that decides how the axes of a derivative are ordered.
+
+A derivative ∂y/∂x has the axes of y (none for a scalar, (m,) for a vector,
+(m, l) for a matrix) and the axes of x (likewise). Numerator layout puts y's
+axes first, then x's axes reversed: SPEC §3's table, e.g. (k, n) for a scalar
+by an n×k matrix. Denominator layout reverses every axis of that. Mixed layout
+is denominator for a scalar y (the gradient has the shape of x) and numerator
+otherwise. A result of rank 1 keeps a unit axis where y or x is a scalar, so a
+scalar by a vector is 1×n in numerator layout and n×1 in denominator layout.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from .shapes import Dim, Shape
+
+
+class Layout(str, Enum):
+    NUMERATOR = "numerator"
+    DENOMINATOR = "denominator"
+    MIXED = "mixed"
+
+
+def axes(shape: Shape) -> tuple[Dim, ...]:
+    """The axes of an expression: () for a scalar, (n,) for a vector of either orientation."""
+    return tuple(dim for dim in (shape.rows, shape.cols) if dim != 1)
+
+
+def is_reversed(layout: Layout, out: Shape) -> bool:
+    """Whether the numerator order of the axes is reversed in this layout."""
+    return layout is Layout.DENOMINATOR or (layout is Layout.MIXED and out.is_scalar)
+
+
+def result_shape(out: Shape, wrt: Shape, layout: Layout) -> tuple[Dim, ...]:
+    """The shape of ∂out/∂wrt in a layout, as SPEC §3's table gives it.
+
+    >>> result_shape(Shape(1, 1), Shape("n", 1), Layout.NUMERATOR)
+    (1, 'n')
+    >>> result_shape(Shape("m", 1), Shape("n", "k"), Layout.DENOMINATOR)
+    ('n', 'k', 'm')
+    """
+    out_axes, wrt_axes = axes(out), axes(wrt)
+    numerator = out_axes + wrt_axes[::-1]
+    if not numerator:
+        numerator = (1,)
+    elif len(numerator) == 1:
+        numerator = (numerator[0], 1) if out_axes else (1, numerator[0])
+    return numerator[::-1] if is_reversed(layout, out) else numerator
+
+
+def hessian_shape(out: Shape, wrt: Shape) -> tuple[Dim, ...] | None:
+    """The shape of the second derivative of a scalar by a scalar or a vector; None otherwise."""
+    if not out.is_scalar or wrt.is_matrix:
+        return None
+    wrt_axes = axes(wrt)
+    return (1,) if not wrt_axes else wrt_axes * 2

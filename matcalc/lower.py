@@ -1,0 +1,199 @@
+"""Typed tree -> SymPy. The only place where the expression tree meets SymPy.
+
+Scalars become SymPy scalar expressions (a 1×1 matrix product is taken as its
+[0, 0] entry), vectors and matrices become matrix expressions over
+`MatrixSymbol`s whose dimensions are positive integer symbols. SymPy carries
+expressions here; matcalc's own rules decide what they mean.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from . import nodes as n
+from .errors import UnsupportedError
+from .shapes import Dim, Shape
+
+_T = sp.Symbol("t")
+_FUNCTIONS = {
+    "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh,
+    "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "sqrt": sp.sqrt,
+    "sigmoid": lambda t: 1 / (1 + sp.exp(-t)), "relu": lambda t: sp.Max(0, t),
+    "sign": sp.sign, "abs": sp.Abs,
+}
+
+
+def dimension(dim: Dim) -> sp.Expr:
+    return sp.Integer(dim) if isinstance(dim, int) else sp.Symbol(str(dim), integer=True, positive=True)
+
+
+def symbol(name: str, shape: Shape) -> sp.Basic:
+    """The SymPy symbol of a variable: a real Symbol for a scalar, else a MatrixSymbol."""
+    if shape.is_scalar:
+        return sp.Symbol(name, real=True)
+    return sp.MatrixSymbol(name, dimension(shape.rows), dimension(shape.cols))
+
+
+def to_sympy(node: n.Node) -> sp.Basic:
+    """>>> from matcalc.api import parse
+    >>> to_sympy(parse("tr(A X)").expr)
+    Trace(A*X)
+    """
+    return _RULES[type(node)](node)
+
+
+def _ones(shape: Shape) -> sp.MatrixExpr:
+    return sp.OneMatrix(dimension(shape.rows), dimension(shape.cols))
+
+
+def _expanded(node: n.Node, shape: Shape) -> sp.Basic:
+    """The operand, with a scalar expanded to `shape` (scalar expansion)."""
+    value = to_sympy(node)
+    if node.shape.is_scalar and not shape.is_scalar:
+        return value * _ones(shape)
+    return value
+
+
+def _elementwise(function, operand: sp.Basic, shape: Shape) -> sp.Basic:
+    if shape.is_scalar:
+        return function(operand)
+    return ElementwiseApplyFunction(sp.Lambda(_T, function(_T)), operand)
+
+
+def _entry(value: sp.Basic, shape: Shape) -> sp.Basic:
+    """A 1×1 matrix expression as the scalar it stands for. Its trace, not its [0, 0]
+    entry: SymPy rewrites an entry of a product as an explicit sum over indices."""
+    return sp.Trace(value) if shape.is_scalar and isinstance(value, sp.MatrixExpr) else value
+
+
+def _sum_entries(value: sp.Basic, shape: Shape) -> sp.Basic:
+    if shape.is_scalar:
+        return value
+    row = sp.OneMatrix(1, dimension(shape.rows))
+    col = sp.OneMatrix(dimension(shape.cols), 1)
+    return sp.Trace(row * value * col)
+
+
+def _add(node: n.Add) -> sp.Basic:
+    return _expanded(node.left, node.shape) + _expanded(node.right, node.shape)
+
+
+def _matmul(node: n.MatMul) -> sp.Basic:
+    return _entry(sp.MatMul(to_sympy(node.left), to_sympy(node.right)), node.shape)
+
+
+def _hadamard(node: n.Hadamard) -> sp.Basic:
+    return sp.HadamardProduct(to_sympy(node.left), to_sympy(node.right))
+
+
+def _divide(node: n.Divide) -> sp.Basic:
+    if node.right.shape.is_scalar:
+        return to_sympy(node.left) * (1 / to_sympy(node.right))
+    reciprocal = sp.HadamardPower(to_sympy(node.right), -1)
+    if node.left.shape.is_scalar:
+        return to_sympy(node.left) * reciprocal
+    return sp.HadamardProduct(to_sympy(node.left), reciprocal)
+
+
+def _power(node: n.Power) -> sp.Basic:
+    base, exponent = to_sympy(node.base), to_sympy(node.exponent)
+    if node.shape.is_scalar:
+        return sp.Pow(base, exponent)
+    if node.exponent.shape.is_scalar:
+        return sp.HadamardPower(base, exponent)
+    if node.base.shape.is_scalar:
+        return _elementwise(lambda t: base**t, exponent, node.shape)
+    # a .^ b for two matrices: exp(b ⊙ log(a))
+    return _elementwise(sp.exp, sp.HadamardProduct(exponent, _elementwise(sp.log, base, node.shape)), node.shape)
+
+
+def _norm(node: n.Norm) -> sp.Basic:
+    value, shape = to_sympy(node.operand), node.operand.shape
+    if shape.is_scalar:
+        return sp.Abs(value)
+    if node.p == "1":
+        return _sum_entries(_elementwise(sp.Abs, value, shape), shape)
+    if node.p == "spectral":
+        raise UnsupportedError("the spectral norm ||A||_2 of a matrix is not supported yet", span=node.span,
+                               hint="use ||A||_F for the Frobenius norm")
+    if shape.is_row:
+        return sp.sqrt(sp.Trace(value * value.T))
+    return sp.sqrt(sp.Trace(value.T * value))
+
+
+def _extremum(node: n.Maximum | n.Minimum) -> sp.Basic:
+    left, right = _expanded(node.left, node.shape), _expanded(node.right, node.shape)
+    if node.shape.is_scalar:
+        return (sp.Max if isinstance(node, n.Maximum) else sp.Min)(left, right)
+    # elementwise: max(a, b) = (a + b + |a - b|) / 2, min(a, b) = (a + b - |a - b|) / 2
+    spread = _elementwise(sp.Abs, left - right, node.shape)
+    sign = 1 if isinstance(node, n.Maximum) else -1
+    return sp.Rational(1, 2) * (left + right + sign * spread)
+
+
+def _softmax(node: n.Softmax) -> sp.Basic:
+    exps = _elementwise(sp.exp, to_sympy(node.operand), node.shape)
+    return exps * (1 / _sum_entries(exps, node.shape))
+
+
+def _logsumexp(node: n.LogSumExp) -> sp.Basic:
+    shape = node.operand.shape
+    return sp.log(_sum_entries(_elementwise(sp.exp, to_sympy(node.operand), shape), shape))
+
+
+def _diag_matrix(node: n.DiagMatrix) -> sp.Basic:
+    value = to_sympy(node.operand)
+    return DiagMatrix(value if node.operand.shape.is_column else value.T)
+
+
+def _diagonal_of(node: n.DiagOf) -> sp.Basic:
+    # (A ⊙ I) 1 rather than SymPy's DiagonalOf, whose doit() fails on explicit matrices
+    size = dimension(node.shape.rows)
+    return sp.HadamardProduct(to_sympy(node.operand), sp.Identity(size)) * sp.OneMatrix(size, 1)
+
+
+def _derivative(node: n.Derivative) -> sp.Basic:
+    raise UnsupportedError("a derivative inside an expression cannot be converted to SymPy yet",
+                           span=node.span)
+
+
+def _fraction(node: n.Number) -> sp.Rational:
+    return sp.Rational(node.value.numerator, node.value.denominator)
+
+
+_RULES = {
+    n.Number: _fraction,
+    n.Const: lambda node: sp.pi if node.name == "pi" else sp.E,
+    n.Var: lambda node: symbol(node.name, node.shape),
+    n.DimSize: lambda node: dimension(node.name),
+    n.Identity: lambda node: sp.Identity(dimension(node.shape.rows)),
+    n.Fill: lambda node: to_sympy(node.value) * _ones(node.shape),
+    n.Neg: lambda node: -to_sympy(node.operand),
+    n.Add: _add,
+    n.ScalarMul: lambda node: to_sympy(node.left) * to_sympy(node.right),
+    n.MatMul: _matmul,
+    n.Hadamard: _hadamard,
+    n.Divide: _divide,
+    n.Power: _power,
+    n.MatPower: lambda node: sp.MatPow(to_sympy(node.base), node.exponent),
+    n.Transpose: lambda node: _entry(sp.Transpose(to_sympy(node.operand)), node.shape)
+    if not node.shape.is_scalar else to_sympy(node.operand),
+    n.Inverse: lambda node: sp.Inverse(to_sympy(node.operand)),
+    n.Trace: lambda node: sp.Trace(to_sympy(node.operand)),
+    n.Det: lambda node: sp.Determinant(to_sympy(node.operand)),
+    n.LogDet: lambda node: sp.log(sp.Determinant(to_sympy(node.operand))),
+    n.Norm: _norm,
+    n.Sum: lambda node: _sum_entries(to_sympy(node.operand), node.operand.shape),
+    n.Mean: lambda node: _sum_entries(to_sympy(node.operand), node.operand.shape)
+    / (dimension(node.operand.shape.rows) * dimension(node.operand.shape.cols)),
+    n.DiagMatrix: _diag_matrix,
+    n.DiagOf: _diagonal_of,
+    n.Apply: lambda node: _elementwise(_FUNCTIONS[node.function], to_sympy(node.operand), node.shape),
+    n.Maximum: _extremum,
+    n.Minimum: _extremum,
+    n.Softmax: _softmax,
+    n.LogSumExp: _logsumexp,
+    n.Derivative: _derivative,
+}

@@ -1,0 +1,272 @@
+"""The typed expression tree: what an expression means, with every node's shape.
+
+The checker builds it from the parser's syntax tree, settling what the syntax
+leaves open (is `a b` a matrix product, a Hadamard product or a scaling?).
+Later stages (lowering to SymPy, differentiation, rendering, numeric
+evaluation) work on this tree only. Spans never take part in equality; shapes
+do, so two equal trees mean the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
+from typing import Callable, Iterator
+
+from .errors import NO_SPAN, Span
+from .shapes import SCALAR, Shape
+
+
+@dataclass(frozen=True)
+class Node:
+    span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+    shape: Shape = field(default=SCALAR, kw_only=True)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__.lower()
+
+    def children(self) -> Iterator[Node]:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Node):
+                yield value
+
+    def map_children(self, fn: Callable[[Node], Node], **changes: object) -> Node:
+        """A copy with every child replaced by fn(child), plus other field changes."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Node):
+                changes[f.name] = fn(value)
+        return replace(self, **changes)
+
+
+# Leaves
+
+
+@dataclass(frozen=True)
+class Number(Node):
+    value: Fraction
+
+
+@dataclass(frozen=True)
+class Const(Node):
+    name: str  # "pi" or "e"
+
+
+@dataclass(frozen=True)
+class Var(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class DimSize(Node):
+    """A dimension name used as a number, as in 1/(2n)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Identity(Node):
+    """I or eye(n); its size is in its shape."""
+
+
+@dataclass(frozen=True)
+class Fill(Node):
+    """A vector or matrix with every entry equal to a scalar: ones(n), vector(c), matrix(c)."""
+
+    value: Node
+
+
+# Arithmetic
+
+
+@dataclass(frozen=True)
+class Neg(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Add(Node):
+    """Sum; a scalar operand is expanded to the other's shape."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class ScalarMul(Node):
+    """A product in which at least one side is a scalar."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class MatMul(Node):
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Hadamard(Node):
+    """Elementwise product of two operands of the same shape."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Divide(Node):
+    """Elementwise division; a scalar operand is expanded to the other's shape."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Power(Node):
+    """Elementwise (or scalar) power; a scalar operand is expanded."""
+
+    base: Node
+    exponent: Node
+
+
+@dataclass(frozen=True)
+class MatPower(Node):
+    """Integer power of a square matrix (negative: a power of the inverse)."""
+
+    base: Node
+    exponent: int
+
+
+@dataclass(frozen=True)
+class Transpose(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Inverse(Node):
+    operand: Node
+
+
+# Functions
+
+
+@dataclass(frozen=True)
+class Trace(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Det(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class LogDet(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Norm(Node):
+    """p is "2" (vector 2-norm), "F" (Frobenius), "1" (sum of absolute values)
+    or "spectral" (the matrix 2-norm, written ||A||_2 for a matrix)."""
+
+    operand: Node
+    p: str
+
+
+@dataclass(frozen=True)
+class Sum(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Mean(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class DiagMatrix(Node):
+    """diag(v): the square matrix with v on its diagonal."""
+
+    operand: Node
+
+
+@dataclass(frozen=True)
+class DiagOf(Node):
+    """diag(A): the diagonal of a square matrix, as a vector."""
+
+    operand: Node
+
+
+ELEMENTWISE_FUNCTIONS = (
+    "exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan",
+    "sqrt", "sigmoid", "relu", "sign", "abs",
+)
+
+
+@dataclass(frozen=True)
+class Apply(Node):
+    """An elementwise function (one of ELEMENTWISE_FUNCTIONS)."""
+
+    function: str
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Maximum(Node):
+    """Elementwise max; a scalar operand is expanded."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Minimum(Node):
+    """Elementwise min; a scalar operand is expanded."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Softmax(Node):
+    operand: Node
+
+
+@dataclass(frozen=True)
+class LogSumExp(Node):
+    operand: Node
+
+
+# Calculus
+
+
+@dataclass(frozen=True)
+class Derivative(Node):
+    """d/dV E (order 1) or d2/dV2 E (order 2); its shape follows the layout."""
+
+    operand: Node
+    wrt: Var
+    order: int
+    layout: str
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node of the tree, parents before children, without recursion."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(current.children())))
+
+
+def variables(node: Node) -> dict[str, Shape]:
+    """The variables of an expression with their shapes, in order of first appearance."""
+    found: dict[str, Shape] = {}
+    for sub in walk(node):
+        if isinstance(sub, Var):
+            found.setdefault(sub.name, sub.shape)
+    return found

@@ -1,0 +1,1 @@
+"""Renderers: typed trees and results -> text for people and programs."""

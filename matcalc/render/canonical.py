@@ -1,0 +1,189 @@
+"""Typed tree -> canonical ASCII text that parses back to the same tree.
+
+Canonical text says what the checker decided: a matrix product or a scaling
+is a juxtaposition (`X w`, `2 x`), an elementwise product is `.*`, an
+elementwise power of a matrix is `.^`. Parentheses appear only where the
+grammar needs them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from .. import nodes as n
+
+# Binding strength, loosest first (the parser's grammar levels).
+DERIVATIVE, SUM, PRODUCT, UNARY, POWER, POSTFIX, ATOM = range(7)
+
+
+def canonical(node: n.Node) -> str:
+    """>>> from matcalc.api import parse
+    >>> canonical(parse("x'Ax + ||y - Xw||^2").expr)
+    "x' A x + ||y - X w||^2"
+    """
+    return _Printer().text(node)
+
+
+def precedence(node: n.Node) -> int:
+    if isinstance(node, n.Derivative):
+        return DERIVATIVE
+    if isinstance(node, n.Add):
+        return SUM
+    if isinstance(node, (n.ScalarMul, n.MatMul, n.Hadamard, n.Divide)):
+        return PRODUCT
+    if isinstance(node, n.Neg):
+        return UNARY
+    if isinstance(node, (n.Power, n.MatPower, n.Inverse)):
+        return POWER
+    if isinstance(node, n.Transpose):
+        return POSTFIX
+    return ATOM
+
+
+def format_number(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator == 1:
+        return format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+    return f"{value.numerator}/{value.denominator}"
+
+
+class _Printer:
+    def __init__(self) -> None:
+        self.bar_depth = 0
+
+    def text(self, node: n.Node) -> str:
+        return getattr(self, f"_{node.kind}")(node)
+
+    def wrap(self, node: n.Node, loosest_bare: int) -> str:
+        """The node's text, in parentheses unless it binds at least as tightly as `loosest_bare`."""
+        text = self.text(node)
+        return text if precedence(node) >= loosest_bare else f"({text})"
+
+    # Leaves
+
+    def _number(self, node: n.Number) -> str:
+        text = format_number(node.value)
+        return f"({text})" if "/" in text else text
+
+    def _const(self, node: n.Const) -> str:
+        return node.name
+
+    def _var(self, node: n.Var) -> str:
+        return node.name
+
+    def _dimsize(self, node: n.DimSize) -> str:
+        return node.name
+
+    def _identity(self, node: n.Identity) -> str:
+        return f"eye({node.shape.rows})"
+
+    def _fill(self, node: n.Fill) -> str:
+        if node.value == n.Number(Fraction(1)) and node.shape.cols == 1:
+            return f"ones({node.shape.rows})"
+        kind = "vector" if node.shape.cols == 1 else "matrix"
+        return f"{kind}({self.text(node.value)})"
+
+    # Operators
+
+    def _add(self, node: n.Add) -> str:
+        left = self.wrap(node.left, SUM)
+        if isinstance(node.right, n.Neg):
+            return f"{left} - {self.wrap(node.right.operand, PRODUCT)}"
+        return f"{left} + {self.wrap(node.right, PRODUCT)}"
+
+    def _neg(self, node: n.Neg) -> str:
+        return "-" + self.wrap(node.operand, UNARY)
+
+    def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
+        # a juxtaposed factor is a power, so a negated right factor needs parentheses
+        return f"{self.wrap(left, PRODUCT)} {self.wrap(right, POWER)}"
+
+    def _scalarmul(self, node: n.ScalarMul) -> str:
+        return self._juxtaposed(node, node.left, node.right)
+
+    def _matmul(self, node: n.MatMul) -> str:
+        return self._juxtaposed(node, node.left, node.right)
+
+    def _hadamard(self, node: n.Hadamard) -> str:
+        return f"{self.wrap(node.left, PRODUCT)} .* {self.wrap(node.right, UNARY)}"
+
+    def _divide(self, node: n.Divide) -> str:
+        op = "/" if node.right.shape.is_scalar else "./"
+        return f"{self.wrap(node.left, PRODUCT)} {op} {self.wrap(node.right, UNARY)}"
+
+    def _power(self, node: n.Power) -> str:
+        op = "^" if node.exponent.shape.is_scalar and not node.base.shape.is_matrix else ".^"
+        return f"{self.wrap(node.base, POSTFIX)}{op}{self.wrap(node.exponent, UNARY)}"
+
+    def _matpower(self, node: n.MatPower) -> str:
+        return f"{self.wrap(node.base, POSTFIX)}^{node.exponent}"
+
+    def _inverse(self, node: n.Inverse) -> str:
+        return f"{self.wrap(node.operand, POSTFIX)}^-1"
+
+    def _transpose(self, node: n.Transpose) -> str:
+        return f"{self.wrap(node.operand, POSTFIX)}'"
+
+    # Functions
+
+    def _call(self, name: str, *args: n.Node) -> str:
+        saved, self.bar_depth = self.bar_depth, 0
+        inner = ", ".join(self.text(arg) for arg in args)
+        self.bar_depth = saved
+        return f"{name}({inner})"
+
+    def _trace(self, node: n.Trace) -> str:
+        return self._call("tr", node.operand)
+
+    def _det(self, node: n.Det) -> str:
+        return self._call("det", node.operand)
+
+    def _logdet(self, node: n.LogDet) -> str:
+        return self._call("logdet", node.operand)
+
+    def _sum(self, node: n.Sum) -> str:
+        return self._call("sum", node.operand)
+
+    def _mean(self, node: n.Mean) -> str:
+        return self._call("mean", node.operand)
+
+    def _diagmatrix(self, node: n.DiagMatrix) -> str:
+        return self._call("diag", node.operand)
+
+    def _diagof(self, node: n.DiagOf) -> str:
+        return self._call("diag", node.operand)
+
+    def _apply(self, node: n.Apply) -> str:
+        return self._call(node.function, node.operand)
+
+    def _maximum(self, node: n.Maximum) -> str:
+        return self._call("max", node.left, node.right)
+
+    def _minimum(self, node: n.Minimum) -> str:
+        return self._call("min", node.left, node.right)
+
+    def _softmax(self, node: n.Softmax) -> str:
+        return self._call("softmax", node.operand)
+
+    def _logsumexp(self, node: n.LogSumExp) -> str:
+        return self._call("logsumexp", node.operand)
+
+    def _norm(self, node: n.Norm) -> str:
+        subscript = {"2": "", "F": "", "1": "_1", "spectral": "_2"}[node.p]
+        if self.bar_depth:  # bars inside bars would be ambiguous
+            name = {"": "norm", "_1": "norm1", "_2": "norm2"}[subscript]
+            return self._call(name, node.operand)
+        self.bar_depth += 1
+        inner = self.text(node.operand)
+        self.bar_depth -= 1
+        return f"||{inner}||{subscript}"
+
+    def _derivative(self, node: n.Derivative) -> str:
+        head = f"d/d{node.wrt.name}" if node.order == 1 else f"d2/d{node.wrt.name}2"
+        return f"{head} {self.wrap(node.operand, SUM)}"

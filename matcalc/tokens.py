@@ -1,0 +1,77 @@
+"""Text -> tokens. Every token keeps its span so later errors can point at it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from .errors import Span, TokenizeError
+
+MAX_SOURCE_LENGTH = 10_000
+
+
+class Kind(Enum):
+    NUMBER = "number"
+    NAME = "name"
+    OP = "operator"
+    END = "end of input"
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: Kind
+    text: str  # for OP, the canonical spelling (e.g. "'" for ᵀ); else the source text
+    span: Span
+
+
+# Longest spellings first; the value is the canonical operator.
+_OPERATORS = {
+    "||": "||", ".*": ".*", "./": "./", ".^": ".^", "⁻¹": "⁻¹",
+    "+": "+", "-": "-", "−": "-", "*": "*", "/": "/", "@": "@", "^": "^",
+    "(": "(", ")": ")", ",": ",", ";": ";", ":": ":", "=": "=", "_": "_",
+    "'": "'", "ᵀ": "'", "|": "|", "‖": "||", "⊙": ".*",
+}
+# A dot right before * / ^ T belongs to the operator, not the number: 2.*x is 2 .* x.
+_NUMBER = re.compile(r"(?:\d+(?:\.(?![*/^T])\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_LETTER = "A-Za-z\u0391-\u03a9\u03b1-\u03c9"  # ASCII and Greek
+_NAME = re.compile(rf"[{_LETTER}][{_LETTER}0-9]*(?:_[{_LETTER}0-9]+)*")
+_DOT_T = re.compile(rf"\.T(?![{_LETTER}0-9_])")
+
+
+def tokenize(source: str) -> list[Token]:
+    """Split `source` into tokens, ending with an END token.
+
+    >>> [t.text for t in tokenize("x'Ax .* 2.5e3")]
+    ['x', "'", 'Ax', '.*', '2.5e3', '']
+    """
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise TokenizeError(
+            f"input is too long ({len(source)} characters; the limit is {MAX_SOURCE_LENGTH})",
+            span=Span(MAX_SOURCE_LENGTH, len(source)),
+        )
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(source):
+        char = source[pos]
+        if char.isspace():
+            pos += 1
+            continue
+        token = _read_token(source, pos)
+        tokens.append(token)
+        pos = token.span.end
+    tokens.append(Token(Kind.END, "", Span(len(source), len(source))))
+    return tokens
+
+
+def _read_token(source: str, pos: int) -> Token:
+    if match := _NUMBER.match(source, pos):
+        return Token(Kind.NUMBER, match.group(), Span(pos, match.end()))
+    if match := _DOT_T.match(source, pos):
+        return Token(Kind.OP, "'", Span(pos, match.end()))
+    if match := _NAME.match(source, pos):
+        return Token(Kind.NAME, match.group(), Span(pos, match.end()))
+    for spelling in (source[pos : pos + 2], source[pos]):
+        if spelling in _OPERATORS:
+            return Token(Kind.OP, _OPERATORS[spelling], Span(pos, pos + len(spelling)))
+    raise TokenizeError(f"unexpected character {source[pos]!r}", span=Span(pos, pos + 1))
