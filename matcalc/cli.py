@@ -35,7 +35,11 @@ def cli() -> None:
     scalars, vectors and matrices."""
 
 
-@cli.command("parse")
+# An expression may start with "-" ("-y' log(softmax(o))"): it is an argument, not an option.
+EXPRESSION_COMMAND = {"ignore_unknown_options": True}
+
+
+@cli.command("parse", context_settings=EXPRESSION_COMMAND)
 @click.argument("expression")
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -431,7 +431,7 @@ def _is_piece(piece: str, declared: frozenset[str]) -> bool:
 
 
 def _looks_like_typo(text: str, pieces: list[str], declared: frozenset[str]) -> bool:
-    if len(text) < 3 or any(piece in declared for piece in pieces):
+    if len(text) < 3 or not all(len(piece) == 1 and piece not in declared for piece in pieces):
         return False
     known = [*FUNCTIONS, *GREEK, *(d for d in declared if len(d) > 1)]
     return bool(difflib.get_close_matches(text, known, n=1, cutoff=0.75))

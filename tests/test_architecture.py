@@ -1,0 +1,79 @@
+"""Imports flow one way: parse -> shapes -> (diff) -> render; cli on top (STYLE.md)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "matcalc"
+
+# A module may import only modules of a lower layer.
+LAYERS = {
+    "errors": 0,
+    "shapes": 1, "tokens": 1, "syntax": 1,
+    "nodes": 2, "layout": 2, "decls": 2,
+    "parser": 3,
+    "checker": 4,
+    "lower": 5, "evaluate": 5,
+    "render": 6,
+    "api": 7,
+    "cli": 8,
+    "__init__": 9, "__main__": 9,
+}
+# Third-party libraries and the only modules allowed to import them.
+OWNERS = {"click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower"}, "numpy": {"evaluate"}}
+
+
+def modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        yield name, ast.parse(path.read_text())
+
+
+def imported(name: str, tree: ast.AST):
+    """(module inside matcalc or None, top-level package) for each import."""
+    package_parts = name.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield None, alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                yield None, (node.module or "").split(".")[0]
+                continue
+            base = package_parts[: len(package_parts) - (node.level - 1)]
+            target = base + (node.module.split(".") if node.module else [])
+            if target:
+                yield ".".join(target), "matcalc"
+            else:
+                for alias in node.names:
+                    yield alias.name, "matcalc"
+
+
+def layer(module: str) -> int:
+    return LAYERS[module.split(".")[0]]
+
+
+@pytest.mark.parametrize("name, tree", list(modules()), ids=lambda value: value if isinstance(value, str) else "")
+def test_imports_flow_downward(name, tree):
+    for target, top in imported(name, tree):
+        if target is not None:
+            if name.startswith("render") and target.startswith("render"):
+                continue
+            assert layer(target) < layer(name) or name in ("__init__", "__main__"), f"{name} imports {target}"
+        elif top in OWNERS:
+            assert name in OWNERS[top], f"{name} imports {top}"
+
+
+def test_every_module_has_a_layer():
+    for name, _ in modules():
+        assert name.split(".")[0] in LAYERS, name
+
+
+def test_user_text_never_reaches_eval():
+    for name, tree in modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("eval", "exec", "sympify", "compile"), name
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("sympify", "parse_expr"), name
