@@ -350,6 +350,8 @@ class Checker:
         taken |= {node.name for expr in typed for node in n.walk(expr) if isinstance(node, (n.Var, n.DimSize))}
         shapes = list(self.inferred.values()) + [node.shape for expr in typed for node in n.walk(expr)]
         shapes += [Shape(var, var) for var in self.dims.variables()]  # unbound ones not yet in a tree
+        taken |= {root for shape in shapes for dim in (shape.rows, shape.cols)
+                  if isinstance(root := self.dims.find(dim), str)}  # eye(n) and ones(n) name dimensions too
         names: dict[DimVar, str] = {}
         fresh = _fresh_names(taken)
         for shape in shapes:

@@ -370,8 +370,9 @@ def _bounded(tree: Syntax) -> Syntax:
 def split_names(tokens: list[Token], declared: frozenset[str]) -> list[Token]:
     """Replace each splittable undeclared NAME token by its pieces."""
     result: list[Token] = []
+    denominators = _derivative_denominators(tokens)
     for i, token in enumerate(tokens):
-        if token.kind is not Kind.NAME or _keeps_whole(tokens, i, declared):
+        if token.kind is not Kind.NAME or i in denominators or _keeps_whole(token.text, declared):
             result.append(token)
             continue
         pieces = _split(token.text, declared)
@@ -391,20 +392,26 @@ def split_names(tokens: list[Token], declared: frozenset[str]) -> list[Token]:
     return result
 
 
-def _keeps_whole(tokens: list[Token], i: int, declared: frozenset[str]) -> bool:
-    text = tokens[i].text
+def _keeps_whole(text: str, declared: frozenset[str]) -> bool:
     if text in declared or text in FUNCTIONS or text in CONSTANTS or _is_greek(text):
         return True
-    if _SIMPLE_NAME.fullmatch(text):
-        return True
-    if _DERIV_HEAD.fullmatch(text):
-        return True
-    # the denominator of d/dx, d2/dx2 or d(E)/dx names the variable; it is not a product
-    if not text.startswith("d") or i < 2 or tokens[i - 1].text != "/":
-        return False
-    head = tokens[i - 2]
-    return (head.text == ")" or _DERIV_HEAD.fullmatch(head.text) is not None) and \
-        _adjacent(head, tokens[i - 1], tokens[i])
+    return _SIMPLE_NAME.fullmatch(text) is not None or _DERIV_HEAD.fullmatch(text) is not None
+
+
+def _derivative_denominators(tokens: list[Token]) -> set[int]:
+    """Indices of the dV tokens of d/dV, d2/dV2 and d(E)/dV: they name a variable, not a product."""
+    closing = _match_parens(tokens)
+    heads = {i for i, token in enumerate(tokens) if _DERIV_HEAD.fullmatch(token.text)}
+    # d(E)/dV: the ')' of a '(' written right after d
+    head_of = {closing[i + 1]: i for i in heads if i + 1 in closing and _adjacent(tokens[i], tokens[i + 1])}
+    head_of.update({i: i for i in heads})
+    found = set()
+    for i in range(2, len(tokens)):
+        before, slash, token = tokens[i - 2], tokens[i - 1], tokens[i]
+        if i - 2 in head_of and slash.text == "/" and _adjacent(before, slash, token) \
+                and _is_denominator(tokens[head_of[i - 2]], token):
+            found.add(i)
+    return found
 
 
 def _is_greek(text: str) -> bool:

@@ -218,3 +218,17 @@ def test_syntax_errors_point_at_their_column(text, error, column):
     with pytest.raises(error) as info:
         parse(text)
     assert info.value.column() == column
+
+
+@pytest.mark.parametrize("text", [
+    "IXw",  # eye(n) names a dimension that inferred dimensions must not reuse
+    "norm(Xw)/dx",  # dx after '/' is a product d x unless it closes a derivative
+    "lambda - logdet(X)/dx",
+    "d(x'x)/dx + d/dy y'y",
+    "||x - ||y|| x||",
+    "a - -b",
+    "x .* -y",
+])
+def test_canonical_text_parses_back_to_the_same_tree(text):
+    parsed = parse(text)
+    assert parse(parsed.canonical).expr == parsed.expr
