@@ -6,8 +6,7 @@
     product     := unary (("*" | "@" | ".*" | "/" | "./") unary | power)*
                    # a power right after a factor is a juxtaposed product: Xw, 2n, a(b + c)
     unary       := ("-" | "+") unary | power
-    power       := postfix (("^" | ".^") exponent)?
-    exponent    := ("-" | "+") exponent | postfix (("^" | ".^") exponent)?
+    power       := postfix (("^" | ".^") unary)?    # right-associative: a^b^c is a^(b^c)
     postfix     := primary ("'" | ".T" | "ᵀ" | "^T" | "⁻¹")*
     primary     := NUMBER | NAME | FUNCTION "(" expression ("," expression)* ")"
                  | "(" expression ")" | "||" expression "||" ("_" ("1" | "2" | "F"))?
@@ -147,19 +146,10 @@ class Parser:
         if self.at("^", ".^"):
             op = self.advance()
             self.nested(op)
-            exponent = self._parse_exponent()
+            exponent = self._parse_unary()
             self.nesting -= 1
             return BinOp(op.text, base, exponent, span=base.span.cover(exponent.span))
         return base
-
-    def _parse_exponent(self) -> Syntax:
-        if self.at("-", "+"):
-            sign = self.advance()
-            self.nested(sign)
-            operand = self._parse_exponent()
-            self.nesting -= 1
-            return operand if sign.text == "+" else Negate(operand, span=sign.span.cover(operand.span))
-        return self._parse_power()
 
     def _parse_postfix(self) -> Syntax:
         node = self._parse_primary()

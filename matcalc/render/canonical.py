@@ -25,6 +25,12 @@ def canonical(node: n.Node) -> str:
     return _Printer().text(node)
 
 
+FUNCTION_NAMES = {
+    n.Trace: "tr", n.Det: "det", n.LogDet: "logdet", n.Sum: "sum", n.Mean: "mean", n.DiagMatrix: "diag",
+    n.DiagOf: "diag", n.Maximum: "max", n.Minimum: "min", n.Softmax: "softmax", n.LogSumExp: "logsumexp",
+}
+
+
 def precedence(node: n.Node) -> int:
     if isinstance(node, n.Derivative):
         return DERIVATIVE
@@ -58,6 +64,10 @@ class _Printer:
         self.bar_depth = 0
 
     def text(self, node: n.Node) -> str:
+        if type(node) in FUNCTION_NAMES:
+            return self._call(FUNCTION_NAMES[type(node)], *node.children())
+        if isinstance(node, n.Apply):
+            return self._call(node.function, node.operand)
         return getattr(self, f"_{node.kind}")(node)
 
     def wrap(self, node: n.Node, loosest_bare: int) -> str:
@@ -137,42 +147,6 @@ class _Printer:
         inner = ", ".join(self.text(arg) for arg in args)
         self.bar_depth = saved
         return f"{name}({inner})"
-
-    def _trace(self, node: n.Trace) -> str:
-        return self._call("tr", node.operand)
-
-    def _det(self, node: n.Det) -> str:
-        return self._call("det", node.operand)
-
-    def _logdet(self, node: n.LogDet) -> str:
-        return self._call("logdet", node.operand)
-
-    def _sum(self, node: n.Sum) -> str:
-        return self._call("sum", node.operand)
-
-    def _mean(self, node: n.Mean) -> str:
-        return self._call("mean", node.operand)
-
-    def _diagmatrix(self, node: n.DiagMatrix) -> str:
-        return self._call("diag", node.operand)
-
-    def _diagof(self, node: n.DiagOf) -> str:
-        return self._call("diag", node.operand)
-
-    def _apply(self, node: n.Apply) -> str:
-        return self._call(node.function, node.operand)
-
-    def _maximum(self, node: n.Maximum) -> str:
-        return self._call("max", node.left, node.right)
-
-    def _minimum(self, node: n.Minimum) -> str:
-        return self._call("min", node.left, node.right)
-
-    def _softmax(self, node: n.Softmax) -> str:
-        return self._call("softmax", node.operand)
-
-    def _logsumexp(self, node: n.LogSumExp) -> str:
-        return self._call("logsumexp", node.operand)
 
     def _norm(self, node: n.Norm) -> str:
         subscript = {"2": "", "F": "", "1": "_1", "spectral": "_2"}[node.p]
