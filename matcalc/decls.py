@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 from .errors import DeclarationError, Span
@@ -109,9 +110,11 @@ class _Reader:
         kind_token = self.next()
         kind = _ALIASES.get(kind_token.text, kind_token.text)
         if kind_token.kind is not Kind.NAME or kind not in KINDS:
+            close = difflib.get_close_matches(kind_token.text, [*KINDS, *_ALIASES], n=1)
+            suggestion = f"did you mean '{close[0]}'? " if close else ""
             raise DeclarationError(
                 f"unknown shape '{kind_token.text}'", span=kind_token.span,
-                hint="a shape is scalar, vector(n), matrix(m, n), symmetric(n) or posdef(n)")
+                hint=f"{suggestion}a shape is scalar, vector(n), matrix(m, n), symmetric(n) or posdef(n)")
         dims = self.dimensions(_ARITY[kind])
         return name, Decl(kind, _shape(kind, dims))
 
