@@ -27,9 +27,19 @@ def axes(shape: Shape) -> tuple[Dim, ...]:
     return tuple(dim for dim in (shape.rows, shape.cols) if dim != 1)
 
 
-def is_reversed(layout: Layout, out: Shape) -> bool:
-    """Whether the numerator order of the axes is reversed in this layout."""
-    return layout is Layout.DENOMINATOR or (layout is Layout.MIXED and out.is_scalar)
+def arrange(out_axes: tuple, wrt_axes: tuple, layout: Layout, out_is_scalar: bool) -> tuple:
+    """Order the axes of ∂out/∂wrt (dimensions, or index names) for a layout.
+
+    A result of rank 0 is (1,); one of rank 1 keeps a unit axis, written None,
+    where y or x is a scalar: scalar by vector is (None, n) in numerator layout.
+    """
+    numerator = tuple(out_axes) + tuple(wrt_axes)[::-1]
+    if not numerator:
+        return (None,)
+    if len(numerator) == 1:
+        numerator = (numerator[0], None) if out_axes else (None, numerator[0])
+    reverse = layout is Layout.DENOMINATOR or (layout is Layout.MIXED and out_is_scalar)
+    return numerator[::-1] if reverse else numerator
 
 
 def result_shape(out: Shape, wrt: Shape, layout: Layout) -> tuple[Dim, ...]:
@@ -40,13 +50,8 @@ def result_shape(out: Shape, wrt: Shape, layout: Layout) -> tuple[Dim, ...]:
     >>> result_shape(Shape("m", 1), Shape("n", "k"), Layout.DENOMINATOR)
     ('n', 'k', 'm')
     """
-    out_axes, wrt_axes = axes(out), axes(wrt)
-    numerator = out_axes + wrt_axes[::-1]
-    if not numerator:
-        numerator = (1,)
-    elif len(numerator) == 1:
-        numerator = (numerator[0], 1) if out_axes else (1, numerator[0])
-    return numerator[::-1] if is_reversed(layout, out) else numerator
+    arranged = arrange(axes(out), axes(wrt), layout, out.is_scalar)
+    return tuple(1 if dim is None else dim for dim in arranged)
 
 
 def hessian_shape(out: Shape, wrt: Shape) -> tuple[Dim, ...] | None:

@@ -21,7 +21,7 @@ _FUNCTIONS = {
     "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh,
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "sqrt": sp.sqrt,
     "sigmoid": lambda t: 1 / (1 + sp.exp(-t)), "relu": lambda t: sp.Max(0, t),
-    "sign": sp.sign, "abs": sp.Abs,
+    "sign": sp.sign, "abs": sp.Abs, "step": lambda t: sp.Heaviside(t, sp.Rational(1, 2)),
 }
 
 

@@ -270,3 +270,25 @@ def variables(node: Node) -> dict[str, Shape]:
         if isinstance(sub, Var):
             found.setdefault(sub.name, sub.shape)
     return found
+
+
+def _cache_hash(cls: type) -> None:
+    """Trees are immutable and hashed often (memo tables, CSE): compute each hash once."""
+    generated = cls.__hash__
+
+    def __hash__(self: Node) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = generated(self)
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    cls.__hash__ = __hash__  # type: ignore[method-assign]
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_all_subclasses(direct))]
+
+
+for _cls in _all_subclasses(Node):
+    _cache_hash(_cls)

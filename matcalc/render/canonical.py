@@ -96,6 +96,8 @@ class _Printer:
     def _fill(self, node: n.Fill) -> str:
         if node.value == n.Number(Fraction(1)) and node.shape.cols == 1:
             return f"ones({node.shape.rows})"
+        if node.value == n.Number(Fraction(1)) and node.shape.rows == 1:
+            return f"ones({node.shape.cols})'"
         kind = "vector" if node.shape.cols == 1 else "matrix"
         return f"{kind}({self.text(node.value)})"
 

@@ -1,0 +1,253 @@
+"""Constructors for typed nodes that compute shapes and apply the obvious simplifications.
+
+Derivative rules and the matrix-form converter build new expressions with
+these, never with the node classes directly, so that no result carries
+`1 x`, `x''`, `I A`, `0 + x` or the transpose of a symmetric matrix.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from . import nodes as n
+from .shapes import SCALAR, Shape
+
+ZERO = n.Number(Fraction(0))
+ONE = n.Number(Fraction(1))
+
+
+def number(value: Fraction | int) -> n.Node:
+    value = Fraction(value)
+    return n.Number(value) if value >= 0 else n.Neg(n.Number(-value))
+
+
+def number_value(node: n.Node) -> Fraction | None:
+    """The value of a plain number (or a negated one); None for anything else."""
+    if isinstance(node, n.Number):
+        return node.value
+    if isinstance(node, n.Neg) and isinstance(node.operand, n.Number):
+        return -node.operand.value
+    return None
+
+
+def is_zero(node: n.Node) -> bool:
+    return number_value(node) == 0
+
+
+def is_one(node: n.Node) -> bool:
+    return number_value(node) == 1
+
+
+def constant_value(node: n.Node) -> Fraction | None:
+    """The rational value of an expression made of numbers alone (1/2, -3, 2^-1); else None."""
+    if isinstance(node, n.Number):
+        return node.value
+    if isinstance(node, n.Neg):
+        inner = constant_value(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, (n.Add, n.ScalarMul, n.Divide)):
+        left, right = constant_value(node.left), constant_value(node.right)
+        if left is None or right is None or (isinstance(node, n.Divide) and right == 0):
+            return None
+        if isinstance(node, n.Add):
+            return left + right
+        return left * right if isinstance(node, n.ScalarMul) else left / right
+    if isinstance(node, n.Power) and isinstance(node.exponent, n.Number) and node.exponent.value.denominator == 1:
+        base = constant_value(node.base)
+        exponent = int(node.exponent.value)
+        return base**exponent if base is not None and abs(exponent) <= 64 and (base or exponent > 0) else None
+    return None
+
+
+def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
+    """Whether a is 1 ./ b, so that a ⊙ b is all ones."""
+    return isinstance(a, n.Divide) and is_one(a.left) and a.right == b
+
+
+class Builder:
+    """Builds typed nodes; `symmetric` names the variables with A' = A."""
+
+    def __init__(self, symmetric: frozenset[str] = frozenset()):
+        self.symmetric = symmetric
+
+    def neg(self, a: n.Node) -> n.Node:
+        value = number_value(a)
+        if value is not None:
+            return number(-value)
+        if isinstance(a, n.Neg):
+            return a.operand
+        return n.Neg(a, shape=a.shape)
+
+    def add(self, a: n.Node, b: n.Node) -> n.Node:
+        shape = b.shape if a.shape.is_scalar else a.shape
+        if is_zero(a) and b.shape == shape:
+            return b
+        if is_zero(b) and a.shape == shape:
+            return a
+        va, vb = number_value(a), number_value(b)
+        if va is not None and vb is not None:
+            return number(va + vb)
+        if a == b:
+            return self.scale(number(2), a)
+        return n.Add(a, b, shape=shape)
+
+    def sub(self, a: n.Node, b: n.Node) -> n.Node:
+        return self.add(a, self.neg(b))
+
+    def scale(self, s: n.Node, a: n.Node) -> n.Node:
+        """s a for a scalar s (either argument may be the scalar)."""
+        if not s.shape.is_scalar:
+            s, a = a, s
+        vs, va = number_value(s), number_value(a)
+        if vs is not None and va is not None:
+            return number(vs * va)
+        if vs == 1:
+            return a
+        if va == 1 and a.shape.is_scalar:
+            return s
+        if vs is not None and vs < 0:
+            return self.neg(self.scale(number(-vs), a))
+        if isinstance(a, n.Neg):
+            return self.neg(self.scale(s, a.operand))
+        if isinstance(s, n.Neg):
+            return self.neg(self.scale(s.operand, a))
+        if isinstance(a, n.ScalarMul) and vs is not None and number_value(a.left) is not None:
+            return self.scale(number(vs * number_value(a.left)), a.right)
+        if isinstance(a, n.Divide) and a.right == s:  # s (u / s) = u
+            return a.left
+        if va is not None and vs is None:  # numbers first: 2 x, not x 2
+            s, a = a, s
+        return n.ScalarMul(s, a, shape=a.shape if not a.shape.is_scalar else s.shape)
+
+    def matmul(self, a: n.Node, b: n.Node) -> n.Node:
+        if a.shape.is_scalar or b.shape.is_scalar:
+            return self.scale(a, b)
+        if isinstance(b, n.MatMul):  # products associate to the left: ((A B) C) x
+            return self.matmul(self.matmul(a, b.left), b.right)
+        if isinstance(a, n.Identity):
+            return b
+        if isinstance(b, n.Identity):
+            return a
+        if isinstance(a, n.Neg):
+            return self.neg(self.matmul(a.operand, b))
+        if isinstance(b, n.Neg):
+            return self.neg(self.matmul(a, b.operand))
+        if isinstance(a, n.ScalarMul) and a.left.shape.is_scalar:
+            return self.scale(a.left, self.matmul(a.right, b))
+        if isinstance(b, n.ScalarMul) and b.left.shape.is_scalar:
+            return self.scale(b.left, self.matmul(a, b.right))
+        return n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols))
+
+    def hadamard(self, a: n.Node, b: n.Node) -> n.Node:
+        if a.shape.is_scalar or b.shape.is_scalar:
+            return self.scale(a, b)
+        if is_reciprocal_of(a, b) or is_reciprocal_of(b, a):
+            return n.Fill(ONE, shape=a.shape)
+        if isinstance(a, n.Fill) and is_one(a.value):
+            return b
+        if isinstance(b, n.Fill) and is_one(b.value):
+            return a
+        return n.Hadamard(a, b, shape=a.shape)
+
+    def divide(self, a: n.Node, b: n.Node) -> n.Node:
+        if is_one(b):
+            return a
+        va, vb = number_value(a), number_value(b)
+        if va is not None and vb is not None and vb != 0:
+            return number(va / vb)
+        shape = b.shape if a.shape.is_scalar else a.shape
+        return n.Divide(a, b, shape=shape)
+
+    def power(self, a: n.Node, p: n.Node) -> n.Node:
+        vp = number_value(p)
+        if vp == 1:
+            return a
+        if vp == 0:
+            return ONE if a.shape.is_scalar else n.Fill(ONE, shape=a.shape)
+        return n.Power(a, p, shape=a.shape if not a.shape.is_scalar else p.shape)
+
+    def transpose(self, a: n.Node) -> n.Node:
+        if a.shape.is_scalar or isinstance(a, (n.Identity, n.DiagMatrix)):
+            return a
+        if isinstance(a, n.Transpose):
+            return a.operand
+        if isinstance(a, n.Var) and a.name in self.symmetric:
+            return a
+        if isinstance(a, n.Neg):
+            return self.neg(self.transpose(a.operand))
+        if isinstance(a, n.ScalarMul):
+            return self.scale(a.left, self.transpose(a.right))
+        if isinstance(a, n.MatMul) and self._transposes_cancel(a):  # (x'A)' = A'x
+            return self.matmul(self.transpose(a.right), self.transpose(a.left))
+        if isinstance(a, n.Fill):
+            return n.Fill(a.value, shape=a.shape.transposed())
+        if isinstance(a, (n.Inverse, n.MatPower, n.Apply)) and self.is_symmetric(a):
+            return a
+        return n.Transpose(a, shape=a.shape.transposed())
+
+    def _transposes_cancel(self, a: n.MatMul) -> bool:
+        """Whether (l r)' = r' l' has fewer transposes: true when l or r is itself transposed."""
+        return isinstance(a.left, n.Transpose) or isinstance(a.right, n.Transpose)
+
+    def push_transposes(self, a: n.Node) -> n.Node:
+        """The same expression with transposes moved down to the leaves: (A x)' = x' A'."""
+        if isinstance(a, n.Transpose):
+            inner = a.operand
+            if isinstance(inner, n.MatMul):
+                return self.matmul(self.push_transposes(self.transpose(inner.right)),
+                                   self.push_transposes(self.transpose(inner.left)))
+            if isinstance(inner, (n.Neg, n.ScalarMul)):
+                return self.push_transposes(inner.map_children(self.transpose, shape=a.shape))
+            return self.transpose(inner)
+        return a.map_children(self.push_transposes)
+
+    def is_symmetric(self, a: n.Node) -> bool:
+        """Whether a' = a is known: a symmetric variable, I, a diagonal, and functions of them."""
+        if isinstance(a, n.Var):
+            return a.name in self.symmetric
+        if isinstance(a, (n.Identity, n.DiagMatrix)):
+            return True
+        if isinstance(a, (n.Inverse, n.MatPower)):
+            return self.is_symmetric(a.operand if isinstance(a, n.Inverse) else a.base)
+        if isinstance(a, n.Apply):
+            return self.is_symmetric(a.operand)
+        return False
+
+    def inverse(self, a: n.Node) -> n.Node:
+        if isinstance(a, n.Inverse):
+            return a.operand
+        if isinstance(a, n.Identity):
+            return a
+        return n.Inverse(a, shape=a.shape)
+
+    def matpower(self, a: n.Node, p: int) -> n.Node:
+        if p == 0:
+            return n.Identity(shape=a.shape)
+        if p == 1:
+            return a
+        if p == -1:
+            return self.inverse(a)
+        return n.MatPower(a, p, shape=a.shape)
+
+    def apply(self, function: str, a: n.Node) -> n.Node:
+        return n.Apply(function, a, shape=a.shape)
+
+    def diag_matrix(self, v: n.Node) -> n.Node:
+        if isinstance(v, n.Neg):
+            return self.neg(self.diag_matrix(v.operand))
+        if isinstance(v, n.ScalarMul) and v.left.shape.is_scalar:
+            return self.scale(v.left, self.diag_matrix(v.right))
+        size = v.shape.rows if v.shape.is_column else v.shape.cols
+        return n.DiagMatrix(v, shape=Shape(size, size))
+
+    def trace(self, a: n.Node) -> n.Node:
+        return n.Trace(a, shape=SCALAR)
+
+    def det(self, a: n.Node) -> n.Node:
+        return n.Det(a, shape=SCALAR)
+
+    def fill(self, value: n.Node, shape: Shape) -> n.Node:
+        return value if shape.is_scalar else n.Fill(value, shape=shape)
+
+    def identity(self, size) -> n.Node:
+        return n.Identity(shape=Shape(size, size))

@@ -1,0 +1,345 @@
+"""Index form -> matrix notation.
+
+Each term of a derivative is a product of indexed factors. Contracted indices
+link factors into chains: a chain is a matrix product (`A' B x`), a chain that
+closes on itself is a trace, a chain between two vectors is a scalar (`u' M v`).
+An index shared by more than two factors is first reduced by elementwise
+products and diagonal matrices (`v_i M_ij = (diag(v) M)_ij`, `u_i v_i = (u ⊙ v)_i`).
+Results with at most two free indices become one matrix expression; larger
+ones stay in index notation, with each chain written in matrix notation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import reduce
+
+from . import nodes as n
+from .build import ONE, Builder, constant_value, is_reciprocal_of, number, number_value
+from .shapes import Dim, Shape
+from .tensor import Factor, Term
+
+
+@dataclass
+class _Edge:
+    node: n.Node  # a column vector for one index, a matrix for two
+    indices: tuple[str, ...]
+
+
+@dataclass
+class Piece:
+    """A chain that carries free indices: a vector (one) or a matrix (two), as a product."""
+
+    elements: list[n.Node]
+    indices: tuple[str, ...]
+
+    def node(self, build: Builder) -> n.Node:
+        return reduce(build.matmul, self.elements)
+
+    def reversed_node(self, build: Builder) -> n.Node:
+        """The transpose, written as the product of the transposed elements in reverse."""
+        return reduce(build.matmul, [build.transpose(e) for e in reversed(self.elements)])
+
+
+@dataclass
+class Chains:
+    coefficient: Fraction = Fraction(1)
+    scalars: list[n.Node] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
+
+
+class Contractor:
+    def __init__(self, build: Builder, dims: dict[str, Dim]):
+        self.build = build
+        self.dims = dims
+
+    def ones(self, index: str) -> n.Node:
+        return n.Fill(ONE, shape=Shape(self.dims[index], 1))
+
+    # Terms to chains
+
+    def chains(self, term: Term, free: tuple[str, ...], shared_free: bool = False) -> Chains | None:
+        """The term as scalars and free-index pieces; None if it has no such form.
+
+        With shared_free (index notation), a free index may appear in several pieces;
+        otherwise (matrix notation) each free index is carried by exactly one piece.
+        """
+        result = Chains(coefficient=term.coefficient)
+        edges: list[_Edge] = []
+        for f in term.factors:
+            if not f.is_delta:
+                value, core = _peel(f.node)
+                result.coefficient *= value
+                if core is None:
+                    continue
+                f = Factor(core, f.indices)
+            if f.is_delta:
+                edges.append(_Edge(n.Identity(shape=Shape(self.dims[f.indices[0]], self.dims[f.indices[0]])),
+                                   f.indices))
+            elif not f.indices:
+                result.scalars.append(f.node)
+            elif len(f.indices) == 1:
+                edges.append(_Edge(f.node if f.node.shape.is_column else self.build.transpose(f.node), f.indices))
+            elif f.indices[0] == f.indices[1]:  # A_ii: the diagonal of A
+                diagonal = n.DiagOf(f.node, shape=Shape(f.node.shape.rows, 1))
+                edges.append(_Edge(diagonal, f.indices[:1]))
+            else:
+                edges.append(_Edge(f.node, f.indices))
+        if not self._reduce_shared_indices(edges, () if shared_free else free, skip=free if shared_free else ()):
+            return None
+        self._link(edges, free, result, shared_free)
+        result.scalars = _cancel_reciprocals(result.scalars)
+        return result
+
+    def _reduce_shared_indices(self, edges: list[_Edge], free: tuple[str, ...], skip: tuple[str, ...] = ()) -> bool:
+        """Merge factors until no index (but those in skip) is shared by more than two; a free index
+        counts once more."""
+        while True:
+            counts: dict[str, int] = {i: 1 for i in free}
+            for edge in edges:
+                for i in edge.indices:
+                    counts[i] = counts.get(i, 0) + 1
+            crowded = next((i for i, c in counts.items() if c > 2 and i not in skip), None)
+            if crowded is None:
+                return True
+            if not self._merge_at(edges, crowded):
+                return False
+
+    def _merge_at(self, edges: list[_Edge], i: str) -> bool:
+        b = self.build
+        vectors = [e for e in edges if e.indices == (i,)]
+        if len(vectors) >= 2:
+            for e in vectors:
+                edges.remove(e)
+            remaining = _cancel_reciprocals([e.node for e in vectors])
+            if remaining:
+                edges.append(_Edge(reduce(b.hadamard, remaining), (i,)))
+            return True
+        matrices = [e for e in edges if len(e.indices) == 2 and i in e.indices]
+        if vectors:
+            vector, matrix = vectors[0], matrices[0]
+            edges.remove(vector)
+            edges.remove(matrix)
+            scaling = b.diag_matrix(vector.node)
+            node = b.matmul(scaling, matrix.node) if matrix.indices[0] == i else b.matmul(matrix.node, scaling)
+            edges.append(_Edge(node, matrix.indices))
+            return True
+        for position, first in enumerate(matrices):
+            for second in matrices[position + 1 :]:
+                if set(first.indices) == set(second.indices):
+                    other = second.node if second.indices == first.indices else b.transpose(second.node)
+                    edges.remove(first)
+                    edges.remove(second)
+                    edges.append(_Edge(b.hadamard(first.node, other), first.indices))
+                    return True
+        return False
+
+    def _link(self, edges: list[_Edge], free: tuple[str, ...], result: Chains, shared_free: bool) -> None:
+        b = self.build
+        unused = list(edges)
+        if shared_free:
+            self._link_shared(unused, free, result)
+        for start in free:
+            if any(start in piece.indices for piece in result.pieces):
+                continue
+            elements, last, closed = self._walk(start, unused, free)
+            if last in free and last != start:
+                result.pieces.append(Piece(elements, (start, last)))
+                continue
+            if not closed:
+                elements.append(self.ones(last))  # a dangling summed index, or nothing at all: a sum
+            result.pieces.append(Piece(elements, (start,)))
+        while unused:
+            edge = unused[0]
+            if len(edge.indices) == 1:  # a chain from a vector: u' M ... v, or 1' M' u
+                unused.remove(edge)
+                elements, last, closed = self._walk(edge.indices[0], unused, free)
+                elements = [b.transpose(edge.node)] + elements
+                if not closed:
+                    elements = [b.transpose(self.ones(last))] + [b.transpose(e) for e in reversed(elements)]
+                result.scalars.append(reduce(b.matmul, elements))
+                continue
+            dangling = next((i for i in edge.indices if sum(i in e.indices for e in unused) == 1
+                             and i not in free), None)
+            if dangling is not None:  # 1' M ... : a sum along a chain
+                elements, last, closed = self._walk(dangling, unused, free)
+                elements = [b.transpose(self.ones(dangling))] + elements
+                if not closed:
+                    elements.append(self.ones(last))
+                result.scalars.append(reduce(b.matmul, elements))
+                continue
+            elements, _, _ = self._walk(edge.indices[0], unused, free)  # a cycle: a trace
+            result.scalars.append(b.trace(reduce(b.matmul, elements)))
+
+    def _link_shared(self, unused: list[_Edge], free: tuple[str, ...], result: Chains) -> None:
+        """Index notation: one piece per edge at a free index, followed through summed indices."""
+        for start in free:
+            while (first := next((e for e in unused if start in e.indices), None)) is not None:
+                elements, last, closed = self._walk(start, unused, free, first)
+                if last in free and last != start or len(first.indices) == 2 and first.indices == (start, start):
+                    result.pieces.append(Piece(elements, (start, last)))
+                    continue
+                if not closed and last != start:
+                    elements.append(self.ones(last))
+                result.pieces.append(Piece(elements, (start,)))
+
+    def _walk(self, index: str, unused: list[_Edge], free: tuple[str, ...],
+              first: _Edge | None = None) -> tuple[list[n.Node], str, bool]:
+        """Follow edges from an index: (the oriented elements, the last index, whether a vector closed it)."""
+        b = self.build
+        elements: list[n.Node] = []
+        current = index
+        while True:
+            edge = first if first is not None else next((e for e in unused if current in e.indices), None)
+            first = None
+            if edge is None:
+                return elements, current, False
+            unused.remove(edge)
+            if len(edge.indices) == 1:
+                elements.append(edge.node)
+                return elements, current, True
+            if edge.indices[0] == current:
+                elements.append(edge.node)
+                current = edge.indices[1]
+            else:
+                elements.append(b.transpose(edge.node))
+                current = edge.indices[0]
+            if current in free:
+                return elements, current, False
+
+    # Chains to one matrix expression
+
+    def to_matrix(self, term: Term, row: str | None, col: str | None) -> n.Node | None:
+        """The term as a matrix expression whose rows run over `row` and columns over `col`."""
+        free = tuple(i for i in (row, col) if i is not None)
+        chains = self.chains(term, free)
+        if chains is None:
+            return None
+        b = self.build
+        by_indices = {piece.indices: piece for piece in chains.pieces}
+        if row is not None and col is not None:
+            if (row, col) in by_indices:
+                main = by_indices[(row, col)].node(b)
+            elif (col, row) in by_indices:
+                main = by_indices[(col, row)].reversed_node(b)
+            else:
+                main = b.matmul(by_indices[(row,)].node(b), by_indices[(col,)].reversed_node(b))
+        elif row is not None:
+            main = by_indices[(row,)].node(b)
+        elif col is not None:
+            main = by_indices[(col,)].reversed_node(b)
+        else:
+            main = None
+        # a scalar product is written after the main factor, softmax(o) (1'y); det(X), a, ||x|| before it
+        before = [s for s in chains.scalars if not isinstance(s, n.MatMul)]
+        after = [s for s in chains.scalars if isinstance(s, n.MatMul)]
+        if main is None:
+            main = reduce(b.scale, before + after, ONE)
+        else:
+            for scalar in after:
+                main = n.ScalarMul(main, scalar, shape=main.shape)
+            main = reduce(lambda acc, s: b.scale(s, acc), reversed(before), main)
+        return b.push_transposes(b.scale(number(chains.coefficient), main))
+
+
+def _peel(node: n.Node) -> tuple[Fraction, n.Node | None]:
+    """Split a factor into its numeric coefficient and the rest (None if it is a number)."""
+    value = constant_value(node)
+    if value is not None:
+        return value, None
+    if isinstance(node, n.Neg):
+        c, core = _peel(node.operand)
+        return -c, core
+    if isinstance(node, n.ScalarMul):
+        c, core = _peel(node.left)
+        if core is None:
+            c2, core2 = _peel(node.right)
+            return c * c2, core2
+    return Fraction(1), node
+
+
+def _cancel_reciprocals(vectors: list[n.Node]) -> list[n.Node]:
+    """Drop pairs (1 ./ u, u) from a list of factors of an elementwise product."""
+    remaining = list(vectors)
+    changed = True
+    while changed:
+        changed = False
+        for a in remaining:
+            partner = next((b for b in remaining if b is not a and is_reciprocal_of(a, b)), None)
+            if partner is not None:
+                remaining.remove(a)
+                remaining.remove(partner)
+                changed = True
+                break
+    return remaining
+
+
+# Sums: equal terms combined, shared factors collected
+
+
+def collect(terms: list[n.Node], build: Builder) -> n.Node:
+    """Add matrix expressions the way a person would: `(A + A') x`, `2 X'`, `x'(A + A')`."""
+    pairs = _combine_equal([_split_coefficient(term) for term in terms])
+    pairs = _factor_shared(pairs, build, side="right")
+    pairs = _factor_shared(pairs, build, side="left")
+    pairs = _combine_equal(pairs)
+    pairs.sort(key=lambda pair: (pair[0] < 0, _transposes(pair[1])))
+    result: n.Node | None = None
+    for coefficient, core in pairs:
+        if coefficient == 0:
+            continue
+        scaled = build.scale(number(abs(coefficient)), core)
+        if result is None:
+            result = build.neg(scaled) if coefficient < 0 else scaled
+        else:
+            result = build.sub(result, scaled) if coefficient < 0 else build.add(result, scaled)
+    return result if result is not None else number(0)
+
+
+def _split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:
+    if isinstance(node, n.Neg):
+        c, core = _split_coefficient(node.operand)
+        return -c, core
+    if isinstance(node, n.ScalarMul) and number_value(node.left) is not None:
+        c, core = _split_coefficient(node.right)
+        return number_value(node.left) * c, core
+    return Fraction(1), node
+
+
+def _combine_equal(pairs: list[tuple[Fraction, n.Node]]) -> list[tuple[Fraction, n.Node]]:
+    combined: dict[n.Node, Fraction] = {}
+    for coefficient, core in pairs:
+        combined[core] = combined.get(core, Fraction(0)) + coefficient
+    return [(c, core) for core, c in combined.items() if c != 0]
+
+
+def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: str) -> list[tuple[Fraction, n.Node]]:
+    groups: dict[n.Node, list[tuple[Fraction, n.Node]]] = {}
+    order: list[object] = []
+    for coefficient, core in pairs:
+        key = (core.right if side == "right" else core.left) if isinstance(core, n.MatMul) else None
+        if key is None:
+            order.append((coefficient, core))
+            continue
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append((coefficient, core))
+    result: list[tuple[Fraction, n.Node]] = []
+    for item in order:
+        if isinstance(item, tuple):
+            result.append(item)
+            continue
+        members = groups[item]
+        if len(members) == 1:
+            result.append(members[0])
+            continue
+        rests = [build.scale(number(c), core.left if side == "right" else core.right) for c, core in members]
+        inner = collect(rests, build)
+        result.append((Fraction(1), build.matmul(inner, item) if side == "right" else build.matmul(item, inner)))
+    return result
+
+
+def _transposes(node: n.Node) -> int:
+    return sum(isinstance(sub, n.Transpose) for sub in n.walk(node))

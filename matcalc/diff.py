@@ -1,0 +1,315 @@
+"""Derivative rules, one per node type, in index form (see tensor.py).
+
+`derive(node, row, col)` is the derivative of the entry node[row, col] with
+respect to the entry wrt[a, b] (the Differentiator's `wrt_axes`), as a list of
+terms whose free indices are row, col, a and b (those of axes that are not 1).
+The chain rule is the recursion; the layout is applied later, in one place.
+Where a function has a kink, the derivative is the one that holds away from
+it, and a note states the subdifferential at the kink.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from . import nodes as n
+from .build import ONE, Builder, number, number_value
+from .errors import UnsupportedError
+from .tensor import Factor, Indices, Term, delta, factor, scaled, with_factors
+
+MAX_MATRIX_POWER = 12
+
+KINK_NOTES = {
+    "abs": "d|u|/du = sign(u); at u = 0: any value in [-1, 1]",
+    "relu": "d relu(u)/du = step(u) (1 for u > 0, 0 for u < 0); at u = 0: any value in [0, 1]",
+    "sign": "d sign(u)/du = 0 for u ≠ 0; sign is not differentiable at u = 0",
+    "max": "d max(u, v) = step(u - v) du + step(v - u) dv; where u = v: any convex combination of du and dv",
+    "min": "d min(u, v) = step(v - u) du + step(u - v) dv; where u = v: any convex combination of du and dv",
+    "norm2": "d‖u‖ = u'du / ‖u‖; at u = 0: any g with ‖g‖ ≤ 1",
+    "norm1": "d‖u‖₁ = sign(u)'du; where an entry is 0: any value in [-1, 1] for it",
+}
+
+
+class Differentiator:
+    def __init__(self, wrt: n.Var, builder: Builder, indices: Indices):
+        self.wrt = wrt
+        self.build = builder
+        self.indices = indices
+        self.wrt_axes = (indices.fresh(wrt.shape.rows), indices.fresh(wrt.shape.cols))
+        self.notes: dict[str, str] = {}
+        self._depends: dict[int, bool] = {}
+
+    def depends(self, node: n.Node) -> bool:
+        """Whether the node contains the variable (memoised by identity: trees are immutable)."""
+        key = id(node)
+        if key not in self._depends:
+            if isinstance(node, n.Var):
+                self._depends[key] = node.name == self.wrt.name
+            else:
+                self._depends[key] = any(self.depends(child) for child in node.children())
+        return self._depends[key]
+
+    def derive(self, node: n.Node, row: str | None, col: str | None) -> list[Term]:
+        if not self.depends(node):
+            return []
+        rule = getattr(self, f"_{node.kind}", None)
+        if rule is None:
+            raise UnsupportedError(f"matcalc cannot differentiate {node.kind} yet", span=node.span)
+        return rule(node, _axis(node.shape.rows, row), _axis(node.shape.cols, col))
+
+    def derive_factor(self, f: Factor) -> list[Term]:
+        """The derivative of one indexed factor (a delta is constant)."""
+        if f.is_delta:
+            return []
+        return self.derive(f.node, *f.axes())
+
+    def derive_terms(self, terms: list[Term]) -> list[Term]:
+        """Product rule over the factors of each term: the derivative of a derivative."""
+        result: list[Term] = []
+        for term in terms:
+            for position, f in enumerate(term.factors):
+                others = term.factors[:position] + term.factors[position + 1 :]
+                result += [t.times(*others, coefficient=term.coefficient) for t in self.derive_factor(f)]
+        return result
+
+    def fresh(self, dim) -> str | None:
+        return self.indices.fresh(dim)
+
+    # Leaves
+
+    def _var(self, node: n.Var, row, col) -> list[Term]:
+        a, b = self.wrt_axes
+        return [Term(Fraction(1), delta(row, a) + delta(col, b))]
+
+    # Arithmetic
+
+    def _neg(self, node: n.Neg, row, col) -> list[Term]:
+        return scaled(self.derive(node.operand, row, col), Fraction(-1))
+
+    def _add(self, node: n.Add, row, col) -> list[Term]:
+        return self.derive(node.left, row, col) + self.derive(node.right, row, col)
+
+    def _fill(self, node: n.Fill, row, col) -> list[Term]:
+        return self.derive(node.value, None, None)
+
+    def _scalarmul(self, node: n.ScalarMul, row, col) -> list[Term]:
+        left, right = node.left, node.right
+        return (with_factors(self.derive(left, row, col), factor(right, row, col))
+                + with_factors(self.derive(right, row, col), factor(left, row, col)))
+
+    def _matmul(self, node: n.MatMul, row, col) -> list[Term]:
+        inner = self.fresh(node.left.shape.cols)
+        left, right = node.left, node.right
+        return (with_factors(self.derive(left, row, inner), factor(right, inner, col))
+                + with_factors(self.derive(right, inner, col), factor(left, row, inner)))
+
+    def _hadamard(self, node: n.Hadamard, row, col) -> list[Term]:
+        return self._scalarmul(node, row, col)  # the same indices on both sides: the same rule
+
+    def _divide(self, node: n.Divide, row, col) -> list[Term]:
+        b = self.build
+        left, right = node.left, node.right
+        reciprocal = b.divide(ONE, right)
+        quotient_over = b.divide(left, b.power(right, number(2)))  # l / r^2
+        return (with_factors(self.derive(left, row, col), factor(reciprocal, row, col))
+                + scaled(with_factors(self.derive(right, row, col), factor(quotient_over, row, col)),
+                         Fraction(-1)))
+
+    def _power(self, node: n.Power, row, col) -> list[Term]:
+        b = self.build
+        base, exponent = node.base, node.exponent
+        if isinstance(base, n.Norm) and base.p in ("2", "F") and number_value(exponent) == 2:
+            # ||u||^2 = Σ u², smooth everywhere: d = 2 u·du, with no kink at 0
+            u = base.operand
+            j, l = self.fresh(u.shape.rows), self.fresh(u.shape.cols)
+            return scaled(with_factors(self.derive(u, j, l), factor(u, j, l)), Fraction(2))
+        # d(u^p) = p u^(p-1) du + u^p log(u) dp
+        slope = b.scale(exponent, b.power(base, b.sub(exponent, ONE))) if exponent.shape.is_scalar \
+            else b.hadamard(exponent, b.power(base, b.sub(exponent, ONE)))
+        terms = with_factors(self.derive(base, row, col), factor(slope, row, col))
+        if self.depends(exponent):
+            growth = b.hadamard(node, b.apply("log", base)) if not node.shape.is_scalar \
+                else b.scale(node, b.apply("log", base))
+            terms += with_factors(self.derive(exponent, row, col), factor(growth, row, col))
+        return terms
+
+    def _matpower(self, node: n.MatPower, row, col) -> list[Term]:
+        b = self.build
+        base, power = node.base, node.exponent
+        if power < 0:
+            return self.derive(b.matpower(b.inverse(base), -power), row, col)
+        if power > MAX_MATRIX_POWER:
+            raise UnsupportedError(f"matcalc differentiates matrix powers up to {MAX_MATRIX_POWER}",
+                                   span=node.span)
+        terms: list[Term] = []
+        for k in range(power):  # d(A^p) = Σ_k A^k dA A^(p-1-k)
+            j, l = self.fresh(base.shape.rows), self.fresh(base.shape.cols)
+            before = _identity_or(b.matpower(base, k), row, j)
+            after = _identity_or(b.matpower(base, power - 1 - k), l, col)
+            terms += with_factors(self.derive(base, j, l), *before, *after)
+        return terms
+
+    def _transpose(self, node: n.Transpose, row, col) -> list[Term]:
+        return self.derive(node.operand, col, row)
+
+    def _inverse(self, node: n.Inverse, row, col) -> list[Term]:
+        # d(A^-1) = -A^-1 dA A^-1
+        j, l = self.fresh(node.shape.rows), self.fresh(node.shape.cols)
+        terms = with_factors(self.derive(node.operand, j, l), factor(node, row, j), factor(node, l, col))
+        return scaled(terms, Fraction(-1))
+
+    # Functions
+
+    def _summing(self, terms: list[Term], *summed: str | None) -> list[Term]:
+        """Terms summed over indices; a term that does not carry an index is multiplied by its size."""
+        result = []
+        for term in terms:
+            carried = set(term.indices())
+            sizes = [factor(_dim_node(self.indices.dims[i]), None, None) for i in summed
+                     if i is not None and i not in carried]
+            result.append(term.times(*sizes))
+        return result
+
+    def _trace(self, node: n.Trace, row, col) -> list[Term]:
+        j = self.fresh(node.operand.shape.rows)
+        return self._summing(self.derive(node.operand, j, j), j)
+
+    def _det(self, node: n.Det, row, col) -> list[Term]:
+        # d det(A) = det(A) tr(A^-1 dA)
+        j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
+        inverse = self.build.inverse(node.operand)
+        return with_factors(self.derive(node.operand, j, l), factor(node, None, None), factor(inverse, l, j))
+
+    def _logdet(self, node: n.LogDet, row, col) -> list[Term]:
+        # d log det(A) = tr(A^-1 dA)
+        j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
+        inverse = self.build.inverse(node.operand)
+        return with_factors(self.derive(node.operand, j, l), factor(inverse, l, j))
+
+    def _norm(self, node: n.Norm, row, col) -> list[Term]:
+        operand = node.operand
+        j, l = self.fresh(operand.shape.rows), self.fresh(operand.shape.cols)
+        if node.p == "spectral":
+            raise UnsupportedError("matcalc cannot differentiate the spectral norm ||A||_2 of a matrix yet",
+                                   span=node.span, hint="the Frobenius norm ||A||_F is supported")
+        if node.p == "1":
+            self.notes["norm1"] = KINK_NOTES["norm1"]
+            slope = self.build.apply("sign", operand)
+        else:
+            self.notes["norm2"] = KINK_NOTES["norm2"]
+            slope = self.build.divide(operand, node)
+        return with_factors(self.derive(operand, j, l), factor(slope, j, l))
+
+    def _sum(self, node: n.Sum, row, col) -> list[Term]:
+        j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
+        return self._summing(self.derive(node.operand, j, l), j, l)
+
+    def _mean(self, node: n.Mean, row, col) -> list[Term]:
+        shape = node.operand.shape
+        size = self.build.scale(_dim_node(shape.rows), _dim_node(shape.cols))
+        return with_factors(self._sum(node, row, col), factor(self.build.divide(ONE, size), None, None))
+
+    def _diagmatrix(self, node: n.DiagMatrix, row, col) -> list[Term]:
+        operand = node.operand
+        entry = (row, None) if operand.shape.is_column else (None, row)
+        return with_factors(self.derive(operand, *entry), *delta(row, col))
+
+    def _diagof(self, node: n.DiagOf, row, col) -> list[Term]:
+        return self.derive(node.operand, row, row)
+
+    def _apply(self, node: n.Apply, row, col) -> list[Term]:
+        if node.function in KINK_NOTES:
+            self.notes[node.function] = KINK_NOTES[node.function]
+        slope = self._slope(node)
+        if slope is None:
+            return []
+        return with_factors(self.derive(node.operand, row, col), factor(slope, row, col))
+
+    def _slope(self, node: n.Apply) -> n.Node | None:
+        """f'(u) for an elementwise f(u), as an expression in u (or in f(u) where that is shorter)."""
+        b, u, f = self.build, node.operand, node.function
+        one = ONE
+        if f == "exp":
+            return node
+        if f == "log":
+            return b.divide(one, u)
+        if f == "sin":
+            return b.apply("cos", u)
+        if f == "cos":
+            return b.neg(b.apply("sin", u))
+        if f == "tan":
+            return b.add(one, b.power(node, number(2)))
+        if f == "tanh":
+            return b.sub(one, b.power(node, number(2)))
+        if f in ("arcsin", "arccos"):
+            slope = b.divide(one, b.apply("sqrt", b.sub(one, b.power(u, number(2)))))
+            return slope if f == "arcsin" else b.neg(slope)
+        if f == "arctan":
+            return b.divide(one, b.add(one, b.power(u, number(2))))
+        if f == "sqrt":
+            return b.divide(one, b.scale(number(2), node))
+        if f == "sigmoid":
+            return b.hadamard(node, b.sub(one, node)) if not node.shape.is_scalar \
+                else b.scale(node, b.sub(one, node))
+        if f == "relu":
+            return b.apply("step", u)
+        if f == "abs":
+            return b.apply("sign", u)
+        if f in ("sign", "step"):
+            return None  # zero wherever it is differentiable
+        raise UnsupportedError(f"matcalc cannot differentiate {f} yet", span=node.span)
+
+    def _maximum(self, node: n.Maximum, row, col) -> list[Term]:
+        return self._extremum(node, "max", row, col)
+
+    def _minimum(self, node: n.Minimum, row, col) -> list[Term]:
+        return self._extremum(node, "min", row, col)
+
+    def _extremum(self, node: n.Maximum | n.Minimum, name: str, row, col) -> list[Term]:
+        """d max(u, v) = step(u - v) du + step(v - u) dv; min(u, v) swaps the steps."""
+        self.notes[name] = KINK_NOTES[name]
+        b = self.build
+        terms: list[Term] = []
+        for operand, other in ((node.left, node.right), (node.right, node.left)):
+            if self.depends(operand):
+                gap = b.sub(operand, other) if name == "max" else b.sub(other, operand)
+                mask = b.apply("step", gap)
+                terms += with_factors(self.derive(operand, row, col), factor(mask, row, col))
+        return terms
+
+    def _softmax(self, node: n.Softmax, row, col) -> list[Term]:
+        # d softmax(x)_r = s_r dx_r - s_r s_j dx_j
+        x = node.operand
+        j = self.fresh(x.shape.rows if x.shape.is_column else x.shape.cols)
+        at_r = (row, col)
+        at_j = (j, None) if x.shape.is_column else (None, j)
+        direct = with_factors(self.derive(x, *at_r), factor(node, *at_r))
+        coupled = with_factors(self.derive(x, *at_j), factor(node, *at_r), factor(node, *at_j))
+        return direct + scaled(coupled, Fraction(-1))
+
+    def _logsumexp(self, node: n.LogSumExp, row, col) -> list[Term]:
+        x = node.operand
+        j = self.fresh(x.shape.rows if x.shape.is_column else x.shape.cols)
+        at_j = (j, None) if x.shape.is_column else (None, j)
+        softmax = n.Softmax(x, shape=x.shape)
+        return with_factors(self.derive(x, *at_j), factor(softmax, *at_j))
+
+    def _derivative(self, node: n.Derivative, row, col) -> list[Term]:
+        raise UnsupportedError("a derivative inside the expression to differentiate is not supported yet",
+                               span=node.span)
+
+
+def _axis(dim, index: str | None) -> str | None:
+    return index if dim != 1 else None
+
+
+def _identity_or(node: n.Node, row: str | None, col: str | None) -> tuple[Factor, ...]:
+    """An identity matrix as a delta (so it can be eliminated), anything else as a factor."""
+    if isinstance(node, n.Identity):
+        return delta(row, col)
+    return (factor(node, row, col),)
+
+
+def _dim_node(dim) -> n.Node:
+    return number(dim) if isinstance(dim, int) else n.DimSize(str(dim))
+

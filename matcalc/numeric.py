@@ -1,0 +1,210 @@
+"""Numbers for checking derivatives: sample points, finite differences, evaluated results.
+
+Finite differences use only `evaluate`, the NumPy meaning of the expression,
+so a check never trusts the differentiator. Dimensions get distinct sizes
+(3, 4, 5, ...) so that a missing transpose cannot pass by luck; samples lie in
+the functions' domains (positive definite matrices for `posdef`, well
+conditioned square matrices, and positive entries where a first try hits a
+logarithm or square root of a negative number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import nodes as n
+from .decls import Env
+from .evaluate import evaluate
+from .layout import Layout, arrange, axes
+from .result import Derivative
+from .shapes import Dim, Shape
+
+FIRST_SIZE = 3
+STEP = 1e-6
+TOLERANCE = 1e-5  # relative, for central differences of smooth functions at step 1e-6
+
+
+def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE) -> dict[str, int]:
+    """A distinct size for each dimension name: 3, 4, 5, ... in order of first use."""
+    sizes: dict[str, int] = {}
+    for sub in n.walk(expr):
+        for dim in (sub.shape.rows, sub.shape.cols):
+            if isinstance(dim, str) and dim not in sizes:
+                sizes[dim] = first + len(sizes)
+        if isinstance(sub, n.DimSize) and sub.name not in sizes:
+            sizes[sub.name] = first + len(sizes)
+    return sizes
+
+
+def size_of(dim: Dim, sizes: Mapping[str, int]) -> int:
+    return dim if isinstance(dim, int) else sizes[dim]
+
+
+def sample(shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng: np.random.Generator,
+           positive: bool = False) -> dict[str, np.ndarray]:
+    """Random values for the variables, as 2-D arrays."""
+    values = {}
+    for name, shape in shapes.items():
+        rows, cols = size_of(shape.rows, sizes), size_of(shape.cols, sizes)
+        kind = env.decls[name].kind if name in env.decls else ""
+        if kind == "posdef":
+            m = rng.normal(size=(rows, rows))
+            values[name] = m @ m.T + rows * np.eye(rows)
+        elif kind == "symmetric":
+            m = rng.normal(size=(rows, rows))
+            values[name] = (m + m.T) / 2 + (rows * np.eye(rows) if positive else 0)
+        elif positive:
+            values[name] = rng.uniform(0.5, 1.5, size=(rows, cols))
+        else:
+            values[name] = rng.normal(size=(rows, cols))
+        if rows == cols and rows > 1 and kind not in ("posdef", "symmetric"):
+            values[name] = values[name] + rows * np.eye(rows)  # well conditioned, positive determinant
+    return values
+
+
+@dataclass
+class Point:
+    values: dict[str, np.ndarray]
+    sizes: dict[str, int]
+
+
+def sample_point(expr: n.Node, env: Env, rng: np.random.Generator, tries: int = 20) -> Point:
+    """A point where the expression is finite: mixed signs first, then positive entries."""
+    sizes = dimension_sizes(expr)
+    shapes = n.variables(expr)
+    for attempt in range(tries):
+        values = sample(shapes, env, sizes, rng, positive=attempt >= tries // 2)
+        with np.errstate(all="ignore"):
+            value = evaluate(expr, values, sizes)
+        if np.all(np.isfinite(value)):
+            return Point(values, sizes)
+    raise ValueError("no point found where the expression is finite")
+
+
+def finite_difference(expr: n.Node, wrt: str, point: Point, layout: Layout, step: float = STEP) -> np.ndarray:
+    """∂expr/∂wrt by central differences, with the axes in layout order and unit axes dropped."""
+    base = point.values[wrt]
+    out_shape = evaluate(expr, point.values, point.sizes).shape
+    jacobian = np.zeros(out_shape + base.shape)
+    for index in np.ndindex(base.shape):
+        forward, backward = dict(point.values), dict(point.values)
+        forward[wrt], backward[wrt] = base.copy(), base.copy()
+        forward[wrt][index] += step
+        backward[wrt][index] -= step
+        difference = evaluate(expr, forward, point.sizes) - evaluate(expr, backward, point.sizes)
+        jacobian[(...,) + index] = difference / (2 * step)
+    return arrange_array(jacobian, expr.shape, _variable_shape(expr, wrt), layout)
+
+
+def second_difference(expr: n.Node, wrt: str, point: Point, step: float = 1e-4) -> np.ndarray:
+    """The Hessian of a scalar by a scalar or vector, by central second differences."""
+    base = point.values[wrt]
+    size = base.size
+    hessian = np.zeros((size, size))
+
+    def at(shift: np.ndarray) -> float:
+        values = dict(point.values)
+        values[wrt] = base + shift.reshape(base.shape)
+        return evaluate(expr, values, point.sizes).item()
+
+    unit = np.eye(size) * step
+    for a in range(size):
+        for b in range(size):
+            hessian[a, b] = (at(unit[a] + unit[b]) - at(unit[a] - unit[b]) - at(unit[b] - unit[a])
+                             + at(-unit[a] - unit[b])) / (4 * step * step)
+    return hessian if size > 1 else hessian.reshape(())
+
+
+def verify(result: Derivative, env: Env, rng: np.random.Generator, points: int = 3) -> float:
+    """The largest relative error of the shown result against finite differences, over a few points."""
+    worst = 0.0
+    for _ in range(points):
+        point = sample_point(result.expr, env, rng)
+        if result.order == 2:
+            expected = second_difference(result.expr, result.wrt.name, point)
+        else:
+            expected = finite_difference(result.expr, result.wrt.name, point, result.layout)
+        worst = max(worst, relative_error(evaluate_shown(result, point), expected))
+    return worst
+
+
+def _variable_shape(expr: n.Node, name: str) -> Shape:
+    return n.variables(expr)[name]
+
+
+def arrange_array(jacobian: np.ndarray, out: Shape, wrt: Shape, layout: Layout) -> np.ndarray:
+    """Reorder a (out rows, out cols, wrt rows, wrt cols) array for a layout, unit axes dropped."""
+    labels = ["out_rows", "out_cols", "wrt_rows", "wrt_cols"]
+    kept = [label for label, dim in zip(labels, (out.rows, out.cols, wrt.rows, wrt.cols)) if dim != 1]
+    squeezed = jacobian.reshape([jacobian.shape[labels.index(label)] for label in kept])
+    out_labels = tuple(label for label in kept if label.startswith("out"))
+    wrt_labels = tuple(label for label in kept if label.startswith("wrt"))
+    order = [label for label in arrange(out_labels, wrt_labels, layout, out.is_scalar) if label is not None]
+    return np.transpose(squeezed, [kept.index(label) for label in order]) if order else squeezed.reshape(())
+
+
+def evaluate_terms(result: Derivative, point: Point) -> np.ndarray:
+    """The index form evaluated with einsum: axes are result.free, in order."""
+    letters = {index: chr(ord("a") + k) for k, index in enumerate(result.dims)}
+    total = np.zeros([size_of(result.dims[i], point.sizes) for i in result.free])
+    output = "".join(letters[i] for i in result.free)
+    for term in result.terms:
+        operands, subscripts = [], []
+        for f in term.factors:
+            if f.is_delta:
+                operands.append(np.eye(size_of(result.dims[f.indices[0]], point.sizes)))
+            else:
+                value = evaluate(f.node, point.values, point.sizes)
+                operands.append(value.reshape([value.shape[k] for k, d in enumerate((f.node.shape.rows, f.node.shape.cols)) if d != 1]))
+            subscripts.append("".join(letters[i] for i in f.indices))
+        total = total + float(term.coefficient) * _einsum(subscripts, operands, output, total.shape)
+    return total
+
+
+def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
+    """The shown form (matrix notation, or index notation with its pieces) evaluated, where-names included."""
+    values = dict(point.values)
+    for name, node in result.where:
+        values[name] = evaluate(node, values, point.sizes)
+    if result.matrix is not None:
+        value = evaluate(result.matrix, values, point.sizes)
+        return value.reshape([d for d in value.shape if d != 1]) if value.size > 1 else value.reshape(())
+    letters = {index: chr(ord("a") + k) for k, index in enumerate(result.dims)}
+    output = "".join(letters[i] for i in result.free)
+    total = np.zeros([size_of(result.dims[i], point.sizes) for i in result.free])
+    for term in result.index_form or []:
+        scale = float(term.coefficient)
+        for scalar in term.scalars:
+            scale *= evaluate(scalar, values, point.sizes).item()
+        operands, subscripts = [], []
+        for piece in term.pieces:
+            value = evaluate(_product(piece.elements), values, point.sizes)
+            operands.append(value.reshape([d for d in value.shape if d != 1]) if len(piece.indices) < 2 else value)
+            subscripts.append("".join(letters[i] for i in piece.indices))
+        total = total + scale * _einsum(subscripts, operands, output, total.shape)
+    return total
+
+
+def _einsum(subscripts: list[str], operands: list[np.ndarray], output: str, shape: tuple) -> np.ndarray:
+    """einsum, where a free index that no operand carries means the value is the same along it."""
+    for letter, size in zip(output, shape):
+        if not any(letter in sub for sub in subscripts):
+            subscripts, operands = subscripts + [letter], operands + [np.ones(size)]
+    if not operands:
+        return np.ones(shape)
+    return np.einsum(",".join(subscripts) + "->" + output, *operands)
+
+
+def _product(elements: list[n.Node]) -> n.Node:
+    node = elements[0]
+    for element in elements[1:]:
+        node = n.MatMul(node, element, shape=Shape(node.shape.rows, element.shape.cols))
+    return node
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    return float(np.max(np.abs(actual - expected))) / scale if expected.size else 0.0

@@ -1,0 +1,167 @@
+"""Derivatives in index (Einstein) form: sums of products of indexed factors.
+
+A factor is a typed matrix-notation node (`A`, `W x`, `tanh(t)`, `inv(X)`)
+with one index per axis that is not 1, or a Kronecker delta. A term is a
+number times a product of factors; an index that is not free is summed over
+(it may appear once: a sum over that axis, or more than once: a contraction).
+This is the form in which every derivative rule is a few lines and every cell
+of the shape table is one code path (Laue, Mitterreiter and Giesen 2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from itertools import count
+
+from . import nodes as n
+from .shapes import Dim
+
+
+@dataclass(frozen=True)
+class Factor:
+    node: n.Node | None  # None: a Kronecker delta over its two indices
+    indices: tuple[str, ...]
+
+    @property
+    def is_delta(self) -> bool:
+        return self.node is None
+
+    def axes(self) -> tuple[str | None, str | None]:
+        """The (row, column) indices of the node; None for an axis of size 1."""
+        assert self.node is not None
+        shape, indices = self.node.shape, iter(self.indices)
+        return (next(indices) if shape.rows != 1 else None, next(indices) if shape.cols != 1 else None)
+
+    def renamed(self, old: str, new: str) -> Factor:
+        return replace(self, indices=tuple(new if i == old else i for i in self.indices))
+
+
+def factor(node: n.Node, row: str | None, col: str | None) -> Factor:
+    """The node with its row and column indices; axes of size 1 take none."""
+    indices = tuple(i for i, dim in ((row, node.shape.rows), (col, node.shape.cols)) if dim != 1)
+    assert None not in indices, "an axis that is not 1 needs an index"
+    return Factor(node, indices)  # type: ignore[arg-type]
+
+
+def delta(a: str | None, b: str | None) -> tuple[Factor, ...]:
+    """δ_ab, or nothing when the axes are of size 1."""
+    if a is None and b is None:
+        return ()
+    assert a is not None and b is not None
+    return (Factor(None, (a, b)),)
+
+
+@dataclass(frozen=True)
+class Term:
+    coefficient: Fraction
+    factors: tuple[Factor, ...]
+
+    def times(self, *factors: Factor, coefficient: Fraction = Fraction(1)) -> Term:
+        return Term(self.coefficient * coefficient, self.factors + factors)
+
+    def indices(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for f in self.factors:
+            seen.update(dict.fromkeys(f.indices))
+        return list(seen)
+
+
+ONE_TERM = Term(Fraction(1), ())
+
+
+def product(left: list[Term], right: list[Term]) -> list[Term]:
+    return [Term(a.coefficient * b.coefficient, a.factors + b.factors) for a in left for b in right]
+
+
+def scaled(terms: list[Term], by: Fraction) -> list[Term]:
+    return [Term(t.coefficient * by, t.factors) for t in terms]
+
+
+def with_factors(terms: list[Term], *factors: Factor) -> list[Term]:
+    return [t.times(*factors) for t in terms]
+
+
+@dataclass
+class Indices:
+    """Fresh index names and the dimension each one runs over."""
+
+    dims: dict[str, Dim] = field(default_factory=dict)
+    _counter: count = field(default_factory=lambda: count(1))
+
+    def fresh(self, dim: Dim) -> str | None:
+        if dim == 1:
+            return None
+        name = f"_{next(self._counter)}"
+        self.dims[name] = dim
+        return name
+
+
+@dataclass
+class Tensor:
+    """A derivative in index form: the sum of `terms`, with `free` indices in result order."""
+
+    free: tuple[str, ...]
+    terms: list[Term]
+    indices: Indices
+
+
+def simplify_terms(terms: list[Term], free: tuple[str, ...], indices: Indices) -> list[Term]:
+    """Eliminate deltas over summed indices, fold numbers, and collect equal terms."""
+    collected: dict[tuple, Term] = {}
+    for term in terms:
+        term = _eliminate_deltas(term, set(free), indices)
+        if term is None:
+            continue
+        key = _canonical_key(term, free)
+        if key in collected:
+            previous = collected[key]
+            collected[key] = Term(previous.coefficient + term.coefficient, previous.factors)
+        else:
+            collected[key] = term
+    return [term for term in collected.values() if term.coefficient != 0]
+
+
+def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | None:
+    coefficient, factors = term.coefficient, list(term.factors)
+    changed = True
+    while changed:
+        changed = False
+        for position, f in enumerate(factors):
+            if isinstance(f.node, n.Number):
+                coefficient *= f.node.value
+                del factors[position]
+                changed = True
+                break
+            if not f.is_delta:
+                continue
+            a, b = f.indices
+            if a == b:  # δ_ii summed: the size of the axis
+                del factors[position]
+                factors.append(Factor(_size_node(indices.dims[a]), ()))
+                changed = True
+                break
+            keep, drop = (a, b) if b not in free else (b, a)
+            if drop in free:
+                continue  # both free: the delta stays
+            del factors[position]
+            factors = [g.renamed(drop, keep) for g in factors]
+            changed = True
+            break
+    if coefficient == 0:
+        return None
+    return Term(coefficient, tuple(factors))
+
+
+def _size_node(dim: Dim) -> n.Node:
+    return n.Number(Fraction(dim)) if isinstance(dim, int) else n.DimSize(str(dim))
+
+
+def _canonical_key(term: Term, free: tuple[str, ...]) -> tuple:
+    """A key equal for terms that differ only in the names of summed indices and factor order."""
+    ordered = sorted(term.factors, key=lambda f: (repr(f.node), tuple(i in free for i in f.indices)))
+    names: dict[str, str] = {i: i for i in free}
+    for f in ordered:
+        for i in f.indices:
+            names.setdefault(i, f"#{len(names)}")
+    return tuple((f.node, tuple(names[i] for i in f.indices)) for f in ordered)
