@@ -10,13 +10,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import difflib
+
 from . import nodes
 from .checker import check
 from .decls import Decl, Env, parse_declarations
-from .errors import MatcalcError
+from .errors import InputError, MatcalcError, UnknownSymbolError
 from .layout import Layout
 from .parser import parse as parse_syntax
 from .render.canonical import canonical
+from .render.latex import latex_text
+from .render.numpy import numpy_expression, numpy_function
+from .render.text import derivative_text, expression_text, notes
+from .result import Derivative, differentiate
 from .shapes import Shape
 
 Declarations = str | Iterable[str] | Env | None
@@ -84,3 +90,103 @@ def parse(source: str, let: Declarations = None, layout: Layout | str = Layout.N
     except MatcalcError as error:
         raise error.with_source(source)
     return Parsed(source, checked.expr, env, checked.assumed)
+
+
+@dataclass
+class DiffResult:
+    """The derivative of an expression, with everything needed to show, check and use it."""
+
+    parsed: Parsed
+    derivative: Derivative
+
+    @property
+    def wrt(self) -> str:
+        return self.derivative.wrt.name
+
+    @property
+    def layout(self) -> Layout:
+        return self.derivative.layout
+
+    @property
+    def order(self) -> int:
+        return self.derivative.order
+
+    @property
+    def shape(self) -> tuple[int | str, ...]:
+        """SPEC §3's result shape, e.g. (1, 'n') for a scalar by a vector in numerator layout."""
+        return self.derivative.shape
+
+    @property
+    def notes(self) -> list[str]:
+        """Subdifferentials at kinks and other remarks, as text."""
+        return notes(self.derivative)
+
+    @property
+    def assumptions(self) -> dict[str, Decl]:
+        return self.parsed.assumed
+
+    @property
+    def text(self) -> str:
+        """The derivative in one line of ASCII math (matrix or index notation)."""
+        return derivative_text(self.derivative)
+
+    @property
+    def where(self) -> list[tuple[str, str]]:
+        return [(name, expression_text(node)) for name, node in self.derivative.where]
+
+    @property
+    def numpy(self) -> str:
+        """One NumPy expression in the variables computing the derivative (SPEC §4)."""
+        return numpy_expression(self.derivative)
+
+    def numpy_function(self) -> str:
+        return numpy_function(self.derivative)
+
+    def verify(self, seed: int = 0, points: int = 3) -> float:
+        """The largest relative error against central finite differences at random points."""
+        from .numeric import verify
+
+        return verify(self.derivative, self.parsed.env, seed, points)
+
+    def to_json(self) -> dict[str, Any]:
+        parsed = self.parsed
+        return {
+            "expression": parsed.source,
+            "wrt": self.wrt,
+            "layout": self.layout.value,
+            "order": self.order,
+            "shapes": {name: shape.dims() for name, shape in parsed.shapes().items()},
+            "assumed": list(parsed.assumed),
+            "result_shape": list(self.shape),
+            "derivative": self.text,
+            "where": [{"name": name, "value": value} for name, value in self.where],
+            "latex": latex_text(self.derivative),
+            "numpy": self.numpy,
+            "notes": self.notes,
+        }
+
+
+def diff(source: str, wrt: str, let: Declarations = None, layout: Layout | str = Layout.NUMERATOR,
+         order: int = 1) -> DiffResult:
+    """Differentiate an expression with respect to a variable.
+
+    >>> result = diff("x'Ax", "x")
+    >>> result.text, result.shape
+    ("x'(A + A')", (1, 'n'))
+    >>> diff("x'Ax", "x", layout="denominator").text
+    "(A + A')x"
+    """
+    parsed = parse(source, let, layout)
+    if order not in (1, 2):
+        raise InputError(f"the order of a derivative is 1 or 2, not {order}")
+    variables = parsed.shapes()
+    if wrt not in variables:
+        hint = difflib.get_close_matches(wrt, list(variables), n=1, cutoff=0.0)
+        raise UnknownSymbolError(f"the variable {wrt} does not appear in {source}",
+                                 hint=f"did you mean {hint[0]}?" if hint else None)
+    variable = nodes.Var(wrt, shape=variables[wrt])
+    try:
+        derivative = differentiate(parsed.expr, variable, parsed.env, Layout(layout), order)
+    except MatcalcError as error:
+        raise error.with_source(source)
+    return DiffResult(parsed, derivative)

@@ -57,6 +57,43 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
         click.echo(f"assumed: {parsed.assumed_text()}")
 
 
+@cli.command("diff", context_settings=EXPRESSION_COMMAND)
+@click.argument("expression")
+@click.option("--wrt", required=True, metavar="VARIABLE", help="the variable to differentiate by")
+@click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
+@click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True)
+@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="2 for the Hessian of a scalar function")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "numpy"]), default="text", show_default=True)
+@click.option("--verify", is_flag=True, help="check the result against finite differences at random points")
+def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, order: int, fmt: str,
+                 verify: bool) -> None:
+    """Differentiate EXPRESSION with respect to a variable."""
+    from .api import diff
+    from .numeric import TOLERANCE
+
+    result = diff(expression, wrt, let, layout, order)
+    error = result.verify() if verify else None
+    if fmt == "json":
+        data = result.to_json()
+        if error is not None:
+            data["verified"] = {"max_relative_error": error, "holds": error < TOLERANCE}
+        click.echo(json.dumps(data, ensure_ascii=False))
+    elif fmt == "numpy":
+        click.echo(result.numpy_function(), nl=False)
+    else:
+        from .render.text import report
+
+        for line in report(result.derivative, expression, result.parsed.assumed_text()):
+            click.echo(line)
+        if error is not None:
+            verdict = "verified" if error < TOLERANCE else "NOT verified"
+            click.echo(f"{verdict}: largest relative error {error:.1e} against central finite differences "
+                       "at 3 random points (distinct sizes 3, 4, 5, ...)")
+    if error is not None and error >= TOLERANCE:
+        raise SystemExit(ExitStatus.FALSE)
+
+
 @cli.command("shapes")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True)
 def shapes_command(layout: str) -> None:

@@ -88,6 +88,10 @@ class Contractor:
                 edges.append(_Edge(f.node, f.indices))
         if not self._reduce_shared_indices(edges, () if shared_free else free, skip=free if shared_free else ()):
             return None
+        if shared_free:  # tidy: v_j M_ij = (M diag(v))_ij, A_ij B_ij = (A ⊙ B)_ij
+            for index in free:
+                while sum(index in e.indices for e in edges) > 1 and self._merge_at(edges, index):
+                    pass
         self._link(edges, free, result, shared_free)
         result.scalars = _cancel_reciprocals(result.scalars)
         return result

@@ -5,11 +5,13 @@ respect to the entry wrt[a, b] (the Differentiator's `wrt_axes`), as a list of
 terms whose free indices are row, col, a and b (those of axes that are not 1).
 The chain rule is the recursion; the layout is applied later, in one place.
 Where a function has a kink, the derivative is the one that holds away from
-it, and a note states the subdifferential at the kink.
+it (with step(0) = 1/2, inside every subdifferential here), and the kink is
+recorded so that a note can state the subdifferential there.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 from . import nodes as n
@@ -19,15 +21,12 @@ from .tensor import Factor, Indices, Term, delta, factor, scaled, with_factors
 
 MAX_MATRIX_POWER = 12
 
-KINK_NOTES = {
-    "abs": "d|u|/du = sign(u); at u = 0: any value in [-1, 1]",
-    "relu": "d relu(u)/du = step(u) (1 for u > 0, 0 for u < 0); at u = 0: any value in [0, 1]",
-    "sign": "d sign(u)/du = 0 for u ≠ 0; sign is not differentiable at u = 0",
-    "max": "d max(u, v) = step(u - v) du + step(v - u) dv; where u = v: any convex combination of du and dv",
-    "min": "d min(u, v) = step(v - u) du + step(u - v) dv; where u = v: any convex combination of du and dv",
-    "norm2": "d‖u‖ = u'du / ‖u‖; at u = 0: any g with ‖g‖ ≤ 1",
-    "norm1": "d‖u‖₁ = sign(u)'du; where an entry is 0: any value in [-1, 1] for it",
-}
+@dataclass(frozen=True)
+class Kink:
+    """Where a function of the expression is not differentiable: `kind` names the function, at `operands`."""
+
+    kind: str  # abs, relu, sign, max, min, norm2, norm1
+    operands: tuple[n.Node, ...]
 
 
 class Differentiator:
@@ -36,7 +35,7 @@ class Differentiator:
         self.build = builder
         self.indices = indices
         self.wrt_axes = (indices.fresh(wrt.shape.rows), indices.fresh(wrt.shape.cols))
-        self.notes: dict[str, str] = {}
+        self.kinks: list[Kink] = []
         self._depends: dict[int, bool] = {}
 
     def depends(self, node: n.Node) -> bool:
@@ -71,6 +70,11 @@ class Differentiator:
                 others = term.factors[:position] + term.factors[position + 1 :]
                 result += [t.times(*others, coefficient=term.coefficient) for t in self.derive_factor(f)]
         return result
+
+    def kink(self, kind: str, *operands: n.Node) -> None:
+        found = Kink(kind, operands)
+        if found not in self.kinks:
+            self.kinks.append(found)
 
     def fresh(self, dim) -> str | None:
         return self.indices.fresh(dim)
@@ -193,10 +197,10 @@ class Differentiator:
             raise UnsupportedError("matcalc cannot differentiate the spectral norm ||A||_2 of a matrix yet",
                                    span=node.span, hint="the Frobenius norm ||A||_F is supported")
         if node.p == "1":
-            self.notes["norm1"] = KINK_NOTES["norm1"]
+            self.kink("norm1", operand)
             slope = self.build.apply("sign", operand)
         else:
-            self.notes["norm2"] = KINK_NOTES["norm2"]
+            self.kink("norm2", operand)
             slope = self.build.divide(operand, node)
         return with_factors(self.derive(operand, j, l), factor(slope, j, l))
 
@@ -218,8 +222,8 @@ class Differentiator:
         return self.derive(node.operand, row, row)
 
     def _apply(self, node: n.Apply, row, col) -> list[Term]:
-        if node.function in KINK_NOTES:
-            self.notes[node.function] = KINK_NOTES[node.function]
+        if node.function in ("abs", "relu", "sign"):
+            self.kink(node.function, node.operand)
         slope = self._slope(node)
         if slope is None:
             return []
@@ -267,7 +271,7 @@ class Differentiator:
 
     def _extremum(self, node: n.Maximum | n.Minimum, name: str, row, col) -> list[Term]:
         """d max(u, v) = step(u - v) du + step(v - u) dv; min(u, v) swaps the steps."""
-        self.notes[name] = KINK_NOTES[name]
+        self.kink(name, node.left, node.right)
         b = self.build
         terms: list[Term] = []
         for operand, other in ((node.left, node.right), (node.right, node.left)):

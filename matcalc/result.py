@@ -18,7 +18,7 @@ from .build import ZERO, Builder
 from .contract import Contractor, Piece, collect
 from .cse import name_repeated
 from .decls import Env
-from .diff import Differentiator
+from .diff import Differentiator, Kink
 from .errors import UnsupportedError
 from .layout import Layout, arrange, hessian_shape, result_shape
 from .shapes import Dim, Shape
@@ -51,6 +51,9 @@ class Derivative:
     index_form: list[IndexTerm] | None  # index notation, for results of order 3 and 4
     where: list[tuple[str, n.Node]] = field(default_factory=list)  # named repeated subexpressions
     notes: list[str] = field(default_factory=list)
+    kinks: list[Kink] = field(default_factory=list)  # where the derivative holds only away from a kink
+    inline_matrix: n.Node | None = None  # the shown forms before naming: for one-expression code
+    inline_index_form: list[IndexTerm] | None = None
 
     @property
     def rank(self) -> int:
@@ -72,13 +75,13 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     else:
         shape = _second_order_shape(expr, wrt)
         second = Differentiator(wrt, build, indices)
-        second.notes = differ.notes
+        second.kinks = differ.kinks
         terms = second.derive_terms(terms)
         second_axes = tuple(i for i in second.wrt_axes if i is not None)
         arranged = (wrt_axes + second_axes) if wrt_axes else (None,)
     free = tuple(i for i in arranged if i is not None)
     terms = simplify_terms(terms, free, indices)
-    notes = list(differ.notes.values())
+    notes: list[str] = []
     if symmetric & {wrt.name}:
         notes.append(f"{wrt.name} is {env.decls[wrt.name].kind}: its entries are treated as independent "
                      "(the unconstrained derivative)")
@@ -92,7 +95,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     if matrix is None:
         index_form = _index_form(terms, free, contractor)
     result = Derivative(expr, wrt, order, layout, shape, free, names, indices.dims, terms, matrix, index_form,
-                        notes=notes)
+                        notes=notes, kinks=differ.kinks, inline_matrix=matrix, inline_index_form=index_form)
     _name_repeated(result)
     return result
 

@@ -22,7 +22,7 @@ def canonical(node: n.Node) -> str:
     >>> canonical(parse("x'Ax + ||y - Xw||^2").expr)
     "x' A x + ||y - X w||^2"
     """
-    return _Printer().text(node)
+    return Printer().text(node)
 
 
 FUNCTION_NAMES = {
@@ -59,7 +59,9 @@ def format_number(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
-class _Printer:
+class Printer:
+    """Canonical text; subclasses change the spelling of single constructs."""
+
     def __init__(self) -> None:
         self.bar_depth = 0
 

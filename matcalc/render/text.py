@@ -1,0 +1,200 @@
+"""Readable one-line math for results: `x'(A + A')`, `2A x`, `softmax(o)(1'y) - y`.
+
+ASCII by default (the JSON `derivative` field); with unicode=True it uses
+ᵀ, ⊙, ⊘, ‖·‖, ⁻¹ and 𝟏. Unlike canonical text it is written for people:
+products associate without parentheses and spacing follows the usual habits.
+Results of order 3 and 4 are written in index notation: `∂y_i/∂X_jk = A_ij b_k`.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import nodes as n
+from ..diff import Kink
+from ..result import Derivative, IndexTerm
+from .canonical import POSTFIX, POWER, PRODUCT, UNARY, Printer, format_number, precedence
+
+_ASCII = {"'": "'", ".*": " .* ", "./": " ./ ", "||": "||", "^-1": "^-1", "1": "1", "δ": "delta",
+          "subscripts": {"1": "_1", "spectral": "_2"}}
+_UNICODE = {"'": "ᵀ", ".*": " ⊙ ", "./": " ⊘ ", "||": "‖", "^-1": "⁻¹", "1": "𝟏", "δ": "δ",
+            "subscripts": {"1": "₁", "spectral": "₂"}}
+
+
+class MathPrinter(Printer):
+    def __init__(self, unicode: bool = False):
+        super().__init__()
+        self.symbols = _UNICODE if unicode else _ASCII
+
+    def _identity(self, node: n.Identity) -> str:
+        return "I"
+
+    def _fill(self, node: n.Fill) -> str:
+        ones = self.symbols["1"]
+        if node.value == n.Number(Fraction(1)):
+            return ones if node.shape.cols == 1 or node.shape.rows != 1 else ones + self.symbols["'"]
+        return f"{self.wrap(node.value, PRODUCT)} {ones}"
+
+    def _number(self, node: n.Number) -> str:
+        return format_number(node.value)
+
+    def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
+        left_text = self.wrap(left, PRODUCT)
+        scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
+        associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
+        if scalar_after and isinstance(right, (n.MatMul, n.ScalarMul)):
+            right_text = f"({self.text(right)})"  # softmax(o)(1'y)
+        else:
+            right_text = self.wrap(right, PRODUCT if associative else POWER)
+        tight = (left_text.endswith(")") and precedence(left) < PRODUCT) or right_text.startswith("(") \
+            or left_text.endswith(self.symbols["'"]) or (isinstance(left, n.Number) and right_text[0].isalpha())
+        return left_text + right_text if tight else f"{left_text} {right_text}"
+
+    def _hadamard(self, node: n.Hadamard) -> str:
+        return f"{self.wrap(node.left, PRODUCT)}{self.symbols['.*']}{self.wrap(node.right, UNARY)}"
+
+    def _divide(self, node: n.Divide) -> str:
+        if node.right.shape.is_scalar:
+            return super()._divide(node)
+        return f"{self.wrap(node.left, PRODUCT)}{self.symbols['./']}{self.wrap(node.right, UNARY)}"
+
+    def _neg(self, node: n.Neg) -> str:
+        return "-" + self.wrap(node.operand, PRODUCT)  # -(a b) = (-a) b: no parentheses needed
+
+    def _inverse(self, node: n.Inverse) -> str:
+        return f"{self.wrap(node.operand, POSTFIX)}{self.symbols['^-1']}"
+
+    def _transpose(self, node: n.Transpose) -> str:
+        if isinstance(node.operand, n.Inverse):  # X^-T
+            inverse_transpose = "^-T" if self.symbols is _ASCII else "⁻ᵀ"
+            return f"{self.wrap(node.operand.operand, POSTFIX)}{inverse_transpose}"
+        return f"{self.wrap(node.operand, POSTFIX)}{self.symbols[chr(39)]}"
+
+    def _norm(self, node: n.Norm) -> str:
+        bars = self.symbols["||"]
+        saved, self.bar_depth = self.bar_depth, 0
+        inner = self.text(node.operand)
+        self.bar_depth = saved
+        return f"{bars}{inner}{bars}{self.symbols['subscripts'].get(node.p, '')}"
+
+
+def expression_text(node: n.Node, unicode: bool = False) -> str:
+    """>>> from matcalc.api import parse
+    >>> expression_text(parse("2 (x' A)").expr)
+    "2x'A"
+    """
+    return MathPrinter(unicode).text(node)
+
+
+def derivative_text(result: Derivative, unicode: bool = False) -> str:
+    """The derivative alone: matrix notation, or index notation for order 3 and 4."""
+    printer = MathPrinter(unicode)
+    if result.matrix is not None:
+        return printer.text(result.matrix)
+    return index_text(result, printer)
+
+
+def where_text(result: Derivative, unicode: bool = False) -> str:
+    printer = MathPrinter(unicode)
+    return ", ".join(f"{name} = {printer.text(node)}" for name, node in result.where)
+
+
+def index_text(result: Derivative, printer: MathPrinter) -> str:
+    """∂y_i/∂X_jk = A_ij b_k + ..."""
+    names = result.index_names
+    natural = list(names.values())  # output indices, then the variable's, each in row-column order
+    head = f"∂{_output_name(result)}_{''.join(natural[: _out_rank(result)])}/∂{result.wrt.name}_" \
+           f"{''.join(natural[_out_rank(result):])}"
+    body = _sum_of(_index_term(term, names, printer) for term in result.index_form or [])
+    return f"{head} = {body}"
+
+
+def _out_rank(result: Derivative) -> int:
+    return sum(dim != 1 for dim in (result.expr.shape.rows, result.expr.shape.cols))
+
+
+def _output_name(result: Derivative) -> str:
+    if isinstance(result.expr, n.Var):
+        return result.expr.name
+    used = {sub.name for sub in n.walk(result.expr) if isinstance(sub, n.Var)}
+    preferred = ("Y", "F", "G") if result.expr.shape.is_matrix else ("y", "f", "g")
+    return next((name for name in preferred if name not in used), "f")
+
+
+def _index_term(term: IndexTerm, names: dict[str, str], printer: MathPrinter) -> str:
+    parts = []
+    for scalar in term.scalars:
+        parts.append(printer.wrap(scalar, POWER))
+    for piece in sorted(term.pieces, key=lambda p: isinstance(p.elements[0], n.Identity)):  # deltas last
+        subscript = "".join(names[i] for i in piece.indices)
+        if len(piece.elements) == 1 and isinstance(piece.elements[0], n.Identity):
+            parts.append(f"{printer.symbols['δ']}_{subscript}")
+            continue
+        if len(piece.elements) == 1:
+            body = printer.wrap(piece.elements[0], POSTFIX)
+        else:
+            body = "(" + " ".join(printer.wrap(e, PRODUCT) for e in piece.elements) + ")"
+        parts.append(f"{body}_{subscript}")
+    coefficient = term.coefficient
+    text = " ".join(parts) if parts else "1"
+    if coefficient == 1:
+        return text
+    if coefficient == -1:
+        return f"-{text}"
+    return f"{format_number(abs(coefficient))} {text}" if coefficient > 0 else f"-{format_number(-coefficient)} {text}"
+
+
+def _sum_of(texts) -> str:
+    result = ""
+    for text in texts:
+        if not result:
+            result = text
+        elif text.startswith("-"):
+            result += f" - {text[1:]}"
+        else:
+            result += f" + {text}"
+    return result or "0"
+
+
+def report(result: Derivative, source: str, assumed: str, unicode: bool = True) -> list[str]:
+    """The lines of `matcalc diff`'s text output."""
+    symbol = "∂" if result.order == 1 else "∂²"
+    variable = result.wrt.name if result.order == 1 else f"{result.wrt.name}²"
+    body = derivative_text(result, unicode)
+    lines = [f"{symbol}/∂{variable} {source} = {body}" if result.matrix is not None else
+             f"{body}    ({_output_name(result)} = {source})"]
+    lines += [f"  where {name} = {expression_text(node, unicode)}" for name, node in result.where]
+    shape = "(" + ", ".join(str(d) for d in result.shape) + (",)" if len(result.shape) == 1 else ")")
+    lines.append(f"shape: {shape} ({result.layout.value} layout)" if result.order == 1 else f"shape: {shape}")
+    if result.matrix is None:
+        names = result.index_names
+        lines[-1] += f", axes in the order {', '.join(names[i] for i in result.free)}"
+    if assumed:
+        lines.append(f"assumed: {assumed}")
+    lines += [f"note: {note}" for note in notes(result, unicode)]
+    return lines
+
+
+def notes(result: Derivative, unicode: bool = False) -> list[str]:
+    """The kinks stated as subdifferentials, then any other notes."""
+    return [kink_text(kink, unicode) for kink in result.kinks] + result.notes
+
+
+def kink_text(kink: Kink, unicode: bool = False) -> str:
+    texts = [expression_text(operand, unicode) for operand in kink.operands]
+    u = texts[0]
+    if kink.kind == "abs":
+        return f"d|{u}| = sign({u}) d({u}); at {u} = 0 it is not differentiable: any value in [-1, 1]"
+    if kink.kind == "relu":
+        return (f"d relu({u}) = step({u}) d({u}); at {u} = 0 it is not differentiable: any value in [0, 1] "
+                "(step(0) = 1/2 is used)")
+    if kink.kind == "sign":
+        return f"sign({u}) has derivative 0 where {u} ≠ 0 and none at {u} = 0"
+    if kink.kind in ("max", "min"):
+        v = texts[1]
+        where = f"{v} = 0" if u == "0" else f"{u} = 0" if v == "0" else f"{u} = {v}"
+        return (f"{kink.kind}({u}, {v}) is not differentiable where {where}: there any convex combination "
+                f"of the derivatives of {u} and {v} is a subgradient (matcalc weighs them 1/2 each)")
+    if kink.kind == "norm2":
+        return f"d||{u}|| = {u}'d({u}) / ||{u}|| for {u} ≠ 0; at {u} = 0: any g with ||g|| ≤ 1"
+    return f"d||{u}||_1 = sign({u})'d({u}); where an entry of {u} is 0: any value in [-1, 1] for it"
