@@ -5,9 +5,9 @@
 'scalar'
 """
 
-from .api import Parsed, declarations, parse
+from .api import DiffResult, Parsed, declarations, diff, parse
 from .errors import ExitStatus, MatcalcError
 from .layout import Layout
 
-__all__ = ["ExitStatus", "Layout", "MatcalcError", "Parsed", "declarations", "parse"]
+__all__ = ["DiffResult", "ExitStatus", "Layout", "MatcalcError", "Parsed", "declarations", "diff", "parse"]
 __version__ = "0.1.0"

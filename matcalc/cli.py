@@ -70,7 +70,7 @@ def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, o
                  verify: bool) -> None:
     """Differentiate EXPRESSION with respect to a variable."""
     from .api import diff
-    from .numeric import TOLERANCE
+    from .result import TOLERANCE
 
     result = diff(expression, wrt, let, layout, order)
     error = result.verify() if verify else None

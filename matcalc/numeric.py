@@ -19,12 +19,11 @@ from . import nodes as n
 from .decls import Env
 from .evaluate import evaluate
 from .layout import Layout, arrange, axes
-from .result import Derivative
+from .result import TOLERANCE, Derivative
 from .shapes import Dim, Shape
 
 FIRST_SIZE = 3
 STEP = 1e-6
-TOLERANCE = 1e-5  # relative, for central differences of smooth functions at step 1e-6
 
 
 def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE) -> dict[str, int]:

@@ -1,6 +1,6 @@
 """Differentiate a parsed expression: rules in index form, then layout, then matrix notation.
 
-The steps, each in its own module: `diff` applies the rules and gives terms
+The steps, each in its own module: `rules` applies the rules and gives terms
 in index form; `layout.arrange` orders the free indices for the layout; the
 terms are simplified (`tensor`), turned into matrix notation where the result
 has at most two free indices (`contract`), and repeated subexpressions get
@@ -18,11 +18,14 @@ from .build import ZERO, Builder
 from .contract import Contractor, Piece, collect
 from .cse import name_repeated
 from .decls import Env
-from .diff import Differentiator, Kink
+from .rules import Differentiator, Kink
 from .errors import UnsupportedError
 from .layout import Layout, arrange, hessian_shape, result_shape
 from .shapes import Dim, Shape
 from .tensor import Indices, Term, simplify_terms
+
+
+TOLERANCE = 1e-5  # relative error allowed against central finite differences (step 1e-6)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ LAYERS = {
     "nodes": 2, "layout": 2, "decls": 2,
     "parser": 3, "build": 3, "tensor": 3, "cse": 3,
     "checker": 4,
-    "lower": 5, "evaluate": 5, "diff": 5,
+    "lower": 5, "evaluate": 5, "rules": 5,
     "contract": 6,
     "result": 7,
     "numeric": 8,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import nodes as n
-from ..diff import Kink
+from ..rules import Kink
 from ..result import Derivative, IndexTerm
 from .canonical import POSTFIX, POWER, PRODUCT, UNARY, Printer, format_number, precedence
 
