@@ -175,8 +175,8 @@ class Builder:
             return a
         if isinstance(a, n.Neg):
             return self.neg(self.transpose(a.operand))
-        if isinstance(a, n.ScalarMul):
-            return self.scale(a.left, self.transpose(a.right))
+        if isinstance(a, n.ScalarMul):  # either side may be the scalar
+            return self.scale(self.transpose(a.left), self.transpose(a.right))
         if isinstance(a, n.MatMul) and self._transposes_cancel(a):  # (x'A)' = A'x
             return self.matmul(self.transpose(a.right), self.transpose(a.left))
         if isinstance(a, n.Fill):
