@@ -45,6 +45,7 @@ def check_all(trees: list[Syntax], env: Env, source: str = "",
     (the two sides of an identity)."""
     checker = Checker(env, source, layout)
     typed = [checker.check(tree) for tree in trees]
+    checker.require_sizes(typed)
     names = checker.name_dimensions(typed)
     resolved = [checker.resolve(expr, names) for expr in typed]
     assumed = {name: Decl(checker.inferred_kinds[name], _resolved(checker.dims, shape, names))
@@ -341,6 +342,19 @@ class Checker:
         """The shape for an error message, naming unbound dimensions as the final result would."""
         names = self.name_dimensions([])
         return str(_resolved(self.dims, shape, names))
+
+    def require_sizes(self, typed: list[n.Node]) -> None:
+        """I, vector(c) and matrix(c) take their size from the context; refuse one that has none."""
+        tied = {self.dims.find(dim) for shape in self.inferred.values() for dim in (shape.rows, shape.cols)}
+        tied |= {self.dims.find(dim) for decl in self.env.decls.values() for dim in (decl.shape.rows, decl.shape.cols)}
+        for expr in typed:
+            for node in n.walk(expr):
+                if isinstance(node, (n.Identity, n.Fill)):
+                    for dim in (node.shape.rows, node.shape.cols):
+                        root = self.dims.find(dim)
+                        if isinstance(root, DimVar) and root not in tied:
+                            raise ShapeError("nothing in the expression gives this a size", span=node.span,
+                                             hint="write eye(n), ones(n) or declare a variable of that size")
 
     # Naming the inferred dimensions
 

@@ -136,9 +136,11 @@ def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | No
             if not f.is_delta:
                 continue
             a, b = f.indices
-            if a == b:  # δ_ii summed: the size of the axis
+            if a == b:
                 del factors[position]
-                factors.append(Factor(_size_node(indices.dims[a]), ()))
+                if a not in free and not any(a in g.indices for g in factors):
+                    factors.append(Factor(_size_node(indices.dims[a]), ()))  # Σ_i δ_ii: the size
+                # else δ_ii is the diagonal entry 1 of an identity: nothing to multiply by
                 changed = True
                 break
             keep, drop = (a, b) if b not in free else (b, a)

@@ -170,4 +170,7 @@ def _einsum_sum(result: Derivative, terms: list[IndexTerm], printer: NumpyPrinte
         factors += [printer.operand(s, MUL) for s in term.scalars]
         einsum = f"np.einsum('{','.join(subscripts)}->{output}', {', '.join(operands)})"
         parts.append(" * ".join(factors + [einsum]))
-    return " + ".join(parts) if parts else "0"
+    if not parts:  # a zero result still has its shape
+        sizes = ", ".join(printer.size(result.dims[i]) for i in result.free)
+        return f"np.zeros(({sizes}))"
+    return " + ".join(parts)
