@@ -92,11 +92,11 @@ def suite() -> None:
     print("|---|---|---|---|---|")
     ours, theirs, right, answered = [], [], 0, 0
     for expression, variable in SUITE:
-        mine = time_call(lambda: diff(expression, variable, DECLS))
+        mine = time_call(lambda e=expression, v=variable: diff(e, v, DECLS))
         ours.append(mine)
         try:
             parsed, answer = sympy_answer(expression, variable)
-            seconds = time_call(lambda: sympy_answer(expression, variable), repeat=2)
+            seconds = time_call(lambda e=expression, v=variable: sympy_answer(e, v), repeat=2)
             correct = sympy_is_right(parsed, variable, answer)
             answered += 1
         except Exception as error:  # SymPy crashed
@@ -123,7 +123,7 @@ def chains() -> None:
     print("| k | time (ms) | output characters |")
     print("|---|---|---|")
     for k in range(1, 21):
-        seconds = time_call(lambda: diff(chain(k), "W1"), repeat=3)
+        seconds = time_call(lambda k=k: diff(chain(k), "W1"), repeat=3)
         result = diff(chain(k), "W1")
         size = len(result.text) + sum(len(name) + len(value) for name, value in result.where)
         print(f"| {k} | {seconds * 1e3:.1f} | {size} |")

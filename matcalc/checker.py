@@ -19,7 +19,7 @@ from . import nodes as n
 from .decls import Decl, Env
 from .errors import Span, ShapeError, UnknownSymbolError, UnsupportedError
 from .layout import Layout, hessian_shape, result_shape
-from .shapes import SCALAR, Dim, Dims, DimVar, Shape, describe
+from .shapes import SCALAR, Dim, Dims, DimVar, Shape
 from .syntax import GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate, PostfixInverse, \
     PostfixTranspose, Syntax
 
@@ -307,7 +307,7 @@ class Checker:
         if len(shape) > 2:
             raise UnsupportedError(
                 f"a derivative of order {len(shape)} cannot be part of an expression", span=node.span,
-                hint=f"use matcalc diff to see it in index notation")
+                hint="use matcalc diff to see it in index notation")
         rows, cols = (shape[0], 1) if len(shape) == 1 else shape
         return n.Derivative(operand, wrt, node.order, self.layout.value, span=node.span, shape=Shape(rows, cols))
 

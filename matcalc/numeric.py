@@ -18,8 +18,8 @@ import numpy as np
 from . import nodes as n
 from .decls import Env
 from .evaluate import evaluate
-from .layout import Layout, arrange, axes
-from .result import TOLERANCE, Derivative
+from .layout import Layout, arrange
+from .result import Derivative
 from .shapes import Dim, Shape
 
 FIRST_SIZE = 3
