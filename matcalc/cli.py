@@ -94,6 +94,64 @@ def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, o
         raise SystemExit(ExitStatus.FALSE)
 
 
+@cli.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.File("r", encoding="utf-8"))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random points")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True,
+              help="the layout until a file's first layout line")
+def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
+    """Check files of identities (FILE or - for standard input), numerically and symbolically.
+
+    Exit status: 0 all hold, 1 some are false, 2 some could not be read."""
+    from .batch import check_files
+
+    sources = [(file.name if file.name != "<stdin>" else "-", file.read()) for file in files]
+    progress = _progress_bar(sources)
+    if progress is None:
+        results = check_files(sources, Layout(layout), seed, jobs)
+    else:
+        with progress:
+            task = progress.add_task("checking", total=None)
+            results = check_files(sources, Layout(layout), seed, jobs,
+                                  on_start=lambda total: progress.update(task, total=total),
+                                  on_checked=lambda: progress.advance(task))
+    if fmt == "json":
+        from .batch import report_json
+
+        click.echo(json.dumps(report_json(results), ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        from .render.table import check_table, check_summary
+
+        console = Console(soft_wrap=False)
+        console.print(check_table(results, show_file=len(sources) > 1))
+        console.print(check_summary(results))
+    raise SystemExit(_check_status(results))
+
+
+def _check_status(results) -> int:
+    from .batch import ERROR, FALSE
+
+    statuses = {result.status for result in results}
+    if ERROR in statuses:
+        return ExitStatus.INPUT
+    return ExitStatus.FALSE if FALSE in statuses else ExitStatus.OK
+
+
+def _progress_bar(sources):
+    """A Rich progress bar on stderr for long files, when stderr is a terminal."""
+    lines = sum(source.count("\n") for _, source in sources)
+    if lines <= 36 or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(console=Console(stderr=True), transient=True)
+
+
 @cli.command("shapes")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True)
 def shapes_command(layout: str) -> None:

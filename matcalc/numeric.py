@@ -17,9 +17,9 @@ import numpy as np
 
 from . import nodes as n
 from .decls import Env
-from .evaluate import evaluate
+from .evaluate import Evaluator, evaluate
 from .layout import Layout, arrange
-from .result import Derivative
+from .result import TOLERANCE, Derivative
 from .shapes import Dim, Shape
 
 FIRST_SIZE = 3
@@ -70,30 +70,75 @@ class Point:
     sizes: dict[str, int]
 
 
-def sample_point(expr: n.Node, env: Env, rng: np.random.Generator, tries: int = 20) -> Point:
-    """A point where the expression is finite: mixed signs first, then positive entries."""
-    sizes = dimension_sizes(expr)
-    shapes = n.variables(expr)
+KINK_DISTANCE = 1e-3  # a sample this close to a kink of abs, relu, sign, max or min is redrawn
+
+
+def sample_point(exprs: n.Node | list[n.Node], env: Env, rng: np.random.Generator, tries: int = 30,
+                 first: int = FIRST_SIZE) -> Point:
+    """A point where every expression is finite and away from kinks: mixed signs first, then positive entries."""
+    exprs = exprs if isinstance(exprs, list) else [exprs]
+    sizes: dict[str, int] = {}
+    shapes: dict[str, Shape] = {}
+    for expr in exprs:
+        for name, size in dimension_sizes(expr, first + len(sizes)).items():
+            sizes.setdefault(name, size)
+        for name, shape in n.variables(expr).items():
+            shapes.setdefault(name, shape)
     for attempt in range(tries):
         values = sample(shapes, env, sizes, rng, positive=attempt >= tries // 2)
         with np.errstate(all="ignore"):
-            value = evaluate(expr, values, sizes)
-        if np.all(np.isfinite(value)):
-            return Point(values, sizes)
-    raise ValueError("no point found where the expression is finite")
+            try:
+                finite = all(np.all(np.isfinite(evaluate_numeric(expr, values, sizes))) for expr in exprs)
+            except np.linalg.LinAlgError:
+                continue
+            if finite and kink_distance(exprs, values, sizes) > KINK_DISTANCE:
+                return Point(values, sizes)
+    raise ValueError("no point found where the expression is finite and away from kinks")
+
+
+def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> float:
+    """How far the point is from the nearest kink of abs, relu, sign, max or min (inf if none)."""
+    nearest = np.inf
+    for expr in exprs:
+        for node in n.walk(expr):
+            if isinstance(node, n.Apply) and node.function in ("abs", "relu", "sign", "step"):
+                gap = evaluate_numeric(node.operand, values, sizes)
+            elif isinstance(node, (n.Maximum, n.Minimum)):
+                gap = evaluate_numeric(node.left, values, sizes) - evaluate_numeric(node.right, values, sizes)
+            else:
+                continue
+            nearest = min(nearest, float(np.min(np.abs(gap))))
+    return nearest
+
+
+class _NumericEvaluator(Evaluator):
+    """Evaluation in which a derivative is computed by finite differences of its operand."""
+
+    def _derivative(self, node: n.Derivative) -> np.ndarray:
+        point = Point(dict(self.values), dict(self.sizes))
+        if node.order == 2:
+            value = second_difference(node.operand, node.wrt.name, point)
+        else:
+            value = finite_difference(node.operand, node.wrt.name, point, Layout(node.layout))
+        return value.reshape(self.shape(node.shape))
+
+
+def evaluate_numeric(node: n.Node, values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> np.ndarray:
+    """Like evaluate, but derivatives inside the expression are finite differences: the ground truth."""
+    return _NumericEvaluator(values, sizes)(node)
 
 
 def finite_difference(expr: n.Node, wrt: str, point: Point, layout: Layout, step: float = STEP) -> np.ndarray:
     """∂expr/∂wrt by central differences, with the axes in layout order and unit axes dropped."""
     base = point.values[wrt]
-    out_shape = evaluate(expr, point.values, point.sizes).shape
+    out_shape = evaluate_numeric(expr, point.values, point.sizes).shape
     jacobian = np.zeros(out_shape + base.shape)
     for index in np.ndindex(base.shape):
         forward, backward = dict(point.values), dict(point.values)
         forward[wrt], backward[wrt] = base.copy(), base.copy()
         forward[wrt][index] += step
         backward[wrt][index] -= step
-        difference = evaluate(expr, forward, point.sizes) - evaluate(expr, backward, point.sizes)
+        difference = evaluate_numeric(expr, forward, point.sizes) - evaluate_numeric(expr, backward, point.sizes)
         jacobian[(...,) + index] = difference / (2 * step)
     return arrange_array(jacobian, expr.shape, _variable_shape(expr, wrt), layout)
 
@@ -107,7 +152,7 @@ def second_difference(expr: n.Node, wrt: str, point: Point, step: float = 1e-4) 
     def at(shift: np.ndarray) -> float:
         values = dict(point.values)
         values[wrt] = base + shift.reshape(base.shape)
-        return evaluate(expr, values, point.sizes).item()
+        return evaluate_numeric(expr, values, point.sizes).item()
 
     unit = np.eye(size) * step
     for a in range(size):
@@ -208,3 +253,52 @@ def _product(elements: list[n.Node]) -> n.Node:
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     return float(np.max(np.abs(actual - expected))) / scale if expected.size else 0.0
+
+
+@dataclass
+class Comparison:
+    max_error: float
+    counterexample: str = ""
+
+
+def compare_sides(lhs: n.Node, rhs: n.Node, env: Env, seed: int, points: int) -> Comparison:
+    """The largest relative difference of two expressions at random points (derivatives by finite
+    differences), and, if they differ, a counterexample at the smallest sizes."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(points):
+        worst = max(worst, _difference(lhs, rhs, sample_point([lhs, rhs], env, rng)))
+    if worst <= TOLERANCE:
+        return Comparison(worst)
+    small = sample_point([lhs, rhs], env, rng, first=2)
+    return Comparison(worst, _describe_counterexample(lhs, rhs, small, worst))
+
+
+def _difference(lhs: n.Node, rhs: n.Node, point: Point) -> float:
+    with np.errstate(all="ignore"):
+        left = evaluate_numeric(lhs, point.values, point.sizes)
+        right = evaluate_numeric(rhs, point.values, point.sizes)
+    left, right = np.broadcast_arrays(left, right)
+    scale = max(1.0, float(np.max(np.abs(left))), float(np.max(np.abs(right))))
+    return float(np.max(np.abs(left - right))) / scale
+
+
+def _describe_counterexample(lhs: n.Node, rhs: n.Node, point: Point, worst: float) -> str:
+    left, right = np.broadcast_arrays(evaluate_numeric(lhs, point.values, point.sizes),
+                                      evaluate_numeric(rhs, point.values, point.sizes))
+    sizes = ", ".join(f"{name}={size}" for name, size in point.sizes.items())
+    values = "; ".join(f"{name} = {_short(value)}" for name, value in point.values.items())
+    where = f" with {sizes}" if sizes else ""
+    return (f"largest relative difference {worst:.2g}; for example{where}: {values} gives "
+            f"left {_short(left)}, right {_short(right)}")
+
+
+def _short(value: np.ndarray) -> str:
+    value = np.asarray(value)
+    if value.size == 1:
+        return f"{value.item():.3g}"
+    rows = value.reshape(value.shape[0], -1) if value.ndim > 1 else value.reshape(1, -1)
+    if value.ndim > 1 and value.shape[1] == 1:
+        rows = value.reshape(1, -1)
+        return "[" + ", ".join(f"{v:.3g}" for v in rows[0]) + "]ᵀ"
+    return "[" + "; ".join(", ".join(f"{v:.3g}" for v in row) for row in rows) + "]"

@@ -17,7 +17,7 @@ from fractions import Fraction
 from . import nodes as n
 from .build import ONE, Builder, number, number_value
 from .errors import UnsupportedError
-from .tensor import Factor, Indices, Term, delta, factor, scaled, with_factors
+from .tensor import Factor, Indices, Term, delta, factor, scaled, size_node, summed, with_factors
 
 MAX_MATRIX_POWER = 12
 
@@ -164,19 +164,9 @@ class Differentiator:
 
     # Functions
 
-    def _summing(self, terms: list[Term], *summed: str | None) -> list[Term]:
-        """Terms summed over indices; a term that does not carry an index is multiplied by its size."""
-        result = []
-        for term in terms:
-            carried = set(term.indices())
-            sizes = [factor(_dim_node(self.indices.dims[i]), None, None) for i in summed
-                     if i is not None and i not in carried]
-            result.append(term.times(*sizes))
-        return result
-
     def _trace(self, node: n.Trace, row, col) -> list[Term]:
         j = self.fresh(node.operand.shape.rows)
-        return self._summing(self.derive(node.operand, j, j), j)
+        return summed(self.derive(node.operand, j, j), self.indices, j)
 
     def _det(self, node: n.Det, row, col) -> list[Term]:
         # d det(A) = det(A) tr(A^-1 dA)
@@ -206,11 +196,11 @@ class Differentiator:
 
     def _sum(self, node: n.Sum, row, col) -> list[Term]:
         j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
-        return self._summing(self.derive(node.operand, j, l), j, l)
+        return summed(self.derive(node.operand, j, l), self.indices, j, l)
 
     def _mean(self, node: n.Mean, row, col) -> list[Term]:
         shape = node.operand.shape
-        size = self.build.scale(_dim_node(shape.rows), _dim_node(shape.cols))
+        size = self.build.scale(size_node(shape.rows), size_node(shape.cols))
         return with_factors(self._sum(node, row, col), factor(self.build.divide(ONE, size), None, None))
 
     def _diagmatrix(self, node: n.DiagMatrix, row, col) -> list[Term]:
@@ -314,6 +304,4 @@ def _identity_or(node: n.Node, row: str | None, col: str | None) -> tuple[Factor
     return (factor(node, row, col),)
 
 
-def _dim_node(dim) -> n.Node:
-    return number(dim) if isinstance(dim, int) else n.DimSize(str(dim))
 

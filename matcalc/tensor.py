@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from itertools import count
+from itertools import count, permutations
 
 from . import nodes as n
 from .shapes import Dim
@@ -106,20 +106,31 @@ class Tensor:
     indices: Indices
 
 
-def simplify_terms(terms: list[Term], free: tuple[str, ...], indices: Indices) -> list[Term]:
+def simplify_terms(terms: list[Term], free: tuple[str, ...], indices: Indices,
+                   symmetric: frozenset[str] = frozenset()) -> list[Term]:
     """Eliminate deltas over summed indices, fold numbers, and collect equal terms."""
     collected: dict[tuple, Term] = {}
     for term in terms:
         term = _eliminate_deltas(term, set(free), indices)
         if term is None:
             continue
-        key = _canonical_key(term, free)
+        key = canonical_key(term, free, symmetric)
         if key in collected:
             previous = collected[key]
             collected[key] = Term(previous.coefficient + term.coefficient, previous.factors)
         else:
             collected[key] = term
     return [term for term in collected.values() if term.coefficient != 0]
+
+
+def summed(terms: list[Term], indices: Indices, *over: str | None) -> list[Term]:
+    """Terms summed over indices; a term that does not carry an index is multiplied by its size."""
+    result = []
+    for term in terms:
+        carried = set(term.indices())
+        sizes = [Factor(size_node(indices.dims[i]), ()) for i in over if i is not None and i not in carried]
+        result.append(term.times(*sizes))
+    return result
 
 
 def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | None:
@@ -139,7 +150,7 @@ def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | No
             if a == b:
                 del factors[position]
                 if a not in free and not any(a in g.indices for g in factors):
-                    factors.append(Factor(_size_node(indices.dims[a]), ()))  # Σ_i δ_ii: the size
+                    factors.append(Factor(size_node(indices.dims[a]), ()))  # Σ_i δ_ii: the size
                 # else δ_ii is the diagonal entry 1 of an identity: nothing to multiply by
                 changed = True
                 break
@@ -155,15 +166,27 @@ def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | No
     return Term(coefficient, tuple(factors))
 
 
-def _size_node(dim: Dim) -> n.Node:
+def size_node(dim: Dim) -> n.Node:
+    """A dimension as a number in an expression."""
     return n.Number(Fraction(dim)) if isinstance(dim, int) else n.DimSize(str(dim))
 
 
-def _canonical_key(term: Term, free: tuple[str, ...]) -> tuple:
-    """A key equal for terms that differ only in the names of summed indices and factor order."""
-    ordered = sorted(term.factors, key=lambda f: (repr(f.node), tuple(i in free for i in f.indices)))
-    names: dict[str, str] = {i: i for i in free}
-    for f in ordered:
-        for i in f.indices:
-            names.setdefault(i, f"#{len(names)}")
-    return tuple((f.node, tuple(names[i] for i in f.indices)) for f in ordered)
+EXHAUSTIVE_DUMMIES = 6  # up to this many summed indices, the key tries every naming of them
+
+
+def canonical_key(term: Term, free: tuple[str, ...], symmetric: frozenset[str] = frozenset()) -> tuple:
+    """A key equal for terms that differ only in the order of factors and the names of summed
+    indices (and in the index order of symmetric variables): x'A'x and x'A x have one key."""
+    dummies = [i for i in term.indices() if i not in free]
+    described = [(repr(f.node), f.indices, f.is_delta or (isinstance(f.node, n.Var) and f.node.name in symmetric))
+                 for f in term.factors]
+    namings = permutations(range(len(dummies))) if len(dummies) <= EXHAUSTIVE_DUMMIES else [range(len(dummies))]
+    return min(_key_with(described, dict(zip(dummies, (f"#{k}" for k in order)))) for order in namings)
+
+
+def _key_with(described: list[tuple[str, tuple[str, ...], bool]], names: dict[str, str]) -> tuple:
+    parts = []
+    for text, indices, unordered in described:
+        labels = tuple(names.get(i, i) for i in indices)
+        parts.append((text, tuple(sorted(labels)) if unordered else labels))
+    return tuple(sorted(parts))

@@ -15,13 +15,14 @@ LAYERS = {
     "parser": 3, "build": 3, "tensor": 3, "cse": 3,
     "checker": 4,
     "lower": 5, "evaluate": 5, "rules": 5,
-    "contract": 6,
+    "contract": 6, "prove": 6,
     "result": 7,
     "numeric": 8,
     "render": 9,
-    "api": 10,
-    "cli": 11,
-    "__init__": 12, "__main__": 12,
+    "batch": 10,
+    "api": 11,
+    "cli": 12,
+    "__init__": 13, "__main__": 13,
 }
 # Third-party libraries and the only modules allowed to import them.
 OWNERS = {"click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower"}, "numpy": {"evaluate", "numeric"}}

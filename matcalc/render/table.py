@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from ..layout import Layout, result_shape
 from ..shapes import Shape
@@ -25,3 +26,35 @@ def shape_table(layout: Layout) -> Table:
 
 def _format(dims: tuple) -> str:
     return "(" + ", ".join(str(dim) for dim in dims) + (",)" if len(dims) == 1 else ")")
+
+
+_STATUS_STYLES = {"proved": "green", "holds (numerically)": "green", "FALSE": "bold red", "error": "yellow"}
+
+
+def check_table(results: list, show_file: bool = False) -> Table:
+    """One row per identity: line, identity, status, detail."""
+    table = Table(show_lines=False)
+    if show_file:
+        table.add_column("file")
+    table.add_column("line", justify="right")
+    table.add_column("identity")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for result in results:
+        detail = result.detail
+        if result.status == "error" and result.column is not None:
+            detail = f"column {result.column}: {detail}"
+        elif result.max_error is not None and result.status != "FALSE":
+            detail = f"max error {result.max_error:.1e}" + (f"; {detail}" if detail else "")
+        cells = [Text(str(result.line)), Text(result.text), Text(result.status, style=_STATUS_STYLES[result.status]),
+                 Text(detail)]
+        table.add_row(*([Text(result.file)] if show_file else []), *cells)
+    return table
+
+
+def check_summary(results: list) -> Text:
+    counts = {status: sum(r.status == status for r in results) for status in _STATUS_STYLES}
+    parts = [f"{len(results)} identities", f"{counts['proved']} proved",
+             f"{counts['holds (numerically)']} hold numerically", f"{counts['FALSE']} false",
+             f"{counts['error']} could not be read"]
+    return Text(": ".join([parts[0], ", ".join(parts[1:])]))

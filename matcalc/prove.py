@@ -1,0 +1,152 @@
+"""Symbolic proof of an identity, where matcalc can give one.
+
+Both sides are expanded into index form: products of the entries of
+variables, Kronecker deltas, and opaque factors for what is not a
+polynomial (exp(x), X^-1, det(X), ...). A derivative `d/dV E` is replaced by
+matcalc's derivative in index form. After delta elimination, equal terms are
+collected under a key that ignores the order of factors and the names of
+summed indices, so tr(AB) = tr(BA), x'y = y'x and x'A'x = x'Ax come out
+equal. The identity is proved when the two sums are the same. This proves
+fewer identities than are true (nothing about det(C^2) = det(C)^2), never
+more.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+
+from . import nodes as n
+from .build import Builder, constant_value
+from .decls import Env
+from .layout import Layout, arrange
+from .rules import Differentiator
+from .tensor import Indices, Term, canonical_key, delta, factor, product, scaled, simplify_terms, summed
+
+MAX_TERMS = 400  # an expansion larger than this is not attempted
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def equal_symbolically(lhs: n.Node, rhs: n.Node, env: Env) -> bool:
+    symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
+    indices = Indices()
+    shape = lhs.shape if not lhs.shape.is_scalar else rhs.shape
+    row, col = indices.fresh(shape.rows), indices.fresh(shape.cols)
+    free = tuple(i for i in (row, col) if i is not None)
+    expander = Expander(Builder(symmetric), indices)
+    try:
+        sides = [simplify_terms(expander.expand(side, row, col), free, indices, symmetric) for side in (lhs, rhs)]
+    except _TooLarge:
+        return False
+    left, right = (_as_counter(terms, free, symmetric) for terms in sides)
+    return left == right
+
+
+def _as_counter(terms: list[Term], free: tuple[str, ...], symmetric: frozenset[str]) -> Counter:
+    return Counter({canonical_key(term, free, symmetric): term.coefficient for term in terms})
+
+
+class Expander:
+    """node[row, col] as a sum of products of indexed leaves."""
+
+    def __init__(self, build: Builder, indices: Indices):
+        self.build = build
+        self.indices = indices
+
+    def fresh(self, dim) -> str | None:
+        return self.indices.fresh(dim)
+
+    def expand(self, node: n.Node, row: str | None, col: str | None) -> list[Term]:
+        row = row if node.shape.rows != 1 else None
+        col = col if node.shape.cols != 1 else None
+        terms = self._expand(node, row, col)
+        if len(terms) > MAX_TERMS:
+            raise _TooLarge
+        return terms
+
+    def _expand(self, node: n.Node, row, col) -> list[Term]:
+        value = constant_value(node)
+        if value is not None:
+            return [Term(value, ())] if value != 0 else []
+        match node:
+            case n.Neg(operand=operand):
+                return scaled(self.expand(operand, row, col), Fraction(-1))
+            case n.Add(left=left, right=right):
+                return self.expand(left, row, col) + self.expand(right, row, col)
+            case n.ScalarMul(left=left, right=right) | n.Hadamard(left=left, right=right):
+                return product(self.expand(left, row, col), self.expand(right, row, col))
+            case n.MatMul(left=left, right=right):
+                inner = self.fresh(left.shape.cols)
+                return product(self.expand(left, row, inner), self.expand(right, inner, col))
+            case n.MatPower(base=base, exponent=power) if power >= 1:
+                return self._power_chain(base, power, row, col)
+            case n.Transpose(operand=operand):
+                return self.expand(operand, col, row)
+            case n.Trace(operand=operand):
+                j = self.fresh(operand.shape.rows)
+                return summed(self.expand(operand, j, j), self.indices, j)
+            case n.Sum(operand=operand):
+                j, l = self.fresh(operand.shape.rows), self.fresh(operand.shape.cols)
+                return summed(self.expand(operand, j, l), self.indices, j, l)
+            case n.Identity():
+                return [Term(Fraction(1), delta(row, col))]
+            case n.Fill(value=value):
+                return self.expand(value, None, None)
+            case n.DiagMatrix(operand=operand):
+                entry = (row, None) if operand.shape.is_column else (None, row)
+                return [t.times(*delta(row, col)) for t in self.expand(operand, *entry)]
+            case n.DiagOf(operand=operand):
+                return self.expand(operand, row, row)
+            case n.Divide(left=left, right=right) if constant_value(right) not in (None, 0):
+                return scaled(self.expand(left, row, col), 1 / constant_value(right))
+            case n.Derivative():
+                return self._derivative(node, row, col)
+        return [Term(Fraction(1), (factor(node, row, col),))]
+
+    def _power_chain(self, base: n.Node, power: int, row, col) -> list[Term]:
+        """A^p as a product of p factors A."""
+        terms = [Term(Fraction(1), ())]
+        current = row
+        for step in range(power):
+            following = col if step == power - 1 else self.fresh(base.shape.cols)
+            terms = product(terms, self.expand(base, current, following))
+            current = following
+        return terms
+
+    def _derivative(self, node: n.Derivative, row, col) -> list[Term]:
+        """matcalc's derivative in index form, its free indices renamed to the node's row and column."""
+        differ = Differentiator(node.wrt, self.build, self.indices)
+        operand = node.operand
+        out_row, out_col = self.fresh(operand.shape.rows), self.fresh(operand.shape.cols)
+        terms = differ.derive(operand, out_row, out_col)
+        out_axes = tuple(i for i in (out_row, out_col) if i is not None)
+        wrt_axes = tuple(i for i in differ.wrt_axes if i is not None)
+        if node.order == 2:
+            second = Differentiator(node.wrt, self.build, self.indices)
+            terms = second.derive_terms(terms)
+            arranged = (wrt_axes + tuple(i for i in second.wrt_axes if i is not None)) or (None,)
+        else:
+            arranged = arrange(out_axes, wrt_axes, Layout(node.layout), operand.shape.is_scalar)
+        targets = (row, col) if len(arranged) == 2 else (None, None)
+        renamed = []
+        for term in terms:
+            for old, new in zip(arranged, targets):
+                if old is not None and new is not None:
+                    term = Term(term.coefficient, tuple(f.renamed(old, new) for f in term.factors))
+            renamed.append(term)
+        return [expanded for term in renamed for expanded in self._expand_factors(term)]
+
+    def _expand_factors(self, term: Term) -> list[Term]:
+        """Expand each matrix-notation factor of a term into leaves as well."""
+        result = [Term(term.coefficient, ())]
+        for f in term.factors:
+            if f.is_delta:
+                result = [t.times(f) for t in result]
+            else:
+                result = product(result, self.expand(f.node, *f.axes()))
+            if len(result) > MAX_TERMS:
+                raise _TooLarge
+        return result
