@@ -116,7 +116,8 @@ def _check(identity: Identity) -> CheckResult:
 
     env = parse_declarations(identity.let)
     lhs_tree, rhs_tree = parse_equation(identity.text, env.decls.keys())
-    lhs, rhs = (checked.expr for checked in check_all([lhs_tree, rhs_tree], env, identity.text, identity.layout))
+    lhs, rhs = (checked.expr for checked in check_all([lhs_tree, rhs_tree], env, identity.text, identity.layout,
+                                                      same_shape=True))
     result = CheckResult(identity.line, identity.text, HOLDS, file=identity.file)
     if not _shapes_agree(lhs, rhs):
         return _shape_mismatch(identity, env, result, lhs, rhs)
@@ -163,7 +164,8 @@ def _other_layout_hint(identity: Identity, env: Env, lhs: n.Node, rhs: n.Node) -
             continue
         try:
             trees = parse_equation(identity.text, env.decls.keys())
-            other_lhs, other_rhs = (c.expr for c in check_all(list(trees), env, identity.text, layout))
+            other_lhs, other_rhs = (c.expr for c in check_all(list(trees), env, identity.text, layout,
+                                                              same_shape=True))
         except MatcalcError:
             continue
         if not _shapes_agree(other_lhs, other_rhs):

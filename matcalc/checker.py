@@ -39,12 +39,16 @@ def check(tree: Syntax, env: Env, source: str = "", layout: Layout = Layout.NUME
     return check_all([tree], env, source, layout)[0]
 
 
-def check_all(trees: list[Syntax], env: Env, source: str = "",
-              layout: Layout = Layout.NUMERATOR) -> list[Checked]:
-    """Check several trees over one set of names, so they share inferred shapes
-    (the two sides of an identity)."""
+def check_all(trees: list[Syntax], env: Env, source: str = "", layout: Layout = Layout.NUMERATOR,
+              same_shape: bool = False) -> list[Checked]:
+    """Check several trees over one set of names, so they share inferred shapes (the two sides
+    of an identity). With same_shape, their shapes are unified where they can be, so that
+    `d/dX tr(X) = I` gives I its size."""
     checker = Checker(env, source, layout)
     typed = [checker.check(tree) for tree in trees]
+    if same_shape:
+        for first, other in zip(typed, typed[1:]):
+            checker.dims.unify_shapes(first.shape, other.shape)
     checker.require_sizes(typed)
     names = checker.name_dimensions(typed)
     resolved = [checker.resolve(expr, names) for expr in typed]

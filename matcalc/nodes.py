@@ -203,8 +203,8 @@ class DiagOf(Node):
 
 ELEMENTWISE_FUNCTIONS = (
     "exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan",
-    "sqrt", "sigmoid", "relu", "sign", "abs",
-)
+    "sqrt", "sigmoid", "relu", "sign", "abs", "step",
+)  # step (Heaviside, step(0) = 1/2) is the derivative of relu; matcalc writes it in results
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
                    # a power right after a factor is a juxtaposed product: Xw, 2n, a(b + c)
     unary       := ("-" | "+") unary | power
     power       := postfix (("^" | ".^") unary)?    # right-associative: a^b^c is a^(b^c)
-    postfix     := primary ("'" | ".T" | "ᵀ" | "^T" | "⁻¹")*
+    postfix     := primary ("'" | ".T" | "ᵀ" | "^T" | "⁻¹" | "^-T")*
     primary     := NUMBER | NAME | FUNCTION "(" expression ("," expression)* ")"
                  | "(" expression ")" | "||" expression "||" ("_" ("1" | "2" | "F"))?
                  | "|" expression "|" | derivative
@@ -160,13 +160,21 @@ class Parser:
             elif self.at("⁻¹"):
                 end = self.advance().span
                 node = PostfixInverse(node, span=node.span.cover(end))
-            elif self.at("^") and self.peek().kind is Kind.NAME and self.peek().text == "T" \
-                    and "T" not in self.declared:
+            elif self.at("^") and self._names_t(self.peek()):
                 self.advance()
                 end = self.advance().span
                 node = PostfixTranspose(node, span=node.span.cover(end))
+            elif self.at("^") and self.peek().text == "-" and self._names_t(self.peek(2)):  # X^-T
+                self.advance()
+                self.advance()
+                end = self.advance().span
+                node = PostfixTranspose(PostfixInverse(node, span=node.span.cover(end)), span=node.span.cover(end))
             else:
                 return node
+
+    def _names_t(self, token: Token) -> bool:
+        """T after ^ is the transpose unless T is a declared name."""
+        return token.kind is Kind.NAME and token.text == "T" and "T" not in self.declared
 
     def _parse_primary(self) -> Syntax:
         token = self.token

@@ -17,7 +17,7 @@ from collections import Counter
 from fractions import Fraction
 
 from . import nodes as n
-from .build import Builder, constant_value
+from .build import ONE, Builder, constant_value, is_one
 from .decls import Env
 from .layout import Layout, arrange
 from .rules import Differentiator
@@ -46,7 +46,22 @@ def equal_symbolically(lhs: n.Node, rhs: n.Node, env: Env) -> bool:
 
 
 def _as_counter(terms: list[Term], free: tuple[str, ...], symmetric: frozenset[str]) -> Counter:
-    return Counter({canonical_key(term, free, symmetric): term.coefficient for term in terms})
+    counter: Counter = Counter()
+    for term in terms:
+        counter[canonical_key(_cancel_reciprocals(term), free, symmetric)] += term.coefficient
+    return Counter({key: value for key, value in counter.items() if value != 0})
+
+
+def _cancel_reciprocals(term: Term) -> Term:
+    """Drop pairs of scalar factors s and 1/s."""
+    factors = list(term.factors)
+    for f in list(factors):
+        if f in factors and not f.indices and isinstance(f.node, n.Divide) and is_one(f.node.left):
+            partner = next((g for g in factors if not g.indices and g.node == f.node.right), None)
+            if partner is not None:
+                factors.remove(f)
+                factors.remove(partner)
+    return Term(term.coefficient, tuple(factors))
 
 
 class Expander:
@@ -102,8 +117,19 @@ class Expander:
                 return self.expand(operand, row, row)
             case n.Divide(left=left, right=right) if constant_value(right) not in (None, 0):
                 return scaled(self.expand(left, row, col), 1 / constant_value(right))
+            case n.Divide(left=left, right=right) if right.shape.is_scalar:  # u / s = u (1/s)
+                reciprocal = Term(Fraction(1), (factor(self.build.divide(ONE, right), None, None),))
+                return product(self.expand(left, row, col), [reciprocal])
             case n.Derivative():
                 return self._derivative(node, row, col)
+            case n.Power(base=n.Norm(operand=u, p="2" | "F"), exponent=n.Number(value=2)):  # ||u||² = Σ u²
+                j, l = self.fresh(u.shape.rows), self.fresh(u.shape.cols)
+                return summed(product(self.expand(u, j, l), self.expand(u, j, l)), self.indices, j, l)
+            case n.Power(base=base, exponent=n.Number(value=k)) if k.denominator == 1 and 1 < k <= 8:
+                terms = [Term(Fraction(1), ())]
+                for _ in range(int(k)):  # u^k = u u ... u, elementwise
+                    terms = product(terms, self.expand(base, row, col))
+                return terms
         return [Term(Fraction(1), (factor(node, row, col),))]
 
     def _power_chain(self, base: n.Node, power: int, row, col) -> list[Term]:

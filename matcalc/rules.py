@@ -212,7 +212,7 @@ class Differentiator:
         return self.derive(node.operand, row, row)
 
     def _apply(self, node: n.Apply, row, col) -> list[Term]:
-        if node.function in ("abs", "relu", "sign"):
+        if node.function in ("abs", "relu", "sign", "step"):
             self.kink(node.function, node.operand)
         slope = self._slope(node)
         if slope is None:

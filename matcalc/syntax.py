@@ -16,7 +16,7 @@ FUNCTIONS: dict[str, int] = {
     "sum": 1, "mean": 1, "tr": 1, "trace": 1, "det": 1, "logdet": 1, "diag": 1, "inv": 1,
     "norm": 1, "norm1": 1, "norm2": 1, "exp": 1, "log": 1, "sin": 1, "cos": 1, "tan": 1,
     "tanh": 1, "arcsin": 1, "arccos": 1, "arctan": 1, "sqrt": 1, "sigmoid": 1, "relu": 1,
-    "sign": 1, "abs": 1, "softmax": 1, "logsumexp": 1, "max": 2, "min": 2, "dot": 2,
+    "sign": 1, "abs": 1, "step": 1, "softmax": 1, "logsumexp": 1, "max": 2, "min": 2, "dot": 2,
     "eye": 1, "ones": 1, "vector": 1, "matrix": 1,
 }
 # Functions whose argument is a dimension (a name or a positive integer), not an expression.

@@ -1,4 +1,4 @@
-"""Every expression in examples/expressions.txt parses."""
+"""Every expression in examples/expressions.list parses."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 
 from matcalc import parse
 
-EXAMPLES = Path(__file__).parent.parent / "examples" / "expressions.txt"
+EXAMPLES = Path(__file__).parent.parent / "examples" / "expressions.list"
 
 
 def example_lines():

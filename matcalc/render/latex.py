@@ -1,13 +1,418 @@
-"""LaTeX for derivatives (a first version; the renderer issue makes it complete)."""
+r"""LaTeX for expressions and derivatives: one line, no `$`, for amsmath and amssymb.
+
+Notation: a vector is bold (`\mathbf{x}`, `\boldsymbol{\theta}`), a matrix or a
+scalar italic (`A`, `a`); Greek names are Greek letters (`lambda`, `λ` ->
+`\lambda`); digits and underscores make subscripts (`W1`, `W_1` -> `W_{1}`).
+`^\top` transposes, `^{-1}` inverts, `^{-\top}` does both; `\odot` and
+`\oslash` are elementwise, `\frac{a}{b}` divides by a scalar and
+`\mathbf{x}^{\circ 2}` is an elementwise power. Norms carry their subscript
+(`\left\lVert \mathbf{x} \right\rVert_2`, `_F`, `_1`); `\mathbf{1}` is the
+vector of ones, `I` the identity. Results of order 3 and 4 are written in
+index notation with italic entries and Kronecker deltas:
+`\frac{\partial y_{i}}{\partial X_{jk}} = A_{ij} b_{k}`.
+"""
 
 from __future__ import annotations
 
-from ..result import Derivative
-from .text import derivative_text
+from fractions import Fraction
+
+from .. import nodes as n
+from ..errors import InputError
+from ..result import Derivative, IndexTerm
+from ..syntax import GREEK
+from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, precedence
+from .text import _out_rank, _output_name
+
+MODES = ("equation", "rhs")
+
+# Upper-case Greek names that LaTeX has a letter for (the others look like Latin capitals).
+_GREEK_CAPITALS = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")
+# The tokenizer's Greek letters (U+0391-U+03A9, U+03B1-U+03C9) as LaTeX.
+_UNICODE_GREEK = dict(zip(
+    "αβγδεζηθικλμνξοπρςστυφχψω",
+    [r"\alpha", r"\beta", r"\gamma", r"\delta", r"\varepsilon", r"\zeta", r"\eta", r"\theta", r"\iota",
+     r"\kappa", r"\lambda", r"\mu", r"\nu", r"\xi", "o", r"\pi", r"\rho", r"\varsigma", r"\sigma", r"\tau",
+     r"\upsilon", r"\varphi", r"\chi", r"\psi", r"\omega"],
+)) | dict(zip(
+    "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ",
+    [r"\mathrm{A}", r"\mathrm{B}", r"\Gamma", r"\Delta", r"\mathrm{E}", r"\mathrm{Z}", r"\mathrm{H}", r"\Theta",
+     r"\mathrm{I}", r"\mathrm{K}", r"\Lambda", r"\mathrm{M}", r"\mathrm{N}", r"\Xi", r"\mathrm{O}", r"\Pi",
+     r"\mathrm{P}", r"\Sigma", r"\mathrm{T}", r"\Upsilon", r"\Phi", r"\mathrm{X}", r"\Psi", r"\Omega"],
+))
+
+# Function names (canonical text) -> LaTeX operators; any other name is an \operatorname.
+_OPERATORS = {
+    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh",
+    "arcsin": r"\arcsin", "arccos": r"\arccos", "arctan": r"\arctan", "det": r"\det", "logdet": r"\log\det",
+    "max": r"\max", "min": r"\min",
+}
+_NORM_SUBSCRIPTS = {"2": "2", "F": "F", "1": "1", "spectral": "2"}
+_LARGEST_FRACTION_DENOMINATOR = 100  # 0.25 is \frac{1}{4}; 0.001 stays 0.001
 
 
-def latex_text(result: Derivative) -> str:
-    """The derivative as LaTeX: for now, the ASCII form in \\texttt."""
-    text = derivative_text(result)
-    escaped = text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("^", r"\^{}")
-    return rf"\texttt{{{escaped}}}"
+def latex_expression(node: n.Node) -> str:
+    r"""One line of LaTeX for a typed expression.
+
+    >>> from matcalc.api import parse
+    >>> latex_expression(parse("x'Ax + ||y - Xw||^2").expr)
+    '\\mathbf{x}^\\top A \\mathbf{x} + \\left\\lVert \\mathbf{y} - X \\mathbf{w} \\right\\rVert_2^{2}'
+    """
+    return LatexPrinter().text(node)
+
+
+def latex_text(result: Derivative, mode: str = "equation") -> str:
+    r"""The derivative as one line of LaTeX.
+
+    mode "equation" (the default) gives the whole equation,
+    `\frac{\partial f}{\partial \mathbf{x}} = ...` (`\partial^{2}` for order 2, and
+    `\frac{\partial y_{i}}{\partial X_{jk}} = ...` in index notation for order 3 and 4,
+    followed by what y stands for); mode "rhs" gives the right-hand side alone.
+    Named subexpressions follow in both modes: `, \quad \text{where } t_{1} = ...`.
+
+    >>> from matcalc.api import diff
+    >>> latex_text(diff("x'Ax", "x").derivative)
+    '\\frac{\\partial \\mathbf{x}^\\top A \\mathbf{x}}{\\partial \\mathbf{x}} = \\mathbf{x}^\\top \\left(A + A^\\top\\right)'
+    >>> latex_text(diff("x'Ax", "x").derivative, "rhs")
+    '\\mathbf{x}^\\top \\left(A + A^\\top\\right)'
+    """
+    if mode not in MODES:
+        raise InputError(f"the LaTeX mode is one of {', '.join(MODES)}, not {mode}")
+    printer = LatexPrinter()
+    definitions: list[tuple[n.Node, n.Node]] = []
+    if result.matrix is not None:
+        body = printer.text(result.matrix)
+        if mode == "equation":
+            body = f"{_matrix_head(result, printer)} = {body}"
+    else:
+        body = _index_body(result, printer)
+        if mode == "equation":
+            body = f"{_index_head(result, printer)} = {body}"
+            if not isinstance(result.expr, n.Var):
+                definitions.append((n.Var(_output_name(result), shape=result.expr.shape), result.expr))
+    definitions += [(n.Var(name, shape=node.shape), node) for name, node in result.where]
+    if definitions:
+        clauses = [f"{printer.text(name)} = {printer.text(node)}" for name, node in definitions]
+        body += r", \quad \text{where } " + r", \quad ".join(clauses)
+    return body
+
+
+# ---------------------------------------------------------------- names
+
+
+def latex_name(name: str, bold: bool = False) -> str:
+    r"""A variable's name: `W1` and `W_1` -> `W_{1}`, `lambda` -> `\lambda`, bold `theta` -> `\boldsymbol{\theta}`.
+
+    >>> latex_name("W_out2"), latex_name("x", bold=True), latex_name("α1", bold=True)
+    ('W_{\\mathrm{out2}}', '\\mathbf{x}', '\\boldsymbol{\\alpha}_{1}')
+    """
+    head, *parts = name.split("_")
+    letters = head.rstrip("0123456789")
+    if letters and letters != head:
+        parts.insert(0, head[len(letters):])
+        head = letters
+    base = _letters(head, bold)
+    if not parts:
+        return base
+    return base + "_{" + ",".join(_subscript(part) for part in parts) + "}"
+
+
+def _letters(word: str, bold: bool) -> str:
+    if word in GREEK or word in _GREEK_CAPITALS:
+        return rf"\boldsymbol{{\{word}}}" if bold else f"\\{word}"
+    if word.isascii():
+        if bold:
+            return rf"\mathbf{{{word}}}"
+        return word if len(word) == 1 else rf"\mathit{{{word}}}"
+    text = " ".join(_UNICODE_GREEK.get(char, char) for char in word)
+    return rf"\boldsymbol{{{text}}}" if bold else text
+
+
+def _subscript(part: str) -> str:
+    if part.isdigit() or len(part) == 1 and part.isascii():
+        return part
+    if part in GREEK or part in _GREEK_CAPITALS:
+        return f"\\{part}"
+    if part.isascii():
+        return rf"\mathrm{{{part}}}"
+    return " ".join(_UNICODE_GREEK.get(char, char) for char in part)
+
+
+def _number(value: Fraction, inline: bool = False) -> str:
+    """`2`, `\\frac{1}{2}` (`1/2` in an exponent), `-3`; decimals with a large denominator."""
+    sign, value = ("-", -value) if value < 0 else ("", value)
+    if value.denominator == 1:
+        return f"{sign}{value.numerator}"
+    if value.denominator > _LARGEST_FRACTION_DENOMINATOR:
+        decimal = _terminating_decimal(value)
+        if decimal is not None:
+            return sign + decimal
+    if inline:
+        return f"{sign}{value.numerator}/{value.denominator}"
+    return rf"{sign}\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _terminating_decimal(value: Fraction) -> str | None:
+    denominator, digits = value.denominator, 0
+    while denominator % 10 == 0 or denominator % 2 == 0 or denominator % 5 == 0:
+        if denominator % 10 == 0:
+            denominator //= 10
+        elif denominator % 2 == 0:
+            denominator //= 2
+        else:
+            denominator //= 5
+        digits += 1
+    if denominator != 1:
+        return None
+    scaled = value * 10**digits  # an integer: `digits` decimal places are enough
+    text = str(scaled.numerator).rjust(digits + 1, "0")
+    return (text[:-digits] + "." + text[-digits:]).rstrip("0").rstrip(".")
+
+
+# ---------------------------------------------------------------- the printer
+
+
+class LatexPrinter(Printer):
+    """Canonical text's structure with LaTeX spellings; parentheses are \\left( ... \\right)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_exponent = 0
+
+    def precedence(self, node: n.Node) -> int:
+        if isinstance(node, n.Number):
+            if node.value < 0:
+                return UNARY
+            return ATOM if node.value.denominator == 1 else POWER  # \frac binds like a power
+        if isinstance(node, n.Divide) and node.right.shape.is_scalar:
+            return POWER
+        if isinstance(node, n.Fill):
+            if node.value != n.Number(Fraction(1)) or node.shape.is_matrix:
+                return PRODUCT  # c 1, 1 1^T
+            return POSTFIX if node.shape.is_row else ATOM
+        return precedence(node)
+
+    def wrap(self, node: n.Node, loosest_bare: int) -> str:
+        text = self.text(node)
+        return text if self.precedence(node) >= loosest_bare else _parens(text)
+
+    def _base(self, node: n.Node) -> str:
+        """The node under a superscript: in parentheses unless atomic and not superscripted itself."""
+        text = self.wrap(node, POSTFIX)
+        superscripted = isinstance(node, (n.Transpose, n.Inverse)) or (
+            isinstance(node, n.Fill) and node.shape.is_row and self.precedence(node) == POSTFIX)
+        return _parens(text) if superscripted else text
+
+    # Leaves
+
+    def _number(self, node: n.Number) -> str:
+        return _number(node.value, inline=self.in_exponent > 0)
+
+    def _const(self, node: n.Const) -> str:
+        return r"\pi" if node.name == "pi" else "e"
+
+    def _var(self, node: n.Var) -> str:
+        return latex_name(node.name, bold=node.shape.is_vector)
+
+    def _dimsize(self, node: n.DimSize) -> str:
+        return latex_name(node.name)
+
+    def _identity(self, node: n.Identity) -> str:
+        return "I"
+
+    def _fill(self, node: n.Fill) -> str:
+        value = node.value
+        symbol = r"\mathbf{0}" if value == n.Number(Fraction(0)) else r"\mathbf{1}"
+        if node.shape.is_column:
+            body = symbol
+        elif node.shape.is_row:
+            body = symbol + r"^\top"
+        else:
+            body = symbol if symbol == r"\mathbf{0}" else r"\mathbf{1} \mathbf{1}^\top"
+        if value in (n.Number(Fraction(0)), n.Number(Fraction(1))):
+            return body
+        return _juxtapose(self.wrap(value, PRODUCT), body)
+
+    # Operators
+
+    def _add(self, node: n.Add) -> str:
+        left = self.wrap(node.left, SUM)
+        right = node.right
+        if isinstance(right, n.Neg):
+            return f"{left} - {self._negated(right.operand)}"
+        if isinstance(right, n.Number) and right.value < 0:
+            return f"{left} - {_number(-right.value, inline=self.in_exponent > 0)}"
+        return f"{left} + {self.wrap(right, PRODUCT)}"
+
+    def _neg(self, node: n.Neg) -> str:
+        return "-" + self._negated(node.operand)
+
+    def _negated(self, operand: n.Node) -> str:
+        """The operand of a minus sign: -(a b) = (-a) b needs no parentheses, - -a does."""
+        if self.precedence(operand) == UNARY:
+            return _parens(self.text(operand))
+        return self.wrap(operand, PRODUCT)
+
+    def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
+        if isinstance(left, (n.Hadamard, n.Divide)) and self.precedence(left) == PRODUCT:
+            left_text = _parens(self.text(left))  # (x ⊙ y) A, never x ⊙ y A
+        else:
+            left_text = self.wrap(left, PRODUCT)
+        scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
+        associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
+        if scalar_after and isinstance(right, (n.MatMul, n.ScalarMul)):
+            right_text = _parens(self.text(right))  # softmax(o) (1'y)
+        else:
+            right_text = self.wrap(right, PRODUCT if associative else POWER)
+        return _juxtapose(left_text, right_text)
+
+    def _elementwise(self, node: n.Node, op: str) -> str:
+        left = node.left  # type: ignore[attr-defined]
+        if type(left) is type(node) and op == r"\odot":
+            left_text = self.text(left)  # x ⊙ y ⊙ z
+        else:
+            left_text = self.wrap(left, UNARY)
+        return f"{left_text} {op} {self.wrap(node.right, POWER)}"  # type: ignore[attr-defined]
+
+    def _hadamard(self, node: n.Hadamard) -> str:
+        return self._elementwise(node, r"\odot")
+
+    def _divide(self, node: n.Divide) -> str:
+        if node.right.shape.is_scalar:
+            return rf"\frac{{{self.text(node.left)}}}{{{self.text(node.right)}}}"
+        return self._elementwise(node, r"\oslash")
+
+    def _power(self, node: n.Power) -> str:
+        base = self._base(node.base)
+        self.in_exponent += 1
+        if node.shape.is_scalar:
+            exponent = self.text(node.exponent)
+        else:
+            exponent = r"\circ " + self.wrap(node.exponent, UNARY)
+        self.in_exponent -= 1
+        return f"{base}^{{{exponent}}}"
+
+    def _matpower(self, node: n.MatPower) -> str:
+        return f"{self._base(node.base)}^{{{node.exponent}}}"
+
+    def _inverse(self, node: n.Inverse) -> str:
+        if isinstance(node.operand, n.Transpose):
+            return f"{self._base(node.operand.operand)}^{{-\\top}}"
+        return f"{self._base(node.operand)}^{{-1}}"
+
+    def _transpose(self, node: n.Transpose) -> str:
+        if isinstance(node.operand, n.Inverse):
+            return f"{self._base(node.operand.operand)}^{{-\\top}}"
+        return f"{self._base(node.operand)}^\\top"
+
+    # Functions
+
+    def _call(self, name: str, *args: n.Node) -> str:
+        inner = ", ".join(self.text(arg) for arg in args)
+        if name == "sqrt":
+            return rf"\sqrt{{{inner}}}"
+        if name == "abs":
+            return rf"\left\lvert {inner} \right\rvert"
+        operator = _OPERATORS.get(name, rf"\operatorname{{{name}}}")
+        return rf"{operator}\left({inner}\right)"
+
+    def _norm(self, node: n.Norm) -> str:
+        return rf"\left\lVert {self.text(node.operand)} \right\rVert_{_NORM_SUBSCRIPTS[node.p]}"
+
+    def _derivative(self, node: n.Derivative) -> str:
+        variable = self.text(node.wrt)
+        head = rf"\frac{{\partial}}{{\partial {variable}}}" if node.order == 1 else \
+            rf"\frac{{\partial^{{2}}}}{{\partial {variable}^{{2}}}}"
+        return f"{head} {self.wrap(node.operand, PRODUCT)}"
+
+    # Index notation
+
+    def entry(self, node: n.Node, subscript: str) -> str:
+        """An entry of a vector or matrix expression: `A_{ij}`, `b_{k}`, `\\left(A^{-1}\\right)_{ik}`."""
+        if isinstance(node, n.Var):
+            text = latex_name(node.name)  # entries are scalars: italic, not bold
+            bare = "_" not in text
+        else:
+            text = self.text(node)
+            function = isinstance(node, (n.Apply, n.DiagMatrix, n.DiagOf, n.Softmax, n.Maximum, n.Minimum))
+            bare = (function and text.endswith(r"\right)")) or (
+                isinstance(node, n.Fill) and self.precedence(node) == ATOM)
+        if not bare:
+            text = _parens(text)
+        return f"{text}_{{{subscript}}}" if subscript else text
+
+
+def _parens(text: str) -> str:
+    return rf"\left({text}\right)"
+
+
+def _juxtapose(left: str, right: str) -> str:
+    """A product by juxtaposition; `\\cdot` where digits or fractions would run together (2 \\cdot 3)."""
+    if right[:1].isdigit() or (right.startswith(r"\frac") and left[-1:].isdigit()):
+        return rf"{left} \cdot {right}"
+    return f"{left} {right}"
+
+
+# ---------------------------------------------------------------- equations
+
+
+def _differentiated(result: Derivative, printer: LatexPrinter) -> str:
+    """The function under ∂, in parentheses if it is a sum, a fraction or starts with a minus sign."""
+    expr = result.expr
+    text = printer.text(expr)
+    if printer.precedence(expr) < PRODUCT or text.startswith(("-", r"\frac")):
+        return _parens(text)
+    return text
+
+
+def _matrix_head(result: Derivative, printer: LatexPrinter) -> str:
+    variable = printer.text(result.wrt)
+    function = _differentiated(result, printer)
+    if result.order == 1:
+        return rf"\frac{{\partial {function}}}{{\partial {variable}}}"
+    return rf"\frac{{\partial^{{2}} {function}}}{{\partial {variable}^{{2}}}}"
+
+
+def _index_head(result: Derivative, printer: LatexPrinter) -> str:
+    """\\frac{\\partial y_{i}}{\\partial X_{jk}}: output indices first, then the variable's."""
+    letters = list(result.index_names.values())
+    out = n.Var(_output_name(result), shape=result.expr.shape)
+    if result.order == 2:  # a Hessian with no matrix form: ∂²f/∂x_i ∂x_j
+        below = " ".join(rf"\partial {printer.entry(result.wrt, letter)}" for letter in letters)
+        return rf"\frac{{\partial^{{2}} {printer.entry(out, '')}}}{{{below}}}"
+    rank = _out_rank(result)
+    return (rf"\frac{{\partial {printer.entry(out, ''.join(letters[:rank]))}}}"
+            rf"{{\partial {printer.entry(result.wrt, ''.join(letters[rank:]))}}}")
+
+
+def _index_body(result: Derivative, printer: LatexPrinter) -> str:
+    body = ""
+    for term in result.index_form or []:
+        text = _index_term(term, result.index_names, printer)
+        if not body:
+            body = text
+        elif text.startswith("-"):
+            body += f" - {text[1:]}"
+        else:
+            body += f" + {text}"
+    return body or "0"
+
+
+def _index_term(term: IndexTerm, names: dict[str, str], printer: LatexPrinter) -> str:
+    parts = [printer.wrap(scalar, POWER) for scalar in term.scalars]
+    for piece in sorted(term.pieces, key=lambda p: isinstance(p.elements[0], n.Identity)):  # deltas last
+        subscript = "".join(names[i] for i in piece.indices)
+        if len(piece.elements) == 1 and isinstance(piece.elements[0], n.Identity):
+            parts.append(rf"\delta_{{{subscript}}}")
+        elif len(piece.elements) == 1:
+            parts.append(printer.entry(piece.elements[0], subscript))
+        else:
+            product = " ".join(printer.wrap(e, PRODUCT if isinstance(e, n.MatMul) else POWER)
+                               for e in piece.elements)
+            parts.append(_parens(product) + (f"_{{{subscript}}}" if subscript else ""))
+    text = " ".join(parts)
+    coefficient = term.coefficient
+    if coefficient in (1, -1):
+        text = text or "1"
+    else:
+        text = _juxtapose(_number(abs(coefficient)), text) if text else _number(abs(coefficient))
+    return f"-{text}" if coefficient < 0 else text

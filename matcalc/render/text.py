@@ -188,8 +188,8 @@ def kink_text(kink: Kink, unicode: bool = False) -> str:
     if kink.kind == "relu":
         return (f"d relu({u}) = step({u}) d({u}); at {u} = 0 it is not differentiable: any value in [0, 1] "
                 "(step(0) = 1/2 is used)")
-    if kink.kind == "sign":
-        return f"sign({u}) has derivative 0 where {u} ≠ 0 and none at {u} = 0"
+    if kink.kind in ("sign", "step"):
+        return f"{kink.kind}({u}) has derivative 0 where {u} ≠ 0 and none at {u} = 0"
     if kink.kind in ("max", "min"):
         v = texts[1]
         where = f"{v} = 0" if u == "0" else f"{u} = 0" if v == "0" else f"{u} = {v}"
