@@ -160,7 +160,7 @@ class DiffResult:
             "result_shape": list(self.shape),
             "derivative": self.text,
             "where": [{"name": name, "value": value} for name, value in self.where],
-            "latex": latex_text(self.derivative),
+            "latex": latex_text(self.derivative, "rhs"),
             "numpy": self.numpy,
             "notes": self.notes,
         }

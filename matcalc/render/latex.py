@@ -20,7 +20,7 @@ from .. import nodes as n
 from ..errors import InputError
 from ..result import Derivative, IndexTerm
 from ..syntax import GREEK
-from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, precedence
+from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, format_number, precedence
 from .text import _out_rank, _output_name
 
 MODES = ("equation", "rhs")
@@ -48,14 +48,15 @@ _OPERATORS = {
 }
 _NORM_SUBSCRIPTS = {"2": "2", "F": "F", "1": "1", "spectral": "2"}
 _LARGEST_FRACTION_DENOMINATOR = 100  # 0.25 is \frac{1}{4}; 0.001 stays 0.001
+_ZERO, _ONE = n.Number(Fraction(0)), n.Number(Fraction(1))
 
 
 def latex_expression(node: n.Node) -> str:
     r"""One line of LaTeX for a typed expression.
 
     >>> from matcalc.api import parse
-    >>> latex_expression(parse("x'Ax + ||y - Xw||^2").expr)
-    '\\mathbf{x}^\\top A \\mathbf{x} + \\left\\lVert \\mathbf{y} - X \\mathbf{w} \\right\\rVert_2^{2}'
+    >>> print(latex_expression(parse("x'Ax + ||y - Xw||^2").expr))
+    \mathbf{x}^\top A \mathbf{x} + \left\lVert \mathbf{y} - X \mathbf{w} \right\rVert_2^{2}
     """
     return LatexPrinter().text(node)
 
@@ -70,10 +71,10 @@ def latex_text(result: Derivative, mode: str = "equation") -> str:
     Named subexpressions follow in both modes: `, \quad \text{where } t_{1} = ...`.
 
     >>> from matcalc.api import diff
-    >>> latex_text(diff("x'Ax", "x").derivative)
-    '\\frac{\\partial \\mathbf{x}^\\top A \\mathbf{x}}{\\partial \\mathbf{x}} = \\mathbf{x}^\\top \\left(A + A^\\top\\right)'
-    >>> latex_text(diff("x'Ax", "x").derivative, "rhs")
-    '\\mathbf{x}^\\top \\left(A + A^\\top\\right)'
+    >>> print(latex_text(diff("x'Ax", "x").derivative))
+    \frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top \left(A + A^\top\right)
+    >>> print(latex_text(diff("x'Ax", "x").derivative, "rhs"))
+    \mathbf{x}^\top \left(A + A^\top\right)
     """
     if mode not in MODES:
         raise InputError(f"the LaTeX mode is one of {', '.join(MODES)}, not {mode}")
@@ -102,8 +103,8 @@ def latex_text(result: Derivative, mode: str = "equation") -> str:
 def latex_name(name: str, bold: bool = False) -> str:
     r"""A variable's name: `W1` and `W_1` -> `W_{1}`, `lambda` -> `\lambda`, bold `theta` -> `\boldsymbol{\theta}`.
 
-    >>> latex_name("W_out2"), latex_name("x", bold=True), latex_name("α1", bold=True)
-    ('W_{\\mathrm{out2}}', '\\mathbf{x}', '\\boldsymbol{\\alpha}_{1}')
+    >>> print(latex_name("W_out2"), latex_name("x", bold=True), latex_name("α1", bold=True))
+    W_{\mathrm{out2}} \mathbf{x} \boldsymbol{\alpha}_{1}
     """
     head, *parts = name.split("_")
     letters = head.rstrip("0123456789")
@@ -138,34 +139,16 @@ def _subscript(part: str) -> str:
 
 
 def _number(value: Fraction, inline: bool = False) -> str:
-    """`2`, `\\frac{1}{2}` (`1/2` in an exponent), `-3`; decimals with a large denominator."""
+    """`2`, `\\frac{1}{2}` (`1/2` in an exponent), `-3`; a decimal if the denominator is large (0.001)."""
     sign, value = ("-", -value) if value < 0 else ("", value)
     if value.denominator == 1:
         return f"{sign}{value.numerator}"
-    if value.denominator > _LARGEST_FRACTION_DENOMINATOR:
-        decimal = _terminating_decimal(value)
-        if decimal is not None:
-            return sign + decimal
+    decimal = format_number(value)
+    if value.denominator > _LARGEST_FRACTION_DENOMINATOR and "/" not in decimal:
+        return sign + decimal
     if inline:
         return f"{sign}{value.numerator}/{value.denominator}"
     return rf"{sign}\frac{{{value.numerator}}}{{{value.denominator}}}"
-
-
-def _terminating_decimal(value: Fraction) -> str | None:
-    denominator, digits = value.denominator, 0
-    while denominator % 10 == 0 or denominator % 2 == 0 or denominator % 5 == 0:
-        if denominator % 10 == 0:
-            denominator //= 10
-        elif denominator % 2 == 0:
-            denominator //= 2
-        else:
-            denominator //= 5
-        digits += 1
-    if denominator != 1:
-        return None
-    scaled = value * 10**digits  # an integer: `digits` decimal places are enough
-    text = str(scaled.numerator).rjust(digits + 1, "0")
-    return (text[:-digits] + "." + text[-digits:]).rstrip("0").rstrip(".")
 
 
 # ---------------------------------------------------------------- the printer
@@ -186,9 +169,9 @@ class LatexPrinter(Printer):
         if isinstance(node, n.Divide) and node.right.shape.is_scalar:
             return POWER
         if isinstance(node, n.Fill):
-            if node.value != n.Number(Fraction(1)) or node.shape.is_matrix:
+            if node.value not in (_ZERO, _ONE) or (node.value == _ONE and node.shape.is_matrix):
                 return PRODUCT  # c 1, 1 1^T
-            return POSTFIX if node.shape.is_row else ATOM
+            return POSTFIX if node.shape.is_row else ATOM  # 1^T, 0^T; 1, 0
         return precedence(node)
 
     def wrap(self, node: n.Node, loosest_bare: int) -> str:
@@ -221,14 +204,14 @@ class LatexPrinter(Printer):
 
     def _fill(self, node: n.Fill) -> str:
         value = node.value
-        symbol = r"\mathbf{0}" if value == n.Number(Fraction(0)) else r"\mathbf{1}"
+        symbol = r"\mathbf{0}" if value == _ZERO else r"\mathbf{1}"
         if node.shape.is_column:
             body = symbol
         elif node.shape.is_row:
             body = symbol + r"^\top"
         else:
-            body = symbol if symbol == r"\mathbf{0}" else r"\mathbf{1} \mathbf{1}^\top"
-        if value in (n.Number(Fraction(0)), n.Number(Fraction(1))):
+            body = symbol if value == _ZERO else r"\mathbf{1} \mathbf{1}^\top"
+        if value in (_ZERO, _ONE):
             return body
         return _juxtapose(self.wrap(value, PRODUCT), body)
 
@@ -265,21 +248,21 @@ class LatexPrinter(Printer):
             right_text = self.wrap(right, PRODUCT if associative else POWER)
         return _juxtapose(left_text, right_text)
 
-    def _elementwise(self, node: n.Node, op: str) -> str:
-        left = node.left  # type: ignore[attr-defined]
-        if type(left) is type(node) and op == r"\odot":
+    def _elementwise(self, left: n.Node, op: str, right: n.Node) -> str:
+        """`a \\odot b`, `a \\oslash b`: a product or a negation on either side gets parentheses."""
+        if isinstance(left, n.Hadamard) and op == r"\odot":
             left_text = self.text(left)  # x ⊙ y ⊙ z
         else:
             left_text = self.wrap(left, UNARY)
-        return f"{left_text} {op} {self.wrap(node.right, POWER)}"  # type: ignore[attr-defined]
+        return f"{left_text} {op} {self.wrap(right, POWER)}"
 
     def _hadamard(self, node: n.Hadamard) -> str:
-        return self._elementwise(node, r"\odot")
+        return self._elementwise(node.left, r"\odot", node.right)
 
     def _divide(self, node: n.Divide) -> str:
         if node.right.shape.is_scalar:
             return rf"\frac{{{self.text(node.left)}}}{{{self.text(node.right)}}}"
-        return self._elementwise(node, r"\oslash")
+        return self._elementwise(node.left, r"\oslash", node.right)
 
     def _power(self, node: n.Power) -> str:
         base = self._base(node.base)
@@ -336,9 +319,9 @@ class LatexPrinter(Printer):
             function = isinstance(node, (n.Apply, n.DiagMatrix, n.DiagOf, n.Softmax, n.Maximum, n.Minimum))
             bare = (function and text.endswith(r"\right)")) or (
                 isinstance(node, n.Fill) and self.precedence(node) == ATOM)
-        if not bare:
-            text = _parens(text)
-        return f"{text}_{{{subscript}}}" if subscript else text
+        if not subscript:
+            return text
+        return f"{text if bare else _parens(text)}_{{{subscript}}}"
 
 
 def _parens(text: str) -> str:
@@ -377,7 +360,8 @@ def _index_head(result: Derivative, printer: LatexPrinter) -> str:
     letters = list(result.index_names.values())
     out = n.Var(_output_name(result), shape=result.expr.shape)
     if result.order == 2:  # a Hessian with no matrix form: ∂²f/∂x_i ∂x_j
-        below = " ".join(rf"\partial {printer.entry(result.wrt, letter)}" for letter in letters)
+        below = " ".join(rf"\partial {printer.entry(result.wrt, letter)}" for letter in letters) or \
+            rf"\partial {printer.text(result.wrt)}^{{2}}"
         return rf"\frac{{\partial^{{2}} {printer.entry(out, '')}}}{{{below}}}"
     rank = _out_rank(result)
     return (rf"\frac{{\partial {printer.entry(out, ''.join(letters[:rank]))}}}"

@@ -1,0 +1,456 @@
+r"""LaTeX output: every result compiles with pdflatex, and hand-checked goldens pin the notation.
+
+The compile test writes the LaTeX of every result below (both modes) into one
+minimal amsmath/amssymb document and runs a real pdflatex on it. Outside CI it
+is skipped when pdflatex is missing; in CI (`CI` set) it fails instead, and
+`.ci/run` installs Debian's texlive-latex-base and texlive-latex-recommended.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from matcalc.api import diff, parse
+from matcalc.errors import InputError
+from matcalc.render.latex import latex_expression, latex_name, latex_text
+from matcalc.render.text import derivative_text
+
+LET = ("a: scalar, b: scalar, x: vector(n), y: vector(n), z: vector(m), u: vector(k), "
+       "A: matrix(n, n), B: matrix(n, m), C: matrix(m, n), X: matrix(n, m), D: matrix(m, k), "
+       "P: posdef(n), S: symmetric(n)")
+
+
+def case(source, wrt, let=LET, layout="numerator", order=1):
+    return pytest.param(source, wrt, let, layout, order, id=f"{source} by {wrt}, {layout}, order {order}")
+
+
+# Every construct of SPEC §2, every cell of the shape table, Hessians, kinks, where-clauses and names.
+COMPILE_CASES = [
+    # sums, differences, scalar expansion, scaling, juxtaposition
+    case("(x - y)'(x + a)", "x"),
+    case("X - a + B", "a"),
+    case("A - b + a A", "A"),
+    case("a b X", "X"),
+    case("pi a x + e", "a"),
+    # matrix products and @
+    case("x'A y", "A"),
+    case("X z", "X"),
+    case("A B", "A"),
+    case("x' @ A @ x", "A", layout="denominator"),
+    case("D u", "D"),
+    # elementwise products and divisions, division by a scalar
+    case("x*y", "x"),
+    case("X .* X", "X"),
+    case("sum(x ⊙ y)", "y"),
+    case("x ./ y", "y"),
+    case("B ./ X", "X"),
+    case("x / a", "a"),
+    case("sum(X) / (a b)", "b"),
+    case("x'x/3", "x"),
+    # negation
+    case("-x'A x", "x"),
+    case("-(A x)", "A"),
+    # powers: scalar, of a square matrix, elementwise
+    case("a^3 - 4a", "a"),
+    case("a^1.5", "a"),
+    case("(x'y)^-1", "y"),
+    case("A^3", "A"),
+    case("A^-2", "A"),
+    case("x'A^2 x", "x"),
+    case("x .^ 3", "x"),
+    case("2 .^ x", "x"),
+    case("a .^ x", "a"),
+    case("x^-1", "x"),
+    case("sum(X .^ 0.001)", "X"),
+    # transposes and inverses
+    case("X^T y", "X"),
+    case("(A B)'", "B"),
+    case("inv(A) x", "A"),
+    case("x' inv(P) x", "P"),
+    case("inv(a A)", "a"),
+    case("(A')^-1", "A", layout="denominator"),
+    # trace, determinant, log-determinant
+    case("trace(X' A X)", "X", layout="denominator"),
+    case("det(a A)", "a"),
+    case("det(A) x", "A"),
+    case("logdet(P)", "P"),
+    case("log(det(A))", "A", layout="denominator"),
+    case("logdet(X'X + I)", "X"),
+    # norms and absolute values
+    case("||x||", "x"),
+    case("||x||_1", "x", layout="denominator"),
+    case("||X||_F", "X"),
+    case("norm2(A x)", "A"),
+    case("‖a x‖", "a"),
+    case("1/(2n) ||y - X z||^2", "z"),
+    case("abs(X)", "X"),
+    case("sum(|A x|)", "A"),
+    # sum, mean, diag, dot
+    case("sum(x z')", "z"),
+    case("mean(A)", "A"),
+    case("diag(x) A", "x"),
+    case("diag(A)'x", "A"),
+    case("diag(X C)", "X"),
+    case("dot(x, A y)", "A"),
+    # elementwise functions
+    case("exp(A x)", "x"),
+    case("sum(log(x))", "x"),
+    case("sin(a x)", "a"),
+    case("cos(X z)", "X"),
+    case("tan(a)", "a"),
+    case("tanh(A)", "A"),
+    case("arcsin(x)", "x"),
+    case("arccos(x)'y", "x"),
+    case("arctan(X z)", "z"),
+    case("sqrt(x'x)", "x"),
+    case("sqrt(X)", "X"),
+    case("sigmoid(X'y)", "X"),
+    case("sign(x) .* x", "x"),
+    # kinks: relu, abs, max, min, sign (subgradient notes)
+    case("relu(A x)", "A"),
+    case("relu(x)", "x"),
+    case("|a|", "a"),
+    case("max(0, w'x + b)", "w", let="w: vector(n), x: vector(n), b: scalar"),
+    case("max(x, y)", "x", layout="mixed"),
+    case("min(0, X)", "X"),
+    case("min(a x, y)", "a"),
+    case("sign(x)", "x"),
+    # softmax, logsumexp
+    case("softmax(x)", "x"),
+    case("softmax(A x)", "A"),
+    case("-y' log(softmax(o))", "o", let=None, layout="denominator"),
+    case("logsumexp(X z)", "X"),
+    # identity, ones, constant vectors and matrices
+    case("x'(A + I)x", "x"),
+    case("a eye(n) + A", "a"),
+    case("ones(n)'A x", "A"),
+    case("x .* vector(3)", "x"),
+    case("matrix(2) .* X", "X"),
+    case("X + matrix(a)", "a"),
+    # the nine cells of the shape table (and the identity of order 4)
+    case("a x", "a"),
+    case("a X", "a"),
+    case("A X B", "X", let="A: matrix(m, n), X: matrix(n, k), B: matrix(k, l)"),
+    case("X", "X", layout="denominator"),
+    case("x x'", "x", layout="denominator"),
+    case("X - X", "X"),
+    # Hessians
+    case("x'A x", "x", order=2),
+    case("1/2 ||X z - y||^2", "z", order=2),
+    case("logsumexp(x)", "x", order=2),
+    case("||x||", "x", order=2),
+    case("log(1 + exp(-a (x'y)))", "x", order=2),
+    case("exp(a) sin(a)", "a", order=2),
+    case("-y' log(softmax(o))", "o", let=None, order=2),
+    # where-clauses for named subexpressions
+    case("tanh(W2 tanh(W1 x))", "x", let=None),
+    case("W3 tanh(W2 tanh(W1 x))", "W1", let=None),
+    case("W3 tanh(W2 tanh(W1 x))", "x", let=None, layout="denominator"),
+    # Greek, keyword and subscripted names
+    case("lambda ||x||^2", "lambda", let="lambda: scalar, x: vector(n)"),
+    case("lambda ||x||^2 + x'y", "x", let="lambda: scalar, x: vector(n), y: vector(n)", layout="mixed"),
+    case("λ ||θ||^2 + θ'x", "θ", let="λ: scalar, θ: vector(n), x: vector(n)", layout="denominator"),
+    case("Sigma x + alpha x", "x", let="Sigma: matrix(n, n), alpha: scalar, x: vector(n)"),
+    case("W1 x_1", "W1", let="W1: matrix(m, n), x_1: vector(n)"),
+    case("loss_val ||x_train||^2", "x_train", let="loss_val: scalar, x_train: vector(n)"),
+]
+
+
+def golden(source, wrt, text, latex, let=LET, layout="numerator", order=1):
+    return pytest.param(source, wrt, let, layout, order, text, latex, id=f"{source} by {wrt}, {layout}")
+
+
+# Each golden was checked by hand against the mathematics, not pasted from output.
+GOLDEN = [
+    # d(x'Ax) = x'(A + A')dx: the numerator-layout derivative is the row x'(A + A') (1×n).
+    golden("x'Ax", "x", "xᵀ(A + Aᵀ)",
+           r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = "
+           r"\mathbf{x}^\top \left(A + A^\top\right)"),
+    # The gradient (denominator layout) of x'Ax is the column (A + A')x.
+    golden("x'Ax", "x", "(A + Aᵀ)x",
+           r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \left(A + A^\top\right) \mathbf{x}",
+           layout="denominator"),
+    # Least squares: ∇_w ||y - Xw||² = -2X'(y - Xw), a column of w's length.
+    golden("||y - Xw||^2", "w", "-2Xᵀ(y - X w)",
+           r"\frac{\partial \left\lVert \mathbf{y} - X \mathbf{w} \right\rVert_2^{2}}{\partial \mathbf{w}} = "
+           r"-2 X^\top \left(\mathbf{y} - X \mathbf{w}\right)",
+           let=None, layout="denominator"),
+    # y = A X b, y_i = A_ir X_rc b_c, so ∂y_i/∂X_jk = A_ij b_k (order 3: index notation, y defined after).
+    golden("A X b", "X", "∂y_i/∂X_jk = A_ij b_k",
+           r"\frac{\partial y_{i}}{\partial X_{jk}} = A_{ij} b_{k}, \quad \text{where } \mathbf{y} = A X \mathbf{b}",
+           let="A: matrix(n, m), X: matrix(m, k), b: vector(k)"),
+    # Chain rule through two tanh layers: J = diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2) W1, t1 = tanh(W1 x);
+    # tanh' = 1 - tanh², applied entrywise, becomes a diagonal matrix.
+    golden("tanh(W2 tanh(W1 x))", "x", "diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2) W1",
+           r"\frac{\partial \tanh\left(W_{2} \tanh\left(W_{1} \mathbf{x}\right)\right)}{\partial \mathbf{x}} = "
+           r"\operatorname{diag}\left(1 - \tanh\left(W_{2} \mathbf{t}_{1}\right)^{\circ 2}\right) W_{2} "
+           r"\operatorname{diag}\left(1 - \mathbf{t}_{1}^{\circ 2}\right) W_{1}, "
+           r"\quad \text{where } \mathbf{t}_{1} = \tanh\left(W_{1} \mathbf{x}\right)",
+           let=None),
+    # dy = W3 D2 W2 D1 dW1 x (D1, D2 the tanh' diagonals), so ∂y_i/∂(W1)_jk = (W3 D2 W2 D1)_ij x_k.
+    golden("W3 tanh(W2 tanh(W1 x))", "W1",
+           "∂y_i/∂W1_jk = (W3 diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2))_ij x_k",
+           r"\frac{\partial y_{i}}{\partial \left(W_{1}\right)_{jk}} = \left(W_{3} \operatorname{diag}\left(1 - "
+           r"\tanh\left(W_{2} \mathbf{t}_{1}\right)^{\circ 2}\right) W_{2} \operatorname{diag}\left(1 - "
+           r"\mathbf{t}_{1}^{\circ 2}\right)\right)_{ij} x_{k}, \quad \text{where } \mathbf{y} = W_{3} "
+           r"\tanh\left(W_{2} \tanh\left(W_{1} \mathbf{x}\right)\right), \quad \mathbf{t}_{1} = "
+           r"\tanh\left(W_{1} \mathbf{x}\right)",
+           let=None),
+    # Matrix Cookbook (57): ∂ log det X / ∂X = X^-T in denominator layout (the shape of X).
+    golden("log(det(X))", "X", "X⁻ᵀ",
+           r"\frac{\partial \log\left(\det\left(X\right)\right)}{\partial X} = X^{-\top}",
+           let=None, layout="denominator"),
+    # Matrix Cookbook (101): ∂ tr(AXB)/∂X = A'B' in denominator layout.
+    golden("tr(A X B)", "X", "AᵀBᵀ",
+           r"\frac{\partial \operatorname{tr}\left(A X B\right)}{\partial X} = A^\top B^\top",
+           let="A: matrix(n, m), X: matrix(m, k), B: matrix(k, n)", layout="denominator"),
+    # Cross-entropy: -y' log softmax(o) = -y'o + (1'y) logsumexp(o), so the gradient is softmax(o)(1'y) - y.
+    golden("-y' log(softmax(o))", "o", "softmax(o)(𝟏ᵀy) - y",
+           r"\frac{\partial \left(-\mathbf{y}^\top \log\left(\operatorname{softmax}\left(\mathbf{o}\right)\right)"
+           r"\right)}{\partial \mathbf{o}} = \operatorname{softmax}\left(\mathbf{o}\right) \left(\mathbf{1}^\top "
+           r"\mathbf{y}\right) - \mathbf{y}",
+           let=None, layout="denominator"),
+    # A ReLU neuron: the derivative is x' where w'x + b > 0 and 0 where it is < 0 (step); a kink at 0.
+    golden("max(0, w'x + b)", "w", "step(wᵀx + b) xᵀ",
+           r"\frac{\partial \max\left(0, \mathbf{w}^\top \mathbf{x} + b\right)}{\partial \mathbf{w}} = "
+           r"\operatorname{step}\left(\mathbf{w}^\top \mathbf{x} + b\right) \mathbf{x}^\top",
+           let="w: vector(n), x: vector(n), b: scalar"),
+    # |x| entrywise has the diagonal Jacobian diag(sign(x)) away from the kinks at x_i = 0.
+    golden("|x|", "x", "diag(sign(x))",
+           r"\frac{\partial \left\lvert \mathbf{x} \right\rvert}{\partial \mathbf{x}} = "
+           r"\operatorname{diag}\left(\operatorname{sign}\left(\mathbf{x}\right)\right)"),
+    # relu entrywise: the Jacobian is diag(step(x)).
+    golden("relu(x)", "x", "diag(step(x))",
+           r"\frac{\partial \operatorname{relu}\left(\mathbf{x}\right)}{\partial \mathbf{x}} = "
+           r"\operatorname{diag}\left(\operatorname{step}\left(\mathbf{x}\right)\right)"),
+    # λ||x||² has the derivative 2λx' (a row in numerator layout); lambda is a Python keyword, a Greek letter here.
+    golden("lambda ||x||^2", "x", "2lambda xᵀ",
+           r"\frac{\partial \lambda \left\lVert \mathbf{x} \right\rVert_2^{2}}{\partial \mathbf{x}} = "
+           r"2 \lambda \mathbf{x}^\top",
+           let="lambda: scalar, x: vector(n)"),
+    # The Hessian of logsumexp is diag(p) - pp' with p = softmax(x).
+    golden("logsumexp(x)", "x", "diag(softmax(x)) - softmax(x) softmax(x)ᵀ",
+           r"\frac{\partial^{2} \operatorname{logsumexp}\left(\mathbf{x}\right)}{\partial \mathbf{x}^{2}} = "
+           r"\operatorname{diag}\left(\operatorname{softmax}\left(\mathbf{x}\right)\right) - "
+           r"\operatorname{softmax}\left(\mathbf{x}\right) \operatorname{softmax}\left(\mathbf{x}\right)^\top",
+           order=2),
+    # The Hessian of 1/2 ||Xw - y||² is X'X (a fraction under ∂ is put in parentheses).
+    golden("1/2 ||X w - y||^2", "w", "XᵀX",
+           r"\frac{\partial^{2} \left(\frac{1}{2} \left\lVert X \mathbf{w} - \mathbf{y} \right\rVert_2^{2}\right)}"
+           r"{\partial \mathbf{w}^{2}} = X^\top X",
+           let=None, order=2),
+    # ∂(x_i/y_i)/∂y_j = -x_i/y_i² δ_ij: a diagonal Jacobian, ⊘ and an elementwise square ^{∘2}.
+    golden("x ./ y", "y", "-diag(x ⊘ y^2)",
+           r"\frac{\partial \mathbf{x} \oslash \mathbf{y}}{\partial \mathbf{y}} = "
+           r"-\operatorname{diag}\left(\mathbf{x} \oslash \mathbf{y}^{\circ 2}\right)"),
+    # d||x|| = x'dx / ||x||: the row (x/||x||)' in numerator layout; a fraction by a scalar is \frac.
+    golden("||x||", "x", "(x / ‖x‖)ᵀ",
+           r"\frac{\partial \left\lVert \mathbf{x} \right\rVert_2}{\partial \mathbf{x}} = "
+           r"\left(\frac{\mathbf{x}}{\left\lVert \mathbf{x} \right\rVert_2}\right)^\top"),
+    # X by itself: ∂X_ij/∂X_kl = δ_ik δ_jl, the identity of order 4 (no "where": y is X itself).
+    golden("X", "X", "∂X_ij/∂X_kl = δ_ik δ_jl",
+           r"\frac{\partial X_{ij}}{\partial X_{kl}} = \delta_{ik} \delta_{jl}"),
+    # d(A⁻¹) = -A⁻¹ dA A⁻¹, so ∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻¹)_lj = -(A⁻¹)_ik (A⁻ᵀ)_jl.
+    golden("inv(A)", "A", "∂Y_ij/∂A_kl = -(A⁻¹)_ik A⁻ᵀ_jl",
+           r"\frac{\partial Y_{ij}}{\partial A_{kl}} = -\left(A^{-1}\right)_{ik} \left(A^{-\top}\right)_{jl}, "
+           r"\quad \text{where } Y = A^{-1}"),
+    # d/da a^{3/2} = (3/2) a^{1/2}: fractions as \frac, and inline p/q in an exponent.
+    golden("a^1.5", "a", "1.5a^0.5", r"\frac{\partial a^{3/2}}{\partial a} = \frac{3}{2} a^{1/2}"),
+    # mean(x ⊙ y) = (1/n) Σ x_i y_i, so the derivative by x is the row y'/n; n is the dimension as a number.
+    golden("mean(x .* y)", "x", "1 / n yᵀ",
+           r"\frac{\partial \operatorname{mean}\left(\mathbf{x} \odot \mathbf{y}\right)}{\partial \mathbf{x}} = "
+           r"\frac{1}{n} \mathbf{y}^\top"),
+    # Matrix Cookbook (49): ∂ det A/∂A = det(A) A^-T (denominator); numerator layout transposes it: det(A) A⁻¹.
+    golden("det(A)", "A", "det(A) A⁻¹",
+           r"\frac{\partial \det\left(A\right)}{\partial A} = \det\left(A\right) A^{-1}"),
+    # d softmax(z) = (diag(p) - pp') dz with z = a x, dz = x da: x ⊙ p - p (x'p), p named t1.
+    golden("softmax(a x)", "a", "x ⊙ t1 - t1(xᵀt1)",
+           r"\frac{\partial \operatorname{softmax}\left(a \mathbf{x}\right)}{\partial a} = \mathbf{x} \odot "
+           r"\mathbf{t}_{1} - \mathbf{t}_{1} \left(\mathbf{x}^\top \mathbf{t}_{1}\right), \quad \text{where } "
+           r"\mathbf{t}_{1} = \operatorname{softmax}\left(a \mathbf{x}\right)"),
+    # Unicode Greek names: ∇_θ (λ||θ||² + θ'x) = 2λθ + x; a Greek vector is \boldsymbol.
+    golden("λ ||θ||^2 + θ'x", "θ", "2λ θ + x",
+           r"\frac{\partial \left(\lambda \left\lVert \boldsymbol{\theta} \right\rVert_2^{2} + "
+           r"\boldsymbol{\theta}^\top \mathbf{x}\right)}{\partial \boldsymbol{\theta}} = "
+           r"2 \lambda \boldsymbol{\theta} + \mathbf{x}",
+           let="λ: scalar, θ: vector(n), x: vector(n)", layout="denominator"),
+    # Subscripted names: the quadratic form again, x_1'(W_1 + W_1'), with x_1 bold and W_1 italic.
+    golden("x_1' W_1 x_1", "x_1", "x_1ᵀ(W_1 + W_1ᵀ)",
+           r"\frac{\partial \mathbf{x}_{1}^\top W_{1} \mathbf{x}_{1}}{\partial \mathbf{x}_{1}} = "
+           r"\mathbf{x}_{1}^\top \left(W_{1} + W_{1}^\top\right)",
+           let="x_1: vector(n), W_1: matrix(n, n)"),
+    # ∂2^{x_i}/∂x_j = log(2) 2^{x_i} δ_ij: an elementwise power with a scalar base.
+    golden("2 .^ x", "x", "log(2) diag(2.^x)",
+           r"\frac{\partial 2^{\circ \mathbf{x}}}{\partial \mathbf{x}} = "
+           r"\log\left(2\right) \operatorname{diag}\left(2^{\circ \mathbf{x}}\right)"),
+    # d sqrt(x'x) = 2x'dx / (2 sqrt(x'x)): unsimplified but right; \cdot keeps 2 and ½ from reading as 2½.
+    golden("sqrt(x'x)", "x", "2 1 / (2sqrt(xᵀx)) xᵀ",
+           r"\frac{\partial \sqrt{\mathbf{x}^\top \mathbf{x}}}{\partial \mathbf{x}} = "
+           r"2 \cdot \frac{1}{2 \sqrt{\mathbf{x}^\top \mathbf{x}}} \mathbf{x}^\top"),
+    # Y = x z', Y_ij = x_i z_j, so ∂Y_ij/∂z_k = x_i δ_jk (matrix by vector: order 3).
+    golden("x z'", "z", "∂Y_ij/∂z_k = x_i δ_jk",
+           r"\frac{\partial Y_{ij}}{\partial z_{k}} = x_{i} \delta_{jk}, \quad \text{where } Y = \mathbf{x} "
+           r"\mathbf{z}^\top"),
+    # ∇ Σ log x_i = (1/x_i)_i, written 1 ⊘ x (the scalar 1 expanded).
+    golden("sum(log(x))", "x", "1 ⊘ x",
+           r"\frac{\partial \operatorname{sum}\left(\log\left(\mathbf{x}\right)\right)}{\partial \mathbf{x}} = "
+           r"1 \oslash \mathbf{x}",
+           layout="denominator"),
+    # ∇ ||X||_F² = 2X, the shape of X in denominator layout.
+    golden("||X||_F^2", "X", "2X",
+           r"\frac{\partial \left\lVert X \right\rVert_F^{2}}{\partial X} = 2 X", layout="denominator"),
+]
+
+
+def latex_of(source, wrt, let, layout, order):
+    return diff(source, wrt, let, layout, order).derivative
+
+
+# ---------------------------------------------------------------- goldens
+
+
+@pytest.mark.parametrize("source, wrt, let, layout, order, text, latex", GOLDEN)
+def test_golden_latex_and_text(source, wrt, let, layout, order, text, latex):
+    derivative = latex_of(source, wrt, let, layout, order)
+    assert latex_text(derivative) == latex
+    assert derivative_text(derivative, unicode=True) == text
+
+
+def test_enough_goldens():
+    assert len(GOLDEN) >= 20
+
+
+@pytest.mark.parametrize("source, wrt, let, layout, order, text, latex", GOLDEN)
+def test_rhs_mode_is_the_right_hand_side(source, wrt, let, layout, order, text, latex):
+    derivative = latex_of(source, wrt, let, layout, order)
+    rhs = latex_text(derivative, "rhs")
+    if derivative.matrix is not None:  # the equation is the head, " = ", and the right-hand side
+        assert latex.endswith(" = " + rhs)
+    else:  # index notation: the right-hand side, then what y stands for
+        assert latex.split(" = ", 1)[1].startswith(rhs.split(r", \quad")[0])
+        assert r"\partial" not in rhs and r"\text{where } \mathbf{y}" not in rhs
+
+
+def test_an_unknown_mode_is_refused():
+    with pytest.raises(InputError, match="equation, rhs"):
+        latex_text(diff("x'x", "x").derivative, "inline")
+
+
+@pytest.mark.parametrize("name, bold, expected", [
+    ("x", True, r"\mathbf{x}"),
+    ("A", False, "A"),
+    ("W1", False, "W_{1}"),
+    ("W_1", False, "W_{1}"),
+    ("x_12", True, r"\mathbf{x}_{12}"),
+    ("lambda", False, r"\lambda"),
+    ("theta", True, r"\boldsymbol{\theta}"),
+    ("α", False, r"\alpha"),
+    ("θ2", True, r"\boldsymbol{\theta}_{2}"),
+    ("Sigma", False, r"\Sigma"),
+    ("loss", False, r"\mathit{loss}"),
+    ("x_train", True, r"\mathbf{x}_{\mathrm{train}}"),
+    ("W_alpha", False, r"W_{\alpha}"),
+])
+def test_names(name, bold, expected):
+    assert latex_name(name, bold) == expected
+
+
+@pytest.mark.parametrize("source, let, expected", [
+    # inverse of a transpose, transpose of an inverse: one superscript, never X^\top^{-1}
+    ("inv(X')", "X: matrix(n, n)", r"X^{-\top}"),
+    ("inv(X)'", "X: matrix(n, n)", r"X^{-\top}"),
+    # a transposed product transposed again needs its own parentheses
+    ("((A B)')'", "A: matrix(n, m), B: matrix(m, k)", r"\left(\left(A B\right)^\top\right)^\top"),
+    ("((x')')' y", "x: vector(n), y: vector(n)",
+     r"\left(\left(\mathbf{x}^\top\right)^\top\right)^\top \mathbf{y}"),
+    ("A^2 - (A^2)'", "A: matrix(n, n)", r"A^{2} - \left(A^{2}\right)^\top"),
+    ("ones(n)' x", "x: vector(n)", r"\mathbf{1}^\top \mathbf{x}"),
+    ("x .^ 2 + 2^a", "x: vector(n), a: scalar", r"\mathbf{x}^{\circ 2} + 2^{a}"),
+    ("||x||_2 + ||X||_F + ||x||_1", "x: vector(n), X: matrix(n, n)",
+     r"\left\lVert \mathbf{x} \right\rVert_2 + \left\lVert X \right\rVert_F + \left\lVert \mathbf{x} \right\rVert_1"),
+    ("|a| + sqrt(a) + exp(-a)", "a: scalar",
+     r"\left\lvert a \right\rvert + \sqrt{a} + \exp\left(-a\right)"),
+    ("2 * 3 a", "a: scalar", r"2 \cdot 3 a"),
+    ("a - (-b)", "a: scalar, b: scalar", r"a - \left(-b\right)"),
+    ("(x .* y) ./ z", "x: vector(n), y: vector(n), z: vector(n)",
+     r"\left(\mathbf{x} \odot \mathbf{y}\right) \oslash \mathbf{z}"),
+    ("A (x .* y)", "A: matrix(n, n), x: vector(n), y: vector(n)",
+     r"A \left(\mathbf{x} \odot \mathbf{y}\right)"),
+    ("pi e x / 4", "x: vector(n)", r"\frac{\pi e \mathbf{x}}{4}"),
+    ("tr(S) det(P) logdet(P)", "S: symmetric(n), P: posdef(n)",
+     r"\operatorname{tr}\left(S\right) \det\left(P\right) \log\det\left(P\right)"),
+    ("x + 0.25", "x: vector(n)", r"\mathbf{x} + \frac{1}{4}"),
+    ("-0.5 x + 0.001", "x: vector(n)", r"-\frac{1}{2} \mathbf{x} + 0.001"),
+    ("d/dx (x'x + 1)", "x: vector(n)", r"\frac{\partial}{\partial \mathbf{x}} \left(\mathbf{x}^\top \mathbf{x} + 1\right)"),
+])
+def test_expressions(source, let, expected):
+    assert latex_expression(parse(source, let).expr) == expected
+
+
+# ---------------------------------------------------------------- one line, compiles
+
+
+def all_results():
+    params = COMPILE_CASES + [pytest.param(*p.values[:5]) for p in GOLDEN]
+    return [latex_of(*p.values) for p in params]
+
+
+def all_latex() -> list[str]:
+    return [latex_text(result, mode) for result in all_results() for mode in ("equation", "rhs")]
+
+
+def test_the_compiled_results_cover_the_shape_table_and_are_many():
+    results = all_results()
+    assert len(results) >= 60
+    cells = {(r.expr.shape.kind.replace("row vector", "vector"), r.wrt.shape.kind) for r in results}
+    assert cells == {(out, var) for out in ("scalar", "vector", "matrix") for var in ("scalar", "vector", "matrix")}
+    assert any(r.kinks for r in results) and any(r.where for r in results) and any(r.order == 2 for r in results)
+    assert any(r.matrix is None for r in results)  # index notation
+
+
+def test_latex_is_one_line_of_ascii_without_dollars():
+    for text in all_latex():
+        assert "\n" not in text and "\r" not in text, text
+        assert "$" not in text, text
+        assert text.isascii(), text
+        assert text == text.strip() and text
+
+
+def pdflatex(texts: list[str], directory: Path) -> tuple[bool, str]:
+    """Compile the texts as display equations in one minimal document; (success, log)."""
+    body = "\n".join(rf"\[ {text} \]" for text in texts)
+    document = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+                f"{body}\n\\end{{document}}\n")
+    (directory / "results.tex").write_text(document)
+    command = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "results.tex"]
+    run = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=300, check=False)
+    log_path = directory / "results.log"
+    log = log_path.read_text(errors="replace") if log_path.exists() else run.stdout
+    errors = "Undefined control sequence" in log or any(line.startswith("!") for line in log.splitlines())
+    return run.returncode == 0 and not errors, log
+
+
+def first_failure(texts: list[str], directory: Path) -> str:
+    """Halve the list until one text is left that fails on its own (or the last candidate)."""
+    while len(texts) > 1:
+        half = texts[: len(texts) // 2]
+        texts = half if not pdflatex(half, directory)[0] else texts[len(half):]
+    return texts[0]
+
+
+def test_every_latex_result_compiles_with_pdflatex(tmp_path):
+    if shutil.which("pdflatex") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is missing in CI: .ci/run installs texlive-latex-base and texlive-latex-recommended")
+        pytest.skip("pdflatex is not installed (in CI this test fails instead)")
+    texts = all_latex()
+    if not pdflatex(texts, tmp_path)[0]:
+        culprit = first_failure(texts, tmp_path)
+        _, culprit_log = pdflatex([culprit], tmp_path)
+        errors = [line for line in culprit_log.splitlines() if line.startswith("!") or "Undefined" in line]
+        pytest.fail(f"pdflatex failed on {culprit!r}: {errors or culprit_log[-2000:]}")
