@@ -59,6 +59,17 @@ def constant_value(node: n.Node) -> Fraction | None:
     return None
 
 
+def _power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
+    """(A, p + q) when a is A^p and b is A^q (a plain A counting as A^1), for positive p and q."""
+    def split(node: n.Node) -> tuple[n.Node, int]:
+        if isinstance(node, n.MatPower) and node.exponent > 0:
+            return node.base, node.exponent
+        return node, 1
+
+    (base_a, p), (base_b, q) = split(a), split(b)
+    return (base_a, p + q) if base_a == base_b and a.shape.is_square and not a.shape.is_scalar else None
+
+
 def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
     """Whether a is 1 ./ b, so that a ⊙ b is all ones."""
     return isinstance(a, n.Divide) and is_one(a.left) and a.right == b
@@ -136,6 +147,9 @@ class Builder:
             return self.scale(a.left, self.matmul(a.right, b))
         if isinstance(b, n.ScalarMul) and b.left.shape.is_scalar:
             return self.scale(b.left, self.matmul(a, b.right))
+        power = _power_of_same(a, b)  # A A = A^2, A^2 A = A^3
+        if power is not None:
+            return self.matpower(*power)
         return n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols))
 
     def hadamard(self, a: n.Node, b: n.Node) -> n.Node:
@@ -152,6 +166,8 @@ class Builder:
     def divide(self, a: n.Node, b: n.Node) -> n.Node:
         if is_one(b):
             return a
+        if isinstance(b, n.ScalarMul) and number_value(b.left) not in (None, 0):  # a / (2 u) = 1/2 (a / u)
+            return self.scale(number(1 / number_value(b.left)), self.divide(a, b.right))
         va, vb = number_value(a), number_value(b)
         if va is not None and vb is not None and vb != 0:
             return number(va / vb)

@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import reduce
 
 from . import nodes as n
-from .build import ONE, Builder, constant_value, is_reciprocal_of, number, number_value
+from .build import ONE, Builder, constant_value, is_one, is_reciprocal_of, number, number_value
 from .shapes import Dim, Shape
 from .tensor import Factor, Term
 
@@ -162,7 +162,7 @@ class Contractor:
                 elements = [b.transpose(edge.node)] + elements
                 if not closed:
                     elements = [b.transpose(self.ones(last))] + [b.transpose(e) for e in reversed(elements)]
-                result.scalars.append(reduce(b.matmul, elements))
+                result.scalars.append(_scalar_chain(elements, b))
                 continue
             dangling = next((i for i in edge.indices if sum(i in e.indices for e in unused) == 1
                              and i not in free), None)
@@ -247,6 +247,14 @@ class Contractor:
         return b.push_transposes(b.scale(number(chains.coefficient), main))
 
 
+def _scalar_chain(elements: list[n.Node], build: Builder) -> n.Node:
+    """u' M ... v as one scalar; 1' diag(A) is tr(A)."""
+    if len(elements) == 2 and isinstance(elements[0], n.Fill) and isinstance(elements[1], n.DiagOf) \
+            and is_one(elements[0].value):
+        return build.trace(elements[1].operand)
+    return reduce(build.matmul, elements)
+
+
 def _peel(node: n.Node) -> tuple[Fraction, n.Node | None]:
     """Split a factor into its numeric coefficient and the rest (None if it is a number)."""
     value = constant_value(node)
@@ -255,6 +263,10 @@ def _peel(node: n.Node) -> tuple[Fraction, n.Node | None]:
     if isinstance(node, n.Neg):
         c, core = _peel(node.operand)
         return -c, core
+    if isinstance(node, n.Divide) and constant_value(node.left) is not None and isinstance(node.right, n.ScalarMul):
+        c, core = _peel(node.right)  # c / (2 u) = (c / 2) (1 / u)
+        if core is not None and c != 0:
+            return constant_value(node.left) / c, n.Divide(ONE, core, shape=node.shape)
     if isinstance(node, n.ScalarMul):
         c, core = _peel(node.left)
         if core is None:

@@ -194,7 +194,7 @@ GOLDEN = [
            let=None),
     # dy = W3 D2 W2 D1 dW1 x (D1, D2 the tanh' diagonals), so ∂y_i/∂(W1)_jk = (W3 D2 W2 D1)_ij x_k.
     golden("W3 tanh(W2 tanh(W1 x))", "W1",
-           "∂y_i/∂W1_jk = (W3 diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2))_ij x_k",
+           "∂y_i/∂(W1)_jk = (W3 diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2))_ij x_k",
            r"\frac{\partial y_{i}}{\partial \left(W_{1}\right)_{jk}} = \left(W_{3} \operatorname{diag}\left(1 - "
            r"\tanh\left(W_{2} \mathbf{t}_{1}\right)^{\circ 2}\right) W_{2} \operatorname{diag}\left(1 - "
            r"\mathbf{t}_{1}^{\circ 2}\right)\right)_{ij} x_{k}, \quad \text{where } \mathbf{y} = W_{3} "
@@ -229,7 +229,7 @@ GOLDEN = [
            r"\frac{\partial \operatorname{relu}\left(\mathbf{x}\right)}{\partial \mathbf{x}} = "
            r"\operatorname{diag}\left(\operatorname{step}\left(\mathbf{x}\right)\right)"),
     # λ||x||² has the derivative 2λx' (a row in numerator layout); lambda is a Python keyword, a Greek letter here.
-    golden("lambda ||x||^2", "x", "2lambda xᵀ",
+    golden("lambda ||x||^2", "x", "2λ xᵀ",
            r"\frac{\partial \lambda \left\lVert \mathbf{x} \right\rVert_2^{2}}{\partial \mathbf{x}} = "
            r"2 \lambda \mathbf{x}^\top",
            let="lambda: scalar, x: vector(n)"),
@@ -256,13 +256,13 @@ GOLDEN = [
     golden("X", "X", "∂X_ij/∂X_kl = δ_ik δ_jl",
            r"\frac{\partial X_{ij}}{\partial X_{kl}} = \delta_{ik} \delta_{jl}"),
     # d(A⁻¹) = -A⁻¹ dA A⁻¹, so ∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻¹)_lj = -(A⁻¹)_ik (A⁻ᵀ)_jl.
-    golden("inv(A)", "A", "∂Y_ij/∂A_kl = -(A⁻¹)_ik A⁻ᵀ_jl",
+    golden("inv(A)", "A", "∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻ᵀ)_jl",
            r"\frac{\partial Y_{ij}}{\partial A_{kl}} = -\left(A^{-1}\right)_{ik} \left(A^{-\top}\right)_{jl}, "
            r"\quad \text{where } Y = A^{-1}"),
     # d/da a^{3/2} = (3/2) a^{1/2}: fractions as \frac, and inline p/q in an exponent.
     golden("a^1.5", "a", "1.5a^0.5", r"\frac{\partial a^{3/2}}{\partial a} = \frac{3}{2} a^{1/2}"),
     # mean(x ⊙ y) = (1/n) Σ x_i y_i, so the derivative by x is the row y'/n; n is the dimension as a number.
-    golden("mean(x .* y)", "x", "1 / n yᵀ",
+    golden("mean(x .* y)", "x", "(1 / n) yᵀ",
            r"\frac{\partial \operatorname{mean}\left(\mathbf{x} \odot \mathbf{y}\right)}{\partial \mathbf{x}} = "
            r"\frac{1}{n} \mathbf{y}^\top"),
     # Matrix Cookbook (49): ∂ det A/∂A = det(A) A^-T (denominator); numerator layout transposes it: det(A) A⁻¹.
@@ -288,10 +288,10 @@ GOLDEN = [
     golden("2 .^ x", "x", "log(2) diag(2.^x)",
            r"\frac{\partial 2^{\circ \mathbf{x}}}{\partial \mathbf{x}} = "
            r"\log\left(2\right) \operatorname{diag}\left(2^{\circ \mathbf{x}}\right)"),
-    # d sqrt(x'x) = 2x'dx / (2 sqrt(x'x)): unsimplified but right; \cdot keeps 2 and ½ from reading as 2½.
-    golden("sqrt(x'x)", "x", "2 1 / (2sqrt(xᵀx)) xᵀ",
+    # d sqrt(x'x) = 2x'dx / (2 sqrt(x'x)) = x'dx / sqrt(x'x): the 2s cancel.
+    golden("sqrt(x'x)", "x", "(1 / sqrt(xᵀx)) xᵀ",
            r"\frac{\partial \sqrt{\mathbf{x}^\top \mathbf{x}}}{\partial \mathbf{x}} = "
-           r"2 \cdot \frac{1}{2 \sqrt{\mathbf{x}^\top \mathbf{x}}} \mathbf{x}^\top"),
+           r"\frac{1}{\sqrt{\mathbf{x}^\top \mathbf{x}}} \mathbf{x}^\top"),
     # Y = x z', Y_ij = x_i z_j, so ∂Y_ij/∂z_k = x_i δ_jk (matrix by vector: order 3).
     golden("x z'", "z", "∂Y_ij/∂z_k = x_i δ_jk",
            r"\frac{\partial Y_{ij}}{\partial z_{k}} = x_{i} \delta_{jk}, \quad \text{where } Y = \mathbf{x} "

@@ -13,8 +13,14 @@ from fractions import Fraction
 from .. import nodes as n
 from ..rules import Kink
 from ..result import Derivative, IndexTerm
-from .canonical import POSTFIX, POWER, PRODUCT, UNARY, Printer, format_number, precedence
+from .canonical import ATOM, POSTFIX, POWER, PRODUCT, UNARY, Printer, format_number, precedence
 
+_GREEK_LETTERS = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
+    "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
+    "xi": "ξ", "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ", "varphi": "φ", "chi": "χ",
+    "psi": "ψ", "omega": "ω", "pi": "π",
+}
 _ASCII = {"'": "'", ".*": " .* ", "./": " ./ ", "||": "||", "^-1": "^-1", "1": "1", "δ": "delta",
           "subscripts": {"1": "_1", "spectral": "_2"}}
 _UNICODE = {"'": "ᵀ", ".*": " ⊙ ", "./": " ⊘ ", "||": "‖", "^-1": "⁻¹", "1": "𝟏", "δ": "δ",
@@ -30,20 +36,32 @@ class MathPrinter(Printer):
         return "I"
 
     def _fill(self, node: n.Fill) -> str:
+        if node.value == n.Number(Fraction(0)):
+            return "0"
         ones = self.symbols["1"]
+        if node.shape.is_row:
+            ones += self.symbols["'"]
+        elif node.shape.is_matrix:
+            ones = f"{ones}{ones}{self.symbols[chr(39)]}"  # 1 1' is the matrix of ones
         if node.value == n.Number(Fraction(1)):
-            return ones if node.shape.cols == 1 or node.shape.rows != 1 else ones + self.symbols["'"]
-        return f"{self.wrap(node.value, PRODUCT)} {ones}"
+            return ones
+        return f"{self.wrap(node.value, POWER)} {ones}"
+
+    def _var(self, node: n.Var) -> str:
+        return _GREEK_LETTERS.get(node.name, node.name) if self.symbols is _UNICODE else node.name
 
     def _number(self, node: n.Number) -> str:
         return format_number(node.value)
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
-        left_text = self.wrap(left, PRODUCT)
+        # a quotient next to another factor is bracketed: (1 / n) y', not 1 / n y'
+        left_text = self.wrap(left, PRODUCT) if not isinstance(left, n.Divide) else f"({self.text(left)})"
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
         associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
         if scalar_after and isinstance(right, (n.MatMul, n.ScalarMul)):
             right_text = f"({self.text(right)})"  # softmax(o)(1'y)
+        elif isinstance(right, n.Divide):
+            right_text = f"({self.text(right)})"
         else:
             right_text = self.wrap(right, PRODUCT if associative else POWER)
         tight = (left_text.endswith(")") and precedence(left) < PRODUCT) or right_text.startswith("(") \
@@ -62,6 +80,8 @@ class MathPrinter(Printer):
         return "-" + self.wrap(node.operand, PRODUCT)  # -(a b) = (-a) b: no parentheses needed
 
     def _inverse(self, node: n.Inverse) -> str:
+        if isinstance(node.operand, n.Transpose):  # (X')^-1 = (X^-1)' = X^-T
+            return self._transpose(n.Transpose(n.Inverse(node.operand.operand, shape=node.shape), shape=node.shape))
         return f"{self.wrap(node.operand, POSTFIX)}{self.symbols['^-1']}"
 
     def _transpose(self, node: n.Transpose) -> str:
@@ -103,7 +123,8 @@ def index_text(result: Derivative, printer: MathPrinter) -> str:
     """∂y_i/∂X_jk = A_ij b_k + ..."""
     names = result.index_names
     natural = list(names.values())  # output indices, then the variable's, each in row-column order
-    head = f"∂{_output_name(result)}_{''.join(natural[: _out_rank(result)])}/∂{result.wrt.name}_" \
+    wrt = result.wrt.name if result.wrt.name.isalpha() else f"({result.wrt.name})"
+    head = f"∂{_output_name(result)}_{''.join(natural[: _out_rank(result)])}/∂{wrt}_" \
            f"{''.join(natural[_out_rank(result):])}"
     body = _sum_of(_index_term(term, names, printer) for term in result.index_form or [])
     return f"{head} = {body}"
@@ -130,8 +151,10 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: MathPrinter) ->
         if len(piece.elements) == 1 and isinstance(piece.elements[0], n.Identity):
             parts.append(f"{printer.symbols['δ']}_{subscript}")
             continue
-        if len(piece.elements) == 1:
-            body = printer.wrap(piece.elements[0], POSTFIX)
+        element = piece.elements[0]
+        if len(piece.elements) == 1 and (isinstance(element, n.Var) and element.name.isalpha()
+                                         or precedence(element) == ATOM and not isinstance(element, n.Var)):
+            body = printer.text(element)  # b_k, softmax(x)_i; but (x1)_k, (Bᵀ)_jl
         else:
             body = "(" + " ".join(printer.wrap(e, PRODUCT) for e in piece.elements) + ")"
         parts.append(f"{body}_{subscript}")
