@@ -21,7 +21,7 @@ from .parser import parse as parse_syntax
 from .render.canonical import canonical
 from .render.latex import latex_text
 from .render.numpy import numpy_expression, numpy_function
-from .render.text import derivative_text, expression_text, notes
+from .render.text import derivative_text, expression_text, notes, report
 from .result import Derivative, differentiate
 from .shapes import Shape
 
@@ -141,6 +141,42 @@ class DiffResult:
 
     def numpy_function(self) -> str:
         return numpy_function(self.derivative)
+
+    @property
+    def latex(self) -> str:
+        """The derivative as one line of LaTeX: the whole equation."""
+        return latex_text(self.derivative, "equation")
+
+    def latex_text(self, mode: str = "equation") -> str:
+        """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone)."""
+        return latex_text(self.derivative, mode)
+
+    def report(self, unicode: bool = True) -> list[str]:
+        """The lines of `matcalc diff`'s text output."""
+        return report(self.derivative, self.parsed.source, self.parsed.assumed_text(), unicode)
+
+    def summary(self) -> dict[str, str]:
+        """Label -> text, for tables: expression, variable, layout, result shape, derivative, ..."""
+        where = "; ".join(f"{name} = {value}" for name, value in self.where)
+        return {
+            "expression": self.parsed.source,
+            "variable": self.wrt,
+            "layout": self.layout.value if self.order == 1 else "(Hessian)",
+            "result shape": "(" + ", ".join(str(d) for d in self.shape) + (",)" if len(self.shape) == 1 else ")"),
+            "derivative": derivative_text(self.derivative, unicode=True) + (f"  where {where}" if where else ""),
+            "assumptions": self.parsed.assumed_text(),
+            "notes": "\n".join(self.notes),
+        }
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
+    def _repr_markdown_(self) -> str:
+        lines = [f"$${self.latex}$$", "", f"shape {self.summary()['result shape']}, {self.layout.value} layout"]
+        if self.parsed.assumed:
+            lines.append(f"; assumed {self.parsed.assumed_text()}")
+        lines += [f"\n\n*note:* {note}" for note in self.notes]
+        return "".join(lines[:2]) + "\n\n" + "".join(lines[2:])
 
     def verify(self, seed: int = 0, points: int = 3) -> float:
         """The largest relative error against central finite differences at random points."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -11,6 +12,7 @@ from .errors import ExitStatus, MatcalcError, format_error
 from .layout import Layout
 
 LAYOUTS = [layout.value for layout in Layout]
+DIFF_FORMATS = ["text", "latex", "table", "json", "numpy"]
 _LET_HELP = 'declarations such as "x: vector(n), A: matrix(n, n)" (repeatable; "," or ";" separate)'
 
 
@@ -64,16 +66,22 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
 @click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True)
 @click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
               help="2 for the Hessian of a scalar function")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "numpy"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True)
+@click.option("--latex", "latex_mode", type=click.Choice(["equation", "rhs"]), default="equation", show_default=True,
+              help="with --format latex: the whole equation or its right-hand side")
 @click.option("--verify", is_flag=True, help="check the result against finite differences at random points")
 def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, order: int, fmt: str,
-                 verify: bool) -> None:
+                 latex_mode: str, verify: bool) -> None:
     """Differentiate EXPRESSION with respect to a variable."""
     from .api import diff
     from .result import TOLERANCE
 
     result = diff(expression, wrt, let, layout, order)
     error = result.verify() if verify else None
+    verdict = None
+    if error is not None:
+        verdict = (f"{'verified' if error < TOLERANCE else 'NOT verified'}: largest relative error {error:.1e} "
+                   "against central finite differences at 3 random points (distinct sizes 3, 4, 5, ...)")
     if fmt == "json":
         data = result.to_json()
         if error is not None:
@@ -81,17 +89,36 @@ def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, o
         click.echo(json.dumps(data, ensure_ascii=False))
     elif fmt == "numpy":
         click.echo(result.numpy_function(), nl=False)
-    else:
-        from .render.text import report
+    elif fmt == "latex":
+        click.echo(result.latex_text(latex_mode))  # one line and nothing else: safe to append to a paper
+    elif fmt == "table":
+        from rich.console import Console
 
-        for line in report(result.derivative, expression, result.parsed.assumed_text()):
-            click.echo(line)
-        if error is not None:
-            verdict = "verified" if error < TOLERANCE else "NOT verified"
-            click.echo(f"{verdict}: largest relative error {error:.1e} against central finite differences "
-                       "at 3 random points (distinct sizes 3, 4, 5, ...)")
+        from .render.table import diff_table
+
+        Console(soft_wrap=False).print(diff_table(result.summary()))
+    else:
+        _print_text(result.report())
+    if verdict is not None and fmt in ("text", "table"):
+        click.echo(verdict)
+    elif verdict is not None:
+        click.echo(verdict, err=True)
     if error is not None and error >= TOLERANCE:
         raise SystemExit(ExitStatus.FALSE)
+
+
+def _print_text(lines: list[str]) -> None:
+    """Unicode text; the first line in bold on a terminal, plain through a pipe or with NO_COLOR."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(soft_wrap=True, highlight=False)
+    if os.environ.get("NO_COLOR") or not console.is_terminal:
+        for line in lines:
+            click.echo(line)
+        return
+    for number, line in enumerate(lines):
+        console.print(Text(line, style="bold" if number == 0 else ""))
 
 
 @cli.command("check")

@@ -58,3 +58,14 @@ def check_summary(results: list) -> Text:
              f"{counts['holds (numerically)']} hold numerically", f"{counts['FALSE']} false",
              f"{counts['error']} could not be read"]
     return Text(": ".join([parts[0], ", ".join(parts[1:])]))
+
+
+def diff_table(summary: dict[str, str]) -> Table:
+    """A derivative as a two-column table: expression, variable, layout, result shape, derivative, ..."""
+    table = Table(show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for label, value in summary.items():
+        if value:
+            table.add_row(label, Text(value))
+    return table
