@@ -155,7 +155,9 @@ class Contractor:
                 elements.append(self.ones(last))  # a dangling summed index, or nothing at all: a sum
             result.pieces.append(Piece(elements, (start,)))
         while unused:
-            edge = unused[0]
+            # a chain starts at a vector or a dangling index; only what is left after them is a cycle
+            edge = next((e for e in unused if len(e.indices) == 1), None) or \
+                next((e for e in unused if any(_dangles(i, unused, free) for i in e.indices)), None) or unused[0]
             if len(edge.indices) == 1:  # a chain from a vector: u' M ... v, or 1' M' u
                 unused.remove(edge)
                 elements, last, closed = self._walk(edge.indices[0], unused, free)
@@ -164,8 +166,7 @@ class Contractor:
                     elements = [b.transpose(self.ones(last))] + [b.transpose(e) for e in reversed(elements)]
                 result.scalars.append(_scalar_chain(elements, b))
                 continue
-            dangling = next((i for i in edge.indices if sum(i in e.indices for e in unused) == 1
-                             and i not in free), None)
+            dangling = next((i for i in edge.indices if _dangles(i, unused, free)), None)
             if dangling is not None:  # 1' M ... : a sum along a chain
                 elements, last, closed = self._walk(dangling, unused, free)
                 elements = [b.transpose(self.ones(dangling))] + elements
@@ -181,10 +182,13 @@ class Contractor:
         for start in free:
             while (first := next((e for e in unused if start in e.indices), None)) is not None:
                 elements, last, closed = self._walk(start, unused, free, first)
-                if last in free and last != start or len(first.indices) == 2 and first.indices == (start, start):
+                if last in free and last != start:
                     result.pieces.append(Piece(elements, (start, last)))
                     continue
-                if not closed and last != start:
+                if not closed and last == start:  # the chain came back: its diagonal, (M)_ii
+                    chain = reduce(self.build.matmul, elements)
+                    elements = [n.DiagOf(chain, shape=Shape(chain.shape.rows, 1))]
+                elif not closed:
                     elements.append(self.ones(last))
                 result.pieces.append(Piece(elements, (start,)))
 
@@ -245,6 +249,11 @@ class Contractor:
                 main = n.ScalarMul(main, scalar, shape=main.shape)
             main = reduce(lambda acc, s: b.scale(s, acc), reversed(before), main)
         return b.push_transposes(b.scale(number(chains.coefficient), main))
+
+
+def _dangles(index: str, edges: list[_Edge], free: tuple[str, ...]) -> bool:
+    """A summed index that only one factor carries: a sum along that axis."""
+    return index not in free and sum(index in e.indices for e in edges) == 1
 
 
 def _scalar_chain(elements: list[n.Node], build: Builder) -> n.Node:

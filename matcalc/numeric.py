@@ -97,7 +97,7 @@ def sample_point(exprs: n.Node | list[n.Node], env: Env, rng: np.random.Generato
 
 
 def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> float:
-    """How far the point is from the nearest kink of abs, relu, sign, max or min (inf if none)."""
+    """How far the point is from the nearest kink of abs, relu, sign, max, min or a norm (inf if none)."""
     nearest = np.inf
     for expr in exprs:
         for node in n.walk(expr):
@@ -105,6 +105,8 @@ def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: 
                 gap = evaluate_numeric(node.operand, values, sizes)
             elif isinstance(node, (n.Maximum, n.Minimum)):
                 gap = evaluate_numeric(node.left, values, sizes) - evaluate_numeric(node.right, values, sizes)
+            elif isinstance(node, n.Norm):  # a norm has its kink at 0
+                gap = evaluate_numeric(node, values, sizes)
             else:
                 continue
             nearest = min(nearest, float(np.min(np.abs(gap))))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import nodes as n
-from .build import ZERO, Builder
+from .build import ZERO, Builder, is_zero
 from .contract import Contractor, Piece, collect
 from .cse import name_repeated
 from .decls import Env
@@ -141,9 +141,10 @@ def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, bui
         if part is None:
             return None
         parts.append(part)
-    if not parts:
+    total = collect(parts, build) if parts else None
+    if total is None or is_zero(total):  # a zero keeps the shape of the result
         return _zero(arranged, contractor)
-    return collect(parts, build)
+    return total
 
 
 def _zero(arranged: tuple, contractor: Contractor) -> n.Node:

@@ -3,7 +3,8 @@
 Scalars are floats, vectors 1-D arrays (n,), matrices 2-D arrays. A result
 evaluates to an array of SPEC's result shape with its size-1 axes left out;
 results of order 3 and 4 are `np.einsum` over their index form. A dimension
-name is read off the shape of an array that has it.
+name is read off the shape of an array that has it; one that no array has
+(`exp(a + n)`) is a name the caller binds: a keyword parameter of the function.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ADD, MUL, UNARY, POWER, ATOM = range(1, 6)
 _FUNCTIONS = {
     "exp": "np.exp({})", "log": "np.log({})", "sin": "np.sin({})", "cos": "np.cos({})", "tan": "np.tan({})",
     "tanh": "np.tanh({})", "arcsin": "np.arcsin({})", "arccos": "np.arccos({})", "arctan": "np.arctan({})",
-    "sqrt": "np.sqrt({})", "sign": "np.sign({})", "abs": "np.abs({})", "sigmoid": "(1 / (1 + np.exp(-{})))",
+    "sqrt": "np.sqrt({})", "sign": "np.sign({})", "abs": "np.abs({})", "sigmoid": "(1 / (1 + np.exp(-({}))))",
     "relu": "np.maximum({}, 0)", "step": "np.heaviside({}, 0.5)",
 }
 
@@ -139,8 +140,12 @@ def numpy_expression(result: Derivative) -> str:
 
 def numpy_function(result: Derivative, name: str = "derivative") -> str:
     """A Python function computing the derivative, with named subexpressions as assignments."""
-    printer = NumpyPrinter(dimension_sources(result.expr))
+    sources = dimension_sources(result.expr)
+    printer = NumpyPrinter(sources)
     arguments = ", ".join(python_name(v) for v in n.variables(result.expr))
+    unread = sorted({sub.name for sub in n.walk(result.expr) if isinstance(sub, n.DimSize)} - sources.keys())
+    if unread:  # a dimension that no array has: the caller gives it
+        arguments += (", " if arguments else "") + "*, " + ", ".join(unread)
     body = [f"    {python_name(var)} = {printer.text(value)}" for var, value in result.where]
     value = printer.text(result.matrix) if result.matrix is not None else \
         _einsum_sum(result, result.index_form or [], printer)

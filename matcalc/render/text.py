@@ -124,8 +124,8 @@ def index_text(result: Derivative, printer: MathPrinter) -> str:
     names = result.index_names
     natural = list(names.values())  # output indices, then the variable's, each in row-column order
     wrt = result.wrt.name if result.wrt.name.isalpha() else f"({result.wrt.name})"
-    head = f"∂{_output_name(result)}_{''.join(natural[: _out_rank(result)])}/∂{wrt}_" \
-           f"{''.join(natural[_out_rank(result):])}"
+    out_indices, wrt_indices = "".join(natural[: _out_rank(result)]), "".join(natural[_out_rank(result):])
+    head = f"∂{_output_name(result)}{'_' + out_indices if out_indices else ''}/∂{wrt}_{wrt_indices}"
     body = _sum_of(_index_term(term, names, printer) for term in result.index_form or [])
     return f"{head} = {body}"
 
