@@ -16,12 +16,12 @@ from . import nodes as n
 from .errors import UnsupportedError
 from .shapes import Dim, Shape
 
-_T = sp.Symbol("t")
 _FUNCTIONS = {
     "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh,
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "sqrt": sp.sqrt,
-    "sigmoid": lambda t: 1 / (1 + sp.exp(-t)), "relu": lambda t: sp.Max(0, t),
-    "sign": sp.sign, "abs": sp.Abs, "step": lambda t: sp.Heaviside(t, sp.Rational(1, 2)),
+    "sigmoid": lambda t: 1 / (1 + sp.exp(-t)), "relu": lambda t: sp.Max(0, t, evaluate=False),
+    # unevaluated: evaluating Max or Abs of a trace makes SymPy rebuild the trace's argument as a scalar
+    "sign": sp.sign, "abs": lambda t: sp.Abs(t, evaluate=False), "step": lambda t: sp.Heaviside(t, sp.Rational(1, 2)),
 }
 
 
@@ -59,13 +59,33 @@ def _expanded(node: n.Node, shape: Shape) -> sp.Basic:
 def _elementwise(function, operand: sp.Basic, shape: Shape) -> sp.Basic:
     if shape.is_scalar:
         return function(operand)
-    return ElementwiseApplyFunction(sp.Lambda(_T, function(_T)), operand)
+    t = sp.Dummy("t")  # a fresh symbol, so that nested elementwise functions keep their own
+    return ElementwiseApplyFunction(sp.Lambda(t, function(t)), operand)
 
 
 def _entry(value: sp.Basic, shape: Shape) -> sp.Basic:
     """A 1×1 matrix expression as the scalar it stands for. Its trace, not its [0, 0]
     entry: SymPy rewrites an entry of a product as an explicit sum over indices."""
-    return sp.Trace(value) if shape.is_scalar and isinstance(value, sp.MatrixExpr) else value
+    return _trace(value) if shape.is_scalar and isinstance(value, sp.MatrixExpr) else value
+
+
+def _split_coefficient(value: sp.Basic) -> tuple[sp.Expr, sp.Basic]:
+    """c M -> (c, M): SymPy's Max, Abs and Pow rebuild Trace(c M) as if c M were a scalar."""
+    if isinstance(value, sp.MatMul):
+        coefficient, matrices = value.as_coeff_matrices()
+        if coefficient != 1 and matrices:
+            return coefficient, sp.MatMul(*matrices) if len(matrices) > 1 else matrices[0]
+    return sp.Integer(1), value
+
+
+def _trace(value: sp.Basic) -> sp.Basic:
+    coefficient, matrix = _split_coefficient(value)
+    return coefficient * sp.Trace(matrix)
+
+
+def _determinant(value: sp.Basic) -> sp.Basic:
+    coefficient, matrix = _split_coefficient(value)
+    return coefficient ** matrix.shape[0] * sp.Determinant(matrix)
 
 
 def _sum_entries(value: sp.Basic, shape: Shape) -> sp.Basic:
@@ -73,7 +93,7 @@ def _sum_entries(value: sp.Basic, shape: Shape) -> sp.Basic:
         return value
     row = sp.OneMatrix(1, dimension(shape.rows))
     col = sp.OneMatrix(dimension(shape.cols), 1)
-    return sp.Trace(row * value * col)
+    return _trace(row * value * col)
 
 
 def _add(node: n.Add) -> sp.Basic:
@@ -119,14 +139,14 @@ def _norm(node: n.Norm) -> sp.Basic:
         raise UnsupportedError("the spectral norm ||A||_2 of a matrix is not supported yet", span=node.span,
                                hint="use ||A||_F for the Frobenius norm")
     if shape.is_row:
-        return sp.sqrt(sp.Trace(value * value.T))
-    return sp.sqrt(sp.Trace(value.T * value))
+        return sp.sqrt(_trace(value * value.T))
+    return sp.sqrt(_trace(value.T * value))
 
 
 def _extremum(node: n.Maximum | n.Minimum) -> sp.Basic:
     left, right = _expanded(node.left, node.shape), _expanded(node.right, node.shape)
     if node.shape.is_scalar:
-        return (sp.Max if isinstance(node, n.Maximum) else sp.Min)(left, right)
+        return (sp.Max if isinstance(node, n.Maximum) else sp.Min)(left, right, evaluate=False)
     # elementwise: max(a, b) = (a + b + |a - b|) / 2, min(a, b) = (a + b - |a - b|) / 2
     spread = _elementwise(sp.Abs, left - right, node.shape)
     sign = 1 if isinstance(node, n.Maximum) else -1
@@ -181,9 +201,9 @@ _RULES = {
     n.Transpose: lambda node: _entry(sp.Transpose(to_sympy(node.operand)), node.shape)
     if not node.shape.is_scalar else to_sympy(node.operand),
     n.Inverse: lambda node: sp.Inverse(to_sympy(node.operand)),
-    n.Trace: lambda node: sp.Trace(to_sympy(node.operand)),
-    n.Det: lambda node: sp.Determinant(to_sympy(node.operand)),
-    n.LogDet: lambda node: sp.log(sp.Determinant(to_sympy(node.operand))),
+    n.Trace: lambda node: _trace(to_sympy(node.operand)),
+    n.Det: lambda node: _determinant(to_sympy(node.operand)),
+    n.LogDet: lambda node: sp.log(_determinant(to_sympy(node.operand))),
     n.Norm: _norm,
     n.Sum: lambda node: _sum_entries(to_sympy(node.operand), node.operand.shape),
     n.Mean: lambda node: _sum_entries(to_sympy(node.operand), node.operand.shape)
