@@ -18,10 +18,8 @@ from matcalc.errors import UnsupportedError
 from matcalc.numeric import kink_distance
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
-@given(typed_expressions(), st.sampled_from(LAYOUTS), st.data())
-def test_derivative_of_a_generated_expression_matches_finite_differences(case, layout, data):
+def draw_point(case, data):
+    """The expression parsed, a variable in it, and values where it is finite and not huge."""
     text, _ = case
     parsed = parse(text, let=DECLS)
     variables = sorted(parsed.shapes())
@@ -30,6 +28,14 @@ def test_derivative_of_a_generated_expression_matches_finite_differences(case, l
     values = random_values(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     scale = numeric_scale(parsed.expr, values)
     assume(scale is not None and scale < 1e6)  # finite, and not so large that differences lose all digits
+    return text, parsed, wrt, values
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@given(typed_expressions(), st.sampled_from(LAYOUTS), st.data())
+def test_derivative_of_a_generated_expression_matches_finite_differences(case, layout, data):
+    text, parsed, wrt, values = draw_point(case, data)
     assume(kink_distance([parsed.expr], values, SIZES) > 1e-3)  # not at a kink of abs, relu, max, ...
     try:
         result = diff(text, wrt, DECLS, layout)
@@ -54,14 +60,7 @@ def test_shown_result_and_its_index_form_agree(case, data):
     """What is shown (matrix or index notation, with named subexpressions) equals the index form."""
     from matcalc.numeric import Point, evaluate_shown, evaluate_terms, relative_error
 
-    text, _ = case
-    parsed = parse(text, let=DECLS)
-    variables = sorted(parsed.shapes())
-    assume(variables)
-    wrt = data.draw(st.sampled_from(variables), label="wrt")
-    values = random_values(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    scale = numeric_scale(parsed.expr, values)
-    assume(scale is not None and scale < 1e6)
+    text, parsed, wrt, values = draw_point(case, data)
     try:
         result = diff(text, wrt, DECLS).derivative
     except UnsupportedError:

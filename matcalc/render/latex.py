@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..result import Derivative, IndexTerm
 from ..syntax import GREEK
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, format_number, precedence
-from .text import _out_rank, _output_name
+from .text import join_signed, out_rank, output_name
 
 MODES = ("equation", "rhs")
 
@@ -89,7 +89,7 @@ def latex_text(result: Derivative, mode: str = "equation") -> str:
         if mode == "equation":
             body = f"{_index_head(result, printer)} = {body}"
             if not isinstance(result.expr, n.Var):
-                definitions.append((n.Var(_output_name(result), shape=result.expr.shape), result.expr))
+                definitions.append((n.Var(output_name(result), shape=result.expr.shape), result.expr))
     definitions += [(n.Var(name, shape=node.shape), node) for name, node in result.where]
     if definitions:
         clauses = [f"{printer.text(name)} = {printer.text(node)}" for name, node in definitions]
@@ -358,27 +358,18 @@ def _matrix_head(result: Derivative, printer: LatexPrinter) -> str:
 def _index_head(result: Derivative, printer: LatexPrinter) -> str:
     """\\frac{\\partial y_{i}}{\\partial X_{jk}}: output indices first, then the variable's."""
     letters = list(result.index_names.values())
-    out = n.Var(_output_name(result), shape=result.expr.shape)
+    out = n.Var(output_name(result), shape=result.expr.shape)
     if result.order == 2:  # a Hessian with no matrix form: ∂²f/∂x_i ∂x_j
         below = " ".join(rf"\partial {printer.entry(result.wrt, letter)}" for letter in letters) or \
             rf"\partial {printer.text(result.wrt)}^{{2}}"
         return rf"\frac{{\partial^{{2}} {printer.entry(out, '')}}}{{{below}}}"
-    rank = _out_rank(result)
+    rank = out_rank(result)
     return (rf"\frac{{\partial {printer.entry(out, ''.join(letters[:rank]))}}}"
             rf"{{\partial {printer.entry(result.wrt, ''.join(letters[rank:]))}}}")
 
 
 def _index_body(result: Derivative, printer: LatexPrinter) -> str:
-    body = ""
-    for term in result.index_form or []:
-        text = _index_term(term, result.index_names, printer)
-        if not body:
-            body = text
-        elif text.startswith("-"):
-            body += f" - {text[1:]}"
-        else:
-            body += f" + {text}"
-    return body or "0"
+    return join_signed(_index_term(term, result.index_names, printer) for term in result.index_form or [])
 
 
 def _index_term(term: IndexTerm, names: dict[str, str], printer: LatexPrinter) -> str:

@@ -124,17 +124,17 @@ def index_text(result: Derivative, printer: MathPrinter) -> str:
     names = result.index_names
     natural = list(names.values())  # output indices, then the variable's, each in row-column order
     wrt = result.wrt.name if result.wrt.name.isalpha() else f"({result.wrt.name})"
-    out_indices, wrt_indices = "".join(natural[: _out_rank(result)]), "".join(natural[_out_rank(result):])
-    head = f"∂{_output_name(result)}{'_' + out_indices if out_indices else ''}/∂{wrt}_{wrt_indices}"
-    body = _sum_of(_index_term(term, names, printer) for term in result.index_form or [])
+    out_indices, wrt_indices = "".join(natural[: out_rank(result)]), "".join(natural[out_rank(result):])
+    head = f"∂{output_name(result)}{'_' + out_indices if out_indices else ''}/∂{wrt}_{wrt_indices}"
+    body = join_signed(_index_term(term, names, printer) for term in result.index_form or [])
     return f"{head} = {body}"
 
 
-def _out_rank(result: Derivative) -> int:
+def out_rank(result: Derivative) -> int:
     return sum(dim != 1 for dim in (result.expr.shape.rows, result.expr.shape.cols))
 
 
-def _output_name(result: Derivative) -> str:
+def output_name(result: Derivative) -> str:
     if isinstance(result.expr, n.Var):
         return result.expr.name
     used = {sub.name for sub in n.walk(result.expr) if isinstance(sub, n.Var)}
@@ -167,7 +167,8 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: MathPrinter) ->
     return f"{format_number(abs(coefficient))} {text}" if coefficient > 0 else f"-{format_number(-coefficient)} {text}"
 
 
-def _sum_of(texts) -> str:
+def join_signed(texts) -> str:
+    """Terms joined with + and -: a term that starts with - is subtracted."""
     result = ""
     for text in texts:
         if not result:
@@ -185,7 +186,7 @@ def report(result: Derivative, source: str, assumed: str, unicode: bool = True) 
     variable = result.wrt.name if result.order == 1 else f"{result.wrt.name}²"
     body = derivative_text(result, unicode)
     lines = [f"{symbol}/∂{variable} {source} = {body}" if result.matrix is not None else
-             f"{body}    ({_output_name(result)} = {source})"]
+             f"{body}    ({output_name(result)} = {source})"]
     lines += [f"  where {name} = {expression_text(node, unicode)}" for name, node in result.where]
     shape = "(" + ", ".join(str(d) for d in result.shape) + (",)" if len(result.shape) == 1 else ")")
     lines.append(f"shape: {shape} ({result.layout.value} layout)" if result.order == 1 else f"shape: {shape}")
