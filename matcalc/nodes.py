@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from .errors import NO_SPAN, Span
 from .shapes import SCALAR, Shape

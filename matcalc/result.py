@@ -83,7 +83,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
         second_axes = tuple(i for i in second.wrt_axes if i is not None)
         arranged = (wrt_axes + second_axes) if wrt_axes else (None,)
     free = tuple(i for i in arranged if i is not None)
-    terms = simplify_terms(terms, free, indices)
+    terms = simplify_terms(terms, free, indices, symmetric)
     notes: list[str] = []
     if symmetric & {wrt.name}:
         notes.append(f"{wrt.name} is {env.decls[wrt.name].kind}: its entries are treated as independent "

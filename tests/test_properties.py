@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, cache
 
 import numpy as np
 import pytest
@@ -153,7 +153,7 @@ def is_matrix(shape: tuple) -> bool:
     return 1 not in shape
 
 
-@lru_cache(maxsize=None)
+@cache
 def rules(cls: str, shape: tuple) -> tuple[Rule, ...]:
     """The rules that build text of value class `cls` and shape `shape`."""
     return tuple({ANY: _any_rules, POSITIVE: _positive_rules, POSDEF: _posdef_rules}[cls](shape))
