@@ -13,17 +13,20 @@ from typing import Any
 import difflib
 
 from . import nodes
+from .assign import parse_assignments
 from .checker import check
 from .decls import Decl, Env, parse_declarations
 from .errors import InputError, MatcalcError, UnknownSymbolError
 from .layout import Layout
 from .parser import parse as parse_syntax
 from .render.canonical import canonical
-from .render.latex import latex_text
-from .render.numpy import numpy_expression, numpy_function
+from .render.latex import latex_expression, latex_name, latex_text
+from .render.numpy import NumpyPrinter, dimension_sources, numpy_expression, numpy_function
 from .render.text import derivative_text, expression_text, notes, report
 from .result import Derivative, differentiate
 from .shapes import Shape
+from .solve import Solution
+from .solve import solve as stationary_point
 
 Declarations = str | Iterable[str] | Env | None
 
@@ -178,6 +181,20 @@ class DiffResult:
         lines += [f"\n\n*note:* {note}" for note in self.notes]
         return "".join(lines[:2]) + "\n\n" + "".join(lines[2:])
 
+    def value_at(self, at: str | dict) -> float | list:
+        """The derivative at a point: `at` is "x=1, A=[[1, 2], [3, 4]]" or a dict of numbers and lists.
+        A scalar comes back as a float, a vector or matrix as nested lists (size-1 axes left out)."""
+        from .numeric import as_plain, evaluate_shown, point_from
+
+        source = at if isinstance(at, str) else ""
+        try:
+            assignments = parse_assignments(at) if isinstance(at, str) else at
+            dimensions = {sub.name for sub in nodes.walk(self.parsed.expr) if isinstance(sub, nodes.DimSize)}
+            point = point_from(assignments, self.parsed.shapes(), dimensions)
+        except MatcalcError as error:
+            raise error.with_source(source)
+        return as_plain(evaluate_shown(self.derivative, point))
+
     def verify(self, seed: int = 0, points: int = 3) -> float:
         """The largest relative error against central finite differences at random points."""
         from .numeric import verify
@@ -215,14 +232,89 @@ def diff(source: str, wrt: str, let: Declarations = None, layout: Layout | str =
     parsed = parse(source, let, layout)
     if order not in (1, 2):
         raise InputError(f"the order of a derivative is 1 or 2, not {order}")
-    variables = parsed.shapes()
-    if wrt not in variables:
-        hint = difflib.get_close_matches(wrt, list(variables), n=1, cutoff=0.0)
-        raise UnknownSymbolError(f"the variable {wrt} does not appear in {source}",
-                                 hint=f"did you mean {hint[0]}?" if hint else None)
-    variable = nodes.Var(wrt, shape=variables[wrt])
+    variable = _variable(parsed, wrt)
     try:
         derivative = differentiate(parsed.expr, variable, parsed.env, Layout(layout), order)
     except MatcalcError as error:
         raise error.with_source(source)
     return DiffResult(parsed, derivative)
+
+
+@dataclass
+class SolveResult:
+    """The stationary point of a scalar function whose gradient is affine in the variable."""
+
+    parsed: Parsed
+    solution: Solution
+
+    @property
+    def wrt(self) -> str:
+        return self.solution.wrt.name
+
+    @property
+    def text(self) -> str:
+        """`w = (X'X)^-1 X'y`, in ASCII."""
+        return f"{self.wrt} = {expression_text(self.solution.value)}"
+
+    @property
+    def latex(self) -> str:
+        return f"{latex_name(self.wrt, bold=self.solution.wrt.shape.is_vector)} = " \
+               f"{latex_expression(self.solution.value)}"
+
+    @property
+    def numpy(self) -> str:
+        """One NumPy expression for the solution (SPEC §4's array contract)."""
+        return NumpyPrinter(dimension_sources(self.parsed.expr)).text(self.solution.value)
+
+    def report(self, unicode: bool = True) -> list[str]:
+        offset = expression_text(self.solution.gradient_at_zero, unicode)
+        offset = f"- {offset[1:]}" if offset.startswith("-") else f"+ {offset}"
+        lines = [f"{self.wrt} = {expression_text(self.solution.value, unicode)}",
+                 f"the stationary point of {self.parsed.source}, where its gradient "
+                 f"{expression_text(self.solution.hessian, unicode)} {self.wrt} {offset} is 0"]
+        if self.parsed.assumed:
+            lines.append(f"assumed: {self.parsed.assumed_text()}")
+        return lines
+
+    def summary(self) -> dict[str, str]:
+        return {"expression": self.parsed.source, "variable": self.wrt,
+                "solution": f"{self.wrt} = {expression_text(self.solution.value, unicode=True)}",
+                "assumptions": self.parsed.assumed_text()}
+
+    def to_json(self) -> dict[str, Any]:
+        parsed = self.parsed
+        return {
+            "expression": parsed.source,
+            "wrt": self.wrt,
+            "shapes": {name: shape.dims() for name, shape in parsed.shapes().items()},
+            "assumed": list(parsed.assumed),
+            "result_shape": self.solution.value.shape.dims(),
+            "solution": expression_text(self.solution.value),
+            "latex": self.latex,
+            "numpy": self.numpy,
+            "hessian": expression_text(self.solution.hessian),
+            "gradient_at_zero": expression_text(self.solution.gradient_at_zero),
+        }
+
+
+def solve(source: str, wrt: str, let: Declarations = None) -> SolveResult:
+    """Set the gradient to zero and solve, where it is affine in the variable.
+
+    >>> solve("||y - Xw||^2", "w").text
+    "w = (X'X)^-1 X'y"
+    """
+    parsed = parse(source, let)
+    variable = _variable(parsed, wrt)
+    try:
+        return SolveResult(parsed, stationary_point(parsed.expr, variable, parsed.env))
+    except MatcalcError as error:
+        raise error.with_source(source)
+
+
+def _variable(parsed: Parsed, wrt: str) -> nodes.Var:
+    variables = parsed.shapes()
+    if wrt not in variables:
+        hint = difflib.get_close_matches(wrt, list(variables), n=1, cutoff=0.0)
+        raise UnknownSymbolError(f"the variable {wrt} does not appear in {parsed.source}",
+                                 hint=f"did you mean {hint[0]}?" if hint else None)
+    return nodes.Var(wrt, shape=variables[wrt])

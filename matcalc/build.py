@@ -31,7 +31,8 @@ def number_value(node: n.Node) -> Fraction | None:
 
 
 def is_zero(node: n.Node) -> bool:
-    return number_value(node) == 0
+    """0, or a vector or matrix of zeros."""
+    return number_value(node) == 0 or (isinstance(node, n.Fill) and number_value(node.value) == 0)
 
 
 def is_one(node: n.Node) -> bool:

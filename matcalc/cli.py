@@ -70,13 +70,15 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
 @click.option("--latex", "latex_mode", type=click.Choice(["equation", "rhs"]), default="equation", show_default=True,
               help="with --format latex: the whole equation or its right-hand side")
 @click.option("--verify", is_flag=True, help="check the result against finite differences at random points")
+@click.option("--at", "at", metavar="VALUES", help='evaluate the derivative at a point: "x=1, A=[[1, 2], [3, 4]]"')
 def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, order: int, fmt: str,
-                 latex_mode: str, verify: bool) -> None:
+                 latex_mode: str, verify: bool, at: str | None) -> None:
     """Differentiate EXPRESSION with respect to a variable."""
     from .api import diff
     from .result import TOLERANCE
 
     result = diff(expression, wrt, let, layout, order)
+    value = result.value_at(at) if at is not None else None
     error = result.verify() if verify else None
     verdict = None
     if error is not None:
@@ -84,6 +86,8 @@ def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, o
                    "against central finite differences at 3 random points (distinct sizes 3, 4, 5, ...)")
     if fmt == "json":
         data = result.to_json()
+        if value is not None:
+            data["value"] = value
         if error is not None:
             data["verified"] = {"max_relative_error": error, "holds": error < TOLERANCE}
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -98,13 +102,47 @@ def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, o
 
         Console(soft_wrap=False).print(diff_table(result.summary()))
     else:
-        _print_text(result.report())
+        _print_text(result.report() + ([f"at {at}: {_format_value(value)}"] if value is not None else []))
+    if value is not None and fmt in ("latex", "numpy", "table"):
+        click.echo(f"at {at}: {_format_value(value)}", err=fmt != "table")
     if verdict is not None and fmt in ("text", "table"):
         click.echo(verdict)
     elif verdict is not None:
         click.echo(verdict, err=True)
     if error is not None and error >= TOLERANCE:
         raise SystemExit(ExitStatus.FALSE)
+
+
+def _format_value(value) -> str:
+    return json.dumps(value)
+
+
+@cli.command("solve", context_settings=EXPRESSION_COMMAND)
+@click.argument("expression")
+@click.option("--wrt", required=True, metavar="VARIABLE", help="the variable to solve for")
+@click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
+@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True)
+def solve_command(expression: str, wrt: str, let: tuple[str, ...], fmt: str) -> None:
+    """Set the gradient of EXPRESSION to zero and solve for the variable, where it has a closed form.
+
+    Exit status 1 when the gradient is not affine in the variable (no closed form)."""
+    from .api import solve
+
+    result = solve(expression, wrt, let)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    elif fmt == "latex":
+        click.echo(result.latex)
+    elif fmt == "numpy":
+        click.echo(result.numpy)
+    elif fmt == "table":
+        from rich.console import Console
+
+        from .render.table import diff_table
+
+        Console(soft_wrap=False).print(diff_table(result.summary()))
+    else:
+        _print_text(result.report())
 
 
 def _print_text(lines: list[str]) -> None:

@@ -303,13 +303,14 @@ def _cancel_reciprocals(vectors: list[n.Node]) -> list[n.Node]:
 # Sums: equal terms combined, shared factors collected
 
 
-def collect(terms: list[n.Node], build: Builder) -> n.Node:
-    """Add matrix expressions the way a person would: `(A + A') x`, `2 X'`, `x'(A + A')`."""
+def collect(terms: list[n.Node], build: Builder, inner: bool = False) -> n.Node:
+    """Add matrix expressions the way a person would: `(A + A')x`, `2 X'`, `x'(A + A')`.
+    Terms keep their order, negative ones last; inside a collected factor, A before A'."""
     pairs = _combine_equal([_split_coefficient(term) for term in terms])
     pairs = _factor_shared(pairs, build, side="right")
     pairs = _factor_shared(pairs, build, side="left")
     pairs = _combine_equal(pairs)
-    pairs.sort(key=lambda pair: (pair[0] < 0, _transposes(pair[1])))
+    pairs.sort(key=lambda pair: (pair[0] < 0, _transposes(pair[1]) if inner else 0))
     result: n.Node | None = None
     for coefficient, core in pairs:
         if coefficient == 0:
@@ -361,7 +362,7 @@ def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: s
             result.append(members[0])
             continue
         rests = [build.scale(number(c), core.left if side == "right" else core.right) for c, core in members]
-        inner = collect(rests, build)
+        inner = collect(rests, build, inner=True)
         result.append((Fraction(1), build.matmul(inner, item) if side == "right" else build.matmul(item, inner)))
     return result
 

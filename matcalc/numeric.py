@@ -17,6 +17,7 @@ import numpy as np
 
 from . import nodes as n
 from .decls import Env
+from .errors import InputError
 from .evaluate import Evaluator, evaluate
 from .layout import Layout, arrange
 from .result import TOLERANCE, Derivative
@@ -218,7 +219,7 @@ def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
         values[name] = evaluate(node, values, point.sizes)
     if result.matrix is not None:
         value = evaluate(result.matrix, values, point.sizes)
-        return value.reshape([d for d in value.shape if d != 1]) if value.size > 1 else value.reshape(())
+        return value.reshape([size_of(d, point.sizes) for d in result.shape if d != 1])  # unit axes of the shape
     letters = {index: chr(ord("a") + k) for k, index in enumerate(result.dims)}
     output = "".join(letters[i] for i in result.free)
     total = np.zeros([size_of(result.dims[i], point.sizes) for i in result.free])
@@ -229,7 +230,7 @@ def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
         operands, subscripts = [], []
         for piece in term.pieces:
             value = evaluate(_product(piece.elements), values, point.sizes)
-            operands.append(value.reshape([d for d in value.shape if d != 1]) if len(piece.indices) < 2 else value)
+            operands.append(value.reshape(-1) if len(piece.indices) < 2 else value)
             subscripts.append("".join(letters[i] for i in piece.indices))
         total = total + scale * _einsum(subscripts, operands, output, total.shape)
     return total
@@ -304,3 +305,41 @@ def _short(value: np.ndarray) -> str:
         rows = value.reshape(1, -1)
         return "[" + ", ".join(f"{v:.3g}" for v in rows[0]) + "]ᵀ"
     return "[" + "; ".join(", ".join(f"{v:.3g}" for v in row) for row in rows) + "]"
+
+
+def point_from(assignments: Mapping[str, object], shapes: Mapping[str, Shape],
+               dimension_names: set[str] = frozenset()) -> Point:
+    """A point from given values (numbers and nested lists), checked against the variables' shapes;
+    the values fix the sizes of the dimensions."""
+    unknown = sorted(set(assignments) - set(shapes))
+    if unknown:
+        raise InputError(f"{unknown[0]} is not a variable of the expression")
+    sizes: dict[str, int] = {}
+    values: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        if name not in assignments:
+            raise InputError(f"no value given for {name} ({shape.kind})")
+        array = np.array(assignments[name], dtype=float)
+        wanted_ndim = 0 if shape.is_scalar else 1 if shape.is_vector else 2
+        if array.ndim != wanted_ndim:
+            raise InputError(f"{name} is a {shape.kind}, so its value is "
+                             + ("a number" if wanted_ndim == 0 else "a list of numbers" if wanted_ndim == 1
+                                else "a list of rows"))
+        matrix = array.reshape(1, 1) if wanted_ndim == 0 else array.reshape(-1, 1) if shape.is_column \
+            else array.reshape(1, -1) if wanted_ndim == 1 else array
+        for dim, size in zip((shape.rows, shape.cols), matrix.shape):
+            if isinstance(dim, int) and dim != size:
+                raise InputError(f"{name} has {size} where its shape {shape} needs {dim}")
+            if isinstance(dim, str) and sizes.setdefault(dim, size) != size:
+                raise InputError(f"the values disagree on the size {dim}: {sizes[dim]} and {size} (for {name})")
+        values[name] = matrix
+    missing = sorted(dimension_names - set(sizes))
+    if missing:
+        raise InputError(f"no value fixes the size {missing[0]}")
+    return Point(values, sizes)
+
+
+def as_plain(value: np.ndarray) -> float | list:
+    """A number or nested lists, for JSON."""
+    value = np.asarray(value, dtype=float)
+    return float(value) if value.ndim == 0 else value.tolist()

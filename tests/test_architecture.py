@@ -11,21 +11,22 @@ PACKAGE = Path(__file__).parent.parent / "matcalc"
 LAYERS = {
     "errors": 0,
     "shapes": 1, "tokens": 1, "syntax": 1,
-    "nodes": 2, "layout": 2, "decls": 2,
+    "nodes": 2, "layout": 2, "decls": 2, "assign": 2,
     "parser": 3, "build": 3, "tensor": 3, "cse": 3,
     "checker": 4,
     "lower": 5, "evaluate": 5, "rules": 5,
     "contract": 6, "prove": 6,
     "result": 7,
-    "numeric": 8,
+    "numeric": 8, "solve": 8,
     "render": 9,
     "batch": 10,
     "api": 11,
-    "cli": 12,
-    "__init__": 13, "__main__": 13,
+    "plot": 12,
+    "cli": 13,
+    "__init__": 14, "__main__": 14,
 }
 # Third-party libraries and the only modules allowed to import them.
-OWNERS = {"click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower"}, "numpy": {"evaluate", "numeric"}}
+OWNERS = {"matplotlib": {"plot"}, "click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower"}, "numpy": {"evaluate", "numeric", "plot"}}
 
 
 def modules():

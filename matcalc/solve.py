@@ -1,0 +1,128 @@
+"""Closed forms: where the gradient of a scalar function is affine in the variable, solve ∇f = 0.
+
+For f(v) with gradient g(v) = H v + g(0), where H, the Hessian, does not depend
+on v, the stationary point is v = -H^-1 g(0): least squares gives
+(X'X)^-1 X'y, ridge (X'X + λI)^-1 X'y, and 1/2 x'Ax - b'x with a symmetric A
+gives A^-1 b. The gradient and the Hessian come from matcalc's differentiator;
+g(0) is the gradient with the variable set to zero, simplified as it is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import gcd
+
+from . import nodes as n
+from .build import Builder, is_zero, number, number_value
+from .decls import Env
+from .errors import MatcalcError, UnsupportedError
+from .layout import Layout
+from .result import differentiate
+
+
+class NoClosedForm(MatcalcError):
+    """A well-formed problem whose stationary point matcalc cannot write in closed form."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Solution:
+    wrt: n.Var
+    value: n.Node  # the stationary point, in matrix notation
+    hessian: n.Node
+    gradient_at_zero: n.Node
+
+
+def solve(expr: n.Node, wrt: n.Var, env: Env) -> Solution:
+    if not expr.shape.is_scalar:
+        raise NoClosedForm(f"solve needs a scalar function; this one is {expr.shape.kind}", span=expr.span)
+    if wrt.shape.is_matrix:
+        raise UnsupportedError("matcalc solves for a scalar or a vector variable, not yet for a matrix",
+                               span=wrt.span)
+    symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
+    build = Builder(symmetric)
+    hessian = differentiate(expr, wrt, env, Layout.DENOMINATOR, order=2)
+    if any(_contains(f.node, wrt.name) for term in hessian.terms for f in term.factors if not f.is_delta):
+        raise NoClosedForm(f"no closed form found: the gradient is not affine in {wrt.name} (its derivative, "
+                           f"the Hessian, still depends on {wrt.name}), so ∇f = 0 is not a linear equation",
+                           span=expr.span)
+    gradient = differentiate(expr, wrt, env, Layout.DENOMINATOR)
+    if hessian.matrix is None or gradient.matrix is None:
+        raise UnsupportedError("matcalc found no matrix form for the gradient or the Hessian", span=expr.span)
+    curvature = _common_factor(hessian.matrix, build)
+    offset = _at_zero(gradient.inline_matrix, wrt.name, build)
+    if is_zero(curvature):
+        raise NoClosedForm(f"no closed form found: the function is linear in {wrt.name}, so its gradient "
+                           "does not depend on it", span=expr.span)
+    value = _common_factor(build.neg(build.matmul(_inverse(curvature, build), offset)), build)
+    return Solution(wrt, value, curvature, offset)
+
+
+def _contains(node: n.Node, name: str) -> bool:
+    return any(isinstance(sub, n.Var) and sub.name == name for sub in n.walk(node))
+
+
+def _inverse(node: n.Node, build: Builder) -> n.Node:
+    """H^-1, with a numeric factor taken out: (2 M)^-1 = 1/2 M^-1, and 1/h for a scalar."""
+    if isinstance(node, n.ScalarMul) and number_value(node.left) is not None:
+        return build.scale(number(1 / number_value(node.left)), _inverse(node.right, build))
+    if node.shape.is_scalar:
+        return build.divide(number(1), node)
+    return build.inverse(node)
+
+
+def _at_zero(node: n.Node, name: str, build: Builder) -> n.Node:
+    """The expression with the variable set to zero, rebuilt so that zeros vanish."""
+    if isinstance(node, n.Var):
+        return number(0) if node.name == name else node
+    children = {id(child): _at_zero(child, name, build) for child in node.children()}
+    rebuilt = [children[id(child)] for child in node.children()]
+    if isinstance(node, n.Add):
+        return build.add(*rebuilt) if not all(is_zero(c) for c in rebuilt) else _zero_like(node)
+    if isinstance(node, n.Neg):
+        return build.neg(rebuilt[0]) if not is_zero(rebuilt[0]) else _zero_like(node)
+    if isinstance(node, (n.ScalarMul, n.MatMul, n.Hadamard)):
+        if any(is_zero(c) for c in rebuilt):
+            return _zero_like(node)
+        maker = {n.ScalarMul: build.scale, n.MatMul: build.matmul, n.Hadamard: build.hadamard}[type(node)]
+        return maker(*rebuilt)
+    if isinstance(node, n.Transpose):
+        return build.transpose(rebuilt[0]) if not is_zero(rebuilt[0]) else _zero_like(node)
+    return node.map_children(lambda child: children[id(child)])
+
+
+def _zero_like(node: n.Node) -> n.Node:
+    return number(0)  # a scalar zero: scalar expansion gives it any shape in a sum
+
+
+def _common_factor(node: n.Node, build: Builder) -> n.Node:
+    """2 A + 2 B -> 2 (A + B): a numeric factor shared by every term of a sum is taken out."""
+    terms = _terms(node)
+    if len(terms) < 2:
+        return node
+    coefficients = [c for c, _ in terms]
+    numerator = 0
+    denominator = 1
+    for c in coefficients:
+        numerator = gcd(numerator, abs(c.numerator))
+        denominator = denominator * c.denominator // gcd(denominator, c.denominator)
+    common = Fraction(numerator, denominator)
+    if common in (0, 1):
+        return node
+    total = None
+    for c, core in terms:
+        part = build.scale(number(c / common), core)
+        total = part if total is None else build.add(total, part)
+    return build.scale(number(common), total)
+
+
+def _terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
+    if isinstance(node, n.Add):
+        return _terms(node.left) + _terms(node.right)
+    if isinstance(node, n.Neg):
+        return [(-c, core) for c, core in _terms(node.operand)]
+    if isinstance(node, n.ScalarMul) and number_value(node.left) is not None:
+        return [(number_value(node.left) * c, core) for c, core in _terms(node.right)]
+    return [(Fraction(1), node)]
