@@ -145,6 +145,20 @@ def solve_command(expression: str, wrt: str, let: tuple[str, ...], fmt: str) -> 
         _print_text(result.report())
 
 
+@cli.command("plot", context_settings=EXPRESSION_COMMAND)
+@click.argument("expression")
+@click.option("--wrt", required=True, metavar="VARIABLE", help="a scalar or a 2-vector")
+@click.option("--at", "at", required=True, metavar="POINT", help='the point: "1", or "0.5, -0.5" for a 2-vector')
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="a .png or .svg file")
+@click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
+def plot_command(expression: str, wrt: str, at: str, output: str, let: tuple[str, ...]) -> None:
+    """Draw EXPRESSION with its tangent line at a point (a function of a scalar), or its contour lines
+    with gradient arrows (a function of a 2-vector). Needs the plot extra (matplotlib)."""
+    from .plot import plot
+
+    click.echo(plot(expression, wrt, at, output, let or None))
+
+
 def _print_text(lines: list[str]) -> None:
     """Unicode text; the first line in bold on a terminal, plain through a pipe or with NO_COLOR."""
     from rich.console import Console
