@@ -138,3 +138,12 @@ def test_several_files_and_the_schema(runner):
     report = json.loads(result.stdout)
     jsonschema.validate(report, SCHEMA)
     assert {Path(r["file"]).name for r in report["results"]} == {"course-rules.txt", "false.txt"}
+
+
+def test_kinks_matter_only_where_differences_are_taken():
+    source = "let y: vector(n), z: vector(m)\nmax(y, y) = y\nz' relu(eye(m)) = z'\nd/dy sum(max(y, y)) = ones(n)'\n"
+    statuses = [(r.status, r.detail) for r in check_source(source)]
+    assert statuses[0][0] == PROVED or statuses[0][0] == HOLDS  # max(y, y) is always at its kink: no matter
+    assert statuses[1][0] in (PROVED, HOLDS)  # relu of a constant: its kinks do not move
+    # differentiating max(y, y) needs points off the kink, and there are none: said, not crashed
+    assert statuses[2][0] == ERROR and "away from kinks" in statuses[2][1]
