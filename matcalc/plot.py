@@ -94,7 +94,7 @@ def function(expression: str, wrt: str, at: At, let: Declarations = None) -> tup
     >>> f.value(point), f.slope(point)
     (-1.0, (2.0,))
     """
-    point = _point(at)
+    point = _point(_without_name(at, wrt))
     env = declarations(let)
     if wrt not in env.decls and len(point) == 1:
         env = Env({**env.decls, wrt: Decl("scalar", SCALAR)})
@@ -281,6 +281,16 @@ def _visible_range(ys: list[float], keep: float) -> tuple[float | None, float | 
     low, high = min(low, keep), max(high, keep)
     margin = 0.1 * (high - low)
     return low - margin, high + margin
+
+
+def _without_name(at: At, wrt: str) -> At:
+    """ "x=1" and "x=[0.5, -0.5]" as `diff --at` writes them: the value after the variable's name."""
+    if isinstance(at, str) and "=" in at:
+        name, _, value = at.partition("=")
+        if name.strip() != wrt:
+            raise InputError(f"the point is a value of {wrt}, not of {name.strip()}")
+        return value
+    return at
 
 
 def _point(at: At) -> tuple[float, ...]:

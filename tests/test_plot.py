@@ -186,3 +186,10 @@ def test_missing_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
 def test_an_unwritable_path_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot write"):
         plot("3x^2 - 4x", "x", 1, tmp_path / "missing" / "out.png", let="x: scalar")
+
+
+def test_the_point_may_be_written_as_diff_at_writes_it(tmp_path):
+    # --at "x=1" as for `matcalc diff --at`; the slope there is still 2
+    assert tangent_line("3x^2 - 4x", "x", "x=1", let="x: scalar") == pytest.approx((2.0, -3.0))
+    with pytest.raises(InputError):
+        tangent_line("3x^2 - 4x", "x", "y=1", let="x: scalar")
