@@ -222,23 +222,16 @@ class Contractor:
         """The term as a matrix expression whose rows run over `row` and columns over `col`."""
         free = tuple(i for i in (row, col) if i is not None)
         chains = self.chains(term, free)
-        if chains is None:
-            return None
+        if chains is not None:
+            main = self._single_pieces(chains, row, col)
+        else:  # a free index in several factors: diagonals and elementwise products of the pieces
+            chains = self.chains(term, free, shared_free=True)
+            if chains is None:
+                return None
+            main = self._combined_pieces(chains, row, col)
+            if main is False:
+                return None
         b = self.build
-        by_indices = {piece.indices: piece for piece in chains.pieces}
-        if row is not None and col is not None:
-            if (row, col) in by_indices:
-                main = by_indices[(row, col)].node(b)
-            elif (col, row) in by_indices:
-                main = by_indices[(col, row)].reversed_node(b)
-            else:
-                main = b.matmul(by_indices[(row,)].node(b), by_indices[(col,)].reversed_node(b))
-        elif row is not None:
-            main = by_indices[(row,)].node(b)
-        elif col is not None:
-            main = by_indices[(col,)].reversed_node(b)
-        else:
-            main = None
         # a scalar product is written after the main factor, softmax(o) (1'y); det(X), a, ||x|| before it
         before = [s for s in chains.scalars if not isinstance(s, n.MatMul)]
         after = [s for s in chains.scalars if isinstance(s, n.MatMul)]
@@ -249,6 +242,52 @@ class Contractor:
                 main = n.ScalarMul(main, scalar, shape=main.shape)
             main = reduce(lambda acc, s: b.scale(s, acc), reversed(before), main)
         return b.push_transposes(b.scale(number(chains.coefficient), main))
+
+
+    def _single_pieces(self, chains: Chains, row: str | None, col: str | None) -> n.Node | None:
+        """The main factor when each free index is carried by one piece."""
+        b = self.build
+        by_indices = {piece.indices: piece for piece in chains.pieces}
+        if row is not None and col is not None:
+            if (row, col) in by_indices:
+                return by_indices[(row, col)].node(b)
+            if (col, row) in by_indices:
+                return by_indices[(col, row)].reversed_node(b)
+            return b.matmul(by_indices[(row,)].node(b), by_indices[(col,)].reversed_node(b))
+        if row is not None:
+            return by_indices[(row,)].node(b)
+        if col is not None:
+            return by_indices[(col,)].reversed_node(b)
+        return None
+
+    def _combined_pieces(self, chains: Chains, row: str | None, col: str | None):
+        """The main factor when free indices are shared: pieces along one index multiply elementwise,
+        v_i M_ij = (diag(v) M)_ij, and M_ij N_ij = (M ⊙ N)_ij. False if there is no such form."""
+        b = self.build
+        matrices, along = [], {row: [], col: []}
+        for piece in chains.pieces:
+            if len(piece.indices) == 2 and set(piece.indices) == {row, col} and row != col:
+                matrices.append(piece.node(b) if piece.indices == (row, col) else piece.reversed_node(b))
+            elif len(piece.indices) == 1 and piece.indices[0] in along:
+                along[piece.indices[0]].append(piece.node(b))
+            else:
+                return False
+        vectors = {index: reduce(b.hadamard, nodes) if nodes else None for index, nodes in along.items()}
+        if matrices:
+            main = reduce(b.hadamard, matrices)
+            if vectors[row] is not None:
+                main = b.matmul(b.diag_matrix(vectors[row]), main)
+            if vectors[col] is not None:
+                main = b.matmul(main, b.diag_matrix(vectors[col]))
+            return main
+        if row is not None and col is not None:
+            left = vectors[row] if vectors[row] is not None else self.ones(row)
+            right = vectors[col] if vectors[col] is not None else self.ones(col)
+            return b.matmul(left, b.transpose(right))
+        index = row if row is not None else col
+        if vectors[index] is None:
+            return None if index is None else self.ones(index)
+        return vectors[index] if row is not None else b.transpose(vectors[index])
 
 
 def _dangles(index: str, edges: list[_Edge], free: tuple[str, ...]) -> bool:
