@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import reduce
 
 from . import nodes as n
-from .build import ZERO, Builder, is_zero
+from .build import ONE, ZERO, Builder, constant_value, is_zero, number
 from .contract import Contractor, Piece, collect
 from .cse import name_repeated
 from .decls import Env
@@ -160,7 +161,29 @@ def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor
         if chains is None:
             raise UnsupportedError("matcalc cannot write this derivative in index notation yet")
         form.append(IndexTerm(chains.coefficient, tuple(chains.scalars), tuple(chains.pieces)))
-    return form
+    return _combine_scalars(form, contractor.build)
+
+
+def _combine_scalars(form: list[IndexTerm], build: Builder) -> list[IndexTerm]:
+    """Terms with the same pieces share them: δ_ik δ_jl + a δ_ik δ_jl = (1 + a) δ_ik δ_jl."""
+    groups: dict[tuple, list[IndexTerm]] = {}
+    for term in form:
+        key = tuple((tuple(piece.elements), piece.indices) for piece in term.pieces)
+        groups.setdefault(key, []).append(term)
+    combined = []
+    for terms in groups.values():
+        if len(terms) == 1:
+            combined.append(terms[0])
+            continue
+        parts = [build.scale(number(t.coefficient), reduce(build.scale, t.scalars, ONE)) for t in terms]
+        total = collect(parts, build)
+        value = constant_value(total)
+        if value is not None:
+            if value != 0:
+                combined.append(IndexTerm(value, (), terms[0].pieces))
+        else:
+            combined.append(IndexTerm(Fraction(1), (total,), terms[0].pieces))
+    return combined
 
 
 def _index_names(out_axes: tuple, wrt_axes: tuple, free: tuple, order: int) -> dict[str, str]:
