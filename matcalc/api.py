@@ -57,14 +57,18 @@ class Parsed:
         """`w: vector(n), X: matrix(m, n)`, as SPEC §1 shows the inference."""
         return ", ".join(f"{name}: {decl}" for name, decl in self.assumed.items())
 
+    def shape_facts(self) -> dict[str, Any]:
+        """The JSON fields every command shares: each variable's shape, and which were assumed."""
+        return {"shapes": {name: shape.dims() for name, shape in self.shapes().items()},
+                "assumed": list(self.assumed)}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "expression": self.source,
             "canonical": self.canonical,
             "shape": self.shape.dims(),
             "kind": self.shape.kind,
-            "shapes": {name: shape.dims() for name, shape in self.shapes().items()},
-            "assumed": list(self.assumed),
+            **self.shape_facts(),
         }
 
 
@@ -208,8 +212,7 @@ class DiffResult:
             "wrt": self.wrt,
             "layout": self.layout.value,
             "order": self.order,
-            "shapes": {name: shape.dims() for name, shape in parsed.shapes().items()},
-            "assumed": list(parsed.assumed),
+            **parsed.shape_facts(),
             "result_shape": list(self.shape),
             "derivative": self.text,
             "where": [{"name": name, "value": value} for name, value in self.where],
@@ -286,8 +289,7 @@ class SolveResult:
         return {
             "expression": parsed.source,
             "wrt": self.wrt,
-            "shapes": {name: shape.dims() for name, shape in parsed.shapes().items()},
-            "assumed": list(parsed.assumed),
+            **parsed.shape_facts(),
             "result_shape": self.solution.value.shape.dims(),
             "solution": expression_text(self.solution.value),
             "latex": self.latex,
