@@ -18,6 +18,7 @@ class ExitStatus(IntEnum):
     FALSE = 1  # a checked identity is false; no closed form found
     INPUT = 2  # bad input or usage
     UNSUPPORTED = 3  # well-formed input that matcalc cannot handle yet
+    INTERNAL = 4  # matcalc's own fault: a result failed its self-check
 
 
 @dataclass(frozen=True)
