@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import difflib
 
@@ -24,11 +24,15 @@ from .render.latex import latex_expression, latex_name, latex_text
 from .render.numpy import NumpyPrinter, dimension_sources, numpy_expression, numpy_function
 from .render.text import derivative_text, expression_text, notes, report
 from .result import Derivative, differentiate
+
+if TYPE_CHECKING:
+    from .selfcheck import CheckReport
 from .shapes import Shape
 from .solve import Solution
 from .solve import solve as stationary_point
 
 Declarations = str | Iterable[str] | Env | None
+MAX_ORDER = 6  # each order multiplies the terms; beyond the sixth no one asks, and the work grows fast
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class DiffResult:
 
     parsed: Parsed
     derivative: Derivative
+    check: CheckReport | None = None  # the self-check against finite differences (None: skipped)
 
     @property
     def wrt(self) -> str:
@@ -159,8 +164,9 @@ class DiffResult:
         return latex_text(self.derivative, mode)
 
     def report(self, unicode: bool = True) -> list[str]:
-        """The lines of `matcalc diff`'s text output."""
-        return report(self.derivative, self.parsed.source, self.parsed.assumed_text(), unicode)
+        """The lines of `matcalc diff`'s text output, ending with what the self-check found."""
+        lines = report(self.derivative, self.parsed.source, self.parsed.assumed_text(), unicode)
+        return lines + ([self.check.text()] if self.check is not None else [])
 
     def summary(self) -> dict[str, str]:
         """Label -> text, for tables: expression, variable, layout, result shape, derivative, ..."""
@@ -168,11 +174,12 @@ class DiffResult:
         return {
             "expression": self.parsed.source,
             "variable": self.wrt,
-            "layout": self.layout.value if self.order == 1 else "(Hessian)",
+            "layout": self.layout.value,
             "result shape": "(" + ", ".join(str(d) for d in self.shape) + (",)" if len(self.shape) == 1 else ")"),
             "derivative": derivative_text(self.derivative, unicode=True) + (f"  where {where}" if where else ""),
             "assumptions": self.parsed.assumed_text(),
             "notes": "\n".join(self.notes),
+            "checked": self.check.text() if self.check is not None else "not checked (--no-check)",
         }
 
     def _repr_latex_(self) -> str:
@@ -199,11 +206,11 @@ class DiffResult:
             raise error.with_source(source)
         return as_plain(evaluate_shown(self.derivative, point))
 
-    def verify(self, seed: int = 0, points: int = 3) -> float:
-        """The largest relative error against central finite differences at random points."""
-        from .numeric import verify
-
-        return verify(self.derivative, self.parsed.env, seed, points)
+    def verify(self, seed: int = 0, points: int = 10) -> float:
+        """The largest relative error against central finite differences at random points
+        (the self-check, at more points); nan if no point could be used."""
+        report = run_check(self.parsed, self.derivative, seed, points)
+        return report.max_error if report.points else float("nan")
 
     def to_json(self) -> dict[str, Any]:
         parsed = self.parsed
@@ -219,11 +226,12 @@ class DiffResult:
             "latex": latex_text(self.derivative, "rhs"),
             "numpy": self.numpy,
             "notes": self.notes,
+            "checked": self.check.to_json() if self.check is not None else None,
         }
 
 
 def diff(source: str, wrt: str, let: Declarations = None, layout: Layout | str = Layout.NUMERATOR,
-         order: int = 1) -> DiffResult:
+         order: int = 1, check: bool = True) -> DiffResult:
     """Differentiate an expression with respect to a variable.
 
     >>> result = diff("x'Ax", "x")
@@ -233,14 +241,27 @@ def diff(source: str, wrt: str, let: Declarations = None, layout: Layout | str =
     "(A + A')x"
     """
     parsed = parse(source, let, layout)
-    if order not in (1, 2):
-        raise InputError(f"the order of a derivative is 1 or 2, not {order}")
+    if not 1 <= order <= MAX_ORDER:
+        raise InputError(f"the order of a derivative is a whole number from 1 to {MAX_ORDER}, not {order}")
     variable = _variable(parsed, wrt)
     try:
         derivative = differentiate(parsed.expr, variable, parsed.env, Layout(layout), order)
     except MatcalcError as error:
         raise error.with_source(source)
-    return DiffResult(parsed, derivative)
+    report = run_check(parsed, derivative) if check else None
+    return DiffResult(parsed, derivative, report)
+
+
+def run_check(parsed: Parsed, derivative: Derivative, seed: int = 0, points: int = 3) -> CheckReport:
+    """SPEC §3's self-check; a result that fails it raises SelfCheckError (exit 4) and is never shown."""
+    from .selfcheck import internal_error, self_check
+
+    lower = [differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k)
+             for k in range(1, derivative.order)]
+    report = self_check(lower + [derivative], parsed.env, seed, points)
+    if report.points and not report.holds:
+        raise internal_error(derivative, parsed.source, report).with_source(parsed.source)
+    return report
 
 
 @dataclass

@@ -33,7 +33,19 @@ def arrange(out_axes: tuple, wrt_axes: tuple, layout: Layout, out_is_scalar: boo
     A result of rank 0 is (1,); one of rank 1 keeps a unit axis, written None,
     where y or x is a scalar: scalar by vector is (None, n) in numerator layout.
     """
-    numerator = tuple(out_axes) + tuple(wrt_axes)[::-1]
+    return arrange_order(out_axes, (wrt_axes,), layout, out_is_scalar)
+
+
+def arrange_order(out_axes: tuple, wrt_groups: tuple[tuple, ...], layout: Layout, out_is_scalar: bool) -> tuple:
+    """Order the axes of a K-th derivative: each differentiation appends the variable's axes
+    (one group per differentiation) reversed, in numerator layout; the other layouts reverse it all.
+
+    >>> arrange_order((), (("a", "b"), ("c", "d")), Layout.NUMERATOR, True)
+    ('b', 'a', 'd', 'c')
+    >>> arrange_order(("i",), (("a",), ("c",)), Layout.DENOMINATOR, False)
+    ('c', 'a', 'i')
+    """
+    numerator = tuple(out_axes) + tuple(axis for group in wrt_groups for axis in tuple(group)[::-1])
     if not numerator:
         return (None,)
     if len(numerator) == 1:
@@ -51,6 +63,18 @@ def result_shape(out: Shape, wrt: Shape, layout: Layout) -> tuple[Dim, ...]:
     ('n', 'k', 'm')
     """
     arranged = arrange(axes(out), axes(wrt), layout, out.is_scalar)
+    return tuple(1 if dim is None else dim for dim in arranged)
+
+
+def derivative_shape(out: Shape, wrt: Shape, layout: Layout, order: int = 1) -> tuple[Dim, ...]:
+    """The shape of the order-th derivative of out by wrt (SPEC §3).
+
+    >>> derivative_shape(Shape(1, 1), Shape("p", "q"), Layout.NUMERATOR, 2)
+    ('q', 'p', 'q', 'p')
+    >>> derivative_shape(Shape("m", 1), Shape(1, 1), Layout.NUMERATOR, 2)
+    ('m', 1)
+    """
+    arranged = arrange_order(axes(out), (axes(wrt),) * order, layout, out.is_scalar)
     return tuple(1 if dim is None else dim for dim in arranged)
 
 

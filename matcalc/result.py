@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import reduce
+from itertools import chain, count
 
 from . import nodes as n
 from .build import ONE, ZERO, Builder, constant_value, is_zero, number
@@ -21,7 +22,7 @@ from .cse import name_repeated
 from .decls import Env
 from .rules import Differentiator, Kink
 from .errors import UnsupportedError
-from .layout import Layout, arrange, hessian_shape, result_shape
+from .layout import Layout, arrange_order, derivative_shape
 from .shapes import Dim, Shape
 from .tensor import Indices, Term, simplify_terms
 
@@ -36,6 +37,7 @@ class IndexTerm:
     coefficient: Fraction
     scalars: tuple[n.Node, ...]
     pieces: tuple[Piece, ...]
+    summed: tuple[str, ...] = ()  # indices summed over explicitly (Σ_p), where no chain form exists
 
 
 @dataclass
@@ -58,38 +60,45 @@ class Derivative:
     kinks: list[Kink] = field(default_factory=list)  # where the derivative holds only away from a kink
     inline_matrix: n.Node | None = None  # the shown forms before naming: for one-expression code
     inline_index_form: list[IndexTerm] | None = None
+    out_axes: tuple[str, ...] = ()  # the free indices of the function's own axes
+    wrt_groups: tuple[tuple[str, ...], ...] = ()  # the variable's free indices, one group per differentiation
+    invertible: list[n.Node] = field(default_factory=list)  # matrices the result assumes invertible
 
     @property
     def rank(self) -> int:
         return len(self.free)
 
 
+MAX_TERMS = 20_000  # terms of the index form; beyond this a derivative is refused rather than slow
+
+
 def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int = 1) -> Derivative:
+    """The order-th derivative of expr by wrt: each differentiation is the same rules applied to the
+    index form of the one before (the product rule over its factors)."""
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     build = Builder(symmetric)
     indices = Indices()
     differ = Differentiator(wrt, build, indices)
     out_row, out_col = indices.fresh(expr.shape.rows), indices.fresh(expr.shape.cols)
-    terms = differ.derive(expr, out_row, out_col)
     out_axes = tuple(i for i in (out_row, out_col) if i is not None)
-    wrt_axes = tuple(i for i in differ.wrt_axes if i is not None)
-    if order == 1:
-        arranged = arrange(out_axes, wrt_axes, layout, expr.shape.is_scalar)
-        shape = result_shape(expr.shape, wrt.shape, layout)
-    else:
-        shape = _second_order_shape(expr, wrt)
-        second = Differentiator(wrt, build, indices)
-        second.kinks = differ.kinks
-        terms = second.derive_terms(terms)
-        second_axes = tuple(i for i in second.wrt_axes if i is not None)
-        arranged = (wrt_axes + second_axes) if wrt_axes else (None,)
+    terms = differ.derive(expr, out_row, out_col)
+    groups = [tuple(i for i in differ.wrt_axes if i is not None)]
+    for _ in range(order - 1):
+        _bound(terms, expr)
+        terms = simplify_terms(terms, out_axes + tuple(i for g in groups for i in g), indices, symmetric)
+        differ = differ.again()
+        terms = differ.derive_terms(terms)
+        groups.append(tuple(i for i in differ.wrt_axes if i is not None))
+    _bound(terms, expr)
+    arranged = arrange_order(out_axes, tuple(groups), layout, expr.shape.is_scalar)
+    shape = derivative_shape(expr.shape, wrt.shape, layout, order)
     free = tuple(i for i in arranged if i is not None)
     terms = simplify_terms(terms, free, indices, symmetric)
     notes: list[str] = []
     if symmetric & {wrt.name}:
         notes.append(f"{wrt.name} is {env.decls[wrt.name].kind}: its entries are treated as independent "
                      "(the unconstrained derivative)")
-    names = _index_names(out_axes, wrt_axes, free, order)
+    names = _index_names(out_axes, groups, free, indices)
     contractor = Contractor(build, indices.dims)
     matrix, index_form = None, None
     if len(free) <= 2:
@@ -99,9 +108,23 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     if matrix is None:
         index_form = _index_form(terms, free, contractor)
     result = Derivative(expr, wrt, order, layout, shape, free, names, indices.dims, terms, matrix, index_form,
-                        notes=notes, kinks=differ.kinks, inline_matrix=matrix, inline_index_form=index_form)
+                        notes=notes, kinks=differ.kinks, inline_matrix=matrix, inline_index_form=index_form,
+                        out_axes=out_axes, wrt_groups=tuple(groups),
+                        invertible=_needs_inverse(differ.invertible, env))
     _name_repeated(result)
     return result
+
+
+def _bound(terms: list[Term], expr: n.Node) -> None:
+    if len(terms) > MAX_TERMS:
+        raise UnsupportedError(f"this derivative has more than {MAX_TERMS:,} terms in index form, more than "
+                               "matcalc works through in reasonable time and memory", span=expr.span)
+
+
+def _needs_inverse(matrices: list[n.Node], env: Env) -> list[n.Node]:
+    """The matrices the result inverts, less those invertible by declaration (posdef)."""
+    return [m for m in matrices if not (isinstance(m, n.Var) and m.name in env.decls
+                                        and env.decls[m.name].kind == "posdef")]
 
 
 def _name_repeated(result: Derivative) -> None:
@@ -121,17 +144,8 @@ def _name_repeated(result: Derivative) -> None:
         for piece in term.pieces:
             pieces.append(Piece(named[position : position + len(piece.elements)], piece.indices))
             position += len(piece.elements)
-        rebuilt.append(IndexTerm(term.coefficient, scalars, tuple(pieces)))
+        rebuilt.append(IndexTerm(term.coefficient, scalars, tuple(pieces), term.summed))
     result.index_form = rebuilt
-
-
-def _second_order_shape(expr: n.Node, wrt: n.Var) -> tuple[Dim, ...]:
-    shape = hessian_shape(expr.shape, wrt.shape)
-    if shape is None:
-        raise UnsupportedError("second derivatives are of a scalar function of a scalar or a vector",
-                               span=expr.span, hint=f"here the function is {expr.shape.kind} and the variable "
-                               f"{wrt.name} is {wrt.shape.kind}")
-    return shape
 
 
 def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, build: Builder) -> n.Node | None:
@@ -159,16 +173,36 @@ def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor
     for term in terms:
         chains = contractor.chains(term, free, shared_free=True)
         if chains is None:
-            raise UnsupportedError("matcalc cannot write this derivative in index notation yet")
+            form.append(_entrywise(term, free, contractor))
+            continue
         form.append(IndexTerm(chains.coefficient, tuple(chains.scalars), tuple(chains.pieces)))
     return _combine_scalars(form, contractor.build)
+
+
+def _entrywise(term: Term, free: tuple[str, ...], contractor: Contractor) -> IndexTerm:
+    """A term with no chain form (an index shared by three matrices: Σ_p v_p A_pi A_pj A_pk) as a
+    product of entries, with its summed indices explicit."""
+    scalars, pieces = [], []
+    for f in term.factors:
+        if f.is_delta:
+            dim = contractor.dims[f.indices[0]]
+            pieces.append(Piece([n.Identity(shape=Shape(dim, dim))], f.indices))
+        elif not f.indices:
+            scalars.append(f.node)
+        else:
+            node = f.node if not (len(f.indices) == 1 and f.node.shape.is_row) else contractor.build.transpose(f.node)
+            pieces.append(Piece([node], f.indices))
+    summed = tuple(i for i in term.indices() if i not in free)
+    position = {index: k for k, index in enumerate(free)}
+    pieces.sort(key=lambda piece: min((position[i] for i in piece.indices if i in position), default=-1))
+    return IndexTerm(term.coefficient, tuple(scalars), tuple(pieces), summed)
 
 
 def _combine_scalars(form: list[IndexTerm], build: Builder) -> list[IndexTerm]:
     """Terms with the same pieces share them: δ_ik δ_jl + a δ_ik δ_jl = (1 + a) δ_ik δ_jl."""
     groups: dict[tuple, list[IndexTerm]] = {}
     for term in form:
-        key = tuple((tuple(piece.elements), piece.indices) for piece in term.pieces)
+        key = (tuple((tuple(piece.elements), piece.indices) for piece in term.pieces), term.summed)
         groups.setdefault(key, []).append(term)
     combined = []
     for terms in groups.values():
@@ -180,15 +214,20 @@ def _combine_scalars(form: list[IndexTerm], build: Builder) -> list[IndexTerm]:
         value = constant_value(total)
         if value is not None:
             if value != 0:
-                combined.append(IndexTerm(value, (), terms[0].pieces))
+                combined.append(IndexTerm(value, (), terms[0].pieces, terms[0].summed))
         else:
-            combined.append(IndexTerm(Fraction(1), (total,), terms[0].pieces))
+            combined.append(IndexTerm(Fraction(1), (total,), terms[0].pieces, terms[0].summed))
     return combined
 
 
-def _index_names(out_axes: tuple, wrt_axes: tuple, free: tuple, order: int) -> dict[str, str]:
-    """Output indices first, then the variable's in its own row-column order: ∂y_i/∂X_jk."""
-    letters = iter("ijklmn")
-    ordered = out_axes + wrt_axes if order == 1 else free
-    return {index: next(letters) for index in ordered if index in free}
+INDEX_LETTERS = "ijklmnpqrsuvwabcdefgh"
 
+
+def _index_names(out_axes: tuple, groups: list[tuple], free: tuple, indices: Indices) -> dict[str, str]:
+    """Output indices first, then the variable's for each differentiation, each in its own
+    row-column order (∂y_i/∂X_jk, ∂²f/∂X_ij ∂X_kl); then names for summed indices (Σ_p)."""
+    ordered = out_axes + tuple(i for group in groups for i in group)
+    names = dict(zip([i for i in ordered if i in free], INDEX_LETTERS))
+    spare = (name for name in chain("pqrsuvwabcdefgh", (f"p{k}" for k in count(1))) if name not in names.values())
+    names.update((i, next(spare)) for i in indices.dims if i not in names)
+    return names

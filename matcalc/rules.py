@@ -17,7 +17,7 @@ from fractions import Fraction
 from . import nodes as n
 from .build import ONE, Builder, number, number_value
 from .errors import UnsupportedError
-from .tensor import Factor, Indices, Term, delta, factor, scaled, size_node, summed, with_factors
+from .tensor import Factor, Indices, Term, broadcast, delta, factor, scaled, size_node, with_factors
 
 MAX_MATRIX_POWER = 12
 
@@ -36,17 +36,30 @@ class Differentiator:
         self.indices = indices
         self.wrt_axes = (indices.fresh(wrt.shape.rows), indices.fresh(wrt.shape.cols))
         self.kinks: list[Kink] = []
-        self._depends: dict[int, bool] = {}
+        self.invertible: list[n.Node] = []  # matrices whose inverse the result contains
+        self._depends: dict[int, tuple[n.Node, bool]] = {}
+
+    def again(self) -> Differentiator:
+        """A differentiator for the next order: fresh axes for the variable, the same records."""
+        following = Differentiator(self.wrt, self.build, self.indices)
+        following.kinks, following.invertible, following._depends = self.kinks, self.invertible, self._depends
+        return following
+
+    def inverts(self, matrix: n.Node) -> None:
+        if matrix not in self.invertible:
+            self.invertible.append(matrix)
 
     def depends(self, node: n.Node) -> bool:
-        """Whether the node contains the variable (memoised by identity: trees are immutable)."""
+        """Whether the node contains the variable (memoised by identity: trees are immutable; the
+        memo holds the node, so that its id cannot be reused by another node)."""
         key = id(node)
         if key not in self._depends:
             if isinstance(node, n.Var):
-                self._depends[key] = node.name == self.wrt.name
+                found = node.name == self.wrt.name
             else:
-                self._depends[key] = any(self.depends(child) for child in node.children())
-        return self._depends[key]
+                found = any(self.depends(child) for child in node.children())
+            self._depends[key] = (node, found)
+        return self._depends[key][1]
 
     def derive(self, node: n.Node, row: str | None, col: str | None) -> list[Term]:
         if not self.depends(node):
@@ -54,7 +67,8 @@ class Differentiator:
         rule = getattr(self, f"_{node.kind}", None)
         if rule is None:
             raise UnsupportedError(f"matcalc cannot differentiate {node.kind} yet", span=node.span)
-        return rule(node, _axis(node.shape.rows, row), _axis(node.shape.cols, col))
+        row, col = _axis(node.shape.rows, row), _axis(node.shape.cols, col)
+        return broadcast(rule(node, row, col), self.indices, row, col)
 
     def derive_factor(self, f: Factor) -> list[Term]:
         """The derivative of one indexed factor (a delta is constant)."""
@@ -166,18 +180,20 @@ class Differentiator:
 
     def _trace(self, node: n.Trace, row, col) -> list[Term]:
         j = self.fresh(node.operand.shape.rows)
-        return summed(self.derive(node.operand, j, j), self.indices, j)
+        return self.derive(node.operand, j, j)
 
     def _det(self, node: n.Det, row, col) -> list[Term]:
         # d det(A) = det(A) tr(A^-1 dA)
         j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
         inverse = self.build.inverse(node.operand)
+        self.inverts(node.operand)
         return with_factors(self.derive(node.operand, j, l), factor(node, None, None), factor(inverse, l, j))
 
     def _logdet(self, node: n.LogDet, row, col) -> list[Term]:
         # d log det(A) = tr(A^-1 dA)
         j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
         inverse = self.build.inverse(node.operand)
+        self.inverts(node.operand)
         return with_factors(self.derive(node.operand, j, l), factor(inverse, l, j))
 
     def _norm(self, node: n.Norm, row, col) -> list[Term]:
@@ -196,7 +212,7 @@ class Differentiator:
 
     def _sum(self, node: n.Sum, row, col) -> list[Term]:
         j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
-        return summed(self.derive(node.operand, j, l), self.indices, j, l)
+        return self.derive(node.operand, j, l)
 
     def _mean(self, node: n.Mean, row, col) -> list[Term]:
         shape = node.operand.shape

@@ -15,7 +15,7 @@ from fractions import Fraction
 from itertools import count, permutations
 
 from . import nodes as n
-from .shapes import Dim
+from .shapes import Dim, Shape
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,31 @@ def simplify_terms(terms: list[Term], free: tuple[str, ...], indices: Indices,
     return [term for term in collected.values() if term.coefficient != 0]
 
 
+def ones(index: str, dim: Dim) -> Factor:
+    """𝟏_i: the marker of a value broadcast along index i (scalar expansion). It keeps the index in
+    the term, so that a sum over i that the term no longer otherwise carries still counts every
+    broadcast element (Σ_i 1 = n), however many differentiations later."""
+    return Factor(n.Fill(n.Number(Fraction(1)), shape=Shape(dim, 1)), (index,))
+
+
+def is_ones(f: Factor) -> bool:
+    return isinstance(f.node, n.Fill) and isinstance(f.node.value, n.Number) and f.node.value.value == 1 \
+        and len(f.indices) == 1
+
+
+def broadcast(terms: list[Term], indices: Indices, *carried: str | None) -> list[Term]:
+    """Every term made to carry each of the indices: one that does not is constant along it."""
+    wanted = [i for i in carried if i is not None]
+    if not wanted:
+        return terms
+    result = []
+    for term in terms:
+        present = {i for f in term.factors for i in f.indices}
+        missing = [ones(i, indices.dims[i]) for i in wanted if i not in present]
+        result.append(term.times(*missing) if missing else term)
+    return result
+
+
 def summed(terms: list[Term], indices: Indices, *over: str | None) -> list[Term]:
     """Terms summed over indices; a term that does not carry an index is multiplied by its size."""
     result = []
@@ -163,7 +188,19 @@ def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | No
             break
     if coefficient == 0:
         return None
-    return Term(coefficient, tuple(factors))
+    return Term(coefficient, tuple(_drop_ones(factors, free, indices)))
+
+
+def _drop_ones(factors: list[Factor], free: set[str], indices: Indices) -> list[Factor]:
+    """Broadcast markers go: one along an index something else carries (or a free one) is 1; one
+    along a summed index nothing else carries is the size of that sum."""
+    markers = [f for f in factors if is_ones(f)]
+    if not markers:
+        return factors
+    kept = [f for f in factors if not is_ones(f)]
+    carried = set(free).union(*(f.indices for f in kept))
+    counted = dict.fromkeys(f.indices[0] for f in markers if f.indices[0] not in carried)
+    return kept + [Factor(size_node(indices.dims[i]), ()) for i in counted]
 
 
 def size_node(dim: Dim) -> n.Node:

@@ -19,14 +19,14 @@ LAYERS = {
     "result": 7,
     "numeric": 8, "solve": 8,
     "render": 9,
-    "batch": 10,
+    "batch": 10, "selfcheck": 10,
     "api": 11,
     "plot": 12,
     "cli": 13,
     "__init__": 14, "__main__": 14,
 }
 # Third-party libraries and the only modules allowed to import them.
-OWNERS = {"matplotlib": {"plot"}, "click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower"}, "numpy": {"evaluate", "numeric", "plot"}}
+OWNERS = {"matplotlib": {"plot"}, "click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower"}, "numpy": {"evaluate", "numeric", "plot", "selfcheck"}}
 
 
 def modules():

@@ -21,7 +21,13 @@ def transcripts():
 @pytest.mark.parametrize("args, expected", list(transcripts()), ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_readme_transcript(runner, args, expected):
     result = runner.invoke(cli, args)
-    assert result.output == expected
+    assert without_rounding_noise(result.output) == without_rounding_noise(expected)
+
+
+def without_rounding_noise(text: str) -> str:
+    """The self-check's error is rounding noise whose digits vary with the machine's BLAS."""
+    text = re.sub(r"max rel\. error \d(\.\d+)?e-\d+", "max rel. error (noise)", text)
+    return re.sub(r'"max_relative_error": \d(\.\d+)?e-\d+', '"max_relative_error": (noise)', text)
 
 
 def test_readme_has_transcripts():

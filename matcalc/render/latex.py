@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..result import Derivative, IndexTerm
 from ..syntax import GREEK
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, format_number, precedence
-from .text import join_signed, out_rank, output_name
+from .text import join_signed, output_name
 
 MODES = ("equation", "rhs")
 
@@ -352,20 +352,18 @@ def _matrix_head(result: Derivative, printer: LatexPrinter) -> str:
     function = _differentiated(result, printer)
     if result.order == 1:
         return rf"\frac{{\partial {function}}}{{\partial {variable}}}"
-    return rf"\frac{{\partial^{{2}} {function}}}{{\partial {variable}^{{2}}}}"
+    return rf"\frac{{\partial^{{{result.order}}} {function}}}{{\partial {variable}^{{{result.order}}}}}"
 
 
 def _index_head(result: Derivative, printer: LatexPrinter) -> str:
     """\\frac{\\partial y_{i}}{\\partial X_{jk}}: output indices first, then the variable's."""
-    letters = list(result.index_names.values())
+    names = result.index_names
     out = n.Var(output_name(result), shape=result.expr.shape)
-    if result.order == 2:  # a Hessian with no matrix form: ∂²f/∂x_i ∂x_j
-        below = " ".join(rf"\partial {printer.entry(result.wrt, letter)}" for letter in letters) or \
-            rf"\partial {printer.text(result.wrt)}^{{2}}"
-        return rf"\frac{{\partial^{{2}} {printer.entry(out, '')}}}{{{below}}}"
-    rank = out_rank(result)
-    return (rf"\frac{{\partial {printer.entry(out, ''.join(letters[:rank]))}}}"
-            rf"{{\partial {printer.entry(result.wrt, ''.join(letters[rank:]))}}}")
+    out_indices = "".join(names[i] for i in result.out_axes if i in names)
+    below = r" \, ".join(rf"\partial {printer.entry(result.wrt, ''.join(names[i] for i in group))}" if group
+                         else rf"\partial {printer.text(result.wrt)}" for group in result.wrt_groups)
+    power = "" if result.order == 1 else f"^{{{result.order}}}"
+    return rf"\frac{{\partial{power} {printer.entry(out, out_indices)}}}{{{below}}}"
 
 
 def _index_body(result: Derivative, printer: LatexPrinter) -> str:
@@ -385,6 +383,8 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: LatexPrinter) -
                                for e in piece.elements)
             parts.append(_parens(product) + (f"_{{{subscript}}}" if subscript else ""))
     text = " ".join(parts)
+    if term.summed:
+        text = rf"\sum_{{{''.join(names[i] for i in term.summed)}}} " + text
     coefficient = term.coefficient
     if coefficient in (1, -1):
         text = text or "1"

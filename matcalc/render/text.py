@@ -120,14 +120,23 @@ def where_text(result: Derivative, unicode: bool = False) -> str:
 
 
 def index_text(result: Derivative, printer: MathPrinter) -> str:
-    """∂y_i/∂X_jk = A_ij b_k + ..."""
+    """∂y_i/∂X_jk = A_ij b_k + ...; ∂²f/∂X_ij ∂X_kl = ... for higher orders."""
     names = result.index_names
-    natural = list(names.values())  # output indices, then the variable's, each in row-column order
     wrt = result.wrt.name if result.wrt.name.isalpha() else f"({result.wrt.name})"
-    out_indices, wrt_indices = "".join(natural[: out_rank(result)]), "".join(natural[out_rank(result):])
-    head = f"∂{output_name(result)}{'_' + out_indices if out_indices else ''}/∂{wrt}_{wrt_indices}"
+    out_indices = "".join(names[i] for i in result.out_axes if i in names)
+    below = " ".join(f"∂{wrt}_{''.join(names[i] for i in group)}" if group else f"∂{wrt}"
+                     for group in result.wrt_groups)
+    head = f"{partial(result.order)}{output_name(result)}{'_' + out_indices if out_indices else ''}/{below}"
     body = join_signed(_index_term(term, names, printer) for term in result.index_form or [])
     return f"{head} = {body}"
+
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def partial(order: int) -> str:
+    """∂, ∂², ∂³, ..."""
+    return "∂" if order == 1 else "∂" + str(order).translate(SUPERSCRIPTS)
 
 
 def out_rank(result: Derivative) -> int:
@@ -160,6 +169,8 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: MathPrinter) ->
         parts.append(f"{body}_{subscript}")
     coefficient = term.coefficient
     text = " ".join(parts) if parts else "1"
+    if term.summed:
+        text = f"Σ_{''.join(names[i] for i in term.summed)} " + text
     if coefficient == 1:
         return text
     if coefficient == -1:
@@ -182,14 +193,14 @@ def join_signed(texts) -> str:
 
 def report(result: Derivative, source: str, assumed: str, unicode: bool = True) -> list[str]:
     """The lines of `matcalc diff`'s text output."""
-    symbol = "∂" if result.order == 1 else "∂²"
-    variable = result.wrt.name if result.order == 1 else f"{result.wrt.name}²"
+    symbol = partial(result.order)
+    variable = result.wrt.name if result.order == 1 else result.wrt.name + str(result.order).translate(SUPERSCRIPTS)
     body = derivative_text(result, unicode)
     lines = [f"{symbol}/∂{variable} {source} = {body}" if result.matrix is not None else
              f"{body}    ({output_name(result)} = {source})"]
     lines += [f"  where {name} = {expression_text(node, unicode)}" for name, node in result.where]
     shape = "(" + ", ".join(str(d) for d in result.shape) + (",)" if len(result.shape) == 1 else ")")
-    lines.append(f"shape: {shape} ({result.layout.value} layout)" if result.order == 1 else f"shape: {shape}")
+    lines.append(f"shape: {shape} ({result.layout.value} layout)")
     if result.matrix is None:
         names = result.index_names
         lines[-1] += f", axes in the order {', '.join(names[i] for i in result.free)}"
@@ -200,8 +211,9 @@ def report(result: Derivative, source: str, assumed: str, unicode: bool = True) 
 
 
 def notes(result: Derivative, unicode: bool = False) -> list[str]:
-    """The kinks stated as subdifferentials, then any other notes."""
-    return [kink_text(kink, unicode) for kink in result.kinks] + result.notes
+    """The kinks stated as subdifferentials, the inverses the result assumes, then any other notes."""
+    inverses = [f"assumes {expression_text(m, unicode)} invertible" for m in result.invertible]
+    return [kink_text(kink, unicode) for kink in result.kinks] + inverses + result.notes
 
 
 def kink_text(kink: Kink, unicode: bool = False) -> str:

@@ -1,0 +1,174 @@
+"""The self-check of every shown derivative (SPEC §3): finite differences at random points.
+
+At each point, the shown result of order K is contracted with a random weight
+U on the function's axes and a random direction V_k on the variable's axes of
+each differentiation k, and compared with the central difference along V_K of
+the order K-1 result contracted the same way:
+
+    <D^K f, U, V_1..V_K>  ≈  (C(X + h V_K) - C(X - h V_K)) / 2h,   C = <D^(K-1) f, U, V_1..V_(K-1)>
+
+For K = 1, C is <U, f> itself, evaluated by `evaluate` (which shares no code
+with the differentiator). For K > 1 the order K-1 result has been checked the
+same way first, so trust is built one order at a time, each step a
+first-order central difference with a tiny step (far from any kink), and
+each point costs a few evaluations whatever the sizes. A wrong entry
+anywhere changes the contraction for almost every random U and V, so a
+missing transpose cannot pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import nodes as n
+from .decls import Env
+from .errors import ExitStatus, MatcalcError, UnsupportedError
+from .numeric import Point, evaluate_numeric, evaluate_shown, sample_point
+from .result import TOLERANCE, Derivative
+
+STEP = 1e-6
+RETRY_STEP = 1e-5  # a point that fails is measured again with this step: noise moves, a wrong answer does not
+MAX_CONDITION = 1e8  # a matrix the result inverts must be at least this well conditioned at a sample point
+TRIES_PER_POINT = 4  # points at which the result cannot be evaluated (a singular inverse) are redrawn
+
+
+class SelfCheckError(MatcalcError):
+    """A result that disagrees with finite differences of the function: matcalc's own fault."""
+
+    exit_code = ExitStatus.INTERNAL
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    points: int  # the points at which the result was compared
+    max_error: float  # the largest relative error there
+    reason: str = ""  # why no point could be used, when points == 0
+
+    @property
+    def holds(self) -> bool:
+        return self.points > 0 and self.max_error <= TOLERANCE
+
+    def text(self) -> str:
+        if self.points == 0:
+            return f"not checked: {self.reason}"
+        return f"checked: {self.points} point{'s' if self.points != 1 else ''}, max rel. error {self.max_error:.0e}"
+
+    def to_json(self) -> dict:
+        data: dict = {"points": self.points, "holds": self.holds}
+        if self.points:
+            data["max_relative_error"] = float(f"{self.max_error:.1e}")  # more digits would be noise
+        else:
+            data["reason"] = self.reason
+        return data
+
+
+def self_check(results: list[Derivative], env: Env, seed: int = 0, points: int = 3) -> CheckReport:
+    """Check results[-1], the derivative of order K; results holds orders 1..K of the same function."""
+    result = results[-1]
+    rng = np.random.default_rng(seed)
+    errors: list[float] = []
+    for _ in range(points * TRIES_PER_POINT):
+        if len(errors) == points:
+            break
+        try:
+            point = sample_point(result.expr, env, rng)
+        except UnsupportedError as error:
+            return CheckReport(len(errors), max(errors, default=0.0), reason=error.message)
+        error = _error_at(results, point, rng)
+        if error is not None:
+            errors.append(error)
+    if not errors:
+        return CheckReport(0, 0.0, reason=_why_unevaluable(result))
+    return CheckReport(len(errors), max(errors))
+
+
+def _error_at(results: list[Derivative], point: Point, rng: np.random.Generator) -> float | None:
+    """The relative error of each order's contraction at the point (the largest), or None if a
+    result cannot be evaluated there."""
+    expr, wrt = results[-1].expr, results[-1].wrt.name
+    if not _assumptions_hold(results[-1], point):
+        return None
+    weight = rng.normal(size=_evaluate(expr, point).shape)
+    directions = [rng.normal(size=point.values[wrt].shape) for _ in results]
+    worst = 0.0
+    for k, result in enumerate(results):
+        lower = results[k - 1] if k else None
+        with np.errstate(all="ignore"):
+            try:
+                shown = _contract(result, evaluate_shown(result, point), weight, directions, point)
+                error = _relative(shown, _difference(expr, lower, wrt, weight, directions, k, point, STEP))
+                if error > TOLERANCE:
+                    retry = _difference(expr, lower, wrt, weight, directions, k, point, RETRY_STEP)
+                    error = min(error, _relative(shown, retry))
+            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+                return None
+        if not np.isfinite(shown) or not np.isfinite(error):
+            return None
+        worst = max(worst, error)
+    return worst
+
+
+def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.ndarray,
+                directions: list[np.ndarray], k: int, point: Point, step: float) -> float:
+    """The central difference along directions[k] of the order-k result's contraction."""
+    def contraction(values: dict) -> float:
+        moved = Point(values, point.sizes)
+        if lower is None:
+            return float(np.sum(weight * _evaluate(expr, moved)))
+        return _contract(lower, evaluate_shown(lower, moved), weight, directions, moved)
+
+    forward, backward = dict(point.values), dict(point.values)
+    forward[wrt] = point.values[wrt] + step * directions[k]
+    backward[wrt] = point.values[wrt] - step * directions[k]
+    return (contraction(forward) - contraction(backward)) / (2 * step)
+
+
+def _contract(result: Derivative, value: np.ndarray, weight: np.ndarray, directions: list[np.ndarray],
+              point: Point) -> float:
+    """Σ result[free] U[out axes] V_1[first variable axes] ... as one number."""
+    letters = {index: chr(ord("a") + k) for k, index in enumerate(result.free)}
+    operands = [np.asarray(value)]
+    subscripts = ["".join(letters[i] for i in result.free)]
+    for axes, array in ((result.out_axes, weight), *zip(result.wrt_groups, directions)):
+        operands.append(array.reshape([d for d in array.shape if d != 1]) if axes else array.reshape(()))
+        subscripts.append("".join(letters[i] for i in axes))
+    return float(np.einsum(",".join(subscripts) + "->", *operands))
+
+
+def _assumptions_hold(result: Derivative, point: Point) -> bool:
+    """Whether every matrix the result inverts is safely invertible at the point."""
+    with np.errstate(all="ignore"):
+        for matrix in result.invertible:
+            value = _evaluate(matrix, point)
+            if not np.all(np.isfinite(value)) or np.linalg.cond(value) > MAX_CONDITION:
+                return False
+    return True
+
+
+def _evaluate(expr: n.Node, point: Point) -> np.ndarray:
+    return evaluate_numeric(expr, point.values, point.sizes)
+
+
+def _relative(shown: float, expected: float) -> float:
+    return abs(shown - expected) / max(1.0, abs(expected))
+
+
+def _why_unevaluable(result: Derivative) -> str:
+    from .render.text import expression_text
+
+    if result.invertible:
+        names = " and ".join(expression_text(m, unicode=True) for m in result.invertible)
+        return (f"the result assumes {names} invertible, and no random point was found where "
+                f"{'they are' if len(result.invertible) > 1 else 'it is'}")
+    return "the result could not be evaluated at any random point"
+
+
+def internal_error(result: Derivative, source: str, report: CheckReport) -> SelfCheckError:
+    variable = result.wrt.name
+    return SelfCheckError(
+        f"internal error: matcalc's derivative of {source} by {variable} (order {result.order}, "
+        f"{result.layout.value} layout) disagrees with finite differences of the function itself "
+        f"(max rel. error {report.max_error:.1e} at {report.points} random points), so it is not shown",
+        hint="this is a bug in matcalc, not in your input; please report it with the command you ran")

@@ -1,0 +1,143 @@
+"""Property: derivatives of orders 1 to 3, in every layout, agree with finite differences.
+
+The expressions are test_properties.py's generated ones, plus templates that put scalar
+expansion, `mean`, `sum`, `diag`, `eye` and norms around generated pieces (the class of
+bugs where a broadcast scalar lost its count, 𝟏ᵀ𝟏 read as 1, lived only above order 1).
+
+The reference never uses matcalc's differentiator: for random weights U on the
+function's axes and random directions V_1..V_K on the variable, the K-th
+derivative contracted with them equals the mixed central difference of
+g = <U, f> (evaluated by `matcalc.evaluate`):
+
+    Σ over signs ε in {±1}^K of (Π ε_k) g(X + h Σ ε_k V_k) / (2h)^K
+
+Richardson-extrapolated over h and 2h. The derivative is read from its NumPy
+code (SPEC §4's array contract), arranged as SPEC §3 says, written out again here.
+"""
+
+from itertools import product
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_diff import LAYOUTS, as_arrays
+from test_diff_properties import draw_point
+from test_properties import ANY, DECLS, POSITIVE, SCALAR, SIZES, N, M, expressions, typed_expressions
+
+from matcalc import diff
+from matcalc.errors import UnsupportedError
+from matcalc.evaluate import evaluate
+from matcalc.numeric import kink_distance
+
+STEPS = {1: 1e-5, 2: 1e-3, 3: 4e-3}
+TOLERANCE = {1: 1e-6, 2: 1e-5, 3: 1e-4}
+
+# Scalar expansion, reductions and norms around generated pieces: (template, shapes of the holes, shape)
+BROADCAST_TEMPLATES = [
+    ("mean(({0} - mean({0})).^2)", [(N, 1)], SCALAR),
+    ("||{0} - mean({0})||^2", [(N, 1)], SCALAR),
+    ("||{0} - {1}||^2", [(N, 1), SCALAR], SCALAR),
+    ("||{0} - {1}||_F^2", [(N, M), SCALAR], SCALAR),
+    ("sum(diag({0} + {1}))", [(N, 1), SCALAR], SCALAR),
+    ("mean(diag({0} + {1}))", [(N, 1), SCALAR], SCALAR),
+    ("sum(({0} + {1}) .* {0})", [(N, 1), SCALAR], SCALAR),
+    ("{1} * ({0} - {1})", [(N, 1), SCALAR], (N, 1)),
+    ("tr(eye(n) + {0} {1})", [(N, N), SCALAR], SCALAR),
+    ("sum(exp({0} - {1}))", [(M, 1), SCALAR], SCALAR),
+    ("({0} + {1}) ./ ({1} .^ 2 + 1)", [(N, 1), SCALAR], (N, 1)),
+    ("max({0}, {1}) .* {0}", [(N, 1), SCALAR], (N, 1)),
+    ("mean({0} + {1}) * norm({0})", [(N, M), SCALAR], SCALAR),
+]
+
+
+@st.composite
+def broadcast_expressions(draw) -> tuple[str, tuple]:
+    template, holes, shape = draw(st.sampled_from(BROADCAST_TEMPLATES))
+    parts = [draw(expressions(ANY, hole, depth=2)) for hole in holes]
+    return template.format(*(f"({part})" for part in parts)), shape
+
+
+def axis_labels(out_shape, var_shape, layout: str, order: int) -> list:
+    """SPEC §3: the output's axes, then for each differentiation the variable's axes reversed;
+    denominator reverses all of it, mixed does for a scalar output. Unit axes are left out."""
+    out = [("out", axis) for axis, dim in (("rows", out_shape.rows), ("cols", out_shape.cols)) if dim != 1]
+    var = [axis for axis, dim in (("rows", var_shape.rows), ("cols", var_shape.cols)) if dim != 1]
+    numerator = out + [(k, axis) for k in range(order) for axis in reversed(var)]
+    reverse = layout == "denominator" or (layout == "mixed" and out_shape.rows == out_shape.cols == 1)
+    return numerator[::-1] if reverse else numerator
+
+
+def contraction(value: np.ndarray, labels: list, weight: np.ndarray, directions: list) -> float:
+    """Σ value[labels] U[out axes] V_k[axes of differentiation k]."""
+    letters = {label: chr(ord("a") + position) for position, label in enumerate(labels)}
+    operands, subscripts = [value], ["".join(letters[label] for label in labels)]
+    for owner, array in [("out", weight), *enumerate(directions)]:
+        axes = [(owner, axis) for axis, size in zip(("rows", "cols"), array.shape) if size != 1]
+        operands.append(array.reshape([size for size in array.shape if size != 1]))
+        subscripts.append("".join(letters[label] for label in axes))
+    return float(np.einsum(",".join(subscripts) + "->", *operands))
+
+
+def mixed_difference(g, base: np.ndarray, directions: list, step: float) -> float:
+    order = len(directions)
+    total = 0.0
+    for signs in product((1, -1), repeat=order):
+        shift = sum(sign * d for sign, d in zip(signs, directions))
+        total += np.prod(signs) * g(base + step * shift)
+    return total / (2 * step) ** order
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@given(st.one_of(typed_expressions(), broadcast_expressions()), st.sampled_from(LAYOUTS),
+       st.sampled_from([1, 2, 2, 3]), st.data())
+def test_derivatives_of_orders_one_to_three_match_finite_differences(case, layout, order, data):
+    text, parsed, wrt, values = draw_point(case, data)
+    step = STEPS[order]
+    # every sample of the difference stays on one side of each kink of abs, relu, max, ...
+    assume(kink_distance([parsed.expr], values, SIZES) > 20 * order * step)
+    try:
+        result = diff(text, wrt, DECLS, layout, order, check=False)
+    except UnsupportedError:
+        assume(False)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="directions"))
+    weight = rng.normal(size=evaluate(parsed.expr, values, SIZES).shape)
+    directions = [rng.normal(size=values[wrt].shape) for _ in range(order)]
+
+    def g(at: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            return float(np.sum(weight * evaluate(parsed.expr, {**values, wrt: at}, SIZES)))
+
+    fine = mixed_difference(g, values[wrt], directions, step)
+    coarse = mixed_difference(g, values[wrt], directions, 2 * step)
+    want = (4 * fine - coarse) / 3
+    scale = max(1.0, abs(want))
+    assume(np.isfinite(want) and abs(fine - want) <= 100 * TOLERANCE[order] * scale)  # differences are reliable here
+    with np.errstate(all="ignore"):
+        shown = np.asarray(eval(result.numpy, {"np": np, **SIZES}, as_arrays(parsed, values)), dtype=float)
+    assume(np.all(np.isfinite(shown)))
+    labels = axis_labels(parsed.shape, parsed.shapes()[wrt], layout, order)
+    assert shown.shape == tuple(SIZES[d] if isinstance(d, str) else d for d in result.shape if d != 1)
+    got = contraction(shown, labels, weight, directions)
+    assert abs(got - want) <= TOLERANCE[order] * scale, (text, wrt, layout, order, result.text, got, want)
+
+
+def test_the_broadcast_bugs_of_issue_9():
+    """Each answer was what 𝟏ᵀ𝟏 = 1 would give; the right values, worked by hand."""
+    n, m = 3, 4
+    x = np.array([[1.0], [2.0], [4.0]])
+    at = {"x": x, "n": n}
+    # d²/dx² mean((x - mean(x)).^2) = (2/n)(I - 𝟏𝟏ᵀ/n)
+    hessian = diff("mean((x - mean(x)).^2)", "x", "x: vector(n)", order=2)
+    assert np.allclose(eval(hessian.numpy, {"np": np}, at), (2 / n) * (np.eye(n) - np.ones((n, n)) / n))
+    # d²/dt² ||x - t||^2 = 2n and d²/dt² ||X - t||_F^2 = 2nk
+    assert np.isclose(eval(diff("||x - t||^2", "t", "x: vector(n), t: scalar", order=2).numpy,
+                           {"np": np}, {"x": x, "t": 0.5}), 2 * n)
+    X = np.ones((n, m))
+    assert np.isclose(eval(diff("||X - t||_F^2", "t", "X: matrix(n, k), t: scalar", order=2).numpy,
+                           {"np": np}, {"X": X, "t": 0.5}), 2 * n * m)
+    # d/da sum(diag(x + a)) = n; d/da mean(diag(x + a)) = 1/n (the matrix is n×n)
+    assert np.isclose(eval(diff("sum(diag(x + a))", "a", "x: vector(n)").numpy, {"np": np},
+                           {"x": x, "a": 0.3}), n)
+    assert np.isclose(eval(diff("mean(diag(x + a))", "a", "x: vector(n)").numpy, {"np": np},
+                           {"x": x, "a": 0.3}), 1 / n)

@@ -1,0 +1,73 @@
+"""SPEC §3's self-check: every shown derivative has been compared with finite differences first."""
+
+import json
+
+from matcalc import diff
+from matcalc.cli import cli
+from matcalc.build import number
+from matcalc.rules import Differentiator
+
+
+def break_the_exp_rule(monkeypatch):
+    """d exp(u) = 2 exp(u) du: a deliberately wrong rule."""
+    original = Differentiator._slope
+
+    def wrong(self, node):
+        slope = original(self, node)
+        return self.build.scale(number(2), slope) if node.function == "exp" else slope
+
+    monkeypatch.setattr(Differentiator, "_slope", wrong)
+
+
+def test_a_broken_rule_is_caught_and_nothing_is_printed_as_an_answer(runner, monkeypatch):
+    break_the_exp_rule(monkeypatch)
+    for fmt in ("text", "json", "latex", "numpy", "table"):
+        result = runner.invoke(cli, ["diff", "sum(exp(A x))", "--wrt", "x", "--format", fmt])
+        assert result.exit_code == 4, (fmt, result.output)
+        assert result.stdout == ""
+        assert "internal error" in result.stderr and "sum(exp(A x))" in result.stderr
+        assert "report" in result.stderr
+
+
+def test_the_check_is_what_catches_it(runner, monkeypatch):
+    """With --no-check the broken rule's answer goes out: the check above is not a coincidence."""
+    break_the_exp_rule(monkeypatch)
+    result = runner.invoke(cli, ["diff", "sum(exp(A x))", "--wrt", "x", "--no-check"])
+    assert result.exit_code == 0
+    assert "2" in result.stdout.splitlines()[0] and "checked" not in result.stdout
+
+
+def test_a_broken_rule_is_caught_at_order_two(runner, monkeypatch):
+    break_the_exp_rule(monkeypatch)
+    result = runner.invoke(cli, ["diff", "exp(a) + a^3", "--wrt", "a", "--order", "2"])
+    assert result.exit_code == 4 and result.stdout == ""
+
+
+def test_a_right_result_says_it_was_checked(runner):
+    result = runner.invoke(cli, ["diff", "x'Ax", "--wrt", "x"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1].startswith("checked: 3 points, max rel. error ")
+    data = json.loads(runner.invoke(cli, ["diff", "x'Ax", "--wrt", "x", "--format", "json"]).stdout)
+    assert data["checked"]["points"] == 3 and data["checked"]["holds"] is True
+    assert data["checked"]["max_relative_error"] < 1e-6
+    unchecked = json.loads(runner.invoke(cli, ["diff", "x'Ax", "--wrt", "x", "--format", "json", "--no-check"]).stdout)
+    assert unchecked["checked"] is None
+
+
+def test_latex_output_says_nothing_extra(runner):
+    result = runner.invoke(cli, ["diff", "x'Ax", "--wrt", "x", "--format", "latex"])
+    assert result.exit_code == 0 and result.output.count("\n") == 1 and "checked" not in result.output
+
+
+def test_a_structurally_singular_inverse_is_stated_and_not_checked(runner):
+    """det(z z') is 0 for every z of length > 1; its derivative's formula needs (z z')⁻¹."""
+    result = runner.invoke(cli, ["diff", "det(z z')", "--wrt", "z"])
+    assert result.exit_code == 0, result.output
+    assert "note: assumes z zᵀ invertible" in result.stdout
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("not checked:") and "invertible" in last
+
+
+def test_the_api_checks_by_default():
+    assert diff("x'Ax", "x").check.holds
+    assert diff("x'Ax", "x", check=False).check is None
