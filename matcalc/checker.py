@@ -1,10 +1,13 @@
 """Syntax tree + declarations -> typed tree, inferring undeclared names (SPEC §1).
 
 One rule per syntax construct. Products follow SPEC §2: a scalar scales; if
-the inner dimensions conform it is the matrix product; else if both shapes are
-equal it is elementwise; else it is an error. Undeclared names get shapes from
-their first letter and dimensions from unification; what was assumed is
-returned so it can always be shown.
+the inner dimensions conform it is the matrix product; else if both are
+vectors of the same length it is elementwise; else it is an error that
+suggests what would conform (`.*`, a transpose, `@`). Undeclared names get
+their kind from their first letter and dimensions from unification; where the
+letter's kind leaves the expression without a valid shape and another kind
+gives it one, that kind is taken (`||y - X beta||^2` makes beta a vector).
+What was assumed is returned so it can always be shown.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from functools import cache
 from fractions import Fraction
 
 from . import nodes as n
@@ -20,10 +24,15 @@ from .decls import Decl, Env
 from .errors import Span, ShapeError, UnknownSymbolError, UnsupportedError
 from .layout import Layout, hessian_shape, result_shape
 from .shapes import SCALAR, Dim, Dims, DimVar, Shape
-from .syntax import GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate, PostfixInverse, \
-    PostfixTranspose, Syntax
+from .syntax import DIMENSION_FUNCTIONS, GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate, \
+    PostfixInverse, PostfixTranspose, Syntax, walk
 
 _DIMENSION_POOL = ("n", "m", "k", "l", "p", "q", "r", "s")
+# Kind inference from use: the other kinds to try for a name, by the kind its letter gives it.
+_OTHER_KINDS = {"scalar": ("vector", "matrix"), "vector": ("scalar", "matrix"), "matrix": ("vector", "scalar")}
+_KIND_RANK = {"scalar": 0, "vector": 1, "matrix": 2}
+_MAX_KIND_TRIALS = 24  # whole re-checks while looking for kinds that give the expression a shape
+_MAX_KIND_WORK = 400_000  # syntax nodes checked in those trials, so a huge input fails fast
 _MAX_CONSTANT_EXPONENT = 1000
 _LARGE_EXPONENT = re.compile(r"[eE][+-]?\d{3,}")
 
@@ -43,14 +52,74 @@ def check_all(trees: list[Syntax], env: Env, source: str = "", layout: Layout = 
               same_shape: bool = False) -> list[Checked]:
     """Check several trees over one set of names, so they share inferred shapes (the two sides
     of an identity). With same_shape, their shapes are unified where they can be, so that
-    `d/dX tr(X) = I` gives I its size."""
-    checker = Checker(env, source, layout)
-    typed = [checker.check(tree) for tree in trees]
+    `d/dX tr(X) = I` gives I its size.
+
+    Where the kinds the letters give leave no valid shape, other kinds are tried for the
+    undeclared names (SPEC §1), those used where the error is first and scalars before vectors
+    before matrices; the first combination that checks is taken. The search is bounded; when it
+    finds nothing, the first error stands."""
+    kinds: dict[str, str] = {}
+    checker = Checker(env, source, layout, kinds)
+    try:
+        return _check_all(checker, trees, same_shape)
+    except ShapeError as error:
+        first_error, current_error = error, error
+    size = sum(1 for tree in trees for _ in walk(tree))
+    budget = min(_MAX_KIND_TRIALS, _MAX_KIND_WORK // max(size, 1))
+    tried: set[tuple[tuple[str, str], ...]] = {()}
+    while budget > 0:
+        progress = None
+        for name, kind in _kind_candidates(checker, current_error):
+            trial = {**kinds, name: kind}
+            key = tuple(sorted(trial.items()))
+            if key in tried:
+                continue
+            if budget <= 0:
+                break
+            tried.add(key)
+            budget -= 1
+            attempt = Checker(env, source, layout, trial)
+            try:
+                return _check_all(attempt, trees, same_shape)
+            except ShapeError as error:
+                if progress is None and _later(error, current_error):
+                    progress = (trial, attempt, error)
+        if progress is None:
+            break
+        kinds, checker, current_error = progress
+    raise first_error
+
+
+def _kind_candidates(checker: Checker, error: ShapeError) -> list[tuple[str, str]]:
+    """(name, kind) pairs to try: names used inside the failing part first, then by the rank
+    of their letter's kind (scalars first), then in order of first use."""
+    span = error.span
+    order = list(checker.inferred_kinds)
+
+    def inside(name: str) -> bool:
+        return span is not None and any(span.start <= use.start and use.end <= span.end
+                                        for use in checker.uses.get(name, ()))
+
+    names = sorted((name for name in order if name not in checker.kinds),
+                   key=lambda name: (not inside(name), _KIND_RANK[checker.inferred_kinds[name]], order.index(name)))
+    return [(name, kind) for name in names for kind in _OTHER_KINDS[checker.inferred_kinds[name]]]
+
+
+def _later(error: ShapeError, before: ShapeError) -> bool:
+    """Whether a trial got further through the expression before failing."""
+    if error.span is None or before.span is None:
+        return False
+    return (error.span.end, error.span.start) > (before.span.end, before.span.start)
+
+
+def _check_all(checker: Checker, trees: list[Syntax], same_shape: bool) -> list[Checked]:
+    typed = [checker.check_tree(tree) for tree in trees]
     if same_shape:
         for first, other in zip(typed, typed[1:]):
             checker.dims.unify_shapes(first.shape, other.shape)
-    checker.require_sizes(typed)
-    names = checker.name_dimensions(typed)
+    nodes = [node for expr in typed for node in n.walk(expr)]
+    checker.require_sizes(typed, nodes)
+    names = checker.name_dimensions(typed, nodes)
     resolved = [checker.resolve(expr, names) for expr in typed]
     assumed = {name: Decl(checker.inferred_kinds[name], _resolved(checker.dims, shape, names))
                for name, shape in checker.inferred.items()}
@@ -67,13 +136,20 @@ def inferred_kind(name: str) -> str:
 
 
 class Checker:
-    def __init__(self, env: Env, source: str, layout: Layout):
+    def __init__(self, env: Env, source: str, layout: Layout, kinds: dict[str, str] | None = None):
         self.env = env
         self.source = source
         self.layout = layout
+        self.kinds = kinds or {}  # kinds taken from use, over the letter's default
         self.dims = Dims()
         self.inferred: dict[str, Shape] = {}
         self.inferred_kinds: dict[str, str] = {}
+        self.uses: dict[str, list[Span]] = {}  # where each undeclared name is used
+        self.size_names: set[str] = set()  # names given to eye(n) and ones(n): dimensions
+
+    def check_tree(self, node: Syntax) -> n.Node:
+        self.size_names |= _size_names(node)
+        return self.check(node)
 
     def check(self, node: Syntax) -> n.Node:
         rule = getattr(self, f"_check_{type(node).__name__.lower()}")
@@ -88,20 +164,23 @@ class Checker:
 
     def _check_name(self, node: Name) -> n.Node:
         name = node.id
+        if name in self.env.functions:
+            raise ShapeError(f"{name} is declared a function: write {name}(...)", span=node.span)
         if name in self.env.decls:
             return n.Var(name, span=node.span, shape=self.env.decls[name].shape)
-        if name in self.env.dimension_names:
+        if name in self.env.dimension_names or name in self.size_names:
             return n.DimSize(name, span=node.span)
         if name in ("pi", "e"):
             return n.Const(name, span=node.span)
         if name == "I":
             size = self.dims.fresh()
             return n.Identity(span=node.span, shape=Shape(size, size))
+        self.uses.setdefault(name, []).append(node.span)
         return n.Var(name, span=node.span, shape=self._inferred_shape(name))
 
     def _inferred_shape(self, name: str) -> Shape:
         if name not in self.inferred:
-            kind = inferred_kind(name)
+            kind = self.kinds.get(name) or inferred_kind(name)
             self.inferred_kinds[name] = kind
             if kind == "scalar":
                 self.inferred[name] = SCALAR
@@ -132,31 +211,36 @@ class Checker:
         return rule(self, node, left, right)
 
     def _sum(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
-        shape = self._elementwise_shape(node, left, right, "a sum" if node.op == "+" else "a difference")
+        shape = self._elementwise_shape(node, left, right, "a sum" if node.op == "+" else "a difference",
+                                        suggest=node.op)
         if node.op == "-":
             right = n.Neg(right, span=right.span, shape=right.shape)
         return n.Add(left, right, span=node.span, shape=shape)
 
     def _product(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        """SPEC §2: a scalar scales; conforming inner dimensions multiply as matrices; two vectors
+        of the same length (both columns or both rows) multiply elementwise; nothing else does."""
         a, b = left.shape, right.shape
         if a.is_scalar or b.is_scalar:
             return n.ScalarMul(left, right, span=node.span, shape=b if a.is_scalar else a)
         if self.dims.unify(a.cols, b.rows):
             return n.MatMul(left, right, span=node.span, shape=Shape(a.rows, b.cols))
-        if self.dims.unify_shapes(a, b):
+        both_vectors = (a.is_column and b.is_column) or (a.is_row and b.is_row)
+        if both_vectors and self.dims.unify_shapes(a, b):
             return n.Hadamard(left, right, span=node.span, shape=a)
-        raise self._mismatch("shapes do not conform for a product", node, left, right)
+        raise self._mismatch("shapes do not conform for a product", node, left, right, suggest="product")
 
     def _matrix_product(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
         a, b = left.shape, right.shape
         if not self.dims.unify(a.cols, b.rows):
-            raise self._mismatch("shapes do not conform for a matrix product", node, left, right)
+            raise self._mismatch("shapes do not conform for a matrix product", node, left, right,
+                                 suggest="product")
         if a.is_scalar or b.is_scalar:
             return n.ScalarMul(left, right, span=node.span, shape=b if a.is_scalar else a)
         return n.MatMul(left, right, span=node.span, shape=Shape(a.rows, b.cols))
 
     def _hadamard(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
-        shape = self._elementwise_shape(node, left, right, "an elementwise product")
+        shape = self._elementwise_shape(node, left, right, "an elementwise product", suggest=".*")
         if left.shape.is_scalar or right.shape.is_scalar:
             return n.ScalarMul(left, right, span=node.span, shape=shape)
         return n.Hadamard(left, right, span=node.span, shape=shape)
@@ -168,7 +252,7 @@ class Checker:
         return n.Divide(left, right, span=node.span, shape=left.shape)
 
     def _elementwise_divide(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
-        shape = self._elementwise_shape(node, left, right, "an elementwise division")
+        shape = self._elementwise_shape(node, left, right, "an elementwise division", suggest="./")
         return n.Divide(left, right, span=node.span, shape=shape)
 
     def _power(self, node: BinOp, base: n.Node, exponent: n.Node) -> n.Node:
@@ -197,13 +281,14 @@ class Checker:
         if value is not None and abs(value) > _MAX_CONSTANT_EXPONENT and _constant_value(base) is not None:
             raise ShapeError("this power of numbers is too large to work with", span=node.span)
 
-    def _elementwise_shape(self, node: BinOp, left: n.Node, right: n.Node, what: str) -> Shape:
+    def _elementwise_shape(self, node: BinOp, left: n.Node, right: n.Node, what: str,
+                           suggest: str | None = None) -> Shape:
         """Same shapes, or one side a scalar that is expanded to the other's shape."""
         if left.shape.is_scalar:
             return right.shape
         if right.shape.is_scalar or self.dims.unify_shapes(left.shape, right.shape):
             return left.shape
-        raise self._mismatch(f"shapes do not conform for {what}", node, left, right)
+        raise self._mismatch(f"shapes do not conform for {what}", node, left, right, suggest=suggest)
 
     # Bars and functions
 
@@ -220,7 +305,12 @@ class Checker:
         return n.Norm(operand, p, span=span)
 
     def _check_call(self, node: Call) -> n.Node:
-        if node.function in ("eye", "ones"):
+        if node.function.rstrip("'") in self.env.functions:
+            raise UnsupportedError(
+                f"{node.function}(...) applies the unspecified function {node.function.rstrip(chr(39))}: "
+                "matcalc cannot work with unspecified functions yet", span=node.span,
+                hint="give the function itself (exp, tanh, sigmoid, ...) to differentiate the expression")
+        if node.function in DIMENSION_FUNCTIONS:
             return self._sized(node)
         args = [self.check(arg) for arg in node.args]
         return _CALL_RULES[node.function](self, node, *args)
@@ -317,6 +407,9 @@ class Checker:
 
     def _wrt(self, node: Deriv, operand: n.Node) -> n.Var:
         name = node.wrt.id
+        if name in self.env.functions:
+            raise ShapeError(f"{name} is a function: a derivative is taken with respect to a variable",
+                             span=node.wrt.span)
         used = n.variables(operand)
         if name not in used and name not in self.env.decls:
             raise UnknownSymbolError(f"the variable {name} does not appear in the expression",
@@ -333,10 +426,39 @@ class Checker:
             raise ShapeError(f"{what} needs a square matrix", span=node.span,
                              hint=f"{self._text(part)} is {self._show(shape)}" + (f"; {hint}" if hint else ""))
 
-    def _mismatch(self, message: str, node: Syntax, left: n.Node, right: n.Node) -> ShapeError:
+    def _mismatch(self, message: str, node: Syntax, left: n.Node, right: n.Node,
+                  suggest: str | None = None) -> ShapeError:
         parts = node.args if isinstance(node, Call) else (node.left, node.right)
-        hint = f"{self._text(parts[0])} is {self._show(left.shape)}, {self._text(parts[1])} is {self._show(right.shape)}"
+        left_text, right_text = self._text(parts[0]), self._text(parts[1])
+        hint = f"{left_text} is {self._show(left.shape)}, {right_text} is {self._show(right.shape)}"
+        same_kind = (left.shape.is_vector and right.shape.is_vector) or (left.shape.is_matrix and right.shape.is_matrix)
+        options = self._alternatives(suggest, left_text, right_text, left.shape, right.shape) if same_kind else []
+        if options and "the operand" not in (left_text, right_text):
+            listed = options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]
+            hint += f"\ndid you mean {listed}?"
         return ShapeError(message, span=node.span, hint=hint)
+
+    def _alternatives(self, written: str | None, left: str, right: str, a: Shape, b: Shape) -> list[str]:
+        """What the user may have meant with two vectors or two matrices, written out: only forms
+        whose shapes conform. For a product: `.*` for two operands of the same shape, a transpose that makes the inner
+        dimensions agree; for an elementwise operation: `@` where the matrix product conforms, a
+        transpose of the right operand that makes the shapes equal."""
+        fits = self.dims.could_unify
+        same = fits(a.rows, b.rows) and fits(a.cols, b.cols)
+        options = []
+        if written == "product":
+            if same:
+                options.append(f"{left} .* {right} (elementwise)")
+            if fits(a.rows, b.rows) and not (a.is_row and b.is_column):
+                options.append(f"{_transposed(left)} {right} ({self._show(Shape(a.cols, b.cols))})")
+            if fits(a.cols, b.cols) and not (a.is_row and b.is_column):
+                options.append(f"{left} {_transposed(right)} ({self._show(Shape(a.rows, b.rows))})")
+        elif written is not None:
+            if written in (".*", "./") and fits(a.cols, b.rows):
+                options.append(f"{left} @ {right} (the matrix product, {self._show(Shape(a.rows, b.cols))})")
+            if fits(a.rows, b.cols) and fits(a.cols, b.rows):
+                options.append(f"{left} {written} {_transposed(right)}")
+        return options
 
     def _text(self, node: Syntax) -> str:
         text = self.source[node.span.start : node.span.end].strip()
@@ -347,41 +469,64 @@ class Checker:
         names = self.name_dimensions([])
         return str(_resolved(self.dims, shape, names))
 
-    def require_sizes(self, typed: list[n.Node]) -> None:
+    def require_sizes(self, typed: list[n.Node], nodes: list[n.Node] | None = None) -> None:
         """I, vector(c) and matrix(c) take their size from the context; refuse one that has none."""
+        sized = [node for node in (nodes if nodes is not None else [m for e in typed for m in n.walk(e)])
+                 if isinstance(node, (n.Identity, n.Fill))]
+        if not sized:
+            return
         tied = {self.dims.find(dim) for shape in self.inferred.values() for dim in (shape.rows, shape.cols)}
         tied |= {self.dims.find(dim) for decl in self.env.decls.values() for dim in (decl.shape.rows, decl.shape.cols)}
-        for expr in typed:
-            for node in n.walk(expr):
-                if isinstance(node, (n.Identity, n.Fill)):
-                    for dim in (node.shape.rows, node.shape.cols):
-                        root = self.dims.find(dim)
-                        if isinstance(root, DimVar) and root not in tied:
-                            raise ShapeError("nothing in the expression gives this a size", span=node.span,
-                                             hint="write eye(n), ones(n) or declare a variable of that size")
+        for node in sized:
+            for dim in (node.shape.rows, node.shape.cols):
+                root = self.dims.find(dim)
+                if isinstance(root, DimVar) and root not in tied:
+                    raise ShapeError("nothing in the expression gives this a size", span=node.span,
+                                     hint="write eye(n), ones(n) or declare a variable of that size")
 
     # Naming the inferred dimensions
 
-    def name_dimensions(self, typed: list[n.Node]) -> dict[DimVar, str]:
+    def name_dimensions(self, typed: list[n.Node], nodes: list[n.Node] | None = None) -> dict[DimVar, str]:
         """Name each unbound dimension: those of inferred names in order of first use, then the rest."""
+        if nodes is None:
+            nodes = [node for expr in typed for node in n.walk(expr)]
         taken = set(self.env.dimension_names) | set(self.env.decls) | set(self.inferred)
-        taken |= {node.name for expr in typed for node in n.walk(expr) if isinstance(node, (n.Var, n.DimSize))}
-        shapes = list(self.inferred.values()) + [node.shape for expr in typed for node in n.walk(expr)]
+        taken |= {node.name for node in nodes if isinstance(node, (n.Var, n.DimSize))}
+        shapes = list(self.inferred.values()) + [node.shape for node in nodes]
         shapes += [Shape(var, var) for var in self.dims.variables()]  # unbound ones not yet in a tree
-        taken |= {root for shape in shapes for dim in (shape.rows, shape.cols)
-                  if isinstance(root := self.dims.find(dim), str)}  # eye(n) and ones(n) name dimensions too
+        dims = dict.fromkeys(dim for shape in dict.fromkeys(shapes) for dim in (shape.rows, shape.cols))
+        roots = [self.dims.find(dim) for dim in dims]
+        taken |= {root for root in roots if isinstance(root, str)}  # eye(n) and ones(n) name dimensions too
         names: dict[DimVar, str] = {}
         fresh = _fresh_names(taken)
-        for shape in shapes:
-            for dim in (shape.rows, shape.cols):
-                root = self.dims.find(dim)
-                if isinstance(root, DimVar) and root not in names:
-                    names[root] = next(fresh)
+        for root in roots:
+            if isinstance(root, DimVar) and root not in names:
+                names[root] = next(fresh)
         return names
 
     def resolve(self, node: n.Node, names: dict[DimVar, str]) -> n.Node:
-        return node.map_children(lambda child: self.resolve(child, names),
-                                 shape=_resolved(self.dims, node.shape, names))
+        """The tree with every dimension resolved; nodes whose shapes do not change are kept."""
+        shapes: dict[Shape, Shape] = {}
+
+        def shape_of(shape: Shape) -> Shape:
+            if shape not in shapes:
+                shapes[shape] = _resolved(self.dims, shape, names)
+            return shapes[shape]
+
+        def visit(current: n.Node) -> n.Node:
+            changes: dict[str, object] = {}
+            for name in _child_fields(type(current)):
+                child = getattr(current, name)
+                if isinstance(child, n.Node):
+                    new = visit(child)
+                    if new is not child:
+                        changes[name] = new
+            shape = shape_of(current.shape)
+            if shape != current.shape:
+                changes["shape"] = shape
+            return replace(current, **changes) if changes else current
+
+        return visit(node)
 
 
 def _resolved(dims: Dims, shape: Shape, names: dict[DimVar, str]) -> Shape:
@@ -402,6 +547,25 @@ def _fresh_names(taken: set[str]):
             if f"{base}{index}" not in taken:
                 yield f"{base}{index}"
         index += 1
+
+
+@cache
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold child nodes."""
+    return tuple(f.name for f in fields(cls) if f.name not in ("span", "shape"))
+
+
+def _transposed(text: str) -> str:
+    """x -> x', x' -> x, A B -> (A B)'."""
+    if re.fullmatch(r"\w+'", text):
+        return text[:-1]
+    return f"{text}'" if re.fullmatch(r"\w+", text) else f"({text})'"
+
+
+def _size_names(tree: Syntax) -> set[str]:
+    """The names written as eye(n) or ones(n): dimensions, so n alone is that size, a scalar."""
+    return {node.args[0].id for node in walk(tree)
+            if isinstance(node, Call) and node.function in DIMENSION_FUNCTIONS and isinstance(node.args[0], Name)}
 
 
 def _operand_syntax(node: Syntax) -> Syntax:

@@ -5,6 +5,7 @@
     type         := "scalar" | ("vector" | "vec") "(" dim ")"
                   | ("matrix" | "mat") "(" dim "," dim ")"
                   | ("symmetric" | "posdef") "(" dim ")"
+                  | "function"          # an unspecified elementwise scalar function f
     dim          := NAME | positive integer
 """
 
@@ -17,19 +18,19 @@ from .errors import DeclarationError, Span
 from .shapes import SCALAR, Dim, Shape
 from .tokens import Kind, Token, tokenize
 
-KINDS = ("scalar", "vector", "matrix", "symmetric", "posdef")
+KINDS = ("scalar", "vector", "matrix", "symmetric", "posdef", "function")
 _ALIASES = {"vec": "vector", "mat": "matrix"}
-_ARITY = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 1, "posdef": 1}
+_ARITY = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 1, "posdef": 1, "function": 0}
 
 
 @dataclass(frozen=True)
 class Decl:
     kind: str  # one of KINDS
-    shape: Shape
+    shape: Shape  # a function's is SCALAR: it maps scalars to scalars, entry by entry
 
     def __str__(self) -> str:
-        if self.kind == "scalar":
-            return "scalar"
+        if self.kind in ("scalar", "function"):
+            return self.kind
         if self.kind == "matrix":
             return f"matrix({self.shape.rows}, {self.shape.cols})"
         return f"{self.kind}({self.shape.rows})"
@@ -45,6 +46,11 @@ class Env:
     def dimension_names(self) -> set[str]:
         return {dim for decl in self.decls.values() for dim in (decl.shape.rows, decl.shape.cols)
                 if isinstance(dim, str)}
+
+    @property
+    def functions(self) -> set[str]:
+        """The names declared `f: function`."""
+        return {name for name, decl in self.decls.items() if decl.kind == "function"}
 
     def is_symmetric(self, name: str) -> bool:
         decl = self.decls.get(name)
@@ -114,7 +120,8 @@ class _Reader:
             suggestion = f"did you mean '{close[0]}'? " if close else ""
             raise DeclarationError(
                 f"unknown shape '{kind_token.text}'", span=kind_token.span,
-                hint=f"{suggestion}a shape is scalar, vector(n), matrix(m, n), symmetric(n) or posdef(n)")
+                hint=f"{suggestion}a shape is scalar, vector(n), matrix(m, n), symmetric(n), posdef(n) "
+                     "or function")
         dims = self.dimensions(_ARITY[kind])
         return name, Decl(kind, _shape(kind, dims))
 
@@ -139,7 +146,7 @@ class _Reader:
 
 
 def _shape(kind: str, dims: list[Dim]) -> Shape:
-    if kind == "scalar":
+    if kind in ("scalar", "function"):
         return SCALAR
     if kind == "matrix":
         return Shape(dims[0], dims[1])

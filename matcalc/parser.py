@@ -3,54 +3,79 @@
     equation    := expression "=" expression
     expression  := sum
     sum         := product (("+" | "-") product)*
+                   # built as a balanced tree when long, so a 1,000-term sum is not 1,000 deep
     product     := unary (("*" | "@" | ".*" | "/" | "./") unary | power)*
-                   # a power right after a factor is a juxtaposed product: Xw, 2n, a(b + c)
+                   # a power right after a factor is a juxtaposed product: Xw, 2n, a (b + c)
     unary       := ("-" | "+") unary | power
     power       := postfix (("^" | ".^") unary)?    # right-associative: a^b^c is a^(b^c)
-    postfix     := primary ("'" | ".T" | "ᵀ" | "^T" | "⁻¹" | "^-T")*
+    postfix     := primary ("'" | ".T" | "ᵀ" | "^T" | "⁻¹" | "^-T" | "⁻ᵀ")*
     primary     := NUMBER | NAME | FUNCTION "(" expression ("," expression)* ")"
+                 | DECLARED_FUNCTION "'"* "(" expression ")"
                  | "(" expression ")" | "||" expression "||" ("_" ("1" | "2" | "F"))?
                  | "|" expression "|" | derivative
     derivative  := "d/dV" sum | "d2/dV2" sum | "d(" expression ")/dV"
                    # written without spaces; d/dV takes everything to its right
 
-Before parsing, an undeclared name that is not a function, a constant or a
-Greek letter is split into declared or single-letter names (`Xw` -> `X w`,
-`x'Ax` -> `x' A x`), so juxtaposition does the rest.
+Superscripts are read by the tokenizer: `x²` is `x^2`, `A⁻¹` the inverse, `Xᵀ` the transpose.
+
+Before parsing, names are split as SPEC §2 says (`split_names`): a run of
+letters that is not declared, not a function and not a constant is split into
+declared names if it can be (`xy` with x and y declared), or into single
+letters (with their digits) where it mixes upper- and lowercase (`Xw` -> `X w`,
+`x'Ax` -> `x' A x`, `W1x` -> `W1 x`); otherwise it is one name (`weights`,
+`theta`, `b1`). Juxtaposition does the rest. A name written like a call
+(`f(x)`, no space before the parenthesis) is a call: an error unless the name
+is a known function or declared `f: function`. A declared variable written so
+(`A(x + y)`) is a product.
+
+Limits, so that later recursive passes stay shallow: nesting (parentheses,
+bars, calls, signs and exponents inside one another) at most MAX_NESTING;
+one product at most MAX_FACTORS factors; the tree at most MAX_TREE_DEPTH
+levels. Sums are balanced, so the number of terms does not count as depth.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import sys
 from collections.abc import Collection
 
 from .errors import ParseError, Span, UnknownSymbolError
 from .syntax import (
     CONSTANTS, FUNCTIONS, GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate,
-    PostfixInverse, PostfixTranspose, Syntax,
+    PostfixInverse, PostfixTranspose, Syntax, children, sum_split,
 )
 from .tokens import Kind, Token, tokenize
 
-MAX_NESTING = 60  # parentheses, bars, calls and signs inside one another
-MAX_TREE_DEPTH = 200  # levels of operations, so later recursive passes stay bounded
+MAX_NESTING = 200  # parentheses, bars, calls, signs and exponents inside one another
+MAX_FACTORS = 100  # factors of one product: a product is left-nested, so its length is depth
+MAX_TREE_DEPTH = 500  # levels of the whole tree, the backstop that keeps later recursive passes bounded
+# Recursive passes (this parser, the checker, the differentiator, the printers) take a few
+# Python frames per level of the tree; the limits above need more than Python's default 1,000.
+RECURSION_LIMIT = 12_000
 
 _PRODUCT_OPERATORS = ("*", "@", ".*", "/", "./")
 _SIMPLE_NAME = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*|.+_.+")
+_LETTER_PIECE = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*")
 _DERIV_HEAD = re.compile(r"d2?")
+_WORD_STRETCH = 3  # this many single lowercase letters in a row read as a word, not a product
 
 
-def parse(source: str, declared: Collection[str] = ()) -> Syntax:
-    """Parse one expression. `declared` names are never split."""
-    parser = Parser(source, declared)
+def parse(source: str, declared: Collection[str] = (), functions: Collection[str] | None = None) -> Syntax:
+    """Parse one expression. `declared` names are never split; `functions` (declared `f: function`)
+    are called as f(x). When `declared` is the keys of a dict of declarations, the functions are
+    read from it."""
+    parser = Parser(source, declared, functions)
     tree = parser.parse_expression()
     parser.expect_end()
     return _bounded(tree)
 
 
-def parse_equation(source: str, declared: Collection[str] = ()) -> tuple[Syntax, Syntax]:
+def parse_equation(source: str, declared: Collection[str] = (),
+                   functions: Collection[str] | None = None) -> tuple[Syntax, Syntax]:
     """Parse `lhs = rhs`."""
-    parser = Parser(source, declared)
+    parser = Parser(source, declared, functions)
     lhs = parser.parse_expression()
     parser.expect("=", "'=' between the two sides")
     rhs = parser.parse_expression()
@@ -58,10 +83,25 @@ def parse_equation(source: str, declared: Collection[str] = ()) -> tuple[Syntax,
     return _bounded(lhs), _bounded(rhs)
 
 
+def _declared_functions(declared: Collection[str]) -> frozenset[str]:
+    """The names declared `function`, when `declared` is `env.decls.keys()`."""
+    mapping = getattr(declared, "mapping", None)
+    if mapping is None:
+        return frozenset()
+    return frozenset(name for name, decl in mapping.items() if getattr(decl, "kind", None) == "function")
+
+
+def _ensure_recursion_limit() -> None:
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
+
+
 class Parser:
-    def __init__(self, source: str, declared: Collection[str] = ()):
+    def __init__(self, source: str, declared: Collection[str] = (), functions: Collection[str] | None = None):
+        _ensure_recursion_limit()
         self.source = source
-        self.declared = frozenset(declared)
+        self.functions = frozenset(functions) if functions is not None else _declared_functions(declared)
+        self.declared = frozenset(declared) | self.functions
         self.tokens = split_names(tokenize(source), self.declared)
         self.closing_paren = _match_parens(self.tokens)
         self.pos = 0
@@ -99,7 +139,8 @@ class Parser:
     def nested(self, opener: Token) -> None:
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise ParseError(f"expression is nested too deeply (more than {MAX_NESTING} levels)",
+            raise ParseError(f"expression is nested too deeply (more than {MAX_NESTING} levels of "
+                             "parentheses, bars, calls, signs and powers inside one another)",
                              span=opener.span)
 
     # Grammar rules
@@ -111,15 +152,18 @@ class Parser:
         return self._parse_sum()
 
     def _parse_sum(self) -> Syntax:
-        node = self._parse_product()
+        first = self._parse_product()
+        if not self.at("+", "-"):
+            return first
+        terms: list[tuple[Token | None, Syntax]] = [(None, first)]
         while self.at("+", "-"):
-            op = self.advance().text
-            right = self._parse_product()
-            node = BinOp(op, node, right, span=node.span.cover(right.span))
-        return node
+            op = self.advance()
+            terms.append((op, self._parse_product()))
+        return _build_sum(terms)
 
     def _parse_product(self) -> Syntax:
         node = self._parse_unary()
+        factors = 1
         while True:
             if self.at(*_PRODUCT_OPERATORS):
                 op = self.advance().text
@@ -128,6 +172,11 @@ class Parser:
                 op, right = "*", self._parse_power()
             else:
                 return node
+            factors += 1
+            if factors > MAX_FACTORS:
+                raise ParseError(f"a product of more than {MAX_FACTORS} factors is too long to work with",
+                                 span=node.span.cover(right.span),
+                                 hint="group it with parentheses, e.g. (A B ... )(C D ...), or write a power")
             node = BinOp(op, node, right, span=node.span.cover(right.span))
 
     def _parse_unary(self) -> Syntax:
@@ -160,6 +209,9 @@ class Parser:
             elif self.at("⁻¹"):
                 end = self.advance().span
                 node = PostfixInverse(node, span=node.span.cover(end))
+            elif self.at("^-T"):  # X⁻ᵀ
+                end = self.advance().span
+                node = PostfixTranspose(PostfixInverse(node, span=node.span.cover(end)), span=node.span.cover(end))
             elif self.at("^") and self._names_t(self.peek()):
                 self.advance()
                 end = self.advance().span
@@ -186,6 +238,10 @@ class Parser:
                 return self._parse_derivative()
             if token.text in FUNCTIONS and token.text not in self.declared:
                 return self._parse_call()
+            if token.text in self.functions:
+                return self._parse_user_call()
+            if self.at_adjacent_paren() and token.text not in self.declared and token.text != "pi":
+                raise _call_of_unknown(token)
             self.advance()
             return Name(token.text, span=token.span)
         if self.at("("):
@@ -230,6 +286,32 @@ class Parser:
             raise ParseError(f"{name.text} takes {count} argument{'s' if count > 1 else ''}, "
                              f"not {len(args)}", span=span)
         return Call(name.text, tuple(args), span=span)
+
+    def _parse_user_call(self) -> Syntax:
+        """f(x), f'(x), f''(x) for a declared `f: function`."""
+        name = self.advance()
+        primes = 0
+        while self.at("'"):
+            primes += 1
+            self.advance()
+        if not self.at("("):
+            raise ParseError(f"{name.text} is declared a function: write {name.text}(...)",
+                             span=name.span.cover(self.tokens[self.pos - 1].span))
+        opener = self.advance()
+        self.nested(opener)
+        saved_bars, self.open_bars = self.open_bars, []
+        args = [self.parse_expression()]
+        while self.at(","):
+            self.advance()
+            args.append(self.parse_expression())
+        closer = self._close(opener, ")")
+        self.open_bars = saved_bars
+        self.nesting -= 1
+        span = name.span.cover(closer.span)
+        if len(args) != 1:
+            raise ParseError(f"{name.text} is a function of one argument (it applies entry by entry), "
+                             f"not {len(args)}", span=span)
+        return Call(name.text + "'" * primes, tuple(args), span=span)
 
     def _parse_bars(self) -> Syntax:
         opener = self.advance()
@@ -333,6 +415,42 @@ def _match_parens(tokens: list[Token]) -> dict[int, int]:
     return matches
 
 
+def _build_sum(terms: list[tuple[Token | None, Syntax]]) -> Syntax:
+    """Terms with their signs -> a tree of BinOps, in order. Short sums are left-nested
+    (`a - b - c` is `(a - b) - c`); a long one is split in halves as `sum_split` says, so its depth
+    grows with the logarithm of its length. The first term of a right half carries its own sign:
+    `... - c - d` becomes `... + (-c - d)`, which means the same."""
+    count = len(terms)
+    left_count = sum_split(count)
+    if left_count is None:
+        node = terms[0][1]
+        for op, term in terms[1:]:
+            assert op is not None
+            node = BinOp(op.text, node, term, span=node.span.cover(term.span))
+        return node
+    left = _build_sum(terms[:left_count])
+    op, first = terms[left_count]
+    if op is not None and op.text == "-":
+        first = Negate(first, span=op.span.cover(first.span))
+    right = _build_sum([(None, first), *terms[left_count + 1:]])
+    return BinOp("+", left, right, span=left.span.cover(right.span))
+
+
+def _call_of_unknown(token: Token) -> ParseError:
+    """f(x) with f neither a function nor declared: refused, never read as a product."""
+    name = token.text
+    if _SIMPLE_NAME.fullmatch(name) and "_" not in name:
+        return UnknownSymbolError(
+            f"{name}(...) is written like a call of a function {name}, which is not declared", span=token.span,
+            hint=f'declare it with --let "{name}: function", or for a product put a space or * before '
+                 f"the parenthesis: {name} (...) or {name}*(...)")
+    suggestion = _suggest(name, FUNCTIONS)
+    return UnknownSymbolError(
+        f"unknown function '{name}'", span=token.span,
+        hint=suggestion or f'declare it with --let "{name}: function", or for a product put a space before '
+                           "the parenthesis")
+
+
 def _describe(token: Token) -> str:
     if token.kind is Kind.END:
         return "end of input"
@@ -347,42 +465,53 @@ def _with_span(node: Syntax, span: Span) -> Syntax:
 
 def _bounded(tree: Syntax) -> Syntax:
     """Refuse trees so deep that later recursive passes could overflow the stack."""
-    from dataclasses import fields
-
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_TREE_DEPTH:
-            raise ParseError(f"expression is too deep (more than {MAX_TREE_DEPTH} levels of operations)",
-                             span=node.span)
-        for f in fields(node):
-            value = getattr(node, f.name)
-            children = value if isinstance(value, tuple) else (value,)
-            stack.extend((child, depth + 1) for child in children if isinstance(child, Syntax))
+            raise ParseError(f"expression is too deep (more than {MAX_TREE_DEPTH} levels of operations "
+                             "inside one another)", span=node.span,
+                             hint="long sums do not count; nested calls, products and powers do")
+        stack.extend((child, depth + 1) for child in children(node))
     return tree
 
 
-# Splitting undeclared names: Xw -> X w
+# Splitting undeclared names (SPEC §2): Xw -> X w, weights stays whole
 
 
 def split_names(tokens: list[Token], declared: frozenset[str]) -> list[Token]:
-    """Replace each splittable undeclared NAME token by its pieces."""
+    """Replace each splittable undeclared NAME token by its pieces.
+
+    A name that is declared, a function, a constant, Greek, a letter with digits (`W1`) or written
+    with `_` is whole. Otherwise it is split into declared names if it can be (`xy` with x and y
+    declared), else into single letters with their digits where it mixes upper- and lowercase
+    (`Xw`, `Ax`, `W1x`), else it is one name (`weights`, `thetax`). What looks like a mistake is
+    refused with a suggestion: a misspelt function or Greek name (`lamda`), a function without its
+    parentheses (`trA`), a word read as letters (`Weights`), a product of declared names with a
+    letter added (`xy` with only x declared).
+    """
     result: list[Token] = []
     denominators = _derivative_denominators(tokens)
     for i, token in enumerate(tokens):
         if token.kind is not Kind.NAME or i in denominators or _keeps_whole(token.text, declared):
             result.append(token)
             continue
-        pieces = _split(token.text, declared)
+        text = token.text
         called = tokens[i + 1].text == "(" and _adjacent(token, tokens[i + 1])
+        pieces = _declared_split(text, declared)
+        if pieces is None and _mixes_case(text):
+            _refuse_function_prefix(token)
+            pieces = _split(text, declared)
+            _refuse_word(token, pieces, declared)
+        if pieces is None:  # one name
+            if not called:
+                _refuse_typo(token, declared)
+                _refuse_near_product(token, declared)
+            result.append(token)
+            continue
         if called and not all(piece in declared for piece in pieces):
-            raise UnknownSymbolError(f"unknown function '{token.text}'", span=token.span,
-                                     hint=_suggest(token.text, FUNCTIONS))
-        if _looks_like_typo(token.text, pieces, declared):
-            hint = _suggest(token.text, [*FUNCTIONS, *GREEK, *(d for d in declared if len(d) > 1)])
-            raise UnknownSymbolError(
-                f"unknown name '{token.text}'", span=token.span,
-                hint=f"{hint}\nfor a product of {', '.join(pieces)}, put spaces between them")
+            raise UnknownSymbolError(f"unknown function '{text}'", span=token.span,
+                                     hint=_suggest(text, FUNCTIONS))
         start = token.span.start
         for piece in pieces:
             result.append(Token(Kind.NAME, piece, Span(start, start + len(piece))))
@@ -394,6 +523,10 @@ def _keeps_whole(text: str, declared: frozenset[str]) -> bool:
     if text in declared or text in FUNCTIONS or text in CONSTANTS or _is_greek(text):
         return True
     return _SIMPLE_NAME.fullmatch(text) is not None or _DERIV_HEAD.fullmatch(text) is not None
+
+
+def _mixes_case(text: str) -> bool:
+    return any(char.isupper() for char in text) and any(char.islower() for char in text)
 
 
 def _derivative_denominators(tokens: list[Token]) -> set[int]:
@@ -413,33 +546,92 @@ def _derivative_denominators(tokens: list[Token]) -> set[int]:
 
 
 def _is_greek(text: str) -> bool:
-    return text.rstrip("0123456789") in GREEK
+    """alpha, lambda2, and the capitals matrices are named by: Sigma, Lambda, Omega1."""
+    letters = text.rstrip("0123456789")
+    return letters in GREEK or (letters[:1].isupper() and letters[:1].lower() + letters[1:] in GREEK)
 
 
-def _split(text: str, declared: frozenset[str]) -> list[str]:
-    """The fewest pieces, each declared, Greek, a constant or a letter with digits."""
+def _fewest_pieces(text: str, is_piece) -> list[str] | None:
+    """`text` cut into the fewest pieces that each satisfy `is_piece`; None if it cannot be."""
     best: list[list[str] | None] = [None] * (len(text) + 1)
     best[len(text)] = []
     for start in range(len(text) - 1, -1, -1):
         for end in range(len(text), start, -1):
             piece, rest = text[start:end], best[end]
-            if rest is None or not _is_piece(piece, declared):
+            if rest is None or not is_piece(piece):
                 continue
             if best[start] is None or len(rest) + 1 < len(best[start]):
                 best[start] = [piece, *rest]
-    return best[0] or [text]
+    return best[0]
+
+
+def _declared_split(text: str, declared: frozenset[str]) -> list[str] | None:
+    """`xy` -> [x, y] when x and y are declared; None unless every piece is."""
+    if not declared:
+        return None
+    pieces = _fewest_pieces(text, lambda piece: piece in declared)
+    return pieces if pieces is not None and len(pieces) > 1 else None
+
+
+def _split(text: str, declared: frozenset[str]) -> list[str]:
+    """The fewest pieces, each declared, Greek, a constant or a letter with digits."""
+    return _fewest_pieces(text, lambda piece: _is_piece(piece, declared)) or [text]
 
 
 def _is_piece(piece: str, declared: frozenset[str]) -> bool:
-    return piece in declared or piece in CONSTANTS or _is_greek(piece) or \
-        re.fullmatch(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*", piece) is not None
+    return piece in declared or piece in CONSTANTS or _is_greek(piece) or _LETTER_PIECE.fullmatch(piece) is not None
 
 
-def _looks_like_typo(text: str, pieces: list[str], declared: frozenset[str]) -> bool:
-    if len(text) < 3 or not all(len(piece) == 1 and piece not in declared for piece in pieces):
-        return False
+def _refuse_function_prefix(token: Token) -> None:
+    """trA, detX, logdetP: a function without its parentheses, not the product t r A."""
+    text = token.text
+    for length in range(len(text) - 1, 1, -1):
+        head, rest = text[:length], text[length:]
+        if head in FUNCTIONS and rest[0].isupper():
+            raise UnknownSymbolError(
+                f"unknown name '{text}'", span=token.span,
+                hint=f"for the function write {head}({rest}); for a product put spaces between the factors")
+
+
+def _refuse_word(token: Token, pieces: list[str], declared: frozenset[str]) -> None:
+    """Weights would be W e i g h t s: a word, not a product of seven letters."""
+    run = 0
+    for piece in pieces:
+        run = run + 1 if len(piece) == 1 and piece.islower() and piece not in declared else 0
+        if run >= _WORD_STRETCH:
+            raise UnknownSymbolError(
+                f"unknown name '{token.text}': it mixes upper- and lowercase letters, so it would be read as "
+                f"the product {' '.join(pieces)}", span=token.span,
+                hint=f"declare {token.text} to use it as one name, or put spaces between the factors")
+
+
+def _refuse_typo(token: Token, declared: frozenset[str]) -> None:
+    """lamda, sigmod: close to a known name but not an extension of it (betas and logits are fine)."""
+    text = token.text
+    if len(text) < 3:
+        return
     known = [*FUNCTIONS, *GREEK, *(d for d in declared if len(d) > 1)]
-    return bool(difflib.get_close_matches(text, known, n=1, cutoff=0.75))
+    matches = difflib.get_close_matches(text, known, n=3, cutoff=0.75)
+    if matches and not any(match in text or match.startswith(text) for match in matches):
+        raise UnknownSymbolError(
+            f"unknown name '{text}'", span=token.span,
+            hint=f"did you mean '{matches[0]}'? (declare {text} to use it as a name of its own)")
+
+
+def _refuse_near_product(token: Token, declared: frozenset[str]) -> None:
+    """xy with x declared and y not: most likely the product x y, so say so rather than guess."""
+    text = token.text
+    if not declared:
+        return
+    pieces = _split(text, declared)
+    named = [piece for piece in pieces if piece in declared]
+    if len(pieces) < 2 or not named or 2 * sum(len(piece) for piece in named) < len(text):
+        return
+    declared_text = ", ".join(dict.fromkeys(named))
+    raise UnknownSymbolError(
+        f"unknown name '{text}': it looks like the product {' '.join(pieces)} "
+        f"({declared_text} {'is' if len(set(named)) == 1 else 'are'} declared)", span=token.span,
+        hint=f"write {' '.join(pieces)} with spaces for the product, or declare {text} to use it as one name")
 
 
 def _suggest(text: str, known: Collection[str]) -> str:

@@ -7,7 +7,9 @@ product or a scaling; the checker decides, and builds the typed tree of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from functools import cache
 
 from .errors import NO_SPAN, Span
 
@@ -29,6 +31,21 @@ GREEK = (
     "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau",
     "upsilon", "phi", "varphi", "chi", "psi", "omega",
 )  # "pi" is the constant
+
+
+# Sums of more terms than this are built as balanced trees (see `sum_split`).
+SUM_BALANCE_ABOVE = 8
+
+
+def sum_split(count: int) -> int | None:
+    """How the parser groups a sum of `count` terms: None for a left-nested chain
+    (`((a + b) + c) + d`), else the number of terms in the left half of a balanced tree,
+    whose halves are grouped the same way. Printers use it to print such a tree flat.
+
+    >>> sum_split(8), sum_split(9), sum_split(1000)
+    (None, 4, 500)
+    """
+    return None if count <= SUM_BALANCE_ABOVE else count // 2
 
 
 @dataclass(frozen=True)
@@ -92,3 +109,27 @@ class Deriv(Syntax):
     operand: Syntax
     wrt: Name
     order: int
+
+
+@cache
+def _child_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name != "span")
+
+
+def children(node: Syntax) -> Iterator[Syntax]:
+    """The node's subtrees, in order."""
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, Syntax):
+            yield value
+        elif isinstance(value, tuple):
+            yield from value
+
+
+def walk(tree: Syntax) -> Iterator[Syntax]:
+    """Every node of the tree, parents before children, without recursion."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(list(children(node))))

@@ -8,7 +8,7 @@ from enum import Enum
 
 from .errors import Span, TokenizeError
 
-MAX_SOURCE_LENGTH = 10_000
+MAX_SOURCE_LENGTH = 20_000  # a 1,000-term sum of quadratic forms written with spaces fits
 
 
 class Kind(Enum):
@@ -30,8 +30,11 @@ _OPERATORS = {
     "||": "||", ".*": ".*", "./": "./", ".^": ".^", "⁻¹": "⁻¹",
     "+": "+", "-": "-", "−": "-", "*": "*", "/": "/", "@": "@", "^": "^",
     "(": "(", ")": ")", ",": ",", ";": ";", ":": ":", "=": "=", "_": "_",
-    "'": "'", "ᵀ": "'", "|": "|", "‖": "||", "⊙": ".*",
+    "'": "'", "ᵀ": "'", "|": "|", "‖": "||", "⊙": ".*", "⁻ᵀ": "^-T",
 }
+# Superscript exponents: x² is x^2, A⁻² is A^-2 (⁻¹ and ⁻ᵀ are operators of their own).
+_SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_SUPERSCRIPT = re.compile(f"(⁻?)([{_SUPERSCRIPT_DIGITS}]+)")
 # A dot right before * / ^ T belongs to the operator, not the number: 2.*x is 2 .* x.
 _NUMBER = re.compile(r"(?:\d+(?:\.(?![*/^T])\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _LETTER = "A-Za-z\u0391-\u03a9\u03b1-\u03c9"  # ASCII and Greek
@@ -57,10 +60,32 @@ def tokenize(source: str) -> list[Token]:
         if char.isspace():
             pos += 1
             continue
+        if superscript := _read_superscript(source, pos):
+            tokens.extend(superscript)
+            pos = superscript[-1].span.end
+            continue
         token = _read_token(source, pos)
         tokens.append(token)
         pos = token.span.end
     tokens.append(Token(Kind.END, "", Span(len(source), len(source))))
+    return tokens
+
+
+def _read_superscript(source: str, pos: int) -> list[Token]:
+    """x² -> x ^ 2 and A⁻² -> A ^ - 2, each token spanning the superscript it comes from.
+
+    >>> [t.text for t in tokenize("‖x‖² + A⁻¹ + B⁻²")]
+    ['||', 'x', '||', '^', '2', '+', 'A', '⁻¹', '+', 'B', '^', '-', '2', '']
+    """
+    match = _SUPERSCRIPT.match(source, pos)
+    if match is None or match.group() == "⁻¹":
+        return []
+    span = Span(pos, match.end())
+    digits = match.group(2).translate(str.maketrans(_SUPERSCRIPT_DIGITS, "0123456789"))
+    tokens = [Token(Kind.OP, "^", Span(pos, pos + 1))]
+    if match.group(1):
+        tokens.append(Token(Kind.OP, "-", Span(pos, pos + 1)))
+    tokens.append(Token(Kind.NUMBER, digits, Span(match.start(2), span.end)))
     return tokens
 
 

@@ -146,7 +146,7 @@ def test_dimension_name_is_a_scalar():
     ("2n", "2 n"),
     ("Xw - y", "X w - y"),
     ("alpha x", "alpha x"),
-    ("thetax", "theta x"),
+    ("Xtheta", "X theta"),  # thetax, all lowercase, is one name
 ])
 def test_undeclared_names_split_into_pieces(text, canonical):
     assert parse(text, "n: scalar" if text == "2n" else None).canonical == canonical

@@ -12,6 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .. import nodes as n
+from ..syntax import sum_split
 
 # Binding strength, loosest first (the parser's grammar levels).
 DERIVATIVE, SUM, PRODUCT, UNARY, POWER, POSTFIX, ATOM = range(7)
@@ -57,6 +58,49 @@ def format_number(value: Fraction) -> str:
     if denominator == 1:
         return format(Decimal(value.numerator) / Decimal(value.denominator), "f")
     return f"{value.numerator}/{value.denominator}"
+
+
+def flat_terms(node: n.Node) -> list[n.Node]:
+    """The terms of a sum in order, however its Adds are nested (without recursion)."""
+    terms, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.Add):
+            stack += [current.right, current.left]
+        else:
+            terms.append(current)
+    return terms
+
+
+def sum_terms(node: n.Add) -> list[n.Node]:
+    """Terms to print with + and - between them so that the text parses back to `node`.
+
+    The parser groups a sum of k terms as `sum_split(k)` says (left-nested when short, balanced
+    halves when long), so a tree grouped that way prints flat: `a + b + c + d`. A sum grouped
+    otherwise keeps the terms that the parser would group differently as parenthesized sums:
+    `a + (b + c)`."""
+    terms = flat_terms(node)
+    if _grouped_as_parsed(node, terms, 0, len(terms)):
+        return terms
+    left = sum_terms(node.left) if isinstance(node.left, n.Add) else [node.left]
+    candidate = [*left, node.right]
+    if _grouped_as_parsed(node, candidate, 0, len(candidate)):
+        return candidate
+    return [node.left, node.right]
+
+
+def _grouped_as_parsed(node: n.Node, terms: list[n.Node], start: int, stop: int) -> bool:
+    """Whether `node` is terms[start:stop] grouped as the parser groups a sum."""
+    count = stop - start
+    if count == 1:
+        return node is terms[start]
+    if not isinstance(node, n.Add):
+        return False
+    left_count = sum_split(count)
+    if left_count is None:
+        return node.right is terms[stop - 1] and _grouped_as_parsed(node.left, terms, start, stop - 1)
+    return _grouped_as_parsed(node.left, terms, start, start + left_count) and \
+        _grouped_as_parsed(node.right, terms, start + left_count, stop)
 
 
 class Printer:
@@ -106,10 +150,18 @@ class Printer:
     # Operators
 
     def _add(self, node: n.Add) -> str:
-        left = self.wrap(node.left, SUM)
-        if isinstance(node.right, n.Neg):
-            return f"{left} - {self.wrap(node.right.operand, PRODUCT)}"
-        return f"{left} + {self.wrap(node.right, PRODUCT)}"
+        return self.join_terms(sum_terms(node))
+
+    def join_terms(self, terms: list[n.Node]) -> str:
+        """Terms joined with + and -; a term that is itself a sum is in parentheses."""
+        first = self.text(terms[0])
+        parts = [f"({first})" if isinstance(terms[0], n.Add) or precedence(terms[0]) < SUM else first]
+        for term in terms[1:]:
+            if isinstance(term, n.Neg):
+                parts.append(f"- {self.wrap(term.operand, PRODUCT)}")
+            else:
+                parts.append(f"+ {self.wrap(term, PRODUCT)}")
+        return " ".join(parts)
 
     def _neg(self, node: n.Neg) -> str:
         return "-" + self.wrap(node.operand, UNARY)

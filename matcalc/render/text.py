@@ -13,7 +13,8 @@ from fractions import Fraction
 from .. import nodes as n
 from ..rules import Kink
 from ..result import Derivative, IndexTerm
-from .canonical import ATOM, POSTFIX, POWER, PRODUCT, UNARY, Printer, format_number, precedence
+from ..syntax import SUM_BALANCE_ABOVE
+from .canonical import ATOM, POSTFIX, POWER, PRODUCT, UNARY, Printer, flat_terms, format_number, precedence
 
 _GREEK_LETTERS = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
@@ -67,6 +68,12 @@ class MathPrinter(Printer):
         tight = (left_text.endswith(")") and precedence(left) < PRODUCT) or right_text.startswith("(") \
             or left_text.endswith(self.symbols["'"]) or (isinstance(left, n.Number) and right_text[0].isalpha())
         return left_text + right_text if tight else f"{left_text} {right_text}"
+
+    def _add(self, node: n.Add) -> str:
+        terms = flat_terms(node)
+        if len(terms) > SUM_BALANCE_ABOVE:  # a long sum reads the same however it is grouped
+            return self.join_terms(terms)
+        return super()._add(node)
 
     def _hadamard(self, node: n.Hadamard) -> str:
         return f"{self.wrap(node.left, PRODUCT)}{self.symbols['.*']}{self.wrap(node.right, UNARY)}"
