@@ -10,6 +10,7 @@ The values are read with the JSON reader, never evaluated as Python.
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from .errors import InputError, Span
@@ -31,15 +32,19 @@ def parse_assignments(source: str) -> dict[str, float | list]:
         if match is None:
             raise InputError("expected name=value, as in x=1 or w=[1, 2]", span=Span(start, start + len(text)))
         raw = text[match.end():].strip()
+        where = Span(start + match.end(), start + len(text))
         try:
-            value = json.loads(raw)
-        except ValueError:
+            value = json.loads(raw, parse_constant=_not_a_number)
+        except (ValueError, RecursionError):
             value = None
-        value = _numbers(value)
+        try:
+            value = _numbers(value)
+        except OverflowError:
+            raise InputError(f"a number in the value of {match.group(1)} is too large (the largest is about "
+                             "1.8e308)", span=where) from None
         if value is None:
-            where = start + match.end()
             raise InputError(f"the value of {match.group(1)} is not a number, a list of numbers or a list of "
-                             "lists of numbers", span=Span(where, where + len(text) - match.end()))
+                             "lists of numbers", span=where)
         values[match.group(1)] = value
     return values
 
@@ -55,12 +60,20 @@ def _top_level_parts(source: str):
     yield start, source[start:]
 
 
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a number matcalc evaluates at")
+
+
 def _numbers(value):
-    """The value with every number a float; None unless it is a number or a rectangular array of them."""
+    """The value with every number a float; None unless it is a number or a rectangular array of them.
+    OverflowError for a number too large for a float (1e400, or an integer of 400 digits)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise OverflowError(value)
+        return number
     if isinstance(value, list) and value:
         items = [_numbers(item) for item in value]
         if any(item is None for item in items):

@@ -16,19 +16,22 @@ an `error` result and the run goes on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from . import nodes as n
 from .checker import check_all
 from .decls import Env, parse_declarations
-from .errors import MatcalcError
+from .errors import DeclarationError, MatcalcError, OutOfTime, Span, time_limit
 from .layout import Layout
 from .parser import parse_equation
 from .result import TOLERANCE
 
 PROVED, HOLDS, FALSE, ERROR = "proved", "holds (numerically)", "FALSE", "error"
 POINTS = 3
+TIME_LIMIT = 2.0  # seconds for one identity, a safety net under the work budgets of the checks and proofs
+INTERNAL_ERROR = "internal error"  # the start of the detail of an error row that is matcalc's fault
 
 
 
@@ -56,7 +59,7 @@ class Identity:
 
     line: int
     text: str
-    let: str
+    env: Env
     layout: Layout
     file: str = "-"
     seed: int = 0
@@ -64,43 +67,81 @@ class Identity:
 
 @dataclass
 class _Context:
-    let: list[str] = field(default_factory=list)
+    env: Env = field(default_factory=Env)
     layout: Layout = Layout.NUMERATOR
+
+
+def source_lines(source: str) -> Iterator[tuple[int, str]]:
+    """(number, line) of a file's text: only "\n" ends a line (form feeds, NEL and U+2028 do not, as they do
+    for str.splitlines), a "\r" before it is dropped, and so is a byte-order mark."""
+    source = source.removeprefix("\ufeff")
+    for number, raw in enumerate(source.split("\n"), start=1):
+        yield number, raw.removesuffix("\r")
 
 
 def read_identities(source: str, layout: Layout = Layout.NUMERATOR, file: str = "-",
                     seed: int = 0) -> Iterator[Identity | CheckResult]:
-    """The identities of a file, each with its context; a bad `let` or `layout` line is an error result."""
+    """The identities of a file, each with its context; a bad `let` or `layout` line is an error result.
+
+    A `let` line declares the names it mentions, replacing an earlier declaration of the same name (a new
+    shape or kind); the names it does not mention keep theirs (SPEC §1, §5)."""
     context = _Context(layout=layout)
-    for number, raw in enumerate(source.splitlines(), start=1):
+    for number, raw in source_lines(source):
         text = raw.split("#", 1)[0].strip()
         if not text:
             continue
         keyword, _, rest = text.partition(" ")
         if keyword == "let":
             try:
-                parse_declarations(rest)  # its own errors, with columns on this line
-                parse_declarations("; ".join(context.let + [rest]))  # conflicts with earlier lets
+                context.env = redeclared(context.env, rest)  # its errors with columns on this line
             except MatcalcError as error:
                 yield _error(number, text, error, rest, offset=raw.index(rest), file=file)
-                continue
-            context.let.append(rest)
-        elif keyword == "layout":
+            continue
+        if keyword == "layout":
             try:
                 context.layout = Layout(rest.strip())
             except ValueError:
                 yield CheckResult(number, text, ERROR, detail=f"unknown layout '{rest.strip()}': numerator, "
                                   "denominator or mixed", column=raw.index(rest) + 1, file=file)
         else:
-            yield Identity(number, text, "; ".join(context.let), context.layout, file, seed + number)
+            yield Identity(number, text, context.env, context.layout, file, seed + number)
+
+
+def redeclared(env: Env, let: str) -> Env:
+    """The declarations of env with those of the text of a `let` line in force: a name it declares gets its
+    new shape or kind, the others keep theirs. A name may not be both a variable and a dimension."""
+    new = parse_declarations(let)
+    decls = {name: decl for name, decl in env.decls.items() if name not in new.decls} | new.decls
+    merged = Env(decls)
+    for name in sorted(merged.dimension_names & decls.keys()):
+        found = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", let)
+        raise DeclarationError(f"{name} is declared as a variable and used as a dimension",
+                               span=Span(found.start(), found.end()) if found else None)
+    return merged
 
 
 def check_identity(identity: Identity) -> CheckResult:
-    """Check one identity: numerically always, symbolically where possible."""
+    """Check one identity: numerically always, symbolically where possible. Whatever happens, a verdict
+    or an error row: one line never stops the run."""
     try:
-        return _check(identity)
+        with time_limit(TIME_LIMIT):
+            return _check(identity)
     except MatcalcError as error:
         return _error(identity.line, identity.text, error, identity.text, file=identity.file)
+    except OutOfTime:
+        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
+                           detail=f"not answered within {TIME_LIMIT:g} s, the limit for one identity: too large "
+                                  "to check (not supported yet)")
+    except RecursionError:
+        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
+                           detail="the identity is too deeply nested to work with")
+    except MemoryError:
+        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
+                           detail="the identity needs more memory than matcalc allows itself (not supported yet)")
+    except Exception as error:  # noqa: BLE001 - matcalc's own fault; the other lines still get their verdicts
+        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
+                           detail=f"{INTERNAL_ERROR}: {type(error).__name__}: {error} (please report it with "
+                                  "this line)")
 
 
 def _error(line: int, text: str, error: MatcalcError, source: str, offset: int = 0, file: str = "-") -> CheckResult:
@@ -114,7 +155,7 @@ def _error(line: int, text: str, error: MatcalcError, source: str, offset: int =
 def _check(identity: Identity) -> CheckResult:
     from .numeric import compare_sides  # NumPy only when there is something to check
 
-    env = parse_declarations(identity.let)
+    env = identity.env
     lhs_tree, rhs_tree = parse_equation(identity.text, env.decls.keys())
     lhs, rhs = (checked.expr for checked in check_all([lhs_tree, rhs_tree], env, identity.text, identity.layout,
                                                       same_shape=True))
@@ -206,12 +247,12 @@ def check_source(source: str, layout: Layout = Layout.NUMERATOR, file: str = "-"
     return check_files([(file, source)], layout, seed, jobs)
 
 
-def check_files(sources: list[tuple[str, str]], layout: Layout = Layout.NUMERATOR, seed: int = 0, jobs: int = 1,
+def check_files(sources: list[tuple[str, str | MatcalcError]], layout: Layout = Layout.NUMERATOR, seed: int = 0, jobs: int = 1,
                 on_start: Callable[[int], None] | None = None,
                 on_checked: Callable[[], None] | None = None) -> list[CheckResult]:
-    """Check every identity of several (name, text) files, in order. The callbacks let a caller show
-    progress: on_start gets the number of identities, on_checked is called after each."""
-    items = [item for name, text in sources for item in read_identities(text, layout, name, seed)]
+    """Check every identity of several (name, text) files, in order; a text may be the error that kept the
+    file from being read, which becomes its one error row. The callbacks let a caller show progress: on_start gets the number of identities, on_checked is called after each."""
+    items = [item for name, text in sources for item in _file_items(name, text, layout, seed)]
     identities = [item for item in items if isinstance(item, Identity)]
     if on_start:
         on_start(len(identities))
@@ -224,6 +265,14 @@ def check_files(sources: list[tuple[str, str]], layout: Layout = Layout.NUMERATO
                 on_checked()
         results.append(item)
     return results
+
+
+def _file_items(name: str, text: str | MatcalcError, layout: Layout, seed: int) -> Iterator[Identity | CheckResult]:
+    """The items of one file; a file that could not be read (text is the error) is one error row."""
+    if isinstance(text, MatcalcError):
+        yield CheckResult(getattr(text, "line", 1), "", ERROR, detail=text.message, file=name)
+    else:
+        yield from read_identities(text, layout, name, seed)
 
 
 def _map(function, items: list, jobs: int) -> Iterator:

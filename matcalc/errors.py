@@ -7,6 +7,11 @@ column are computed only when the error is shown.
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum, unique
 from typing import ClassVar
@@ -87,6 +92,14 @@ class ShapeError(InputError):
     pass
 
 
+class FileError(InputError):
+    """A file that cannot be read as text; `line` is where the problem is (1 when it is the whole file)."""
+
+    def __init__(self, message: str, line: int = 1):
+        super().__init__(message)
+        self.line = line
+
+
 class UnsupportedError(MatcalcError):
     """Well-formed input that matcalc cannot handle yet."""
 
@@ -119,3 +132,34 @@ def format_error(error: MatcalcError) -> str:
     if error.hint:
         lines += ["  " + hint_line for hint_line in error.hint.splitlines()]
     return "\n".join(lines)
+
+
+class OutOfTime(BaseException):
+    """Raised when a time_limit runs out. A BaseException, so that no `except Exception` or
+    `except MatcalcError` on the way swallows it: only the one who set the limit catches it."""
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise OutOfTime in the block after `seconds` of wall-clock time: a safety net under the work
+    budgets. Only in the main thread of a process with SIGALRM; elsewhere the block runs unbounded.
+    An enclosing limit is restored, less the time spent, when the block ends."""
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise OutOfTime(seconds)
+
+    start = time.monotonic()
+    previous_handler = signal.signal(signal.SIGALRM, alarm)
+    outer_remaining, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    if 0 < outer_remaining < seconds:
+        signal.setitimer(signal.ITIMER_REAL, outer_remaining)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if outer_remaining:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_remaining - (time.monotonic() - start), 1e-3))

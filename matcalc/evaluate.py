@@ -12,8 +12,37 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import nodes as n
-from .errors import UnsupportedError
+from .errors import InputError, UnsupportedError
 from .shapes import Dim, Shape
+
+MAX_ELEMENTS = 4_000_000  # entries of one value (32 MB): what --at can ask for stays within memory
+SINGULAR_CONDITION = 1e13  # a matrix this badly conditioned is singular for every purpose of a check
+
+
+class SingularMatrixError(InputError):
+    """A matrix that the expression (or its derivative) inverts is singular at the point."""
+
+    def __init__(self, message: str, rank: int, size: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.rank, self.size = rank, size
+
+
+def invertible(matrix: np.ndarray, condition: float = SINGULAR_CONDITION) -> bool:
+    """Whether a square matrix is invertible to working precision (its condition number is below `condition`)."""
+    if not np.all(np.isfinite(matrix)):
+        return True  # not finite: the caller's isfinite check rejects the point, not this one
+    with np.errstate(all="ignore"):
+        return bool(np.linalg.cond(matrix) < condition)
+
+
+def _require_invertible(matrix: np.ndarray, node: n.Node) -> np.ndarray:
+    if not invertible(matrix):
+        rank = int(np.linalg.matrix_rank(matrix))
+        size = matrix.shape[0]
+        raise SingularMatrixError(f"a {size}×{size} matrix that must be inverted is singular at this point "
+                                  f"(its rank is {rank}); the result assumes it is invertible", rank, size)
+    return matrix
+
 
 _FUNCTIONS = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
@@ -31,12 +60,17 @@ class Evaluator:
         self.sizes = sizes
 
     def size(self, dim: Dim) -> int:
-        return dim if isinstance(dim, int) else self.sizes[dim]
+        # a large integer dimension may be sampled at a small size (numeric.dimension_sizes)
+        return self.sizes.get(dim, dim) if isinstance(dim, int) else self.sizes[dim]
 
     def shape(self, shape: Shape) -> tuple[int, int]:
         return self.size(shape.rows), self.size(shape.cols)
 
     def __call__(self, node: n.Node) -> np.ndarray:
+        rows, cols = self.shape(node.shape)
+        if rows * cols > MAX_ELEMENTS:
+            raise UnsupportedError(f"a value of {rows}×{cols} entries is more than matcalc evaluates "
+                                   f"({MAX_ELEMENTS:,} at most)")
         return getattr(self, f"_{node.kind}")(node)
 
     def _var(self, node: n.Var) -> np.ndarray:
@@ -80,13 +114,16 @@ class Evaluator:
         return np.power(self(node.base), self(node.exponent))
 
     def _matpower(self, node: n.MatPower) -> np.ndarray:
-        return np.linalg.matrix_power(self(node.base), node.exponent)
+        base = self(node.base)
+        if node.exponent < 0:
+            _require_invertible(base, node)
+        return np.linalg.matrix_power(base, node.exponent)
 
     def _transpose(self, node: n.Transpose) -> np.ndarray:
         return self(node.operand).T
 
     def _inverse(self, node: n.Inverse) -> np.ndarray:
-        return np.linalg.inv(self(node.operand))
+        return np.linalg.inv(_require_invertible(self(node.operand), node))
 
     def _trace(self, node: n.Trace) -> np.ndarray:
         return np.array([[np.trace(self(node.operand))]])

@@ -18,29 +18,33 @@ import numpy as np
 from . import nodes as n
 from .decls import Env
 from .errors import InputError, UnsupportedError
-from .evaluate import Evaluator, evaluate
+from .evaluate import MAX_ELEMENTS, Evaluator, SingularMatrixError, evaluate, invertible
 from .layout import Layout, arrange
 from .result import TOLERANCE, Derivative
 from .shapes import Dim, Shape
 
 FIRST_SIZE = 3
 STEP = 1e-6
+LARGEST_SAMPLED = 8  # a declared integer dimension above this is sampled at a small size: checks stay cheap
+WELL_CONDITIONED = 1e8  # a sample point where a matrix to be inverted is worse than this is redrawn
 
 
-def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE) -> dict[str, int]:
-    """A distinct size for each dimension name: 3, 4, 5, ... in order of first use."""
-    sizes: dict[str, int] = {}
+def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE) -> dict[str | int, int]:
+    """A distinct size for each dimension name: 3, 4, 5, ... in order of first use. A declared integer
+    dimension larger than LARGEST_SAMPLED (matrix(30000, 30000)) gets a small distinct size too, the
+    same one wherever it appears, under its integer key; smaller integers (and 1) stay what they are."""
+    sizes: dict[str | int, int] = {}
     for sub in n.walk(expr):
         for dim in (sub.shape.rows, sub.shape.cols):
-            if isinstance(dim, str) and dim not in sizes:
+            if (isinstance(dim, str) or dim > LARGEST_SAMPLED) and dim not in sizes:
                 sizes[dim] = first + len(sizes)
         if isinstance(sub, n.DimSize) and sub.name not in sizes:
             sizes[sub.name] = first + len(sizes)
     return sizes
 
 
-def size_of(dim: Dim, sizes: Mapping[str, int]) -> int:
-    return dim if isinstance(dim, int) else sizes[dim]
+def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
+    return sizes.get(dim, dim) if isinstance(dim, int) else sizes[dim]
 
 
 def sample(shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng: np.random.Generator,
@@ -75,29 +79,70 @@ KINK_DISTANCE = 1e-3  # a sample this close to a kink of abs, relu, sign, max or
 
 
 def sample_point(exprs: n.Node | list[n.Node], env: Env, rng: np.random.Generator, tries: int = 30,
-                 first: int = FIRST_SIZE, differentiated: list[n.Node] | None = None) -> Point:
-    """A point where every expression is finite and the differentiated ones (by default all) are
-    away from kinks: mixed signs first, then positive entries."""
+                 first: int = FIRST_SIZE, differentiated: list[n.Node] | None = None,
+                 symbolic_derivatives: bool = True) -> Point:
+    """A point where every expression is finite, every matrix it inverts is well conditioned, and the
+    differentiated ones (by default all) are away from kinks. With symbolic_derivatives (a derivative
+    formula will be evaluated there, not only finite differences), the arguments of det and logdet in the
+    differentiated ones are well conditioned too: their derivatives invert them. Mixed signs first, then
+    positive entries."""
     exprs = exprs if isinstance(exprs, list) else [exprs]
     differentiated = exprs if differentiated is None else differentiated
-    sizes: dict[str, int] = {}
+    sizes: dict[str | int, int] = {}
     shapes: dict[str, Shape] = {}
     for expr in exprs:
         for name, size in dimension_sizes(expr, first + len(sizes)).items():
             sizes.setdefault(name, size)
         for name, shape in n.variables(expr).items():
             shapes.setdefault(name, shape)
+    inverted = _inverted_operands(exprs, differentiated if symbolic_derivatives else [])
+    singular: SingularMatrixError | None = None
     for attempt in range(tries):
         values = sample(shapes, env, sizes, rng, positive=attempt >= tries // 2)
         with np.errstate(all="ignore"):
             try:
                 finite = all(np.all(np.isfinite(evaluate_numeric(expr, values, sizes))) for expr in exprs)
-            except np.linalg.LinAlgError:
+                _check_conditioning(inverted, values, sizes)
+            except SingularMatrixError as error:
+                singular = error
+                continue
+            except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError, FloatingPointError):
                 continue
             if finite and kink_distance(differentiated, values, sizes) > KINK_DISTANCE:
                 return Point(values, sizes)
+    if singular is not None:
+        raise UnsupportedError(
+            f"no random point found where the matrices this needs to invert are invertible: a {singular.size}×"
+            f"{singular.size} one had rank {singular.rank} at every point tried, so it looks singular for "
+            "all values (the result assumes it is invertible); it cannot be checked numerically")
     raise UnsupportedError("no random point found where the expression is defined and away from kinks, "
                            "so it cannot be checked numerically")
+
+
+def _inverted_operands(exprs: list[n.Node], differentiated: list[n.Node]) -> list[n.Node]:
+    """The matrices that the expressions or their derivatives invert: arguments of inverses and negative
+    matrix powers anywhere, and of det and logdet where a derivative is taken."""
+    found: dict[n.Node, None] = {}
+    for expr in exprs:
+        for node in n.walk(expr):
+            if isinstance(node, n.Inverse) or (isinstance(node, n.MatPower) and node.exponent < 0):
+                operand = node.operand if isinstance(node, n.Inverse) else node.base
+                if n.variables(operand):
+                    found[operand] = None
+    for expr in differentiated:
+        for node in n.walk(expr):
+            if isinstance(node, (n.Det, n.LogDet)) and n.variables(node.operand):
+                found[node.operand] = None
+    return list(found)
+
+
+def _check_conditioning(operands: list[n.Node], values: Mapping[str, np.ndarray],
+                        sizes: Mapping[str | int, int]) -> None:
+    for operand in operands:
+        matrix = evaluate_numeric(operand, values, sizes)
+        if not invertible(matrix, WELL_CONDITIONED):
+            rank = int(np.linalg.matrix_rank(matrix)) if np.all(np.isfinite(matrix)) else matrix.shape[0]
+            raise SingularMatrixError("badly conditioned", rank, matrix.shape[0])
 
 
 def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> float:
@@ -124,6 +169,8 @@ class _NumericEvaluator(Evaluator):
 
     def _derivative(self, node: n.Derivative) -> np.ndarray:
         point = Point(dict(self.values), dict(self.sizes))
+        if node.wrt.name not in n.variables(node.operand):  # d/da of what does not hold a: zero
+            return np.zeros(self.shape(node.shape))
         if node.order == 2:
             value = second_difference(node.operand, node.wrt.name, point)
         else:
@@ -202,7 +249,7 @@ def arrange_array(jacobian: np.ndarray, out: Shape, wrt: Shape, layout: Layout) 
 def evaluate_terms(result: Derivative, point: Point) -> np.ndarray:
     """The index form evaluated with einsum: axes are result.free, in order."""
     letters = {index: chr(ord("a") + k) for k, index in enumerate(result.dims)}
-    total = np.zeros([size_of(result.dims[i], point.sizes) for i in result.free])
+    total = _zeros([size_of(result.dims[i], point.sizes) for i in result.free])
     output = "".join(letters[i] for i in result.free)
     for term in result.terms:
         operands, subscripts = [], []
@@ -227,7 +274,7 @@ def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
         return value.reshape([size_of(d, point.sizes) for d in result.shape if d != 1])  # unit axes of the shape
     letters = {index: chr(ord("a") + k) for k, index in enumerate(result.dims)}
     output = "".join(letters[i] for i in result.free)
-    total = np.zeros([size_of(result.dims[i], point.sizes) for i in result.free])
+    total = _zeros([size_of(result.dims[i], point.sizes) for i in result.free])
     for term in result.index_form or []:
         scale = float(term.coefficient)
         for scalar in term.scalars:
@@ -241,8 +288,17 @@ def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
     return total
 
 
+def _zeros(shape: list[int] | tuple[int, ...]) -> np.ndarray:
+    """An array of zeros, refused when it is larger than matcalc evaluates."""
+    if float(np.prod(shape, dtype=float)) > MAX_ELEMENTS:
+        raise UnsupportedError(f"a result of {' × '.join(map(str, shape))} entries is more than matcalc "
+                               f"evaluates ({MAX_ELEMENTS:,} at most)")
+    return np.zeros(shape)
+
+
 def _einsum(subscripts: list[str], operands: list[np.ndarray], output: str, shape: tuple) -> np.ndarray:
     """einsum, where a free index that no operand carries means the value is the same along it."""
+    _zeros(shape)  # its size is checked
     for letter, size in zip(output, shape):
         if not any(letter in sub for sub in subscripts):
             subscripts, operands = subscripts + [letter], operands + [np.ones(size)]
@@ -277,10 +333,11 @@ def compare_sides(lhs: n.Node, rhs: n.Node, env: Env, seed: int, points: int) ->
     differentiated = [node.operand for side in (lhs, rhs) for node in n.walk(side) if isinstance(node, n.Derivative)]
     worst = 0.0
     for _ in range(points):
-        worst = max(worst, _difference(lhs, rhs, sample_point([lhs, rhs], env, rng, differentiated=differentiated)))
+        point = sample_point([lhs, rhs], env, rng, differentiated=differentiated, symbolic_derivatives=False)
+        worst = max(worst, _difference(lhs, rhs, point))
     if worst <= TOLERANCE:
         return Comparison(worst)
-    small = sample_point([lhs, rhs], env, rng, first=2, differentiated=differentiated)
+    small = sample_point([lhs, rhs], env, rng, first=2, differentiated=differentiated, symbolic_derivatives=False)
     return Comparison(worst, _describe_counterexample(lhs, rhs, small, worst))
 
 
@@ -296,7 +353,8 @@ def _difference(lhs: n.Node, rhs: n.Node, point: Point) -> float:
 def _describe_counterexample(lhs: n.Node, rhs: n.Node, point: Point, worst: float) -> str:
     left, right = np.broadcast_arrays(evaluate_numeric(lhs, point.values, point.sizes),
                                       evaluate_numeric(rhs, point.values, point.sizes))
-    sizes = ", ".join(f"{name}={size}" for name, size in point.sizes.items())
+    sizes = ", ".join(f"{name}={size}" if isinstance(name, str) else f"{name} checked at size {size}"
+                      for name, size in point.sizes.items())
     values = "; ".join(f"{name} = {_short(value)}" for name, value in point.values.items())
     where = f" with {sizes}" if sizes else ""
     return (f"largest relative difference {worst:.2g}; for example{where}: {values} gives "

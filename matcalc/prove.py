@@ -24,6 +24,8 @@ from .rules import Differentiator
 from .tensor import Indices, Term, canonical_key, delta, factor, product, scaled, simplify_terms, summed
 
 MAX_TERMS = 400  # an expansion larger than this is not attempted
+MAX_POWER = 32  # A^p is expanded as p factors up to this power
+WORK_BUDGET = 50_000  # terms built over a whole proof; beyond it the proof is given up (the numeric check stands)
 
 
 class _TooLarge(Exception):
@@ -67,9 +69,18 @@ def _cancel_reciprocals(term: Term) -> Term:
 class Expander:
     """node[row, col] as a sum of products of indexed leaves."""
 
-    def __init__(self, build: Builder, indices: Indices):
+    def __init__(self, build: Builder, indices: Indices, budget: int = WORK_BUDGET):
         self.build = build
         self.indices = indices
+        self.budget = budget  # how many more terms may be built
+
+    def product(self, left: list[Term], right: list[Term]) -> list[Term]:
+        """The product of two sums, refused before it is built when it is too large."""
+        size = len(left) * len(right)
+        self.budget -= size
+        if size > MAX_TERMS or self.budget < 0:
+            raise _TooLarge
+        return product(left, right)
 
     def fresh(self, dim) -> str | None:
         return self.indices.fresh(dim)
@@ -92,10 +103,10 @@ class Expander:
             case n.Add(left=left, right=right):
                 return self.expand(left, row, col) + self.expand(right, row, col)
             case n.ScalarMul(left=left, right=right) | n.Hadamard(left=left, right=right):
-                return product(self.expand(left, row, col), self.expand(right, row, col))
+                return self.product(self.expand(left, row, col), self.expand(right, row, col))
             case n.MatMul(left=left, right=right):
                 inner = self.fresh(left.shape.cols)
-                return product(self.expand(left, row, inner), self.expand(right, inner, col))
+                return self.product(self.expand(left, row, inner), self.expand(right, inner, col))
             case n.MatPower(base=base, exponent=power) if power >= 1:
                 return self._power_chain(base, power, row, col)
             case n.Transpose(operand=operand):
@@ -119,26 +130,28 @@ class Expander:
                 return scaled(self.expand(left, row, col), 1 / constant_value(right))
             case n.Divide(left=left, right=right) if right.shape.is_scalar:  # u / s = u (1/s)
                 reciprocal = Term(Fraction(1), (factor(self.build.divide(ONE, right), None, None),))
-                return product(self.expand(left, row, col), [reciprocal])
+                return self.product(self.expand(left, row, col), [reciprocal])
             case n.Derivative():
                 return self._derivative(node, row, col)
             case n.Power(base=n.Norm(operand=u, p="2" | "F"), exponent=n.Number(value=2)):  # ||u||² = Σ u²
                 j, l = self.fresh(u.shape.rows), self.fresh(u.shape.cols)
-                return summed(product(self.expand(u, j, l), self.expand(u, j, l)), self.indices, j, l)
+                return summed(self.product(self.expand(u, j, l), self.expand(u, j, l)), self.indices, j, l)
             case n.Power(base=base, exponent=n.Number(value=k)) if k.denominator == 1 and 1 < k <= 8:
                 terms = [Term(Fraction(1), ())]
                 for _ in range(int(k)):  # u^k = u u ... u, elementwise
-                    terms = product(terms, self.expand(base, row, col))
+                    terms = self.product(terms, self.expand(base, row, col))
                 return terms
         return [Term(Fraction(1), (factor(node, row, col),))]
 
     def _power_chain(self, base: n.Node, power: int, row, col) -> list[Term]:
         """A^p as a product of p factors A."""
+        if power > MAX_POWER:
+            raise _TooLarge
         terms = [Term(Fraction(1), ())]
         current = row
         for step in range(power):
             following = col if step == power - 1 else self.fresh(base.shape.cols)
-            terms = product(terms, self.expand(base, current, following))
+            terms = self.product(terms, self.expand(base, current, following))
             current = following
         return terms
 
@@ -172,7 +185,7 @@ class Expander:
             if f.is_delta:
                 result = [t.times(f) for t in result]
             else:
-                result = product(result, self.expand(f.node, *f.axes()))
+                result = self.product(result, self.expand(f.node, *f.axes()))
             if len(result) > MAX_TERMS:
                 raise _TooLarge
         return result

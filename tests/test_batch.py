@@ -1,6 +1,7 @@
 """`matcalc check` (SPEC §5): identity files, verdicts, reports and exit statuses."""
 
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -147,3 +148,163 @@ def test_kinks_matter_only_where_differences_are_taken():
     assert statuses[1][0] in (PROVED, HOLDS)  # relu of a constant: its kinks do not move
     # differentiating max(y, y) needs points off the kink, and there are none: said, not crashed
     assert statuses[2][0] == ERROR and "away from kinks" in statuses[2][1]
+
+
+# Batches never die: every readable file and every good line gets its verdict (issue 10)
+
+
+def test_unreadable_files_are_one_error_each_and_the_good_file_is_still_checked(runner, tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("let A: matrix(n, m), B: matrix(m, n)\ntr(A B) = tr(B A)\n")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("# é\nx'x = ||x||^2\n".encode("latin-1"))
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("x'x = ||x||^2\n".encode("utf-16"))
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"x'x = 1\n\x00\x01\x02\x03")
+    files = [str(good), str(latin1), str(utf16), str(binary), str(tmp_path / "missing.txt")]
+    result = runner.invoke(cli, ["check", *files, "--format", "json"])
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SCHEMA)
+    rows = [(Path(r["file"]).name, r["line"], r["status"]) for r in report["results"]]
+    assert rows == [("good.txt", 2, PROVED), ("latin1.txt", 1, ERROR), ("utf16.txt", 1, ERROR),
+                    ("binary.txt", 2, ERROR), ("missing.txt", 1, ERROR)]
+    details = [r["detail"] for r in report["results"][1:]]
+    assert "not UTF-8" in details[0] and "line 1" in details[0]
+    assert "UTF-16" in details[1]
+    assert "binary" in details[2]
+    assert "cannot read" in details[3]
+
+
+def test_a_byte_order_mark_is_ignored(runner):
+    result = runner.invoke(cli, ["check", "-", "--format", "json"],
+                           input="\ufefflet x: vector(n)\nx'x = ||x||^2\n".encode("utf-8"))
+    assert result.exit_code == 0, result.output
+    assert [(r["line"], r["status"]) for r in json.loads(result.stdout)["results"]] == [(2, PROVED)]
+    assert [(r.line, r.status) for r in check_source("\ufefflet x: vector(n)\nx'x = ||x||^2\n")] == [(2, PROVED)]
+
+
+def test_only_newlines_end_lines():
+    # form feed, NEL, U+2028, U+2029, vertical tab and a lone CR in comments: str.splitlines would count them
+    source = ("let x: vector(n)  # a\x0cb\x85c\u2028d\u2029e\x0bf\rg\n"
+              "x'x = ||x||^2  # \x1c\x1d\x1e\n"
+              "x'x = 2\r\n"
+              "tr(x x'\n")
+    results = check_source(source)
+    assert [(r.line, r.status) for r in results] == [(2, PROVED), (3, FALSE), (4, ERROR)]
+
+
+def test_hundreds_of_let_lines_do_not_make_later_lets_too_long():
+    lines = [f"let x{k}: vector(n)" for k in range(800)] + ["let y: vector(n)", "y'y = ||y||^2", "x799'y = y'x799"]
+    results = check_source("\n".join(lines) + "\n")
+    assert [(r.line, r.status) for r in results] == [(802, PROVED), (803, PROVED)]
+
+
+def test_a_later_let_redeclares_the_names_it_mentions():
+    source = ("let A: matrix(n, n), x: vector(n)\n"
+              "tr(A) = tr(A')\n"
+              "let A: matrix(n, m)\n"  # a new shape for A; x keeps vector(n)
+              "tr(A'A) = tr(A A')\n"
+              "x'A = (A'x)'\n"
+              "let A: symmetric(n)\n"  # a new kind
+              "x'A x = x'A'x\n"
+              "let x: scalar\n"
+              "d/dx x^3 = 3 x^2\n")
+    results = check_source(source)
+    assert [(r.line, r.status) for r in results] == [(2, PROVED), (4, PROVED), (5, PROVED), (7, PROVED), (9, PROVED)]
+
+
+def test_a_let_that_makes_a_dimension_a_variable_is_an_error_and_changes_nothing():
+    source = "let x: vector(n)\nlet n: scalar\nx'x = ||x||^2\n"
+    results = check_source(source)
+    assert [(r.line, r.status) for r in results] == [(2, ERROR), (3, PROVED)]
+    assert results[0].column == 5 and "dimension" in results[0].detail
+
+
+def test_a_derivative_by_a_variable_the_operand_lacks_is_zero_and_the_run_goes_on():
+    # a3 is its own (undeclared) name, so d/da a3 is 0: the first line is false, the second holds
+    source = "let a: scalar\nd/da a3 = 3 a^2\nd/da a3 = 0\nlet x: vector(n)\nd/dx a = 0\nx'x = ||x||^2\n"
+    results = check_source(source)
+    assert [(r.line, r.status) for r in results] == [(2, FALSE), (3, PROVED), (5, PROVED), (6, PROVED)]
+    assert "right 1.8" in results[0].detail or "matcalc's derivative in numerator layout: 0" in results[0].detail
+
+
+@pytest.mark.parametrize("declaration", ["x: vector(99999999999999999999999)", "x: vector(30000)"])
+def test_huge_declared_sizes_are_checked_at_small_sizes(declaration):
+    source = (f"let {declaration}, A: matrix(30000, 30000), B: matrix(30000, 30000), X: matrix(300, 300)\n"
+              "x'x = ||x||^2\nd/dx x'x = 2x'\ntr(A B) = tr(B A)\nd/dX tr(X'X) = 2X'\nd/dX tr(X'X) = 3X'\n")
+    start = time.perf_counter()
+    results = check_source(source)
+    assert time.perf_counter() - start < 2.0
+    assert [r.status for r in results] == [PROVED, PROVED, PROVED, PROVED, FALSE]
+    assert "300 checked at size" in results[4].detail  # the report says that the size was reduced
+
+
+def test_structurally_singular_matrices_are_an_error_row_not_a_crash():
+    source = ("let z: vector(n), u: vector(n), C: matrix(3, 2), B: matrix(2, 3)\n"
+              "tr((u u')^-2) = 1\n"
+              "inv(C B) C B = eye(3)\n"
+              "d/dz det(z z') = 0\n"  # true: det(z z') is 0 for every z, and finite differences need no inverse
+              "x'x = ||x||^2\n")
+    results = check_source(source)
+    assert [(r.line, r.status) for r in results] == [(2, ERROR), (3, ERROR), (4, HOLDS), (5, PROVED)]
+    assert "rank 1" in results[0].detail and "invertible" in results[0].detail
+    assert "rank 2" in results[1].detail
+
+
+@pytest.mark.parametrize("power, status", [(20, HOLDS), (40, HOLDS), (400, ERROR)])
+def test_large_matrix_powers_are_checked_quickly(power, status):
+    source = f"let A: matrix(n, n), B: matrix(n, n)\nsum((A+B)^{power}) = sum((A+B)^{power})\n"
+    start = time.perf_counter()
+    (result,) = check_source(source)
+    assert time.perf_counter() - start < 2.0
+    # the prover gives up early on the expansion, and the numbers agree; at 400 they overflow everywhere
+    assert result.status == status
+
+
+def test_the_prover_gives_up_on_large_expansions_within_its_budget():
+    from matcalc.api import parse
+    from matcalc.prove import equal_symbolically
+
+    parsed = parse("sum((A+B)^20)", "A: matrix(n, n), B: matrix(n, n)")
+    start = time.perf_counter()
+    assert equal_symbolically(parsed.expr, parsed.expr, parsed.env) is False
+    assert time.perf_counter() - start < 0.5
+    small = parse("sum((A+B)^2)", "A: matrix(n, n), B: matrix(n, n)")
+    assert equal_symbolically(small.expr, small.expr, small.env) is True
+
+
+def test_an_unexpected_failure_of_one_line_is_an_error_row(monkeypatch):
+    import matcalc.batch as batch
+
+    real = batch._check
+
+    def broken(identity):
+        if identity.line == 2:
+            raise KeyError("boom")
+        return real(identity)
+
+    monkeypatch.setattr(batch, "_check", broken)
+    results = check_source("let x: vector(n)\nx'x = 1\nx'x = ||x||^2\n")
+    assert [(r.line, r.status) for r in results] == [(2, ERROR), (3, PROVED)]
+    assert results[0].detail.startswith("internal error: KeyError")
+
+
+def test_a_line_that_runs_out_of_time_is_an_error_row(monkeypatch):
+    import matcalc.batch as batch
+
+    real = batch._check
+
+    def slow(identity):
+        if identity.line == 2:
+            time.sleep(5)
+        return real(identity)
+
+    monkeypatch.setattr(batch, "_check", slow)
+    monkeypatch.setattr(batch, "TIME_LIMIT", 0.2)
+    start = time.perf_counter()
+    results = check_source("let x: vector(n)\nx'x = 1\nx'x = ||x||^2\n")
+    assert time.perf_counter() - start < 2.0
+    assert [(r.line, r.status) for r in results] == [(2, ERROR), (3, PROVED)]
+    assert "not answered within 0.2 s" in results[0].detail

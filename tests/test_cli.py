@@ -106,3 +106,67 @@ def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "matcalc", "parse", "x'y"], capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.startswith("expression: x' y\n")
+
+
+# An expression may start with "-" (SPEC §2): never read as short options (the h of tanh as -h)
+
+
+def test_an_expression_starting_with_minus_is_differentiated_not_help(runner):
+    result = runner.invoke(cli, ["diff", "-y' log(softmax(W2 tanh(W1 x + b1)))", "--wrt", "W1"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" not in result.output
+    assert result.stdout.startswith("∂")
+
+
+def test_minus_sum_of_tanh_and_options_before_the_expression(runner):
+    result = runner.invoke(cli, ["diff", "--wrt", "x", "-sum(tanh(x))"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" not in result.output and "tanh" in result.stdout
+    result = runner.invoke(cli, ["parse", "--format", "json", "-x'x"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["canonical"] == "-x' x"
+
+
+def test_minus_expressions_in_solve_and_plot_are_arguments(runner):
+    result = runner.invoke(cli, ["solve", "-(theta - 2)^2", "--wrt", "theta", "--let", "theta: scalar"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("theta = 2")
+    result = runner.invoke(cli, ["plot", "-tanh(x)", "--wrt", "x", "--at", "1", "-o", "out.txt"])
+    assert "Usage:" not in result.output  # a refusal of the file type, not the help text
+    assert result.exit_code in (2, 3)
+
+
+def test_help_is_still_help(runner):
+    result = runner.invoke(cli, ["parse", "-h"])
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: ") and "parse [OPTIONS]" in result.stdout
+
+
+def test_unknown_option_suggests_the_nearest(runner):
+    result = runner.invoke(cli, ["parse", "x", "--fromat", "json"])
+    assert result.exit_code == 2
+    assert "--fromat" in result.stderr and "Did you mean '--format'?" in result.stderr
+
+
+def test_several_variables_are_refused_never_dropped(runner):
+    for wrt in (["--wrt", "x", "--wrt", "y"], ["--wrt", "x,y"]):
+        result = runner.invoke(cli, ["diff", "x'y", *wrt])
+        assert result.exit_code == 3, result.output
+        assert result.stdout == ""
+        assert "several variables (x, y) are not supported yet" in result.stderr
+    result = runner.invoke(cli, ["solve", "x'x + y'y", "--wrt", "x", "--wrt", "y"])
+    assert result.exit_code == 3 and "several variables" in result.stderr
+
+
+def test_expression_from_standard_input(runner):
+    result = runner.invoke(cli, ["parse", "-"], input="-x'x\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("expression: -x' x\n")
+
+
+def test_standard_input_that_is_not_utf8_is_an_error_not_a_traceback(runner):
+    for data in (b"x'\xff", "x'x".encode("utf-16")):
+        result = runner.invoke(cli, ["parse", "-"], input=data)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: standard input is not UTF-8 text")
+    result = runner.invoke(cli, ["check", "-"], input=b"x'x = \xe9\n")
+    assert result.exit_code == 2 and "not UTF-8" in result.stdout and "line 1" in result.stdout

@@ -53,3 +53,134 @@ def test_huge_number_and_power_tower_are_refused():
 
 def test_moderately_long_input_still_works():
     assert parse(" + ".join(["x"] * 150)).shape.dims() == ["n"]
+
+
+# Tracebacks found by fuzzing and by hand (issue 10): each is now a message and a status of SPEC §6
+
+
+def _no_traceback(result):
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_huge_declared_sizes_are_checked_at_small_sizes(runner):
+    for let in ("x: vector(99999999999999999999999)", "x: vector(30000)"):
+        start = time.perf_counter()
+        result = runner.invoke(cli, ["diff", "x'x", "--wrt", "x", "--let", let, "--verify"])
+        assert time.perf_counter() - start < 2.0
+        _no_traceback(result)
+        assert result.exit_code == 0, result.output
+    start = time.perf_counter()
+    result = runner.invoke(cli, ["diff", "tr(X'X)", "--wrt", "X", "--let", "X: matrix(300, 300)", "--verify"])
+    assert time.perf_counter() - start < 2.0
+    assert result.exit_code == 0 and "2Xᵀ" in result.stdout
+
+
+def test_sampled_sizes_of_large_integer_dimensions_are_small_distinct_and_consistent():
+    from matcalc.numeric import dimension_sizes
+
+    parsed = parse("A x + b", "A: matrix(30000, 99999999999999999999999), x: vector(99999999999999999999999), "
+                              "b: vector(30000)")
+    assert dimension_sizes(parsed.expr) == {30000: 3, 99999999999999999999999: 4}
+    assert dimension_sizes(parse("A x", "A: matrix(1, 8), x: vector(8)").expr) == {}  # small ones stay
+
+
+@pytest.mark.parametrize("args", [
+    ["diff", "tr((u u')^-2)", "--wrt", "u", "--verify"],
+    ["diff", "det(z z')", "--wrt", "z", "--verify"],
+    ["diff", "det(C B)", "--wrt", "B", "--let", "C: matrix(3,2), B: matrix(2,3)", "--verify"],
+])
+def test_structurally_singular_arguments_are_said_not_crashed(runner, args):
+    result = runner.invoke(cli, args)
+    _no_traceback(result)
+    assert "LinAlgError" not in result.output
+    assert result.exit_code in (0, 3)  # answered with a note that it could not be checked, or refused
+    assert "invertible" in result.output
+
+
+def test_a_singular_matrix_at_a_given_point_is_a_clear_error(runner):
+    result = runner.invoke(cli, ["diff", "det(z z')", "--wrt", "z", "--at", "z=[1,2]"])
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "singular at this point" in result.stderr and "rank is 1" in result.stderr
+
+
+def test_evaluating_an_inverse_of_a_singular_matrix_raises_a_matcalc_error():
+    import numpy as np
+
+    from matcalc.evaluate import SingularMatrixError, evaluate
+
+    expr = parse("inv(z z')", "z: vector(2)").expr
+    with pytest.raises(SingularMatrixError, match="rank is 1"):
+        evaluate(expr, {"z": np.array([[1.0], [2.0]])}, {})
+    square = parse("inv(A)", "A: matrix(2, 2)").expr
+    assert evaluate(square, {"A": np.array([[2.0, 0.0], [0.0, 4.0]])}, {}).tolist() == [[0.5, 0.0], [0.0, 0.25]]
+
+
+@pytest.mark.parametrize("fmt", ["numpy", "json"])
+def test_a_derivative_inside_the_expression_in_numpy_code_is_refused(runner, fmt):
+    result = runner.invoke(cli, ["diff", "w d/ds s", "--wrt", "w", "--format", fmt])
+    _no_traceback(result)
+    assert result.exit_code == 3
+    assert result.stdout == ""
+
+
+def test_numpy_code_refuses_a_derivative_node():
+    from matcalc.errors import UnsupportedError
+    from matcalc.render.numpy import NumpyPrinter
+
+    inner = parse("d/ds s", "s: scalar").expr
+    with pytest.raises(UnsupportedError, match="derivative written inside"):
+        NumpyPrinter({}).text(inner)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("1" + "0" * 400, "too large"),
+    ("1e400", "too large"),
+    ("[1, 1e999]", "too large"),
+    ("NaN", "not a number"),
+    ("Infinity", "not a number"),
+])
+def test_values_too_large_for_a_float_are_refused(runner, value, message):
+    result = runner.invoke(cli, ["diff", "x'x", "--wrt", "x", "--at", f"x={value}"])
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_a_value_too_large_to_evaluate_is_refused_not_allocated(runner):
+    ones = ", ".join(["1"] * 3000)
+    start = time.perf_counter()
+    result = runner.invoke(cli, ["diff", "x x'", "--wrt", "x", "--at", f"x=[{ones}]"])
+    assert time.perf_counter() - start < 2.0
+    _no_traceback(result)
+    assert result.exit_code == 3
+    assert "more than matcalc evaluates" in result.stderr
+
+
+def test_a_command_that_runs_out_of_time_is_refused(runner, monkeypatch):
+    import matcalc.api
+
+    def slow(*args, **kwargs):
+        time.sleep(5)
+
+    monkeypatch.setattr(matcalc.api, "parse", slow)
+    monkeypatch.setenv("MATCALC_TIME_LIMIT", "0.2")
+    start = time.perf_counter()
+    result = runner.invoke(cli, ["parse", "x"])
+    assert time.perf_counter() - start < 2.0
+    assert result.exit_code == 3
+    assert "not answered within 0.2 s" in result.stderr
+
+
+def test_an_unexpected_exception_is_an_internal_error_not_a_traceback(runner, monkeypatch):
+    import matcalc.api
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(matcalc.api, "parse", broken)
+    result = runner.invoke(cli, ["parse", "x"])
+    assert result.exit_code == 4
+    assert result.stderr.startswith("internal error: KeyError: 'boom'")
+    assert "Traceback" not in result.output

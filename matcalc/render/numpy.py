@@ -13,6 +13,7 @@ import keyword
 from fractions import Fraction
 
 from .. import nodes as n
+from ..errors import UnsupportedError
 from ..result import Derivative, IndexTerm
 from .canonical import format_number
 
@@ -127,7 +128,10 @@ class NumpyPrinter:
             case n.LogSumExp(operand=operand):
                 top = f"np.max({self.text(operand)})"
                 return f"{top} + np.log(np.sum(np.exp({self.operand(operand, ADD)} - {top})))", ADD
-        raise NotImplementedError(f"no NumPy code for {node.kind}")  # every node kind is handled above
+            case n.Derivative():
+                raise UnsupportedError("NumPy code for a derivative written inside the expression (d/dV ...) is "
+                                       "not supported yet: differentiate it on its own", span=node.span)
+        raise UnsupportedError(f"no NumPy code for {node.kind} yet", span=node.span)
 
 
 def numpy_expression(result: Derivative) -> str:
@@ -156,7 +160,7 @@ def numpy_function(result: Derivative, name: str = "derivative") -> str:
 
 
 def _einsum_sum(result: Derivative, terms: list[IndexTerm], printer: NumpyPrinter) -> str:
-    letters = {index: result.index_names[index] for index in result.free}
+    letters = dict(result.index_names)  # free indices, and summed ones where a term sums explicitly
     output = "".join(letters[i] for i in result.free)
     parts = []
     for term in terms:
