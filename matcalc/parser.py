@@ -551,31 +551,45 @@ def _is_greek(text: str) -> bool:
     return letters in GREEK or (letters[:1].isupper() and letters[:1].lower() + letters[1:] in GREEK)
 
 
-def _fewest_pieces(text: str, is_piece) -> list[str] | None:
-    """`text` cut into the fewest pieces that each satisfy `is_piece`; None if it cannot be."""
-    best: list[list[str] | None] = [None] * (len(text) + 1)
-    best[len(text)] = []
+def _fewest_pieces(text: str, is_piece, longest: int) -> list[str] | None:
+    """`text` cut into the fewest pieces, each at most `longest` characters, that each satisfy
+    `is_piece`; None if it cannot be. Linear in the length of text for a fixed `longest`."""
+    best: list[int | None] = [None] * (len(text) + 1)  # the fewest pieces for text[start:]
+    cut: list[int] = [0] * (len(text) + 1)
+    best[len(text)] = 0
     for start in range(len(text) - 1, -1, -1):
-        for end in range(len(text), start, -1):
-            piece, rest = text[start:end], best[end]
-            if rest is None or not is_piece(piece):
+        for end in range(min(len(text), start + longest), start, -1):
+            rest = best[end]
+            if rest is None or (best[start] is not None and rest + 1 >= best[start]):
                 continue
-            if best[start] is None or len(rest) + 1 < len(best[start]):
-                best[start] = [piece, *rest]
-    return best[0]
+            if is_piece(text[start:end]):
+                best[start], cut[start] = rest + 1, end
+    if best[0] is None:
+        return None
+    pieces, start = [], 0
+    while start < len(text):
+        pieces.append(text[start:cut[start]])
+        start = cut[start]
+    return pieces
+
+
+def _longest_piece(text: str, names) -> int:
+    """The longest a piece of text can be: a name, a Greek name, or a letter with its digits."""
+    digits = min(max((len(run) for run in re.findall(r"[0-9]+", text)), default=0), 6)  # W123456 at most
+    return max([len(name) for name in names] + [len("varepsilon") + digits, 1 + digits])
 
 
 def _declared_split(text: str, declared: frozenset[str]) -> list[str] | None:
     """`xy` -> [x, y] when x and y are declared; None unless every piece is."""
     if not declared:
         return None
-    pieces = _fewest_pieces(text, lambda piece: piece in declared)
+    pieces = _fewest_pieces(text, lambda piece: piece in declared, max(len(name) for name in declared))
     return pieces if pieces is not None and len(pieces) > 1 else None
 
 
 def _split(text: str, declared: frozenset[str]) -> list[str]:
     """The fewest pieces, each declared, Greek, a constant or a letter with digits."""
-    return _fewest_pieces(text, lambda piece: _is_piece(piece, declared)) or [text]
+    return _fewest_pieces(text, lambda piece: _is_piece(piece, declared), _longest_piece(text, declared)) or [text]
 
 
 def _is_piece(piece: str, declared: frozenset[str]) -> bool:

@@ -8,7 +8,7 @@ from enum import Enum
 
 from .errors import Span, TokenizeError
 
-MAX_SOURCE_LENGTH = 20_000  # a 1,000-term sum of quadratic forms written with spaces fits
+MAX_SOURCE_LENGTH = 10_000
 
 
 class Kind(Enum):

@@ -126,3 +126,17 @@ def test_deep_trees_are_refused_with_a_message_about_nesting():
     with pytest.raises(ParseError) as info:
         parse(text)
     assert "too deep" in info.value.message and "inside one another" in info.value.message
+
+
+@pytest.mark.parametrize("text, let", [
+    ("aB" * 4_900, None),  # a mixed run of 9,800 letters: split in linear time, then too many factors
+    ("x" * 9_000, "x: vector(n)"),  # 9,000 declared x's in a row: the same
+    ("W" + "1" * 9_000 + "x", None),  # a letter with 9,000 digits is not a piece: one name
+])
+def test_long_runs_of_letters_are_answered_quickly(text, let):
+    start = time.perf_counter()
+    try:
+        parse(text, let)
+    except ParseError as error:
+        assert "factors" in error.message
+    assert time.perf_counter() - start < 1.0
