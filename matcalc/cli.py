@@ -78,7 +78,7 @@ class ExpressionCommand(click.Command):
 
 # Wall-clock limits, a safety net under the work budgets (sizes, powers, terms); MATCALC_TIME_LIMIT
 # sets them all (0: none). plot's includes drawing, and importing matplotlib can take seconds the first time.
-TIME_LIMITS = {"parse": 3.0, "diff": 3.0, "solve": 3.0, "plot": 15.0}
+TIME_LIMITS = {"parse": 2.0, "diff": 2.0, "solve": 2.0, "plot": 15.0}
 
 
 def _time_limit(command: str | None) -> float | None:
