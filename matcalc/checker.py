@@ -462,7 +462,16 @@ class Checker:
 
     def _text(self, node: Syntax) -> str:
         text = self.source[node.span.start : node.span.end].strip()
-        return text if text and len(text) <= 30 else "the operand"
+        if text and len(text) <= 30:
+            return text
+        if isinstance(node, BinOp) and node.op in ("+", "-"):  # a long sum: its first and last terms
+            terms = _sum_terms(node)
+            first, last = (self.source[t.span.start : t.span.end].strip() for t in (terms[0], terms[-1]))
+            before = self.source[: terms[-1].span.start].rstrip()[-1:]
+            sign = "-" if before in ("-", "−") else "+"
+            if first and last and len(first) + len(last) <= 24 and not last.startswith("-"):
+                return f"{first} + ... {sign} {last}"
+        return "the operand"
 
     def _show(self, shape: Shape) -> str:
         """The shape for an error message, naming unbound dimensions as the final result would."""
@@ -547,6 +556,18 @@ def _fresh_names(taken: set[str]):
             if f"{base}{index}" not in taken:
                 yield f"{base}{index}"
         index += 1
+
+
+def _sum_terms(node: Syntax) -> list[Syntax]:
+    """The terms of a sum as written, in order, however the parser grouped them."""
+    terms, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, BinOp) and current.op in ("+", "-"):
+            stack += [current.right, current.left]
+        else:
+            terms.append(current)
+    return terms
 
 
 @cache

@@ -8,7 +8,7 @@ import pytest
 from matcalc import nodes, parse
 from matcalc.api import diff
 from matcalc.cli import cli
-from matcalc.errors import ParseError
+from matcalc.errors import ParseError, ShapeError
 from matcalc.evaluate import evaluate
 from matcalc.render.text import expression_text
 
@@ -140,3 +140,12 @@ def test_long_runs_of_letters_are_answered_quickly(text, let):
     except ParseError as error:
         assert "factors" in error.message
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_shape_error_between_the_halves_of_a_long_sum_names_their_ends():
+    declared = "x: vector(n), z: vector(m), " + ", ".join(f"A{i}: matrix(n, n), B{i}: matrix(m, m)" for i in range(1, 7))
+    text = " + ".join(f"A{i} x" for i in range(1, 7)) + " + " + " - ".join(f"B{i} z" for i in range(1, 7))
+    with pytest.raises(ShapeError) as info:
+        parse(text, declared)
+    assert info.value.message == "shapes do not conform for a sum"
+    assert info.value.hint == "A1 x + ... + A6 x is n×1, B1 z + ... - B6 z is m×1"
