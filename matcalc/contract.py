@@ -104,11 +104,31 @@ class Contractor:
             for edge in edges:
                 for i in edge.indices:
                     counts[i] = counts.get(i, 0) + 1
-            crowded = next((i for i, c in counts.items() if c > 2 and i not in skip), None)
-            if crowded is None:
+            crowded = [i for i, c in counts.items() if c > 2 and i not in skip]
+            if not crowded:
                 return True
-            if not self._merge_at(edges, crowded):
+            if not any(self._merge_at(edges, i) for i in crowded) \
+                    and not self._absorb_vector(edges, counts, set(free) | set(skip)):
                 return False
+
+    def _absorb_vector(self, edges: list[_Edge], counts: dict[str, int], free: set[str]) -> bool:
+        """Σ_p M_pq v_p = (Mᵀv)_q: a vector joined to a matrix by an index nothing else carries becomes
+        a vector along the matrix's other index, so that an index three matrices shared may drop to
+        two (W1ᵀ diag(v) W1 in a network's Hessian)."""
+        for vector in [e for e in edges if len(e.indices) == 1]:
+            (i,) = vector.indices
+            matrix = next((e for e in edges if len(e.indices) == 2 and i in e.indices and e.indices[0] != e.indices[1]),
+                          None)
+            if i in free or counts.get(i) != 2 or matrix is None:
+                continue
+            edges.remove(vector)
+            edges.remove(matrix)
+            row, col = matrix.indices
+            node = self.build.matmul(self.build.transpose(matrix.node), vector.node) if row == i \
+                else self.build.matmul(matrix.node, vector.node)
+            edges.append(_Edge(node, (col if row == i else row,)))
+            return True
+        return False
 
     def _merge_at(self, edges: list[_Edge], i: str) -> bool:
         b = self.build

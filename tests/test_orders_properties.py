@@ -13,16 +13,19 @@ g = <U, f> (evaluated by `matcalc.evaluate`):
 
 Richardson-extrapolated over h and 2h. The derivative is read from its NumPy
 code (SPEC §4's array contract), arranged as SPEC §3 says, written out again here.
+
+A long exploring run: MATCALC_EXAMPLES=20000 pytest --hypothesis-profile explore tests/test_orders_properties.py
 """
 
+import os
 from itertools import product
 
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_diff import LAYOUTS, as_arrays
-from test_diff_properties import draw_point
-from test_properties import ANY, DECLS, POSITIVE, SCALAR, SIZES, N, M, expressions, typed_expressions
+from test_diff_properties import draw_point, evaluate_code
+from test_properties import ANY, DECLS, SCALAR, SHAPES, SIZES, N, M, expressions
 
 from matcalc import diff
 from matcalc.errors import UnsupportedError
@@ -48,6 +51,14 @@ BROADCAST_TEMPLATES = [
     ("max({0}, {1}) .* {0}", [(N, 1), SCALAR], (N, 1)),
     ("mean({0} + {1}) * norm({0})", [(N, M), SCALAR], SCALAR),
 ]
+
+
+@st.composite
+def shallow_expressions(draw) -> tuple[str, tuple]:
+    """Generated expressions of depth ≤ 3: a third derivative by a matrix of a depth-4 one is
+    more terms than a test should wait for."""
+    shape = draw(st.sampled_from(SHAPES))
+    return draw(expressions(ANY, shape, depth=3)), shape
 
 
 @st.composite
@@ -87,9 +98,9 @@ def mixed_difference(g, base: np.ndarray, directions: list, step: float) -> floa
     return total / (2 * step) ** order
 
 
-@settings(max_examples=200, deadline=None,
+@settings(max_examples=int(os.environ.get("MATCALC_EXAMPLES", 120)), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
-@given(st.one_of(typed_expressions(), broadcast_expressions()), st.sampled_from(LAYOUTS),
+@given(st.one_of(shallow_expressions(), broadcast_expressions()), st.sampled_from(LAYOUTS),
        st.sampled_from([1, 2, 2, 3]), st.data())
 def test_derivatives_of_orders_one_to_three_match_finite_differences(case, layout, order, data):
     text, parsed, wrt, values = draw_point(case, data)
@@ -113,8 +124,7 @@ def test_derivatives_of_orders_one_to_three_match_finite_differences(case, layou
     want = (4 * fine - coarse) / 3
     scale = max(1.0, abs(want))
     assume(np.isfinite(want) and abs(fine - want) <= 100 * TOLERANCE[order] * scale)  # differences are reliable here
-    with np.errstate(all="ignore"):
-        shown = np.asarray(eval(result.numpy, {"np": np, **SIZES}, as_arrays(parsed, values)), dtype=float)
+    shown = evaluate_code(result, parsed, values)
     assume(np.all(np.isfinite(shown)))
     labels = axis_labels(parsed.shape, parsed.shapes()[wrt], layout, order)
     assert shown.shape == tuple(SIZES[d] if isinstance(d, str) else d for d in result.shape if d != 1)

@@ -204,8 +204,8 @@ def _any_rules(s: tuple) -> list[Rule]:
             rule("{0} .^ {1}", pos_s, any_1), rule("{0} .^ {1}", pos_s, any_s),
             rule("{0} .^ {1}", pos_1, any_s),
         ]
-    if rows != cols:  # same shapes that do not conform: `*` and juxtaposition are elementwise
-        out += [rule("{0} * {1}", any_s, any_s), rule("{0} {1}", any_s, any_s)]
+    if is_vector(s) and rows != cols:  # two vectors of one length that do not conform: `*` is elementwise
+        out += [rule("{0} * {1}", any_s, any_s), rule("{0} {1}", any_s, any_s)]  # (two matrices are an error)
     if s == SCALAR:
         out += _scalar_valued_rules()
         out += [rule("{0}^2", any_s), rule("{0}^3", any_s), rule("{0}^{1}", pos_s, any_s),
