@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from . import nodes as n
 from .checker import check_all
 from .decls import Env, parse_declarations
-from .errors import DeclarationError, MatcalcError, OutOfTime, Span, time_limit
+from .errors import DeclarationError, MatcalcError, OutOfTime, Span, UnsupportedError, time_limit
 from .layout import Layout
 from .parser import parse_equation
 from .result import TOLERANCE
@@ -162,7 +162,13 @@ def _check(identity: Identity) -> CheckResult:
     result = CheckResult(identity.line, identity.text, HOLDS, file=identity.file)
     if not _shapes_agree(lhs, rhs):
         return _shape_mismatch(identity, env, result, lhs, rhs)
-    comparison = compare_sides(lhs, rhs, env, identity.seed, POINTS)
+    try:
+        comparison = compare_sides(lhs, rhs, env, identity.seed, POINTS)
+    except UnsupportedError as error:  # no numeric check (sizes, singular matrices): a proof still settles it
+        if _proved(lhs, rhs, env):
+            result.status, result.detail = PROVED, f"not checked numerically: {error.message}"
+            return result
+        raise
     result.max_error = comparison.max_error
     if comparison.max_error <= TOLERANCE:
         if _proved(lhs, rhs, env):

@@ -26,21 +26,57 @@ from .shapes import Dim, Shape
 FIRST_SIZE = 3
 STEP = 1e-6
 LARGEST_SAMPLED = 8  # a declared integer dimension above this is sampled at a small size: checks stay cheap
+LARGEST_EXACT = 16  # ...unless the size matters as a number too; then it is sampled as it is, up to this
 WELL_CONDITIONED = 1e8  # a sample point where a matrix to be inverted is worse than this is redrawn
 
 
-def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE) -> dict[str | int, int]:
-    """A distinct size for each dimension name: 3, 4, 5, ... in order of first use. A declared integer
-    dimension larger than LARGEST_SAMPLED (matrix(30000, 30000)) gets a small distinct size too, the
-    same one wherever it appears, under its integer key; smaller integers (and 1) stay what they are."""
+def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -> dict[str | int, int]:
+    """A distinct size for each dimension name: 3, 4, 5, ... in order of first use. With `small`, a
+    declared integer dimension larger than LARGEST_SAMPLED (matrix(30000, 30000)) gets a small distinct size
+    too, the same one wherever it appears, under its integer key; smaller integers (and 1) stay what they
+    are. Only where the values do not depend on that size otherwise (see stand_in_is_exact)."""
     sizes: dict[str | int, int] = {}
     for sub in n.walk(expr):
         for dim in (sub.shape.rows, sub.shape.cols):
-            if (isinstance(dim, str) or dim > LARGEST_SAMPLED) and dim not in sizes:
+            if (isinstance(dim, str) or (small and dim > LARGEST_SAMPLED)) and dim not in sizes:
                 sizes[dim] = first + len(sizes)
         if isinstance(sub, n.DimSize) and sub.name not in sizes:
             sizes[sub.name] = first + len(sizes)
     return sizes
+
+
+def large_dimensions(exprs: list[n.Node]) -> set[int]:
+    """The integer dimensions above LARGEST_SAMPLED that the expressions use."""
+    return {dim for expr in exprs for sub in n.walk(expr) for dim in (sub.shape.rows, sub.shape.cols)
+            if isinstance(dim, int) and dim > LARGEST_SAMPLED}
+
+
+def stand_in_is_exact(exprs: list[n.Node], large: set[int]) -> bool:
+    """Whether the expressions (and their derivatives) have the same meaning at small stand-in sizes for the
+    large integer dimensions: true unless a large size also enters as a number, through a mean (1/n), a
+    constant vector or identity matrix of that size (sum(ones(n)) = n), scalar expansion (d/da sum(x + a) =
+    n), or a number the user wrote that is a multiple or divisor of it (sum(x)/30000)."""
+    def involves(node: n.Node) -> bool:
+        return node.shape.rows in large or node.shape.cols in large
+
+    for expr in exprs:
+        for node in n.walk(expr):
+            if isinstance(node, n.Mean) and involves(node.operand):
+                return False
+            if isinstance(node, (n.Fill, n.Identity)) and involves(node):
+                return False
+            if isinstance(node, (n.Add, n.Maximum, n.Minimum)) \
+                    and node.left.shape.is_scalar != node.right.shape.is_scalar and involves(node):
+                return False
+            if isinstance(node, n.Number) and any(_related(part, size) for size in large
+                                                  for part in (node.value.numerator, node.value.denominator)):
+                return False
+    return True
+
+
+def _related(number: int, size: int) -> bool:
+    number = abs(number)
+    return number > LARGEST_SAMPLED and (number % size == 0 or size % number == 0)
 
 
 def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
@@ -90,8 +126,15 @@ def sample_point(exprs: n.Node | list[n.Node], env: Env, rng: np.random.Generato
     differentiated = exprs if differentiated is None else differentiated
     sizes: dict[str | int, int] = {}
     shapes: dict[str, Shape] = {}
+    large = large_dimensions(exprs)
+    small = not large or stand_in_is_exact(exprs, large)
+    if not small and max(large) > LARGEST_EXACT:
+        raise UnsupportedError(
+            f"the declared size {max(large)} is too large to check numerically, and small sizes cannot stand in "
+            "for it here (it enters as a number: a mean, ones or eye of that size, scalar expansion, or a number "
+            "written in the expression); declare the dimension with a name, as in vector(n), to check it")
     for expr in exprs:
-        for name, size in dimension_sizes(expr, first + len(sizes)).items():
+        for name, size in dimension_sizes(expr, first + len(sizes), small).items():
             sizes.setdefault(name, size)
         for name, shape in n.variables(expr).items():
             shapes.setdefault(name, shape)

@@ -115,7 +115,7 @@ def function(expression: str, wrt: str, at: At, let: Declarations = None) -> tup
     if not variable.is_scalar and len(point) != 2:
         raise InputError(f"{wrt} is a 2-vector, so the point is two numbers, like 0.5,-0.5, not {len(point)}")
     for name in dimension_sizes(parsed.expr):
-        if name not in sizes:
+        if isinstance(name, str) and name not in sizes:  # a large integer size is evaluated as it is
             raise InputError(f"the dimension {name} in {expression} has no size: plot needs numbers there, "
                              f"like ones(2) for ones({name})")
     result = diff(expression, wrt, env, layout="denominator")

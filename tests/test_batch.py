@@ -308,3 +308,18 @@ def test_a_line_that_runs_out_of_time_is_an_error_row(monkeypatch):
     assert time.perf_counter() - start < 2.0
     assert [(r.line, r.status) for r in results] == [(2, ERROR), (3, PROVED)]
     assert "not answered within 0.2 s" in results[0].detail
+
+
+def test_small_sizes_never_stand_in_where_the_size_is_also_a_number():
+    # mean(x) is sum(x)/30000: at a stand-in size its derivative would differ from 1/30000 1'
+    source = ("let x: vector(30000), y: vector(12), a: scalar\n"
+              "d/dx mean(x) = ones(30000)'/30000\n"  # proved symbolically, so still settled
+              "sum(x)/3 = mean(x)\n"  # false at 30000, true at a stand-in size 3: never 'holds'
+              "sum(y)/12 = mean(y)\n"  # 12 is small enough to check as it is
+              "sum(y)/3 = mean(y)\n"
+              "d/da sum(y + a) = 12\n")  # scalar expansion counts 12 entries
+    results = check_source(source)
+    assert [(r.line, r.status) for r in results][:4] == [(2, PROVED), (3, ERROR), (4, HOLDS), (5, FALSE)]
+    assert results[4].line == 6 and results[4].holds
+    assert "declare the dimension with a name" in results[1].detail
+    assert "not checked numerically" in results[0].detail
