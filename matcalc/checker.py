@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from functools import cache
 from fractions import Fraction
 
@@ -120,8 +120,9 @@ def _check_all(checker: Checker, trees: list[Syntax], same_shape: bool) -> list[
     nodes = [node for expr in typed for node in n.walk(expr)]
     checker.require_sizes(typed, nodes)
     names = checker.name_dimensions(typed, nodes)
-    resolved = [checker.resolve(expr, names) for expr in typed]
-    assumed = {name: Decl(checker.inferred_kinds[name], _resolved(checker.dims, shape, names))
+    shapes: dict[Shape, Shape] = {}
+    resolved = [checker.resolve(expr, names, shapes) for expr in typed]
+    assumed = {name: Decl(checker.inferred_kinds[name], shapes.get(shape) or _resolved(checker.dims, shape, names))
                for name, shape in checker.inferred.items()}
     return [Checked(expr, assumed) for expr in resolved]
 
@@ -513,9 +514,10 @@ class Checker:
                 names[root] = next(fresh)
         return names
 
-    def resolve(self, node: n.Node, names: dict[DimVar, str]) -> n.Node:
-        """The tree with every dimension resolved; nodes whose shapes do not change are kept."""
-        shapes: dict[Shape, Shape] = {}
+    def resolve(self, node: n.Node, names: dict[DimVar, str], shapes: dict[Shape, Shape] | None = None) -> n.Node:
+        """The tree with every dimension resolved; nodes whose shapes do not change are kept.
+        `shapes` caches resolved shapes, and is filled in for the caller."""
+        shapes = {} if shapes is None else shapes
 
         def shape_of(shape: Shape) -> Shape:
             if shape not in shapes:
@@ -533,7 +535,13 @@ class Checker:
             shape = shape_of(current.shape)
             if shape != current.shape:
                 changes["shape"] = shape
-            return replace(current, **changes) if changes else current
+            if not changes:
+                return current
+            copy = object.__new__(type(current))  # dataclasses.replace, without its cost per node
+            copy.__dict__.update(current.__dict__)
+            copy.__dict__.pop("_hash", None)  # nodes cache their hash
+            copy.__dict__.update(changes)
+            return copy
 
         return visit(node)
 

@@ -117,11 +117,17 @@ class Dims:
         return list(self._parent)
 
     def find(self, dim: Dim) -> Dim:
+        if not isinstance(dim, DimVar):
+            return dim
+        parent = self._parent
         root = dim
-        while isinstance(root, DimVar) and self._parent[root] != root:
-            root = self._parent[root]
-        while isinstance(dim, DimVar) and dim != root:  # path compression
-            self._parent[dim], dim = root, self._parent[dim]
+        while isinstance(root, DimVar):
+            up = parent[root]
+            if up is root or up == root:
+                break
+            root = up
+        while isinstance(dim, DimVar) and dim is not root and dim != root:  # path compression
+            parent[dim], dim = root, parent[dim]
         return root
 
     def equal(self, a: Dim, b: Dim) -> bool:
