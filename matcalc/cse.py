@@ -7,6 +7,8 @@ in size linear in k. Names are numbered innermost first.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from . import nodes as n
 
 MIN_SIZE = 3  # nodes: W x is worth a name, x' is not
@@ -14,37 +16,47 @@ _NEVER_NAMED = (n.Var, n.Number, n.Const, n.DimSize, n.Identity, n.Fill)
 
 
 def name_repeated(roots: list[n.Node], taken: set[str]) -> tuple[list[n.Node], list[tuple[str, n.Node]]]:
-    """The roots with repeated subexpressions replaced by names, and the names' definitions."""
+    """The roots with repeated subexpressions replaced by names, and the names' definitions.
+
+    The largest subexpression that occurs twice or more is named first, then the next within
+    what is left. One pass does it: taking the distinct subexpressions from the largest down,
+    every place a subexpression occurs is inside a larger one, already decided, so its count is
+    final when it is reached: a named parent contributes once (its definition), any other its
+    own count.
+    """
     base = next(letter for letter in "tuvsqr" if not any(_numbered(name, letter) for name in taken))
-    definitions: list[tuple[str, n.Node]] = []
-    sizes: dict[n.Node, int] = {}  # subexpressions outlive each round of naming, and so do their sizes
-    while (chosen := _largest_repeated(roots + [node for _, node in definitions], sizes)) is not None:
-        name = f"{base}_{len(definitions)}"
-        roots, definitions = _substitute(roots, definitions, chosen, n.Var(name, shape=chosen.shape))
-        definitions.append((name, chosen))
-    for number, (old, node) in enumerate(reversed(definitions[:]), start=1):  # innermost is t1
-        roots, definitions = _substitute(roots, definitions, n.Var(old, shape=node.shape),
-                                         n.Var(f"{base}{number}", shape=node.shape))
-        definitions = [(f"{base}{number}" if name == old else name, d) for name, d in definitions]
-    return roots, list(reversed(definitions))
+    order = _distinct_in_reading_order(roots)
+    sizes: dict[n.Node, int] = {}
+    _add_sizes(order, sizes)
+    position = {node: k for k, node in enumerate(order)}
+    parents: dict[n.Node, list[n.Node]] = {node: [] for node in order}
+    for node in order:
+        for child in node.children():
+            parents[child].append(node)
+    as_root = Counter(roots)
+    counts: dict[n.Node, int] = {}
+    chosen: list[n.Node] = []
+    named: set[n.Node] = set()
+    for node in sorted(order, key=lambda v: (-sizes[v], position[v])):
+        counts[node] = as_root[node] + sum(1 if p in named else counts[p] for p in parents[node])
+        if counts[node] >= 2 and _worth_naming(node, sizes):
+            named.add(node)
+            chosen.append(node)
+    names = {node: n.Var(f"{base}{len(chosen) - k}", shape=node.shape) for k, node in enumerate(chosen)}
+    memo: dict[n.Node, n.Node] = {}
+
+    def written(node: n.Node) -> n.Node:
+        """The node with its named subexpressions replaced by their names."""
+        if node not in memo:
+            memo[node] = node.map_children(lambda child: names.get(child) or written(child))
+        return memo[node]
+
+    shown = [names.get(root) or written(root) for root in roots]
+    return shown, [(names[node].name, written(node)) for node in reversed(chosen)]
 
 
 def _numbered(name: str, letter: str) -> bool:
     return name.startswith(letter) and name[len(letter):].isdigit()
-
-
-def _largest_repeated(roots: list[n.Node], sizes: dict[n.Node, int]) -> n.Node | None:
-    """The largest subexpression worth naming that occurs twice or more in the roots (the first
-    found, in reading order, among equally large ones). Trees share subtrees, so occurrences are
-    counted on the graph of distinct subexpressions, never by walking every copy."""
-    order = _distinct_in_reading_order(roots)
-    counts = _occurrences(roots, order)
-    _add_sizes(order, sizes)
-    best: n.Node | None = None
-    for node in order:
-        if counts[node] >= 2 and (best is None or sizes[node] > sizes[best]) and _worth_naming(node, sizes):
-            best = node
-    return best
 
 
 def _distinct_in_reading_order(roots: list[n.Node]) -> list[n.Node]:
@@ -60,26 +72,6 @@ def _distinct_in_reading_order(roots: list[n.Node]) -> list[n.Node]:
         order.append(node)
         stack.extend(reversed(list(node.children())))
     return order
-
-
-def _occurrences(roots: list[n.Node], order: list[n.Node]) -> dict[n.Node, int]:
-    """How many times each subexpression occurs in the roots written out in full (paths in the graph)."""
-    parents: dict[n.Node, int] = dict.fromkeys(order, 0)
-    for node in order:
-        for child in node.children():
-            parents[child] += 1
-    counts: dict[n.Node, int] = dict.fromkeys(order, 0)
-    for root in roots:
-        counts[root] += 1
-    ready = [node for node in order if parents[node] == 0]
-    while ready:
-        node = ready.pop()
-        for child in node.children():
-            counts[child] += counts[node]
-            parents[child] -= 1
-            if parents[child] == 0:
-                ready.append(child)
-    return counts
 
 
 def _add_sizes(order: list[n.Node], sizes: dict[n.Node, int]) -> None:
@@ -103,17 +95,3 @@ def _worth_naming(node: n.Node, sizes: dict[n.Node, int]) -> bool:
     if isinstance(node, _NEVER_NAMED) or sizes[node] < MIN_SIZE:
         return False
     return not (isinstance(node, (n.Transpose, n.Neg)) and isinstance(node.operand, n.Var))
-
-
-def _replace(node: n.Node, old: n.Node, new: n.Node, memo: dict[n.Node, n.Node]) -> n.Node:
-    if node == old:
-        return new
-    if node not in memo:
-        memo[node] = node.map_children(lambda child: _replace(child, old, new, memo))
-    return memo[node]
-
-
-def _substitute(roots, definitions, old: n.Node, new: n.Node):
-    memo: dict[n.Node, n.Node] = {}
-    return ([_replace(root, old, new, memo) for root in roots],
-            [(name, _replace(node, old, new, memo)) for name, node in definitions])
