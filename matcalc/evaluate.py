@@ -184,4 +184,5 @@ def evaluate(node: n.Node, values: Mapping[str, np.ndarray], sizes: Mapping[str,
     >>> evaluate(parse("x'Ax").expr, {"x": [[1], [2]], "A": [[1, 0], [0, 3]]}, {"n": 2}).item()
     13.0
     """
-    return Evaluator(values, sizes)(node)
+    with np.errstate(all="ignore"):  # overflow and log(-1) give inf and nan, which callers check for
+        return Evaluator(values, sizes)(node)

@@ -448,6 +448,10 @@ def point_from(assignments: Mapping[str, object], shapes: Mapping[str, Shape],
 
 
 def as_plain(value: np.ndarray) -> float | list:
-    """A number or nested lists, for JSON."""
+    """A number or nested lists, for JSON; a value that is not finite (an overflow, a point outside the
+    function's domain) is an InputError, as JSON has no Infinity or NaN."""
     value = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(value)):
+        raise InputError("the value is not finite at this point (it overflows, or the point is outside the "
+                         "domain of a function in it)")
     return float(value) if value.ndim == 0 else value.tolist()

@@ -56,6 +56,9 @@ def solve(expr: n.Node, wrt: n.Var, env: Env) -> Solution:
     if is_zero(curvature):
         raise NoClosedForm(f"no closed form found: the function is linear in {wrt.name}, so its gradient "
                            "does not depend on it", span=expr.span)
+    if is_zero(offset):  # the gradient is H x: the stationary point is 0, of the variable's shape
+        value = number(0) if wrt.shape.is_scalar else n.Fill(number(0), shape=wrt.shape)
+        return Solution(wrt, value, curvature, offset)
     value = _common_factor(build.neg(build.matmul(_inverse(curvature, build), offset)), build)
     return Solution(wrt, value, curvature, offset)
 

@@ -275,6 +275,7 @@ class Fuzzer:
         from click.testing import CliRunner
 
         self.runner = CliRunner()
+        self.verbose = False  # print each finding as it is found
         self.tried = 0
         self.findings: list[Finding] = []
         self.slowest: tuple[float, Case | None] = (0.0, None)
@@ -294,6 +295,8 @@ class Fuzzer:
         self.tried += 1
         if problem:
             self.findings.append(Finding(case, problem))
+            if self.verbose:
+                print(f"TRACEBACK {case.describe()}\n    " + problem.strip().replace("\n", "\n    "), flush=True)
         if elapsed > self.slowest[0]:
             self.slowest = (elapsed, case)
         if elapsed > SLOW:
@@ -369,6 +372,7 @@ def main(argv: list[str]) -> int:
     count = int(argv[1]) if len(argv) > 1 else 10_000
     seed = int(argv[2]) if len(argv) > 2 else 0
     fuzzer = Fuzzer()
+    fuzzer.verbose = True
     start = time.perf_counter()
     for number, case in enumerate(cases(count, seed), start=1):
         fuzzer.run(case)

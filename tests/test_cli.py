@@ -170,3 +170,11 @@ def test_standard_input_that_is_not_utf8_is_an_error_not_a_traceback(runner):
         assert result.stderr.startswith("error: standard input is not UTF-8 text")
     result = runner.invoke(cli, ["check", "-"], input=b"x'x = \xe9\n")
     assert result.exit_code == 2 and "not UTF-8" in result.stdout and "line 1" in result.stdout
+
+
+def test_solve_a_stationary_point_at_zero_has_the_variables_shape(runner):
+    # x'A x has gradient (A' + A) x, zero at x = 0: a vector of zeros, not -0 (A' + A)^-1 (a matrix)
+    result = runner.invoke(cli, ["solve", "x'A x", "--wrt", "x", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["solution"] == "0" and data["result_shape"] == ["n"]

@@ -206,3 +206,15 @@ def test_a_mean_over_a_huge_declared_size_is_not_checked_rather_than_wrongly_ref
     _no_traceback(result)
     assert result.exit_code in (0, 3), result.output  # never 4: the result is right
     assert "1/30000" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["diff", "x'x", "--wrt", "x", "--at", "x=[1e308, 1e308]"],  # 2x overflows
+    ["diff", "log(x)", "--wrt", "x", "--let", "x: scalar", "--at", "x=0", "--format", "json"],  # 1/0
+])
+def test_a_value_that_is_not_finite_is_an_error_not_invalid_json_or_a_warning(runner, args):
+    result = runner.invoke(cli, args)
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "not finite at this point" in result.stderr
+    assert "RuntimeWarning" not in result.stderr and "Infinity" not in result.stdout
