@@ -546,9 +546,10 @@ def _derivative_denominators(tokens: list[Token]) -> set[int]:
 
 
 def _is_greek(text: str) -> bool:
-    """alpha, lambda2, and the capitals matrices are named by: Sigma, Lambda, Omega1."""
+    """alpha, lambda2, and the capitals matrices are named by: Sigma, Lambda, Omega1, Pi."""
     letters = text.rstrip("0123456789")
-    return letters in GREEK or (letters[:1].isupper() and letters[:1].lower() + letters[1:] in GREEK)
+    lowered = letters[:1].lower() + letters[1:]
+    return letters in GREEK or (letters[:1].isupper() and (lowered in GREEK or lowered == "pi"))
 
 
 def _fewest_pieces(text: str, is_piece, longest: int) -> list[str] | None:

@@ -48,9 +48,10 @@ def test_a_run_of_declared_names_is_split_into_them():
     assert parse("W1x1", "W1: matrix(m, n), x1: vector(n)").canonical == "W1 x1"
 
 
-def test_capitalized_greek_is_one_name_a_matrix():
-    parsed = parse("x'Sigma x")
-    assert kinds(parsed) == {"x": "vector", "Sigma": "matrix"}
+@pytest.mark.parametrize("name", ["Sigma", "Lambda1", "Pi", "Omega"])
+def test_capitalized_greek_is_one_name_a_matrix(name):
+    parsed = parse(f"x'{name} x")
+    assert kinds(parsed) == {"x": "vector", name: "matrix"}
 
 
 def test_undeclared_name_that_looks_like_a_product_of_declared_ones_says_so():
