@@ -442,12 +442,12 @@ def _call_of_unknown(token: Token) -> ParseError:
     if _SIMPLE_NAME.fullmatch(name) and "_" not in name:
         return UnknownSymbolError(
             f"{name}(...) is written like a call of a function {name}, which is not declared", span=token.span,
-            hint=f'declare it with --let "{name}: function", or for a product put a space or * before '
+            hint=f'declare it "{name}: function" (--let or a let line), or for a product put a space or * before '
                  f"the parenthesis: {name} (...) or {name}*(...)")
     suggestion = _suggest(name, FUNCTIONS)
     return UnknownSymbolError(
         f"unknown function '{name}'", span=token.span,
-        hint=suggestion or f'declare it with --let "{name}: function", or for a product put a space before '
+        hint=suggestion or f'declare it "{name}: function" (--let or a let line), or for a product put a space before '
                            "the parenthesis")
 
 

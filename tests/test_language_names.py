@@ -133,7 +133,8 @@ def test_a_declared_function_needs_its_argument():
 def test_cli_exit_statuses_for_calls(runner):
     refused = runner.invoke(cli, ["parse", "f(x)"])
     assert refused.exit_code == 2
-    assert refused.stderr.startswith("error: f(...) is written like a call of a function f, which is not declared (column 1)")
+    assert refused.stderr.startswith(
+        "error: f(...) is written like a call of a function f, which is not declared (column 1)")
     assert "Traceback" not in refused.stderr
     unsupported = runner.invoke(cli, ["diff", "sum(f(x))", "--wrt", "x", "--let", "f: function"])
     assert unsupported.exit_code == 3

@@ -143,7 +143,8 @@ def test_long_runs_of_letters_are_answered_quickly(text, let):
 
 
 def test_a_shape_error_between_the_halves_of_a_long_sum_names_their_ends():
-    declared = "x: vector(n), z: vector(m), " + ", ".join(f"A{i}: matrix(n, n), B{i}: matrix(m, m)" for i in range(1, 7))
+    declared = "x: vector(n), z: vector(m), " + ", ".join(
+        f"A{i}: matrix(n, n), B{i}: matrix(m, m)" for i in range(1, 7))
     text = " + ".join(f"A{i} x" for i in range(1, 7)) + " + " + " - ".join(f"B{i} z" for i in range(1, 7))
     with pytest.raises(ShapeError) as info:
         parse(text, declared)
