@@ -193,7 +193,7 @@ def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: 
     nearest = np.inf
     for expr in exprs:
         for node in n.walk(expr):
-            if not n.variables(node):
+            if not isinstance(node, (n.Apply, n.Maximum, n.Minimum, n.Norm)) or not n.variables(node):
                 continue  # a kink of a constant stays where it is: relu(eye(m)) is fine
             if isinstance(node, n.Apply) and node.function in ("abs", "relu", "sign", "step"):
                 gap = evaluate_numeric(node.operand, values, sizes)
@@ -289,9 +289,18 @@ def arrange_array(jacobian: np.ndarray, out: Shape, wrt: Shape, layout: Layout) 
     return np.transpose(squeezed, [kept.index(label) for label in order]) if order else squeezed.reshape(())
 
 
+def einsum_letters(result: Derivative, used: list[str]) -> dict[str, str]:
+    """A letter for each index the result uses (einsum takes 52 at most), free ones first."""
+    ordered = dict.fromkeys([*result.free, *used])
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if len(ordered) > len(letters):
+        raise UnsupportedError("this derivative has more indices than can be evaluated numerically")
+    return dict(zip(ordered, letters))
+
+
 def evaluate_terms(result: Derivative, point: Point) -> np.ndarray:
     """The index form evaluated with einsum: axes are result.free, in order."""
-    letters = {index: chr(ord("a") + k) for k, index in enumerate(result.dims)}
+    letters = einsum_letters(result, [i for term in result.terms for f in term.factors for i in f.indices])
     total = _zeros([size_of(result.dims[i], point.sizes) for i in result.free])
     output = "".join(letters[i] for i in result.free)
     for term in result.terms:
@@ -309,22 +318,23 @@ def evaluate_terms(result: Derivative, point: Point) -> np.ndarray:
 
 def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
     """The shown form (matrix notation, or index notation with its pieces) evaluated, where-names included."""
-    values = dict(point.values)
+    evaluator = Evaluator(point.values, point.sizes)  # one for all: each where-name adds a value
     for name, node in result.where:
-        values[name] = evaluate(node, values, point.sizes)
+        evaluator.values[name] = evaluator(node)
     if result.matrix is not None:
-        value = evaluate(result.matrix, values, point.sizes)
+        value = evaluator(result.matrix)
         return value.reshape([size_of(d, point.sizes) for d in result.shape if d != 1])  # unit axes of the shape
-    letters = {index: chr(ord("a") + k) for k, index in enumerate(result.dims)}
+    letters = einsum_letters(result, [i for term in result.index_form or [] for piece in term.pieces
+                                      for i in piece.indices])
     output = "".join(letters[i] for i in result.free)
     total = _zeros([size_of(result.dims[i], point.sizes) for i in result.free])
     for term in result.index_form or []:
         scale = float(term.coefficient)
         for scalar in term.scalars:
-            scale *= evaluate(scalar, values, point.sizes).item()
+            scale *= evaluator(scalar).item()
         operands, subscripts = [], []
         for piece in term.pieces:
-            value = evaluate(_product(piece.elements), values, point.sizes)
+            value = evaluator(_product(piece.elements))
             operands.append(value.reshape(-1) if len(piece.indices) < 2 else value)
             subscripts.append("".join(letters[i] for i in piece.indices))
         total = total + scale * _einsum(subscripts, operands, output, total.shape)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import reduce
-from itertools import chain, count
 
 from . import nodes as n
 from .build import ONE, ZERO, Builder, constant_value, is_zero, number
@@ -98,7 +97,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     if symmetric & {wrt.name}:
         notes.append(f"{wrt.name} is {env.decls[wrt.name].kind}: its entries are treated as independent "
                      "(the unconstrained derivative)")
-    names = _index_names(out_axes, groups, free, indices)
+    names = _index_names(out_axes, groups, free)
     contractor = Contractor(build, indices.dims)
     matrix, index_form = None, None
     if len(free) <= 2:
@@ -107,6 +106,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
             notes.append("this result has no matrix form that matcalc can find; it is shown in index notation")
     if matrix is None:
         index_form = _index_form(terms, free, contractor)
+        _name_summed(names, index_form)
     result = Derivative(expr, wrt, order, layout, shape, free, names, indices.dims, terms, matrix, index_form,
                         notes=notes, kinks=differ.kinks, inline_matrix=matrix, inline_index_form=index_form,
                         out_axes=out_axes, wrt_groups=tuple(groups),
@@ -223,11 +223,24 @@ def _combine_scalars(form: list[IndexTerm], build: Builder) -> list[IndexTerm]:
 INDEX_LETTERS = "ijklmnpqrsuvwabcdefgh"
 
 
-def _index_names(out_axes: tuple, groups: list[tuple], free: tuple, indices: Indices) -> dict[str, str]:
+def _index_names(out_axes: tuple, groups: list[tuple], free: tuple) -> dict[str, str]:
     """Output indices first, then the variable's for each differentiation, each in its own
-    row-column order (∂y_i/∂X_jk, ∂²f/∂X_ij ∂X_kl); then names for summed indices (Σ_p)."""
+    row-column order: ∂y_i/∂X_jk, ∂²f/∂X_ij ∂X_kl."""
     ordered = out_axes + tuple(i for group in groups for i in group)
-    names = dict(zip([i for i in ordered if i in free], INDEX_LETTERS))
-    spare = (name for name in chain("pqrsuvwabcdefgh", (f"p{k}" for k in count(1))) if name not in names.values())
-    names.update((i, next(spare)) for i in indices.dims if i not in names)
-    return names
+    return dict(zip([i for i in ordered if i in free], INDEX_LETTERS))
+
+
+SUMMED_LETTERS = "pqrsuvwabcdefghoxyzPQRSUVWABCDEFGHIJKLMNOTXYZ"
+
+
+def _name_summed(names: dict[str, str], form: list[IndexTerm]) -> None:
+    """Letters for the indices that terms sum over explicitly (Σ_p), one letter each: NumPy's
+    einsum takes letters only."""
+    spare = iter(letter for letter in SUMMED_LETTERS if letter not in names.values())
+    for term in form:
+        for index in term.summed:
+            if index not in names:
+                letter = next(spare, None)
+                if letter is None:
+                    raise UnsupportedError("this derivative sums over more indices than matcalc can name")
+                names[index] = letter

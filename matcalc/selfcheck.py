@@ -10,8 +10,11 @@ the order K-1 result contracted the same way:
 For K = 1, C is <U, f> itself, evaluated by `evaluate` (which shares no code
 with the differentiator). For K > 1 the order K-1 result has been checked the
 same way first, so trust is built one order at a time, each step a
-first-order central difference with a tiny step (far from any kink), and
-each point costs a few evaluations whatever the sizes. A wrong entry
+first-order central difference with a tiny step (far from any kink), at two
+steps combined by Richardson extrapolation; where the two disagree (a deep
+network is chaotic at the sampled scale), the point is tried closer to 0, and
+a point where differences cannot judge is not counted. Each point costs a few
+evaluations whatever the sizes. A wrong entry
 anywhere changes the contraction for almost every random U and V, so a
 missing transpose cannot pass.
 """
@@ -28,8 +31,10 @@ from .errors import ExitStatus, MatcalcError, UnsupportedError
 from .numeric import Point, evaluate_numeric, evaluate_shown, sample_point
 from .result import TOLERANCE, Derivative
 
-STEP = 1e-6
-RETRY_STEP = 1e-5  # a point that fails is measured again with this step: noise moves, a wrong answer does not
+STEP = 1e-5  # and half of it, for Richardson extrapolation
+RELIABLE = 10 * TOLERANCE  # differences at the two steps further apart than this cannot judge the result
+POINT_SCALES = (1, 1 / 4, 1 / 16, 1 / 64, 1 / 256)  # a point where differences cannot judge is tried closer to 0
+UNDERFLOW = 1e-250  # values this small have lost their digits
 MAX_CONDITION = 1e8  # a matrix the result inverts must be at least this well conditioned at a sample point
 TRIES_PER_POINT = 4  # points at which the result cannot be evaluated (a singular inverse) are redrawn
 
@@ -85,11 +90,27 @@ def self_check(results: list[Derivative], env: Env, seed: int = 0, points: int =
 
 
 def _error_at(results: list[Derivative], point: Point, rng: np.random.Generator) -> float | None:
-    """The relative error of each order's contraction at the point (the largest), or None if a
-    result cannot be evaluated there."""
+    """The largest relative error of the orders' contractions at the point, or at the point scaled
+    towards 0 where finite differences are unreliable at full scale (a deep network's chaos); None
+    if no scale gives a reliable comparison or the results cannot be evaluated."""
+    for scale in POINT_SCALES:
+        scaled = point if scale == 1 else Point({name: scale * value for name, value in point.values.items()},
+                                                point.sizes)
+        if not _assumptions_hold(results[-1], scaled):
+            return None
+        try:
+            return _compare(results, scaled, rng)
+        except _Unreliable:
+            continue
+    return None
+
+
+class _Unreliable(Exception):
+    """Finite differences at two steps disagree here: they cannot judge the result."""
+
+
+def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) -> float:
     expr, wrt = results[-1].expr, results[-1].wrt.name
-    if not _assumptions_hold(results[-1], point):
-        return None
     weight = rng.normal(size=_evaluate(expr, point).shape)
     directions = [rng.normal(size=point.values[wrt].shape) for _ in results]
     worst = 0.0
@@ -98,21 +119,26 @@ def _error_at(results: list[Derivative], point: Point, rng: np.random.Generator)
         with np.errstate(all="ignore"):
             try:
                 shown = _contract(result, evaluate_shown(result, point), weight, directions, point)
-                error = _relative(shown, _difference(expr, lower, wrt, weight, directions, k, point, STEP))
-                if error > TOLERANCE:
-                    retry = _difference(expr, lower, wrt, weight, directions, k, point, RETRY_STEP)
-                    error = min(error, _relative(shown, retry))
-            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
-                return None
-        if not np.isfinite(shown) or not np.isfinite(error):
-            return None
-        worst = max(worst, error)
+                coarse, size = _difference(expr, lower, wrt, weight, directions, k, point, STEP)
+                fine, _ = _difference(expr, lower, wrt, weight, directions, k, point, STEP / 2)
+            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError):
+                raise _Unreliable from None
+        expected = (4 * fine - coarse) / 3  # Richardson: the step's h² error cancels
+        # rounding in a difference is about eps |C| / h: below ten times that, a value is noise
+        noise = 10 * np.finfo(float).eps * size / STEP / TOLERANCE
+        judged = max(abs(expected), noise)  # the differences' own scale: the shown value must not widen it
+        if not all(np.isfinite(v) for v in (shown, coarse, fine)) or abs(fine - coarse) > RELIABLE * judged \
+                or 0 < judged < UNDERFLOW:
+            raise _Unreliable
+        scale = max(judged, abs(shown))
+        worst = max(worst, abs(shown - expected) / scale if scale > 0 else 0.0)  # 0 = 0 exactly
     return worst
 
 
 def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.ndarray,
-                directions: list[np.ndarray], k: int, point: Point, step: float) -> float:
-    """The central difference along directions[k] of the order-k result's contraction."""
+                directions: list[np.ndarray], k: int, point: Point, step: float) -> tuple[float, float]:
+    """The central difference along directions[k] of the order-k result's contraction, and the
+    contraction's magnitude there."""
     def contraction(values: dict) -> float:
         moved = Point(values, point.sizes)
         if lower is None:
@@ -122,7 +148,8 @@ def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.nda
     forward, backward = dict(point.values), dict(point.values)
     forward[wrt] = point.values[wrt] + step * directions[k]
     backward[wrt] = point.values[wrt] - step * directions[k]
-    return (contraction(forward) - contraction(backward)) / (2 * step)
+    ahead, behind = contraction(forward), contraction(backward)
+    return (ahead - behind) / (2 * step), max(abs(ahead), abs(behind))
 
 
 def _contract(result: Derivative, value: np.ndarray, weight: np.ndarray, directions: list[np.ndarray],
@@ -149,10 +176,6 @@ def _assumptions_hold(result: Derivative, point: Point) -> bool:
 
 def _evaluate(expr: n.Node, point: Point) -> np.ndarray:
     return evaluate_numeric(expr, point.values, point.sizes)
-
-
-def _relative(shown: float, expected: float) -> float:
-    return abs(shown - expected) / max(1.0, abs(expected))
 
 
 def _why_unevaluable(result: Derivative) -> str:
