@@ -22,7 +22,7 @@ from fractions import Fraction
 from . import nodes as n
 from .decls import Decl, Env
 from .errors import Span, ShapeError, UnknownSymbolError, UnsupportedError
-from .layout import Layout, hessian_shape, result_shape
+from .layout import Layout, derivative_shape
 from .shapes import SCALAR, Dim, Dims, DimVar, Shape
 from .syntax import DIMENSION_FUNCTIONS, GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate, \
     PostfixInverse, PostfixTranspose, Syntax, walk
@@ -55,39 +55,53 @@ def check_all(trees: list[Syntax], env: Env, source: str = "", layout: Layout = 
     `d/dX tr(X) = I` gives I its size.
 
     Where the kinds the letters give leave no valid shape, other kinds are tried for the
-    undeclared names (SPEC §1), those used where the error is first and scalars before vectors
-    before matrices; the first combination that checks is taken. The search is bounded; when it
-    finds nothing, the first error stands."""
-    kinds: dict[str, str] = {}
-    checker = Checker(env, source, layout, kinds)
+    undeclared names (SPEC §1): those used where the error is first and scalars before vectors
+    before matrices. A change that moves the error further right is kept and the search goes on
+    from there (`y - X beta - Z gamma` makes beta, then gamma, a vector); the first combination
+    that checks is taken. The search is bounded; when it finds nothing, the first error stands."""
+    checker = Checker(env, source, layout, {})
     try:
         return _check_all(checker, trees, same_shape)
     except ShapeError as error:
-        first_error, current_error = error, error
+        first_error = error
     size = sum(1 for tree in trees for _ in walk(tree))
-    budget = min(_MAX_KIND_TRIALS, _MAX_KIND_WORK // max(size, 1))
-    tried: set[tuple[tuple[str, str], ...]] = {()}
-    while budget > 0:
-        progress = None
-        for name, kind in _kind_candidates(checker, current_error):
-            trial = {**kinds, name: kind}
-            key = tuple(sorted(trial.items()))
-            if key in tried:
+    search = _KindSearch(env, source, layout, trees, same_shape,
+                         budget=min(_MAX_KIND_TRIALS, _MAX_KIND_WORK // max(size, 1)))
+    found = search.from_error(checker, first_error, depth=0)
+    if found is None:
+        raise first_error
+    return found
+
+
+class _KindSearch:
+    """Depth-first search over other kinds for undeclared names, at most `budget` re-checks."""
+
+    MAX_DEPTH = 4  # names whose kinds change together
+
+    def __init__(self, env: Env, source: str, layout: Layout, trees: list[Syntax], same_shape: bool, budget: int):
+        self.env, self.source, self.layout = env, source, layout
+        self.trees, self.same_shape, self.budget = trees, same_shape, budget
+        self.tried: set[frozenset[tuple[str, str]]] = set()
+
+    def from_error(self, checker: Checker, error: ShapeError, depth: int) -> list[Checked] | None:
+        for name, kind in _kind_candidates(checker, error):
+            trial = {**checker.kinds, name: kind}
+            key = frozenset(trial.items())
+            if key in self.tried:
                 continue
-            if budget <= 0:
-                break
-            tried.add(key)
-            budget -= 1
-            attempt = Checker(env, source, layout, trial)
+            if self.budget <= 0:
+                return None
+            self.tried.add(key)
+            self.budget -= 1
+            attempt = Checker(self.env, self.source, self.layout, trial)
             try:
-                return _check_all(attempt, trees, same_shape)
-            except ShapeError as error:
-                if progress is None and _later(error, current_error):
-                    progress = (trial, attempt, error)
-        if progress is None:
-            break
-        kinds, checker, current_error = progress
-    raise first_error
+                return _check_all(attempt, self.trees, self.same_shape)
+            except ShapeError as later:
+                if depth + 1 < self.MAX_DEPTH and _later(later, error):
+                    found = self.from_error(attempt, later, depth + 1)
+                    if found is not None:
+                        return found
+        return None
 
 
 def _kind_candidates(checker: Checker, error: ShapeError) -> list[tuple[str, str]]:
@@ -392,13 +406,7 @@ class Checker:
     def _check_deriv(self, node: Deriv) -> n.Node:
         operand = self.check(node.operand)
         wrt = self._wrt(node, operand)
-        if node.order == 2:
-            shape = hessian_shape(operand.shape, wrt.shape)
-            if shape is None:
-                raise UnsupportedError("second derivatives are of a scalar by a scalar or a vector",
-                                       span=node.span)
-        else:
-            shape = result_shape(operand.shape, wrt.shape, self.layout)
+        shape = derivative_shape(operand.shape, wrt.shape, self.layout, node.order)
         if len(shape) > 2:
             raise UnsupportedError(
                 f"a derivative of order {len(shape)} cannot be part of an expression", span=node.span,

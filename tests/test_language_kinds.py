@@ -21,6 +21,14 @@ def test_beta_becomes_a_vector_where_the_expression_needs_one():
     assert parsed.shape.dims() == []
 
 
+def test_two_greek_names_become_vectors_one_after_the_other():
+    # y - X beta has a shape once beta is a vector; then - Z gamma needs gamma to be one too.
+    # (y a scalar would also give the whole a shape, as a matrix: not what the letters say.)
+    parsed = parse("y - X beta - Z gamma")
+    assert kinds(parsed) == {"y": "vector", "X": "matrix", "beta": "vector", "Z": "matrix", "gamma": "vector"}
+    assert parsed.shape.dims() == ["n"]
+
+
 def test_a_scalar_letter_that_must_be_a_vector():
     parsed = parse("sum(log(sigmoid(X b)) - y)")  # b: a scalar by its letter; X b - y needs a vector
     assert kinds(parsed)["b"] == "vector"
