@@ -76,11 +76,3 @@ def derivative_shape(out: Shape, wrt: Shape, layout: Layout, order: int = 1) -> 
     """
     arranged = arrange_order(axes(out), (axes(wrt),) * order, layout, out.is_scalar)
     return tuple(1 if dim is None else dim for dim in arranged)
-
-
-def hessian_shape(out: Shape, wrt: Shape) -> tuple[Dim, ...] | None:
-    """The shape of the second derivative of a scalar by a scalar or a vector; None otherwise."""
-    if not out.is_scalar or wrt.is_matrix:
-        return None
-    wrt_axes = axes(wrt)
-    return (1,) if not wrt_axes else wrt_axes * 2

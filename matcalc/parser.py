@@ -13,7 +13,7 @@
                  | DECLARED_FUNCTION "'"* "(" expression ")"
                  | "(" expression ")" | "||" expression "||" ("_" ("1" | "2" | "F"))?
                  | "|" expression "|" | derivative
-    derivative  := "d/dV" sum | "d2/dV2" sum | "d(" expression ")/dV"
+    derivative  := "d/dV" sum | "dK/dVK" sum (K = 2..9) | "d(" expression ")/dV"
                    # written without spaces; d/dV takes everything to its right
 
 Superscripts are read by the tokenizer: `x²` is `x^2`, `A⁻¹` the inverse, `Xᵀ` the transpose.
@@ -58,7 +58,7 @@ RECURSION_LIMIT = 12_000
 _PRODUCT_OPERATORS = ("*", "@", ".*", "/", "./")
 _SIMPLE_NAME = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*|.+_.+")
 _LETTER_PIECE = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*")
-_DERIV_HEAD = re.compile(r"d2?")
+_DERIV_HEAD = re.compile(r"d[2-9]?")  # d/dx, d2/dx2, ..., d9/dx9
 _WORD_STRETCH = 3  # this many single lowercase letters in a row read as a word, not a product
 
 
@@ -371,7 +371,7 @@ class Parser:
 
     def _parse_derivative(self) -> Syntax:
         head = self.advance()
-        order = 2 if head.text == "d2" else 1
+        order = int(head.text[1:] or 1)
         if self.at("("):  # d(E)/dV
             operand = self._parse_group()
             slash = self.expect("/", "'/dV' after d(...)")
@@ -388,7 +388,7 @@ class Parser:
         return Deriv(operand, wrt, order, span=head.span.cover(operand.span))
 
     def _wrt(self, denominator: Token, order: int) -> Name:
-        name = denominator.text[1:-1] if order == 2 else denominator.text[1:]
+        name = denominator.text[1:-1] if order > 1 else denominator.text[1:]
         start = denominator.span.start + 1
         return Name(name, span=Span(start, start + len(name)))
 
@@ -396,7 +396,7 @@ class Parser:
 def _is_denominator(head: Token, token: Token) -> bool:
     if token.kind is not Kind.NAME or not token.text.startswith("d") or len(token.text) < 2:
         return False
-    return head.text == "d" or (token.text.endswith("2") and len(token.text) > 2)
+    return head.text == "d" or (token.text.endswith(head.text[1:]) and len(token.text) > 2)
 
 
 def _adjacent(*tokens: Token) -> bool:

@@ -19,7 +19,7 @@ from fractions import Fraction
 from . import nodes as n
 from .build import ONE, Builder, constant_value, is_one
 from .decls import Env
-from .layout import Layout, arrange
+from .layout import Layout, arrange_order
 from .rules import Differentiator
 from .tensor import Indices, Term, canonical_key, delta, factor, product, scaled, simplify_terms, summed
 
@@ -163,12 +163,12 @@ class Expander:
         terms = differ.derive(operand, out_row, out_col)
         out_axes = tuple(i for i in (out_row, out_col) if i is not None)
         wrt_axes = tuple(i for i in differ.wrt_axes if i is not None)
-        if node.order == 2:
-            second = Differentiator(node.wrt, self.build, self.indices)
-            terms = second.derive_terms(terms)
-            arranged = (wrt_axes + tuple(i for i in second.wrt_axes if i is not None)) or (None,)
-        else:
-            arranged = arrange(out_axes, wrt_axes, Layout(node.layout), operand.shape.is_scalar)
+        groups = [wrt_axes]
+        for _ in range(node.order - 1):
+            differ = differ.again()
+            terms = differ.derive_terms(terms)
+            groups.append(tuple(i for i in differ.wrt_axes if i is not None))
+        arranged = arrange_order(out_axes, tuple(groups), Layout(node.layout), operand.shape.is_scalar)
         targets = (row, col) if len(arranged) == 2 else (None, None)
         renamed = []
         for term in terms:

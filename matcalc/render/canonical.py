@@ -215,5 +215,5 @@ class Printer:
         return f"||{inner}||{subscript}"
 
     def _derivative(self, node: n.Derivative) -> str:
-        head = f"d/d{node.wrt.name}" if node.order == 1 else f"d2/d{node.wrt.name}2"
+        head = f"d/d{node.wrt.name}" if node.order == 1 else f"d{node.order}/d{node.wrt.name}{node.order}"
         return f"{head} {self.wrap(node.operand, SUM)}"

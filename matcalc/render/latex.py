@@ -304,7 +304,7 @@ class LatexPrinter(Printer):
     def _derivative(self, node: n.Derivative) -> str:
         variable = self.text(node.wrt)
         head = rf"\frac{{\partial}}{{\partial {variable}}}" if node.order == 1 else \
-            rf"\frac{{\partial^{{2}}}}{{\partial {variable}^{{2}}}}"
+            rf"\frac{{\partial^{{{node.order}}}}}{{\partial {variable}^{{{node.order}}}}}"
         return f"{head} {self.wrap(node.operand, PRODUCT)}"
 
     # Index notation
