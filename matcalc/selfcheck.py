@@ -35,6 +35,7 @@ STEP = 1e-5  # and half of it, for Richardson extrapolation
 RELIABLE = 10 * TOLERANCE  # differences at the two steps further apart than this cannot judge the result
 POINT_SCALES = (1, 1 / 4, 1 / 16, 1 / 64, 1 / 256)  # a point where differences cannot judge is tried closer to 0
 UNDERFLOW = 1e-250  # values this small have lost their digits
+JITTER = 1e-9  # relative move of a point that tells rounding noise from a wrong result
 MAX_CONDITION = 1e8  # a matrix the result inverts must be at least this well conditioned at a sample point
 TRIES_PER_POINT = 4  # points at which the result cannot be evaluated (a singular inverse) are redrawn
 
@@ -131,8 +132,26 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
                 or 0 < judged < UNDERFLOW:
             raise _Unreliable
         scale = max(judged, abs(shown))
-        worst = max(worst, abs(shown - expected) / scale if scale > 0 else 0.0)  # 0 = 0 exactly
+        error = abs(shown - expected) / scale if scale > 0 else 0.0  # 0 = 0 exactly
+        if error > TOLERANCE and _jitters(result, point, weight, directions, shown, abs(shown - expected), rng):
+            raise _Unreliable
+        worst = max(worst, error)
     return worst
+
+
+def _jitters(result: Derivative, point: Point, weight: np.ndarray, directions: list[np.ndarray],
+             shown: float, discrepancy: float, rng: np.random.Generator) -> bool:
+    """Whether the shown formula's value here is rounding noise as large as the discrepancy: moving
+    the point by a relative 1e-9 moves a sound evaluation by about that much, but one that cancels
+    catastrophically (1 - tanh(u)² at a large u) by as much as its own size."""
+    moved = Point({name: value * (1 + JITTER * rng.standard_normal(value.shape))
+                   for name, value in point.values.items()}, point.sizes)
+    with np.errstate(all="ignore"):
+        try:
+            again = _contract(result, evaluate_shown(result, moved), weight, directions, moved)
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError):
+            return True
+    return not np.isfinite(again) or abs(again - shown) >= 0.1 * discrepancy
 
 
 def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.ndarray,

@@ -129,6 +129,12 @@ def test_derivatives_of_orders_one_to_three_match_finite_differences(case, layou
     labels = axis_labels(parsed.shape, parsed.shapes()[wrt], layout, order)
     assert shown.shape == tuple(SIZES[d] if isinstance(d, str) else d for d in result.shape if d != 1)
     got = contraction(shown, labels, weight, directions)
+    if abs(got - want) > TOLERANCE[order] * scale:
+        # the formula may be right but lose its digits here (1 - tanh(u)² at a large u): then moving
+        # the point by a relative 1e-9 moves its value by as much as the discrepancy
+        jittered = {name: value * (1 + 1e-9 * rng.standard_normal(value.shape)) for name, value in values.items()}
+        moved = contraction(evaluate_code(result, parsed, jittered), labels, weight, directions)
+        assume(abs(moved - got) < 0.1 * abs(got - want))
     assert abs(got - want) <= TOLERANCE[order] * scale, (text, wrt, layout, order, result.text, got, want)
 
 
