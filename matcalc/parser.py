@@ -621,16 +621,17 @@ def _refuse_word(token: Token, pieces: list[str], declared: frozenset[str]) -> N
 
 
 def _refuse_typo(token: Token, declared: frozenset[str]) -> None:
-    """lamda, sigmod: close to a known name but not an extension of it (betas and logits are fine)."""
+    """lamda, sigmod: close to a function or Greek name but not an extension of it (betas and
+    logits are fine); weight with weights declared: close to a declared name."""
     text = token.text
     if len(text) < 3:
         return
-    known = [*FUNCTIONS, *GREEK, *(d for d in declared if len(d) > 1)]
-    matches = difflib.get_close_matches(text, known, n=3, cutoff=0.75)
-    if matches and not any(match in text or match.startswith(text) for match in matches):
+    near_declared = difflib.get_close_matches(text, [d for d in declared if len(d) > 1], n=1, cutoff=0.75)
+    matches = difflib.get_close_matches(text, [*FUNCTIONS, *GREEK], n=3, cutoff=0.75)
+    if near_declared or (matches and not any(match in text or match.startswith(text) for match in matches)):
         raise UnknownSymbolError(
             f"unknown name '{text}'", span=token.span,
-            hint=f"did you mean '{matches[0]}'? (declare {text} to use it as a name of its own)")
+            hint=f"did you mean '{(near_declared or matches)[0]}'? (declare {text} to use it as a name of its own)")
 
 
 def _refuse_near_product(token: Token, declared: frozenset[str]) -> None:

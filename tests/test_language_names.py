@@ -168,3 +168,9 @@ def test_stray_superscript_is_one_clear_error():
     with pytest.raises(MatcalcError) as info:
         parse("² x")
     assert info.value.column() == 1
+
+
+def test_a_name_close_to_a_declared_one_is_a_typo():
+    with pytest.raises(UnknownSymbolError) as info:
+        parse("weight'x", "weights: vector(n), x: vector(n)")
+    assert info.value.hint.startswith("did you mean 'weights'?")
