@@ -53,7 +53,7 @@ MAX_FACTORS = 100  # factors of one product: a product is left-nested, so its le
 MAX_TREE_DEPTH = 500  # levels of the whole tree, the backstop that keeps later recursive passes bounded
 # Recursive passes (this parser, the checker, the differentiator, the printers) take a few
 # Python frames per level of the tree; the limits above need more than Python's default 1,000.
-RECURSION_LIMIT = 12_000
+RECURSION_LIMIT = 6_000  # well within an 8 MB C stack where recursion goes through C (==, hash)
 
 _PRODUCT_OPERATORS = ("*", "@", ".*", "/", "./")
 _SIMPLE_NAME = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*|.+_.+")
@@ -594,7 +594,8 @@ def _split(text: str, declared: frozenset[str]) -> list[str]:
 
 
 def _is_piece(piece: str, declared: frozenset[str]) -> bool:
-    return piece in declared or piece in CONSTANTS or _is_greek(piece) or _LETTER_PIECE.fullmatch(piece) is not None
+    return piece in declared or _LETTER_PIECE.fullmatch(piece) is not None or piece in CONSTANTS or \
+        (piece[1:2].isalpha() and _is_greek(piece))
 
 
 def _refuse_function_prefix(token: Token) -> None:
