@@ -320,11 +320,11 @@ class Checker:
         return n.Norm(operand, p, span=span)
 
     def _check_call(self, node: Call) -> n.Node:
-        if node.function.rstrip("'") in self.env.functions:
-            raise UnsupportedError(
-                f"{node.function}(...) applies the unspecified function {node.function.rstrip(chr(39))}: "
-                "matcalc cannot work with unspecified functions yet", span=node.span,
-                hint="give the function itself (exp, tanh, sigmoid, ...) to differentiate the expression")
+        if node.function.rstrip("'") in self.env.functions:  # f(x), f'(x): elementwise, as declared
+            if len(node.args) != 1:
+                raise ShapeError(f"{node.function} takes one argument", span=node.span)
+            operand = self.check(node.args[0])
+            return n.Apply(node.function, operand, span=node.span, shape=operand.shape)
         if node.function in DIMENSION_FUNCTIONS:
             return self._sized(node)
         args = [self.check(arg) for arg in node.args]

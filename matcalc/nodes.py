@@ -207,9 +207,20 @@ ELEMENTWISE_FUNCTIONS = (
 )  # step (Heaviside, step(0) = 1/2) is the derivative of relu; matcalc writes it in results
 
 
+def is_unspecified(function: str) -> bool:
+    """f, f', f'': an unspecified function declared `f: function`, or one of its derivatives."""
+    return function not in ELEMENTWISE_FUNCTIONS
+
+
+def primes(function: str) -> int:
+    """How many times an unspecified function is differentiated: f'' -> 2."""
+    return len(function) - len(function.rstrip("'"))
+
+
 @dataclass(frozen=True)
 class Apply(Node):
-    """An elementwise function (one of ELEMENTWISE_FUNCTIONS)."""
+    """An elementwise function: one of ELEMENTWISE_FUNCTIONS, or an unspecified function `f` declared
+    `f: function` (its derivatives written f', f'')."""
 
     function: str
     operand: Node

@@ -233,7 +233,8 @@ class Differentiator:
         slope = self._slope(node)
         if slope is None:
             return []
-        return with_factors(self.derive(node.operand, row, col), factor(slope, row, col))
+        outer = factor(slope, row, col)  # the outer derivative first, as the chain rule is written: f'(g) g'
+        return [Term(t.coefficient, (outer, *t.factors)) for t in self.derive(node.operand, row, col)]
 
     def _slope(self, node: n.Apply) -> n.Node | None:
         """f'(u) for an elementwise f(u), as an expression in u (or in f(u) where that is shorter)."""
@@ -267,6 +268,8 @@ class Differentiator:
             return b.apply("sign", u)
         if f in ("sign", "step"):
             return None  # zero wherever it is differentiable
+        if n.is_unspecified(f):
+            return b.apply(f + "'", u)  # d f(u) = f'(u) du
         raise UnsupportedError(f"matcalc cannot differentiate {f} yet", span=node.span)
 
     def _maximum(self, node: n.Maximum, row, col) -> list[Term]:

@@ -46,6 +46,9 @@ _OPERATORS = {
     "arcsin": r"\arcsin", "arccos": r"\arccos", "arctan": r"\arctan", "det": r"\det", "logdet": r"\log\det",
     "max": r"\max", "min": r"\min",
 }
+# Every function matcalc itself writes as a call; any other name is a declared `f: function` (or f', f'').
+_KNOWN_CALLS = frozenset(n.ELEMENTWISE_FUNCTIONS) | set(_OPERATORS) | {
+    "sum", "mean", "diag", "tr", "trace", "softmax", "logsumexp", "dot", "norm", "norm1", "norm2", "inv"}
 _NORM_SUBSCRIPTS = {"2": "2", "F": "F", "1": "1", "spectral": "2"}
 _LARGEST_FRACTION_DENOMINATOR = 100  # 0.25 is \frac{1}{4}; 0.001 stays 0.001
 _ZERO, _ONE = n.Number(Fraction(0)), n.Number(Fraction(1))
@@ -295,7 +298,10 @@ class LatexPrinter(Printer):
             return rf"\sqrt{{{inner}}}"
         if name == "abs":
             return rf"\left\lvert {inner} \right\rvert"
-        operator = _OPERATORS.get(name, rf"\operatorname{{{name}}}")
+        if name not in _KNOWN_CALLS:
+            operator = latex_name(name.rstrip("'")) + "'" * n.primes(name)  # f'(x)
+        else:
+            operator = _OPERATORS.get(name, rf"\operatorname{{{name}}}")
         return rf"{operator}\left({inner}\right)"
 
     def _norm(self, node: n.Norm) -> str:

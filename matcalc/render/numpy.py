@@ -116,6 +116,10 @@ class NumpyPrinter:
                 return f"np.mean({self.text(operand)})", ATOM
             case n.DiagMatrix(operand=operand) | n.DiagOf(operand=operand):
                 return f"np.diag({self.text(operand)})", ATOM
+            case n.Apply(function=function, operand=operand) if n.is_unspecified(function):
+                count = n.primes(function)
+                suffix = "" if count == 0 else "_prime" if count == 1 else f"_prime{count}"
+                return f"{function.rstrip(chr(39))}{suffix}({self.text(operand)})", ATOM
             case n.Apply(function=function, operand=operand):
                 return _FUNCTIONS[function].format(self.text(operand)), ATOM
             case n.Maximum(left=left, right=right):
