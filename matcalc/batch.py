@@ -30,7 +30,7 @@ from .result import TOLERANCE
 
 PROVED, HOLDS, FALSE, ERROR = "proved", "holds (numerically)", "FALSE", "error"
 POINTS = 3
-TIME_LIMIT = 2.0  # seconds for one identity, a safety net under the work budgets of the checks and proofs
+TIME_LIMIT = 2.0  # seconds of CPU time for one identity, a safety net under the work budgets of checks and proofs
 INTERNAL_ERROR = "internal error"  # the start of the detail of an error row that is matcalc's fault
 
 
@@ -130,8 +130,8 @@ def check_identity(identity: Identity) -> CheckResult:
         return _error(identity.line, identity.text, error, identity.text, file=identity.file)
     except OutOfTime:
         return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
-                           detail=f"not answered within {TIME_LIMIT:g} s, the limit for one identity: too large "
-                                  "to check (not supported yet)")
+                           detail=f"not answered within {TIME_LIMIT:g} s of CPU time, the limit for one identity: "
+                                  "too large to check (not supported yet)")
     except RecursionError:
         return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
                            detail="the identity is too deeply nested to work with")

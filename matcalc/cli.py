@@ -37,8 +37,8 @@ class MatcalcGroup(click.Group):
             click.echo("error: this input needs more memory than matcalc allows itself (500 MB)", err=True)
             ctx.exit(ExitStatus.UNSUPPORTED)
         except OutOfTime as limit:
-            click.echo(f"error: not answered within {limit.args[0]:g} s, the time matcalc allows itself for one "
-                       "command: this input is too large for matcalc yet", err=True)
+            click.echo(f"error: not answered within {limit.args[0]:g} s of CPU time, what matcalc allows itself for "
+                       "one command: this input is too large for matcalc yet", err=True)
             ctx.exit(ExitStatus.UNSUPPORTED)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -76,7 +76,7 @@ class ExpressionCommand(click.Command):
             return super().invoke(ctx)
 
 
-# Wall-clock limits, a safety net under the work budgets (sizes, powers, terms); MATCALC_TIME_LIMIT
+# Limits of CPU time, a safety net under the work budgets (sizes, powers, terms); MATCALC_TIME_LIMIT
 # sets them all (0: none). plot's includes drawing, and importing matplotlib can take seconds the first time.
 TIME_LIMITS = {"parse": 2.0, "diff": 2.0, "solve": 2.0, "plot": 15.0}
 

@@ -135,31 +135,45 @@ def format_error(error: MatcalcError) -> str:
 
 
 class OutOfTime(BaseException):
-    """Raised when a time_limit runs out. A BaseException, so that no `except Exception` or
+    """Raised when a time_limit (of CPU time) runs out. A BaseException, so that no `except Exception` or
     `except MatcalcError` on the way swallows it: only the one who set the limit catches it."""
 
 
 @contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise OutOfTime in the block after `seconds` of wall-clock time: a safety net under the work
-    budgets. Only in the main thread of a process with SIGALRM; elsewhere the block runs unbounded.
-    An enclosing limit is restored, less the time spent, when the block ends."""
+    """Raise OutOfTime in the block after `seconds` of this process's CPU time: a safety net under the work
+    budgets. CPU time, not wall-clock time, so that a machine busy with other work does not make an
+    input that matcalc answers quickly be refused. Only in the main thread of a process with SIGPROF;
+    elsewhere the block runs unbounded. An enclosing limit is restored, less the time spent, when the
+    block ends. An import in progress is never interrupted (the limit fires just after it)."""
     if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def alarm(signum, frame):
+        if _importing(frame):  # never leave a half-imported module behind: try again just after the import
+            signal.setitimer(signal.ITIMER_PROF, 0.05)
+            return
         raise OutOfTime(seconds)
 
-    start = time.monotonic()
-    previous_handler = signal.signal(signal.SIGALRM, alarm)
-    outer_remaining, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.process_time()
+    previous_handler = signal.signal(signal.SIGPROF, alarm)
+    outer_remaining, _ = signal.setitimer(signal.ITIMER_PROF, seconds)
     if 0 < outer_remaining < seconds:
-        signal.setitimer(signal.ITIMER_REAL, outer_remaining)
+        signal.setitimer(signal.ITIMER_PROF, outer_remaining)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous_handler)
         if outer_remaining:
-            signal.setitimer(signal.ITIMER_REAL, max(outer_remaining - (time.monotonic() - start), 1e-3))
+            signal.setitimer(signal.ITIMER_PROF, max(outer_remaining - (time.process_time() - start), 1e-3))
+
+
+def _importing(frame) -> bool:
+    """Whether the interrupted code is inside an import statement's machinery."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False

@@ -70,10 +70,15 @@ class Evaluator:
     def __init__(self, values: Mapping[str, np.ndarray], sizes: Mapping[str, int]):
         self.values = {name: np.atleast_2d(np.asarray(value, dtype=float)) for name, value in values.items()}
         self.sizes = sizes
+        self._outermost = True
 
     def size(self, dim: Dim) -> int:
         # a large integer dimension may be sampled at a small size (numeric.dimension_sizes)
-        return self.sizes.get(dim, dim) if isinstance(dim, int) else self.sizes[dim]
+        if isinstance(dim, int):
+            return self.sizes.get(dim, dim)
+        if dim not in self.sizes:
+            raise InputError(f"no value fixes the size {dim}: give a variable of that size a value")
+        return self.sizes[dim]
 
     def shape(self, shape: Shape) -> tuple[int, int]:
         return self.size(shape.rows), self.size(shape.cols)
@@ -83,6 +88,13 @@ class Evaluator:
         if rows * cols > MAX_ELEMENTS:
             raise UnsupportedError(f"a value of {rows}×{cols} entries is more than matcalc evaluates "
                                    f"({MAX_ELEMENTS:,} at most)")
+        if self._outermost:  # overflow and log(-1) give inf and nan, which callers check for: no warnings
+            self._outermost = False
+            try:
+                with np.errstate(all="ignore"):
+                    return getattr(self, f"_{node.kind}")(node)
+            finally:
+                self._outermost = True
         return getattr(self, f"_{node.kind}")(node)
 
     def _var(self, node: n.Var) -> np.ndarray:
@@ -96,7 +108,7 @@ class Evaluator:
         return np.array([[np.pi if node.name == "pi" else np.e]])
 
     def _dimsize(self, node: n.DimSize) -> np.ndarray:
-        return np.array([[float(self.sizes[node.name])]])
+        return np.array([[float(self.size(node.name))]])
 
     def _identity(self, node: n.Identity) -> np.ndarray:
         return np.eye(self.size(node.shape.rows))

@@ -81,7 +81,11 @@ def _related(number: int, size: int) -> bool:
 
 
 def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
-    return sizes.get(dim, dim) if isinstance(dim, int) else sizes[dim]
+    if isinstance(dim, int):
+        return sizes.get(dim, dim)
+    if dim not in sizes:
+        raise InputError(f"no value fixes the size {dim}: give a variable of that size a value")
+    return sizes[dim]
 
 
 def sample(shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng: np.random.Generator,
@@ -102,7 +106,9 @@ def sample(shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng:
         else:
             values[name] = rng.normal(size=(rows, cols))
         if rows == cols and rows > 1 and kind not in ("posdef", "symmetric"):
-            values[name] = values[name] + rows * np.eye(rows)  # well conditioned, positive determinant
+            # well conditioned with a positive determinant, and scaled so that its eigenvalues are about 1:
+            # powers (B^20) and determinants stay small, so finite differences do not lose their digits
+            values[name] = (values[name] + rows * np.eye(rows)) / rows
     return values
 
 

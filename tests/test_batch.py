@@ -234,9 +234,9 @@ def test_a_derivative_by_a_variable_the_operand_lacks_is_zero_and_the_run_goes_o
 def test_huge_declared_sizes_are_checked_at_small_sizes(declaration):
     source = (f"let {declaration}, A: matrix(30000, 30000), B: matrix(30000, 30000), X: matrix(300, 300)\n"
               "x'x = ||x||^2\nd/dx x'x = 2x'\ntr(A B) = tr(B A)\nd/dX tr(X'X) = 2X'\nd/dX tr(X'X) = 3X'\n")
-    start = time.perf_counter()
+    start = time.process_time()
     results = check_source(source)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert [r.status for r in results] == [PROVED, PROVED, PROVED, PROVED, FALSE]
     assert "300 checked at size" in results[4].detail  # the report says that the size was reduced
 
@@ -253,13 +253,13 @@ def test_structurally_singular_matrices_are_an_error_row_not_a_crash():
     assert "rank 2" in results[1].detail
 
 
-@pytest.mark.parametrize("power, status", [(20, HOLDS), (40, HOLDS), (400, ERROR)])
+@pytest.mark.parametrize("power, status", [(20, HOLDS), (40, HOLDS), (400, HOLDS), (4000, ERROR)])
 def test_large_matrix_powers_are_checked_quickly(power, status):
     source = f"let A: matrix(n, n), B: matrix(n, n)\nsum((A+B)^{power}) = sum((A+B)^{power})\n"
-    start = time.perf_counter()
+    start = time.process_time()
     (result,) = check_source(source)
-    assert time.perf_counter() - start < 2.0
-    # the prover gives up early on the expansion, and the numbers agree; at 400 they overflow everywhere
+    assert time.process_time() - start < 2.0
+    # the prover gives up early on the expansion, and the numbers agree; at 4000 they overflow everywhere
     assert result.status == status
 
 
@@ -268,9 +268,9 @@ def test_the_prover_gives_up_on_large_expansions_within_its_budget():
     from matcalc.prove import equal_symbolically
 
     parsed = parse("sum((A+B)^20)", "A: matrix(n, n), B: matrix(n, n)")
-    start = time.perf_counter()
+    start = time.process_time()
     assert equal_symbolically(parsed.expr, parsed.expr, parsed.env) is False
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     small = parse("sum((A+B)^2)", "A: matrix(n, n), B: matrix(n, n)")
     assert equal_symbolically(small.expr, small.expr, small.env) is True
 
@@ -298,14 +298,14 @@ def test_a_line_that_runs_out_of_time_is_an_error_row(monkeypatch):
 
     def slow(identity):
         if identity.line == 2:
-            time.sleep(5)
+            _busy(5)
         return real(identity)
 
     monkeypatch.setattr(batch, "_check", slow)
     monkeypatch.setattr(batch, "TIME_LIMIT", 0.2)
-    start = time.perf_counter()
+    start = time.process_time()
     results = check_source("let x: vector(n)\nx'x = 1\nx'x = ||x||^2\n")
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert [(r.line, r.status) for r in results] == [(2, ERROR), (3, PROVED)]
     assert "not answered within 0.2 s" in results[0].detail
 
@@ -323,3 +323,10 @@ def test_small_sizes_never_stand_in_where_the_size_is_also_a_number():
     assert results[4].line == 6 and results[4].holds
     assert "declare the dimension with a name" in results[1].detail
     assert "not checked numerically" in results[0].detail
+
+
+def _busy(seconds: float) -> None:
+    """Work for `seconds` of CPU time (the time limits count CPU time, not sleep)."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
