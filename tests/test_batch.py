@@ -330,3 +330,11 @@ def _busy(seconds: float) -> None:
     end = time.process_time() + seconds
     while time.process_time() < end:
         pass
+
+
+def test_large_powers_in_a_derivative_identity_do_not_drown_the_finite_differences():
+    # sum(B^12) does not depend on A, but its size (with samples of norm about n it was about 1e9) made the
+    # differences in A lose their digits: a true identity reported FALSE
+    source = "let A: matrix(n, n), B: matrix(n, n)\nlayout denominator\nd/dA (tr(A'B) + sum(B^12)) = B\n"
+    (result,) = check_source(source)
+    assert result.holds, result.detail

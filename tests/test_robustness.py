@@ -239,3 +239,10 @@ def _busy(seconds: float) -> None:
     end = time.process_time() + seconds
     while time.process_time() < end:
         pass
+
+
+def test_a_size_that_no_value_fixes_is_an_error_at_a_point(runner):
+    result = runner.invoke(cli, ["diff", "ones(n) x'", "--wrt", "x", "--at", "x=[1, 2]"])
+    _no_traceback(result)
+    assert result.exit_code == 2
+    assert "no value fixes the size n" in result.stderr
