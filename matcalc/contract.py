@@ -18,6 +18,7 @@ from functools import reduce
 from . import nodes as n
 from .build import ONE, Builder, constant_value, is_one, is_reciprocal_of, number, number_value
 from .shapes import Dim, Shape
+from .syntax import SUM_BALANCE_ABOVE
 from .tensor import Factor, Term
 
 
@@ -370,16 +371,25 @@ def collect(terms: list[n.Node], build: Builder, inner: bool = False) -> n.Node:
     pairs = _factor_shared(pairs, build, side="left")
     pairs = _combine_equal(pairs)
     pairs.sort(key=lambda pair: (pair[0] < 0, _transposes(pair[1]) if inner else 0))
+    signed = [(coefficient < 0, build.scale(number(abs(coefficient)), core)) for coefficient, core in pairs
+              if coefficient != 0]
+    return _joined(signed, build) if signed else number(0)
+
+
+def _joined(signed: list[tuple[bool, n.Node]], build: Builder) -> n.Node:
+    """a + b - c, in order; a long sum as a balanced tree, so that its depth grows as log n (as the
+    parser builds long sums: syntax.SUM_BALANCE_ABOVE)."""
+    if len(signed) > SUM_BALANCE_ABOVE:
+        half = len(signed) // 2
+        return build.add(_joined(signed[:half], build), _joined(signed[half:], build))
     result: n.Node | None = None
-    for coefficient, core in pairs:
-        if coefficient == 0:
-            continue
-        scaled = build.scale(number(abs(coefficient)), core)
+    for negative, term in signed:
         if result is None:
-            result = build.neg(scaled) if coefficient < 0 else scaled
+            result = build.neg(term) if negative else term
         else:
-            result = build.sub(result, scaled) if coefficient < 0 else build.add(result, scaled)
-    return result if result is not None else number(0)
+            result = build.sub(result, term) if negative else build.add(result, term)
+    assert result is not None
+    return result
 
 
 def _split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:

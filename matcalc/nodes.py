@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from collections.abc import Callable, Iterator
+from functools import cache
 
 from .errors import NO_SPAN, Span
 from .shapes import SCALAR, Shape
@@ -27,8 +28,8 @@ class Node:
         return type(self).__name__.lower()
 
     def children(self) -> Iterator[Node]:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Node):
                 yield value
 
@@ -263,6 +264,12 @@ class Derivative(Node):
     wrt: Var
     order: int
     layout: str
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold children (walks are hot: dataclasses.fields is slow)."""
+    return tuple(f.name for f in fields(cls) if f.name not in ("span", "shape"))
 
 
 def walk(node: Node) -> Iterator[Node]:

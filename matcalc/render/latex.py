@@ -19,8 +19,8 @@ from fractions import Fraction
 from .. import nodes as n
 from ..errors import InputError
 from ..result import Derivative, IndexTerm
-from ..syntax import GREEK
-from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, format_number, precedence
+from ..syntax import GREEK, SUM_BALANCE_ABOVE
+from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, flat_terms, format_number, precedence
 from .text import join_signed, output_name
 
 MODES = ("equation", "rhs")
@@ -221,6 +221,12 @@ class LatexPrinter(Printer):
     # Operators
 
     def _add(self, node: n.Add) -> str:
+        terms = flat_terms(node)
+        if len(terms) > SUM_BALANCE_ABOVE:  # a long sum is a balanced tree: it reads the same flat
+            text = self.wrap(terms[0], SUM)
+            for term in terms[1:]:
+                text += f" - {self._negated(term.operand)}" if isinstance(term, n.Neg) else f" + {self.wrap(term, PRODUCT)}"
+            return text
         left = self.wrap(node.left, SUM)
         right = node.right
         if isinstance(right, n.Neg):
