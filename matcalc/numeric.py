@@ -206,6 +206,8 @@ def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: 
                 gap = evaluate_numeric(node.operand, values, sizes)
             elif isinstance(node, (n.Maximum, n.Minimum)):
                 gap = evaluate_numeric(node.left, values, sizes) - evaluate_numeric(node.right, values, sizes)
+            elif isinstance(node, n.Norm) and node.p == "1":  # |u_i| summed: a kink where any entry is 0
+                gap = evaluate_numeric(node.operand, values, sizes)
             elif isinstance(node, n.Norm):  # a norm has its kink at 0
                 gap = evaluate_numeric(node, values, sizes)
             else:

@@ -123,7 +123,8 @@ def test_derivatives_of_orders_one_to_three_match_finite_differences(case, layou
     coarse = mixed_difference(g, values[wrt], directions, 2 * step)
     want = (4 * fine - coarse) / 3
     scale = max(1.0, abs(want))
-    assume(np.isfinite(want) and abs(fine - want) <= 100 * TOLERANCE[order] * scale)  # differences are reliable here
+    # the extrapolation changed the difference by far less than the tolerance: differences are reliable here
+    assume(np.isfinite(want) and abs(fine - want) <= TOLERANCE[order] * scale / 10)
     shown = evaluate_code(result, parsed, values)
     assume(np.all(np.isfinite(shown)))
     labels = axis_labels(parsed.shape, parsed.shapes()[wrt], layout, order)
