@@ -338,3 +338,9 @@ def test_large_powers_in_a_derivative_identity_do_not_drown_the_finite_differenc
     source = "let A: matrix(n, n), B: matrix(n, n)\nlayout denominator\nd/dA (tr(A'B) + sum(B^12)) = B\n"
     (result,) = check_source(source)
     assert result.holds, result.detail
+
+
+def test_twentieth_powers_in_a_derivative_identity_still_hold():
+    source = "let A: matrix(n, n), B: matrix(n, n)\nlayout denominator\nd/dA (tr(A'B) + sum(B^20)) = B\n"
+    (result,) = check_source(source)
+    assert result.holds, result.detail
