@@ -320,7 +320,8 @@ class Fuzzer:
                 matcalc.parse(case.text, case.let)
             elif case.target == "api-diff":
                 result = matcalc.diff(case.text, case.wrt, case.let)
-                result.text, result.latex, result.to_json()  # noqa: B018 - rendering must not fail either
+                for one in [result] if hasattr(result, "text") else list(result):  # several variables: several
+                    one.text, one.latex, one.to_json()  # noqa: B018 - rendering must not fail either
             else:
                 for row in check_source(case.identity_file()):
                     self._outcome(f"check row: {row.status}")
