@@ -39,25 +39,7 @@ def is_one(node: n.Node) -> bool:
     return number_value(node) == 1
 
 
-def constant_value(node: n.Node) -> Fraction | None:
-    """The rational value of an expression made of numbers alone (1/2, -3, 2^-1); else None."""
-    if isinstance(node, n.Number):
-        return node.value
-    if isinstance(node, n.Neg):
-        inner = constant_value(node.operand)
-        return None if inner is None else -inner
-    if isinstance(node, (n.Add, n.ScalarMul, n.Divide)):
-        left, right = constant_value(node.left), constant_value(node.right)
-        if left is None or right is None or (isinstance(node, n.Divide) and right == 0):
-            return None
-        if isinstance(node, n.Add):
-            return left + right
-        return left * right if isinstance(node, n.ScalarMul) else left / right
-    if isinstance(node, n.Power) and isinstance(node.exponent, n.Number) and node.exponent.value.denominator == 1:
-        base = constant_value(node.base)
-        exponent = int(node.exponent.value)
-        return base**exponent if base is not None and abs(exponent) <= 64 and (base or exponent > 0) else None
-    return None
+constant_value = n.constant_value  # the value of an expression made of numbers alone (it lives with the nodes)
 
 
 def _power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
@@ -69,6 +51,14 @@ def _power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
 
     (base_a, p), (base_b, q) = split(a), split(b)
     return (base_a, p + q) if base_a == base_b and a.shape.is_square and not a.shape.is_scalar else None
+
+
+def _folded(node: n.Node) -> n.Node:
+    """A scalar made of numbers alone (1/2, 2^-1, -(1/2)) as one exact number."""
+    if not node.shape.is_scalar or isinstance(node, n.Number) or number_value(node) is not None:
+        return node
+    value = constant_value(node)
+    return node if value is None else number(value)
 
 
 def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
@@ -110,6 +100,7 @@ class Builder:
         """s a for a scalar s (either argument may be the scalar)."""
         if not s.shape.is_scalar:
             s, a = a, s
+        s, a = _folded(s), _folded(a)  # 1/2 is the number ½, whatever wrote it
         vs, va = number_value(s), number_value(a)
         if vs is not None and va is not None:
             return number(vs * va)

@@ -11,6 +11,7 @@ ones stay in index notation, with each chain written in matrix notation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import reduce
@@ -371,9 +372,22 @@ def collect(terms: list[n.Node], build: Builder, inner: bool = False) -> n.Node:
     pairs = _factor_shared(pairs, build, side="left")
     pairs = _combine_equal(pairs)
     pairs.sort(key=lambda pair: (pair[0] < 0, _transposes(pair[1]) if inner else 0))
-    signed = [(coefficient < 0, build.scale(number(abs(coefficient)), core)) for coefficient, core in pairs
-              if coefficient != 0]
-    return _joined(signed, build) if signed else number(0)
+    pairs = [(coefficient, core) for coefficient, core in pairs if coefficient != 0]
+    shared = _shared_coefficient([coefficient for coefficient, _ in pairs])
+    signed = [(coefficient < 0, build.scale(number(abs(coefficient / shared)), core)) for coefficient, core in pairs]
+    if not signed:
+        return number(0)
+    return build.scale(number(shared), _joined(signed, build)) if shared != 1 else _joined(signed, build)
+
+
+def _shared_coefficient(coefficients: list[Fraction]) -> Fraction:
+    """The factor that every coefficient of a sum shares, to write once: 2XᵀX + 2λI = 2(XᵀX + λI),
+    ⅔A + ⅔Aᵀ = ⅔(A + Aᵀ). 1 for a single term, or when nothing is shared."""
+    if len(coefficients) < 2:
+        return Fraction(1)
+    numerator = math.gcd(*(c.numerator for c in coefficients))
+    denominator = math.lcm(*(c.denominator for c in coefficients))
+    return Fraction(numerator, denominator)
 
 
 def _joined(signed: list[tuple[bool, n.Node]], build: Builder) -> n.Node:
@@ -396,9 +410,9 @@ def _split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:
     if isinstance(node, n.Neg):
         c, core = _split_coefficient(node.operand)
         return -c, core
-    if isinstance(node, n.ScalarMul) and number_value(node.left) is not None:
+    if isinstance(node, n.ScalarMul) and constant_value(node.left) is not None:
         c, core = _split_coefficient(node.right)
-        return number_value(node.left) * c, core
+        return constant_value(node.left) * c, core
     return Fraction(1), node
 
 

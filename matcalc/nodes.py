@@ -272,6 +272,27 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls) if f.name not in ("span", "shape"))
 
 
+def constant_value(node: Node) -> Fraction | None:
+    """The rational value of an expression made of numbers alone (1/2, -3, 2^-1); else None."""
+    if isinstance(node, Number):
+        return node.value
+    if isinstance(node, Neg):
+        inner = constant_value(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, (Add, ScalarMul, Divide)):
+        left, right = constant_value(node.left), constant_value(node.right)
+        if left is None or right is None or (isinstance(node, Divide) and right == 0):
+            return None
+        if isinstance(node, Add):
+            return left + right
+        return left * right if isinstance(node, ScalarMul) else left / right
+    if isinstance(node, Power) and isinstance(node.exponent, Number) and node.exponent.value.denominator == 1:
+        base = constant_value(node.base)
+        exponent = int(node.exponent.value)
+        return base**exponent if base is not None and abs(exponent) <= 64 and (base or exponent > 0) else None
+    return None
+
+
 def walk(node: Node) -> Iterator[Node]:
     """Every node of the tree, parents before children, without recursion."""
     stack = [node]

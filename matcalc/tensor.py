@@ -164,8 +164,9 @@ def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | No
     while changed:
         changed = False
         for position, f in enumerate(factors):
-            if isinstance(f.node, n.Number):
-                coefficient *= f.node.value
+            value = _constant(f)
+            if value is not None:
+                coefficient *= value
                 del factors[position]
                 changed = True
                 break
@@ -201,6 +202,13 @@ def _drop_ones(factors: list[Factor], free: set[str], indices: Indices) -> list[
     carried = set(free).union(*(f.indices for f in kept))
     counted = dict.fromkeys(f.indices[0] for f in markers if f.indices[0] not in carried)
     return kept + [Factor(size_node(indices.dims[i]), ()) for i in counted]
+
+
+def _constant(f: Factor) -> Fraction | None:
+    """The value of a factor made of numbers alone (2, 1/2, -(1/3)), to fold into the coefficient."""
+    if f.is_delta or f.indices or not f.node.shape.is_scalar:
+        return None
+    return n.constant_value(f.node)
 
 
 def size_node(dim: Dim) -> n.Node:

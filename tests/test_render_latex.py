@@ -260,7 +260,8 @@ GOLDEN = [
            r"\frac{\partial Y_{ij}}{\partial A_{kl}} = -\left(A^{-1}\right)_{ik} \left(A^{-\top}\right)_{jl}, "
            r"\quad \text{where } Y = A^{-1}"),
     # d/da a^{3/2} = (3/2) a^{1/2}: fractions as \frac, and inline p/q in an exponent.
-    golden("a^1.5", "a", "1.5a^0.5", r"\frac{\partial a^{3/2}}{\partial a} = \frac{3}{2} a^{1/2}"),
+    golden("a^1.5", "a", "(3/2)a^0.5",  # exact, as the LaTeX: a coefficient is a fraction
+           r"\frac{\partial a^{3/2}}{\partial a} = \frac{3}{2} a^{1/2}"),
     # mean(x ⊙ y) = (1/n) Σ x_i y_i, so the derivative by x is the row y'/n; n is the dimension as a number.
     golden("mean(x .* y)", "x", "(1 / n) yᵀ",
            r"\frac{\partial \operatorname{mean}\left(\mathbf{x} \odot \mathbf{y}\right)}{\partial \mathbf{x}} = "

@@ -28,6 +28,16 @@ _UNICODE = {"'": "ᵀ", ".*": " ⊙ ", "./": " ⊘ ", "||": "‖", "^-1": "⁻¹
             "subscripts": {"1": "₁", "spectral": "₂"}}
 
 
+_VULGAR = {Fraction(1, 2): "½", Fraction(1, 3): "⅓", Fraction(2, 3): "⅔", Fraction(1, 4): "¼",
+           Fraction(3, 4): "¾", Fraction(1, 5): "⅕", Fraction(1, 6): "⅙", Fraction(1, 8): "⅛"}
+
+
+def _is_slashed(node: n.Node, printer: MathPrinter) -> bool:
+    """A number printed as a/b, which needs brackets next to another factor: (2/3) x."""
+    return isinstance(node, n.Number) and node.value.denominator != 1 and \
+        not (printer.symbols is _UNICODE and node.value in _VULGAR)
+
+
 class MathPrinter(Printer):
     def __init__(self, unicode: bool = False):
         super().__init__()
@@ -51,12 +61,32 @@ class MathPrinter(Printer):
     def _var(self, node: n.Var) -> str:
         return _GREEK_LETTERS.get(node.name, node.name) if self.symbols is _UNICODE else node.name
 
+    in_exponent = 0
+
+    def _power(self, node: n.Power) -> str:
+        op = "^" if node.exponent.shape.is_scalar and not node.base.shape.is_matrix else self.symbols[".^"] \
+            if ".^" in self.symbols else ".^"
+        base = self.wrap(node.base, POSTFIX)
+        self.in_exponent += 1
+        try:
+            exponent = self.wrap(node.exponent, UNARY)
+        finally:
+            self.in_exponent -= 1
+        return f"{base}{op}{exponent}"
+
     def _number(self, node: n.Number) -> str:
-        return format_number(node.value)
+        """Exact: ½ (Unicode) or (1/2), never 0.5 for a half that came from 1/2 or a derivative."""
+        value = node.value
+        if value.denominator == 1 or self.in_exponent:  # a^0.5, as written: an exponent is not a coefficient
+            return format_number(value)
+        if self.symbols is _UNICODE and value in _VULGAR:
+            return _VULGAR[value]
+        return f"{value.numerator}/{value.denominator}"
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
         # a quotient next to another factor is bracketed: (1 / n) y', not 1 / n y'
-        left_text = self.wrap(left, PRODUCT) if not isinstance(left, n.Divide) else f"({self.text(left)})"
+        left_text = self.wrap(left, PRODUCT) if not (isinstance(left, n.Divide) or _is_slashed(left, self)) \
+            else f"({self.text(left)})"
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
         associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
         if scalar_after and isinstance(right, (n.MatMul, n.ScalarMul)):

@@ -1,0 +1,32 @@
+"""Simplification rules (issue 11), each pinned by a fixture worked by hand and sound by construction:
+every result here also passes the self-check against finite differences (diff checks by default).
+
+- exact rational constants: 1/2 is the number ½, merged with the other constants, never 0.5;
+- like terms collected across chain-rule paths (½ P x + ½ Pᵀx = P x for a symmetric P);
+- a coefficient every term shares is written once: 2XᵀX + 2λI = 2(XᵀX + λI).
+"""
+
+import pytest
+
+from matcalc import diff
+
+
+@pytest.mark.parametrize("source, wrt, let, layout, order, text, unicode", [
+    # Boyd & Vandenberghe's quadratic: ∇(½xᵀPx − qᵀx) = Px − q for a symmetric P
+    ("1/2 x'Px - q'x", "x", "P: symmetric(n)", "denominator", 1, "P x - q", "P x - q"),
+    # least squares, the ½ cancelling the 2 of the square
+    ("1/2 ||X w - y||^2", "w", "", "denominator", 1, "X'(X w - y)", "Xᵀ(X w - y)"),
+    # a shared fraction written once, in front
+    ("2/3 x'Ax", "x", "", "denominator", 1, "(2/3)(A + A')x", "⅔(A + Aᵀ)x"),
+    ("1/3 x'x", "x", "", "denominator", 1, "(2/3)x", "⅔x"),
+    # ridge regression's Hessian: 2XᵀX + 2λI = 2(XᵀX + λI)
+    ("||y - Xw||^2 + lambda ||w||^2", "w", "", "numerator", 2, "2(X'X + lambda I)", "2(XᵀX + λ I)"),
+    # x³/3 by x: the 3s cancel exactly
+    ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
+])
+def test_simplified_forms(source, wrt, let, layout, order, text, unicode):
+    result = diff(source, wrt, let, layout, order)
+    assert result.text == text
+    assert result.report()[0].endswith(f"= {unicode}")
+    assert result.check.holds
+    assert "0.5" not in result.report()[0]
