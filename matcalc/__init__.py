@@ -5,9 +5,9 @@
 'scalar'
 """
 
-from .api import DiffResult, Parsed, declarations, diff, parse
+from .api import DiffResult, DiffResults, Parsed, declarations, diff, parse
 from .errors import ExitStatus, MatcalcError
 from .layout import Layout
 
-__all__ = ["DiffResult", "ExitStatus", "Layout", "MatcalcError", "Parsed", "declarations", "diff", "parse"]
+__all__ = ["DiffResult", "DiffResults", "ExitStatus", "Layout", "MatcalcError", "Parsed", "declarations", "diff", "parse"]
 __version__ = "0.1.0"

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import difflib
+import re
 
 from . import nodes
 from .assign import parse_assignments
 from .checker import check
+from .contract import Piece
+from .cse import name_repeated
 from .decls import Decl, Env, parse_declarations
 from .errors import InputError, MatcalcError, UnknownSymbolError
 from .layout import Layout
@@ -23,10 +26,11 @@ from .render.canonical import canonical
 from .render.latex import latex_expression, latex_name, latex_text
 from .render.numpy import NumpyPrinter, dimension_sources, numpy_expression, numpy_function
 from .render.text import derivative_text, expression_text, notes, report
-from .result import Derivative, differentiate
+from .result import Derivative, IndexTerm, differentiate
 
 if TYPE_CHECKING:
     from .selfcheck import CheckReport
+    from .steps import Derivation
 from .shapes import Shape
 from .solve import Solution
 from .solve import solve as stationary_point
@@ -65,6 +69,26 @@ class Parsed:
         """The JSON fields every command shares: each variable's shape, and which were assumed."""
         return {"shapes": {name: shape.dims() for name, shape in self.shapes().items()},
                 "assumed": list(self.assumed)}
+
+    def to_sympy(self):
+        """The expression as a SymPy object: a matrix expression over MatrixSymbols whose dimensions are
+        positive integer Symbols (a scalar expression for a scalar).
+
+        >>> parse("x'Ax").to_sympy()
+        Trace((x.T*A)*x)
+        """
+        from .lower import to_sympy
+
+        return to_sympy(self.expr)
+
+    def sympy_code(self) -> str:
+        """Python code that builds `to_sympy()` (as `expression`): what `parse --format sympy` prints."""
+        from .render.sympy import sympy_code
+
+        return sympy_code({"expression": self.to_sympy()}, f"{self.source}, built by matcalc")
+
+    def __repr__(self) -> str:
+        return f"<Parsed {self.canonical}, {self.shape.kind} {_shape_text(self.shape.dims())}>"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +134,7 @@ class DiffResult:
     parsed: Parsed
     derivative: Derivative
     check: CheckReport | None = None  # the self-check against finite differences (None: skipped)
+    derivation: Derivation | None = None  # the steps (diff(..., steps=True)), each self-checked
 
     @property
     def wrt(self) -> str:
@@ -160,12 +185,23 @@ class DiffResult:
         return latex_text(self.derivative, "equation")
 
     def latex_text(self, mode: str = "equation") -> str:
-        """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone)."""
+        """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone); with
+        steps, the derivation as one align* block."""
+        if self.derivation is not None:
+            from .render.steps import steps_latex
+
+            return steps_latex(self.derivation)
         return latex_text(self.derivative, mode)
 
     def report(self, unicode: bool = True) -> list[str]:
-        """The lines of `matcalc diff`'s text output, ending with what the self-check found."""
+        """The lines of `matcalc diff`'s text output (after the derivation's steps, with steps), ending
+        with what the self-check found."""
         lines = report(self.derivative, self.parsed.source, self.parsed.assumed_text(), unicode)
+        if self.derivation is not None:
+            from .render.steps import steps_text
+
+            lines = [f"{self.parsed.source}: the derivation, step by step", *steps_text(self.derivation, unicode),
+                     *lines]
         return lines + ([self.check.text()] if self.check is not None else [])
 
     def summary(self) -> dict[str, str]:
@@ -181,6 +217,61 @@ class DiffResult:
             "notes": "\n".join(self.notes),
             "checked": self.check.text() if self.check is not None else "not checked (--no-check)",
         }
+
+    def __repr__(self) -> str:
+        """<Derivative ∂(x'Ax)/∂x = (A + A')x, shape (n, 1), denominator>"""
+        power = "" if self.order == 1 else str(self.order).translate(_SUPERSCRIPTS)
+        where = "".join(f", {name} = {value}" for name, value in self.where)
+        return (f"<Derivative ∂{power}({self.parsed.source})/∂{self.wrt}{power} = {self.text}{where}, "
+                f"shape {_shape_text(self.shape)}, {self.layout.value}>")
+
+    def to_sympy(self):
+        """The derivative as a SymPy object with the shape's dimension symbols: a matrix expression over
+        MatrixSymbols for results with at most two axes, an array expression (sympy.tensor.array.expressions)
+        for more. Named subexpressions are written out.
+
+        >>> diff("x'Ax", "x", layout="denominator").to_sympy()
+        (A + A.T)*x
+        """
+        return _sympy_of(self.derivative.inline_matrix, self.derivative.inline_index_form, self.derivative)
+
+    def sympy_code(self) -> str:
+        """Python code that builds the expression and `to_sympy()`: what `--format sympy` prints."""
+        return DiffResults([self]).sympy_code()
+
+    def code(self, backend: str = "numpy") -> str:
+        """A self-contained module for numpy, torch or jax: f, derivative, f_and_grad, check_gradient."""
+        return DiffResults([self]).code(backend)
+
+    def numpy_code(self) -> str:
+        """The text of `--format numpy`: a NumPy module (see `code`)."""
+        return self.code("numpy")
+
+    def function(self):
+        """A NumPy function of the variables (positional in the order they appear, or by keyword; vectors
+        as 1-D arrays) that returns the derivative as an array, size-1 axes left out (SPEC §4).
+
+        >>> import numpy as np
+        >>> g = diff("x'Ax", "x").function()
+        >>> g(x=np.array([1.0, 2.0]), A=np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+        [12.0, 21.0]
+        """
+        import numpy as np
+
+        from .numeric import evaluate_shown, point_from
+
+        names = list(self.parsed.shapes())
+        dimensions = {sub.name for sub in nodes.walk(self.parsed.expr) if isinstance(sub, nodes.DimSize)}
+
+        def derivative(*args, **kwargs):
+            values = dict(zip(names, args)) | kwargs
+            point = point_from({name: np.asarray(value, dtype=float).tolist() for name, value in values.items()},
+                               self.parsed.shapes(), dimensions)
+            return np.asarray(evaluate_shown(self.derivative, point), dtype=float)
+
+        derivative.__name__ = f"d_{self.wrt}"
+        derivative.__doc__ = f"∂({self.parsed.source})/∂{self.wrt} in {self.layout.value} layout"
+        return derivative
 
     def _repr_latex_(self) -> str:
         return f"$${self.latex}$$"
@@ -227,29 +318,234 @@ class DiffResult:
             "numpy": self.numpy,
             "notes": self.notes,
             "checked": self.check.to_json() if self.check is not None else None,
+            **({"steps": self._steps_json()} if self.derivation is not None else {}),
         }
 
+    def _steps_json(self) -> list[dict[str, Any]]:
+        from .render.steps import steps_json
 
-def diff(source: str, wrt: str, let: Declarations = None, layout: Layout | str = Layout.NUMERATOR,
-         order: int = 1, check: bool = True) -> DiffResult:
-    """Differentiate an expression with respect to a variable.
+        return steps_json(self.derivation)
+
+
+class DiffResults(list):
+    """The derivatives of one expression by several variables, in the order asked, sharing their
+    `where` names (a subexpression repeated anywhere among them is named once for all). A list of
+    DiffResult; `to_json()` is the array `matcalc diff --format json` prints."""
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [result.to_json() for result in self]
+
+    @property
+    def where(self) -> list[tuple[str, str]]:
+        """Every named subexpression of the results, once, in order of definition."""
+        seen: dict[str, str] = {}
+        for result in self:
+            seen.update(result.where)
+        return list(seen.items())
+
+    def __repr__(self) -> str:
+        return "[" + ",\n ".join(repr(result) for result in self) + "]"
+
+    def to_sympy(self) -> list:
+        return [result.to_sympy() for result in self]
+
+    def sympy_code(self) -> str:
+        """Python code that builds the expression (`expression`) and each derivative (`d_<variable>`)."""
+        from .render.sympy import sympy_code
+
+        first = self[0]
+        objects = {"expression": first.parsed.to_sympy()}
+        objects |= {f"d_{result.wrt}": result.to_sympy() for result in self}
+        layout = first.layout.value
+        return sympy_code(objects, f"{first.parsed.source} and its derivatives by "
+                                   f"{', '.join(r.wrt for r in self)} ({layout} layout), built by matcalc")
+
+    def code(self, backend: str = "numpy") -> str:
+        """One self-contained module for numpy, torch or jax: f(...), derivative(...) returning every
+        derivative (a tuple, in order, for several), f_and_grad(...) with shape assertions, and
+        check_gradient() against central finite differences, printed by SymPy's code printers."""
+        import numpy as np
+
+        from .lower import to_sympy
+        from .numeric import sample_point
+        from .render.sympy import BACKENDS, Gradient, framework_module
+
+        if backend not in BACKENDS:
+            raise InputError(f"no code for {backend!r}: one of {', '.join(BACKENDS)}")
+        first = self[0]
+        parsed = first.parsed
+        variables = {name: tuple(shape.dims()) for name, shape in parsed.shapes().items()}
+        sources = dimension_sources(parsed.expr)
+        dimensions = sorted({sub.name for sub in nodes.walk(parsed.expr) if isinstance(sub, nodes.DimSize)}
+                            - sources.keys())
+        where: dict[str, Any] = {}
+        gradients = []
+        for result in self:
+            d = result.derivative
+            for name, definition in d.where:
+                where.setdefault(name, to_sympy(definition))
+            gradients.append(Gradient(result.wrt, _sympy_of(d.matrix, d.index_form, d),
+                                      tuple(_plain(dim) for dim in d.shape if dim != 1), _contraction(d)))
+        point = sample_point(parsed.expr, parsed.env, np.random.default_rng(0))
+        values = {}
+        for name, shape in parsed.shapes().items():
+            value = np.asarray(point.values[name], dtype=float)
+            value = value.item() if shape.is_scalar else value.ravel() if shape.is_column else value
+            values[name] = np.round(value, 6).tolist() if not shape.is_scalar else round(value, 6)
+        value_shape = tuple(_plain(dim) for dim in (parsed.shape.rows, parsed.shape.cols) if dim != 1)
+        title = (f"{parsed.source}: its value and its derivative{'s' if len(self) > 1 else ''} by "
+                 f"{', '.join(r.wrt for r in self)} ({first.layout.value} layout"
+                 f"{'' if first.order == 1 else f', order {first.order}'})")
+        return framework_module(backend, title=title, variables=variables, sizes_from=sources,
+                                given_sizes=dimensions, value=to_sympy(parsed.expr), value_shape=value_shape,
+                                where=list(where.items()), gradients=gradients, order=first.order, point=values,
+                                given={dim: point.sizes[dim] for dim in dimensions})
+
+    def numpy_code(self) -> str:
+        return self.code("numpy")
+
+
+def variable_names(wrt: str | Iterable[str]) -> list[str]:
+    """The variables of `wrt`: one name, a comma list ("W1,b1") or a list of names (each may be a
+    comma list). Empty names and repeated ones are input errors."""
+    texts = [wrt] if isinstance(wrt, str) else list(wrt)
+    names = [name.strip() for text in texts for name in re.split(r"[,;]", text)]
+    if not names or not all(names):
+        raise InputError(f"a variable name is needed, as in --wrt x or --wrt W1,b1 (got {', '.join(map(repr, texts))})")
+    repeated = [name for k, name in enumerate(names) if name in names[:k]]
+    if repeated:
+        raise InputError(f"the variable {repeated[0]} is given twice")
+    return names
+
+
+def diff(source: str, wrt: str | Iterable[str], let: Declarations = None,
+         layout: Layout | str = Layout.NUMERATOR, order: int = 1, check: bool = True,
+         steps: bool = False) -> DiffResult | DiffResults:
+    """Differentiate an expression with respect to a variable, or to several.
+
+    One name gives a DiffResult; a list of names or a comma list ("W1,b1") gives a DiffResults, a list
+    with one DiffResult per variable, in that order, sharing their `where` names. Every result is
+    self-checked against finite differences (SelfCheckError, exit 4, if one disagrees) unless
+    check is False.
 
     >>> result = diff("x'Ax", "x")
     >>> result.text, result.shape
     ("x'(A + A')", (1, 'n'))
     >>> diff("x'Ax", "x", layout="denominator").text
     "(A + A')x"
+    >>> [r.text for r in diff("w'x + b", ["w", "b"])]
+    ["x'", '1']
     """
+    names = variable_names(wrt)
     parsed = parse(source, let, layout)
     if not 1 <= order <= MAX_ORDER:
         raise InputError(f"the order of a derivative is a whole number from 1 to {MAX_ORDER}, not {order}")
-    variable = _variable(parsed, wrt)
+    variables = [_variable(parsed, name) for name in names]
     try:
-        derivative = differentiate(parsed.expr, variable, parsed.env, Layout(layout), order)
+        derivatives = [differentiate(parsed.expr, variable, parsed.env, Layout(layout), order)
+                       for variable in variables]
     except MatcalcError as error:
         raise error.with_source(source)
-    report = run_check(parsed, derivative) if check else None
-    return DiffResult(parsed, derivative, report)
+    if len(derivatives) > 1:
+        share_names(derivatives)
+    results = [DiffResult(parsed, derivative, run_check(parsed, derivative) if check else None)
+               for derivative in derivatives]
+    if steps:
+        for result in results:
+            result.derivation = explain(parsed, result.derivative, check)
+    if isinstance(wrt, str) and len(results) == 1:
+        return results[0]
+    return DiffResults(results)
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _plain(dim):
+    return dim if isinstance(dim, int) else str(dim)
+
+
+def _shape_text(dims) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + (",)" if len(dims) == 1 else ")")
+
+
+def _sympy_of(matrix: nodes.Node | None, index_form: list[IndexTerm] | None, derivative: Derivative):
+    """A shown form of a derivative (matrix or index notation) as a SymPy object."""
+    from .lower import index_array, to_sympy
+
+    if matrix is not None:
+        return to_sympy(matrix)
+    terms = [(t.coefficient, t.scalars, [(p.elements, p.indices) for p in t.pieces], t.summed)
+             for t in index_form or []]
+    return index_array(terms, derivative.free, derivative.dims)
+
+
+def _contraction(d: Derivative) -> str:
+    """einsum subscripts: the derivative's axes and one direction per differentiation -> the function's."""
+    letters = dict(zip(d.free, "abcdefghijklmnopqrstuvwxyz"))
+    groups = ",".join("".join(letters[i] for i in group) for group in d.wrt_groups)
+    return f"{''.join(letters[i] for i in d.free)},{groups}->{''.join(letters[i] for i in d.out_axes)}"
+
+
+def share_names(derivatives: list[Derivative]) -> None:
+    """Name the repeated subexpressions of several derivatives of one expression together, so that
+    t1 means the same in each; each keeps the definitions it uses (and those they use)."""
+    taken = {sub.name for sub in nodes.walk(derivatives[0].expr) if isinstance(sub, nodes.Var)}
+    roots: list[nodes.Node] = []
+    for d in derivatives:
+        if d.inline_matrix is not None:
+            roots.append(d.inline_matrix)
+        else:
+            roots += [node for term in d.inline_index_form or []
+                      for node in (*term.scalars, *(e for p in term.pieces for e in p.elements))]
+    named, where = name_repeated(roots, taken)
+    definitions = dict(where)
+    position = 0
+    for d in derivatives:
+        if d.inline_matrix is not None:
+            d.matrix, d.index_form = named[position], None
+            position += 1
+            shown = [d.matrix]
+        else:
+            rebuilt = []
+            for term in d.inline_index_form or []:
+                scalars = tuple(named[position:position + len(term.scalars)])
+                position += len(term.scalars)
+                pieces = []
+                for piece in term.pieces:
+                    pieces.append(Piece(named[position:position + len(piece.elements)], piece.indices))
+                    position += len(piece.elements)
+                rebuilt.append(IndexTerm(term.coefficient, scalars, tuple(pieces), term.summed))
+            d.matrix, d.index_form = None, rebuilt
+            shown = [node for term in rebuilt for node in (*term.scalars, *(e for p in term.pieces for e in p.elements))]
+        used: set[str] = set()
+        stack = [sub.name for root in shown for sub in nodes.walk(root)
+                 if isinstance(sub, nodes.Var) and sub.name in definitions]
+        while stack:
+            name = stack.pop()
+            if name not in used:
+                used.add(name)
+                stack += [sub.name for sub in nodes.walk(definitions[name])
+                          if isinstance(sub, nodes.Var) and sub.name in definitions]
+        d.where = [(name, value) for name, value in where if name in used]
+
+
+def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Derivation:
+    """The derivation of a derivative, step by step, every step's result self-checked too."""
+    from .steps import derive_steps, differentiate_again
+
+    try:
+        orders = [differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k)
+                  for k in range(1, derivative.order)] + [derivative]
+        derivation = derive_steps(parsed.expr, derivative.wrt, parsed.env, derivative.layout, orders[0])
+        differentiate_again(derivation, parsed.env, orders[1:])
+        if check:
+            for result in derivation.results():
+                if result is not derivative:
+                    run_check(Parsed(parsed.source, result.expr, parsed.env, {}), result)
+    except MatcalcError as error:
+        raise error.with_source(parsed.source)
+    return derivation
 
 
 def run_check(parsed: Parsed, derivative: Derivative, seed: int = 0, points: int = 3) -> CheckReport:

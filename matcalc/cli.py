@@ -13,7 +13,13 @@ from .errors import ExitStatus, FileError, InputError, MatcalcError, OutOfTime, 
 from .layout import Layout
 
 LAYOUTS = [layout.value for layout in Layout]
-DIFF_FORMATS = ["text", "latex", "table", "json", "numpy"]
+DIFF_FORMATS = ["text", "latex", "table", "json", "numpy", "sympy", "torch", "jax"]
+SOLVE_FORMATS = ["text", "latex", "table", "json", "numpy"]
+CODE_FORMATS = ("numpy", "torch", "jax")  # a module with f_and_grad and check_gradient
+_LAYOUT_HELP = "numerator (the default), denominator or mixed; the environment variable MATCALC_LAYOUT sets the default"
+_DIFF_FORMAT_HELP = ("text (Unicode math), latex (one line), table, json (one object; an array for several "
+                     "variables), numpy, torch or jax (a module with f_and_grad and check_gradient), sympy "
+                     "(Python code that builds the SymPy objects)")
 MAX_ORDER = 6  # as matcalc.api.MAX_ORDER; not imported from there, so that --help stays fast
 VERIFY_POINTS = 10
 INTERNAL_ERROR = "internal error"
@@ -91,6 +97,24 @@ def _time_limit(command: str | None) -> float | None:
     return TIME_LIMITS.get(command or "")
 
 
+def default_layout() -> str:
+    """The layout when --layout is not given: MATCALC_LAYOUT, else numerator (SPEC §4)."""
+    setting = os.environ.get("MATCALC_LAYOUT", "").strip()
+    if not setting:
+        return Layout.NUMERATOR.value
+    if setting.lower() not in LAYOUTS:
+        raise InputError(f"MATCALC_LAYOUT is one of {', '.join(LAYOUTS)}, not {setting!r}")
+    return setting.lower()
+
+
+def several_variables(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+    """The variables of --wrt: a comma list (--wrt W1,b1), --wrt repeated, or both, in order."""
+    names = [name.strip() for text in value for name in re.split(r"[,;]", text)]
+    if not all(names):
+        raise InputError(f"--wrt needs variable names, as in --wrt x or --wrt W1,b1 (got {', '.join(map(repr, value))})")
+    return names
+
+
 def one_variable(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str:
     """The one variable of --wrt. Several (--wrt x --wrt y, --wrt x,y) are refused, never dropped."""
     names = [name.strip() for text in value for name in re.split(r"[,;]", text)]
@@ -166,10 +190,14 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
-@cli.command("parse", cls=ExpressionCommand)
+@cli.command("parse", cls=ExpressionCommand, epilog="""\b
+Example:
+  matcalc parse "||y - Xw||^2"
+  echo "x'Ax" | matcalc parse -""")
 @click.argument("expression")
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sympy"]), default="text", show_default=True,
+              help="text, json (one object) or sympy (Python code that builds the expression in SymPy)")
 def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
     """Print the canonical form of EXPRESSION, its shape and the assumed shapes."""
     from .api import parse
@@ -178,72 +206,98 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(parsed.to_json(), ensure_ascii=False))
         return
+    if fmt == "sympy":
+        click.echo(parsed.sympy_code(), nl=False)
+        return
     click.echo(f"expression: {parsed.canonical}")
     click.echo(f"shape: {shape_text(parsed.shape)}")
     if parsed.assumed:
         click.echo(f"assumed: {parsed.assumed_text()}")
 
 
-@cli.command("diff", cls=ExpressionCommand)
+@cli.command("diff", cls=ExpressionCommand, epilog="""\b
+Examples:
+  matcalc diff "x'Ax" --wrt x
+  matcalc diff "-y' log(softmax(W2 tanh(W1 x + b1)))" --wrt W1,b1,W2 --format torch
+  echo "||y - Xw||^2" | matcalc diff - --wrt w --layout denominator""")
 @click.argument("expression")
-@click.option("--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE",
-              help="the variable to differentiate by")
+@click.option("--wrt", required=True, multiple=True, callback=several_variables, metavar="VARIABLE[,VARIABLE...]",
+              help="the variable to differentiate by; several (--wrt W1,b1 or --wrt repeated) give one result each")
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
-@click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True)
+@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout,
+              help=_LAYOUT_HELP)
 @click.option("--order", type=click.IntRange(1, MAX_ORDER), default=1, show_default=True,
               help="2 for the Hessian (or second derivative), and so on")
-@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True,
+              help=_DIFF_FORMAT_HELP)
 @click.option("--latex", "latex_mode", type=click.Choice(["equation", "rhs"]), default="equation", show_default=True,
               help="with --format latex: the whole equation or its right-hand side")
+@click.option("--steps", "show_steps", is_flag=True,
+              help="show the derivation step by step, each step's rule named as the course notes name it")
 @click.option("--no-check", "no_check", is_flag=True,
               help="skip the self-check of the result against finite differences (faster start-up)")
 @click.option("--verify", is_flag=True, help="check the result harder: more random points, the largest error printed")
 @click.option("--at", "at", metavar="VALUES", help='evaluate the derivative at a point: "x=1, A=[[1, 2], [3, 4]]"')
-def diff_command(expression: str, wrt: str, let: tuple[str, ...], layout: str, order: int, fmt: str,
-                 latex_mode: str, no_check: bool, verify: bool, at: str | None) -> None:
-    """Differentiate EXPRESSION with respect to a variable.
+def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: str, order: int, fmt: str,
+                 latex_mode: str, show_steps: bool, no_check: bool, verify: bool, at: str | None) -> None:
+    """Differentiate EXPRESSION with respect to a variable, or to several (one result each, in order,
+    sharing their named subexpressions).
 
     Every result is first compared with central finite differences of the function at random
     points; one that disagrees is never printed (exit status 4)."""
     from .api import diff, run_check
 
-    result = diff(expression, wrt, let, layout, order, check=not no_check and not verify)
-    if verify:
-        result.check = run_check(result.parsed, result.derivative, points=VERIFY_POINTS)
-    value = result.value_at(at) if at is not None else None
+    results = diff(expression, wrt, let, layout, order, check=not no_check and not verify, steps=show_steps)
+    several = len(results) > 1
+    for result in results:
+        if verify:
+            result.check = run_check(result.parsed, result.derivative, points=VERIFY_POINTS)
+    values = [result.value_at(at) if at is not None else None for result in results]
     if fmt == "json":
-        data = result.to_json()
-        if value is not None:
-            data["value"] = value
-        click.echo(json.dumps(data, ensure_ascii=False))
-    elif fmt == "numpy":
-        click.echo(result.numpy_function(), nl=False)
+        objects = [result.to_json() | ({"value": value} if value is not None else {})
+                   for result, value in zip(results, values)]
+        click.echo(json.dumps(objects if several else objects[0], ensure_ascii=False))
+    elif fmt in CODE_FORMATS:
+        click.echo(results.code(fmt), nl=False)
+    elif fmt == "sympy":
+        click.echo(results.sympy_code(), nl=False)
     elif fmt == "latex":
-        click.echo(result.latex_text(latex_mode))  # one line and nothing else: safe to append to a paper
+        for result in results:  # one line each and nothing else: safe to append to a paper
+            click.echo(result.latex_text(latex_mode))
     elif fmt == "table":
         from rich.console import Console
 
         from .render.table import diff_table
 
-        Console(soft_wrap=False).print(diff_table(result.summary()))
+        for result in results:
+            Console(soft_wrap=False).print(diff_table(result.summary()))
     else:
-        _print_text(result.report() + ([f"at {at}: {_format_value(value)}"] if value is not None else []))
-    if value is not None and fmt in ("latex", "numpy", "table"):
-        click.echo(f"at {at}: {_format_value(value)}", err=fmt != "table")
-    if verify and fmt in ("latex", "numpy"):
-        click.echo(result.check.text(), err=True)
+        lines: list[str] = []
+        for number, (result, value) in enumerate(zip(results, values)):
+            lines += ([""] if number else []) + result.report()
+            lines += [f"at {at}: {_format_value(value)}"] if value is not None else []
+        _print_text(lines)
+    for result, value in zip(results, values):
+        if value is not None and fmt not in ("json", "text"):
+            label = f" (d/d{result.wrt})" if several else ""
+            click.echo(f"at {at}{label}: {_format_value(value)}", err=fmt != "table")
+        if verify and fmt not in ("json", "text", "table"):
+            click.echo(result.check.text(), err=True)
 
 
 def _format_value(value) -> str:
     return json.dumps(value)
 
 
-@cli.command("solve", cls=ExpressionCommand)
+@cli.command("solve", cls=ExpressionCommand, epilog="""\b
+Example:
+  matcalc solve "||y - Xw||^2 + lambda ||w||^2" --wrt w""")
 @click.argument("expression")
 @click.option("--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE",
               help="the variable to solve for")
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
-@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(SOLVE_FORMATS), default="text", show_default=True,
+              help="text, latex, table, json, or numpy (one NumPy expression for the solution)")
 def solve_command(expression: str, wrt: str, let: tuple[str, ...], fmt: str) -> None:
     """Set the gradient of EXPRESSION to zero and solve for the variable, where it has a closed form.
 
@@ -267,7 +321,9 @@ def solve_command(expression: str, wrt: str, let: tuple[str, ...], fmt: str) -> 
         _print_text(result.report())
 
 
-@cli.command("plot", cls=ExpressionCommand)
+@cli.command("plot", cls=ExpressionCommand, epilog="""\b
+Example:
+  matcalc plot "3x^2 - 4x" --wrt x --let "x: scalar" --at 1 -o tangent.png""")
 @click.argument("expression")
 @click.option("--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE",
               help="a scalar or a 2-vector")
@@ -296,13 +352,17 @@ def _print_text(lines: list[str]) -> None:
         console.print(Text(line, style="bold" if number == 0 else ""))
 
 
-@cli.command("check")
+@cli.command("check", epilog="""\b
+Example:
+  matcalc check examples/matrix-cookbook.txt
+  echo "d/dx x'Ax = x'(A + A')" | matcalc check -""")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table (one row per identity) or json (schemas/check-report.schema.json)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random points")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
-@click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True,
-              help="the layout until a file's first layout line")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout,
+              help="the layout until a file's first layout line (default: MATCALC_LAYOUT, else numerator)")
 def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
     """Check files of identities (FILE or - for standard input), numerically and symbolically.
 
@@ -361,8 +421,11 @@ def _progress_bar(sources):
     return Progress(console=Console(stderr=True), transient=True)
 
 
-@cli.command("shapes")
-@click.option("--layout", type=click.Choice(LAYOUTS), default=Layout.NUMERATOR.value, show_default=True)
+@cli.command("shapes", epilog="""\b
+Example:
+  matcalc shapes --layout denominator""")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout,
+              help=_LAYOUT_HELP)
 def shapes_command(layout: str) -> None:
     """Print the shape of ∂y/∂x for each kind of y and x in a layout (SPEC §3)."""
     from rich.console import Console

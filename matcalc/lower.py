@@ -25,6 +25,9 @@ _FUNCTIONS = {
 }
 
 
+_BOUND = sp.Symbol("_t")  # a placeholder: matcalc's names never start with "_"
+
+
 def dimension(dim: Dim) -> sp.Expr:
     return sp.Integer(dim) if isinstance(dim, int) else sp.Symbol(str(dim), integer=True, positive=True)
 
@@ -59,8 +62,18 @@ def _expanded(node: n.Node, shape: Shape) -> sp.Basic:
 def _elementwise(function, operand: sp.Basic, shape: Shape) -> sp.Basic:
     if shape.is_scalar:
         return function(operand)
-    t = sp.Dummy("t")  # a fresh symbol, so that nested elementwise functions keep their own
-    return ElementwiseApplyFunction(sp.Lambda(t, function(t)), operand)
+    # The bound variable is a plain Symbol _t1, _t2, ... (not a Dummy, so that code that rebuilds the object,
+    # --format sympy, builds an equal one), numbered above every bound variable already inside the body
+    # and the operand, so that evaluating one function never substitutes into another's variable.
+    body = function(_BOUND)
+    inside = [s.name[2:] for s in (body.free_symbols | operand.free_symbols) | _bound_in(body) | _bound_in(operand)
+              if isinstance(s, sp.Symbol) and s.name.startswith("_t") and s.name[2:].isdigit()]
+    t = sp.Symbol(f"_t{max(map(int, inside), default=0) + 1}")
+    return ElementwiseApplyFunction(sp.Lambda(t, body.xreplace({_BOUND: t})), operand)
+
+
+def _bound_in(value: sp.Basic) -> set:
+    return {v for f in value.atoms(sp.Lambda) for v in f.variables}
 
 
 def _entry(value: sp.Basic, shape: Shape) -> sp.Basic:
@@ -217,3 +230,56 @@ _RULES = {
     n.LogSumExp: _logsumexp,
     n.Derivative: _derivative,
 }
+
+
+def index_array(terms, free: tuple[str, ...], dims: dict[str, Dim]) -> sp.Basic:
+    """An index-notation result (orders 3 and up) as a SymPy array expression whose axes are the free
+    indices in order. `terms` are (coefficient, scalars, pieces, summed): coefficient a Fraction,
+    scalars typed nodes, pieces (elements, indices) pairs whose elements multiply to a vector (one
+    index) or a matrix (two). Pieces become a tensor product; an index shared by pieces is a
+    contraction (summed) or a diagonal (free); axes are then permuted into the order of `free`."""
+    from sympy.tensor.array.expressions import (ArrayAdd, ArrayContraction, ArrayDiagonal, ArrayTensorProduct,
+                                                OneArray, PermuteDims)
+
+    total = []
+    dims = dict(dims)
+    for coefficient, scalars, pieces, _summed in terms:
+        operands, labels = [], []
+        for elements, indices in pieces:
+            value = sp.MatMul(*[to_sympy(e) for e in elements]) if len(elements) > 1 else to_sympy(elements[0])
+            if len(indices) == 1:  # a vector keeps its size-1 axis, summed away below (SymPy 1.14's
+                # Reshape of a matrix to one axis cannot be evaluated: its doit() fails)
+                unit = f"unit{len(labels)}"
+                dims[unit] = 1
+                indices = (unit, *indices) if value.shape[0] == 1 else (*indices, unit)
+            operands.append(value)
+            labels += list(indices)
+        for index in free:
+            if index not in labels:  # the result is constant along this axis
+                operands.append(OneArray(dimension(dims[index])))
+                labels.append(index)
+        for index in dict.fromkeys(labels):
+            if index not in free and labels.count(index) == 1:  # a sum along one axis: contract with ones
+                operands.append(OneArray(dimension(dims[index])))
+                labels.append(index)
+        array = ArrayTensorProduct(*operands) if len(operands) > 1 else operands[0]
+        summed = [index for index in dict.fromkeys(labels) if index not in free]
+        if summed:
+            array = ArrayContraction(array, *[tuple(k for k, label in enumerate(labels) if label == index)
+                                              for index in summed])
+            labels = [label for label in labels if label in free]
+        repeated = [index for index in dict.fromkeys(labels) if labels.count(index) > 1]
+        if repeated:
+            array = ArrayDiagonal(array, *[tuple(k for k, label in enumerate(labels) if label == index)
+                                           for index in repeated])
+            labels = [label for label in labels if label not in repeated] + repeated
+        permutation = [labels.index(index) for index in free]
+        if permutation != sorted(permutation):
+            array = PermuteDims(array, permutation)
+        scale = _fraction(n.Number(coefficient)) * sp.Mul(*[to_sympy(s) for s in scalars])
+        total.append(array if scale == 1 else ArrayTensorProduct(scale, array))
+    if not total:
+        from sympy.tensor.array.expressions import ZeroArray
+
+        return ZeroArray(*[dimension(dims[index]) for index in free])
+    return ArrayAdd(*total) if len(total) > 1 else total[0]
