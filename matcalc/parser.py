@@ -42,6 +42,7 @@ import sys
 from collections.abc import Collection
 
 from .errors import ParseError, Span, UnknownSymbolError
+from .latex_input import is_latex, translate
 from .syntax import (
     CONSTANTS, FUNCTIONS, GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate,
     PostfixInverse, PostfixTranspose, Syntax, children, sum_split,
@@ -65,7 +66,10 @@ _WORD_STRETCH = 3  # this many single lowercase letters in a row read as a word,
 def parse(source: str, declared: Collection[str] = (), functions: Collection[str] | None = None) -> Syntax:
     """Parse one expression. `declared` names are never split; `functions` (declared `f: function`)
     are called as f(x). When `declared` is the keys of a dict of declarations, the functions are
-    read from it."""
+    read from it. LaTeX (`latex_input.is_latex`) is read as the plain text it translates to, with the
+    tree's and the errors' spans in the LaTeX."""
+    if is_latex(source):
+        return _translated(source, declared, functions).restore(lambda text: parse(text, declared, functions))
     parser = Parser(source, declared, functions)
     tree = parser.parse_expression()
     parser.expect_end()
@@ -75,12 +79,20 @@ def parse(source: str, declared: Collection[str] = (), functions: Collection[str
 def parse_equation(source: str, declared: Collection[str] = (),
                    functions: Collection[str] | None = None) -> tuple[Syntax, Syntax]:
     """Parse `lhs = rhs`."""
+    if is_latex(source):
+        return _translated(source, declared, functions).restore(
+            lambda text: parse_equation(text, declared, functions))
     parser = Parser(source, declared, functions)
     lhs = parser.parse_expression()
     parser.expect("=", "'=' between the two sides")
     rhs = parser.parse_expression()
     parser.expect_end()
     return _bounded(lhs), _bounded(rhs)
+
+
+def _translated(source: str, declared: Collection[str], functions: Collection[str] | None):
+    functions = frozenset(functions) if functions is not None else _declared_functions(declared)
+    return translate(source, declared, functions)
 
 
 def _declared_functions(declared: Collection[str]) -> frozenset[str]:

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).parent.parent / "matcalc"
 LAYERS = {
     "errors": 0,
     "shapes": 1, "tokens": 1, "syntax": 1,
+    "latex_input": 2,
     "nodes": 2, "layout": 2, "decls": 2, "assign": 2,
     "parser": 3, "build": 3, "tensor": 3, "cse": 3,
     "checker": 4,
