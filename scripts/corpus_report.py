@@ -1,0 +1,238 @@
+"""How many derivatives of the textbook corpus matcalc prints exactly as the textbook does.
+
+    python scripts/corpus_report.py [examples/textbook-corpus.txt] [--all]
+
+For each entry of the corpus (its format is described at the top of the file), this runs
+`matcalc.diff(expr, wrt, let, layout, order)` and compares matcalc's ASCII text (`result.text`,
+with its `where` names appended as `where t1 = ..., t2 = ...`) with the textbook form, both after
+the normalisation of `normalise`:
+
+- whitespace removed;
+- `ᵀ` and `^T` read as `'`, `⊙` as `.*`, `⊘` as `./`, `⁻¹` as `^-1`, `δ` as `delta`, `𝟏` and
+  `ones(n)` as `1`, `eye(n)` as `I`;
+- redundant outer parentheses removed (`(A + A')x` keeps its own);
+- in index notation (a result with three or more axes), the factors of each term sorted: they
+  are scalars, so their order is the commutative order of scalar factors, not a different form.
+
+Nothing else is forgiven: `0.5` is not `1/2`, `X'(y - X w)` is not `X'y - X'X w`, a `where` name
+is not the expression it names. The report prints the number and percentage of exact forms, then
+each other entry with its line, the length ratio (matcalc's normalised length over the
+textbook's) and the two forms side by side, and the entries that failed (an error is listed as
+such, never hidden). It exits 0.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "examples" / "textbook-corpus.txt"
+LONG = 1.5  # issue 11: no result over 1.5× the textbook length
+
+_ENTRY = re.compile(r"^d(?P<order>[2-9]?)/d(?P<wrt>[A-Za-z][A-Za-z0-9_]*?)(?P=order)\s+(?P<rest>.*)$")
+
+
+@dataclass
+class Entry:
+    line: int
+    expr: str
+    wrt: str
+    order: int
+    layout: str
+    let: str  # the declarations in force, one text
+    form: str  # the textbook form
+    source: str
+
+    @property
+    def index_notation(self) -> bool:
+        return self.form.startswith("∂")
+
+
+@dataclass
+class Outcome:
+    entry: Entry
+    text: str = ""  # matcalc's result, with its where names
+    error: str = ""
+    exact: bool = False
+    ratio: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def merge(decls: dict[str, str], text: str) -> None:
+    """A `let` line: later declarations add to or change the earlier ones (SPEC §5)."""
+    depth, start, parts = 0, 0, []
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch in ",;" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    for part in parts:
+        if part.strip():
+            name, _, kind = part.partition(":")
+            decls[name.strip()] = kind.strip()
+
+
+def load(path: Path = CORPUS) -> list[Entry]:
+    entries, decls, layout = [], {}, "numerator"
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("let "):
+            merge(decls, line[4:])
+            continue
+        if line.startswith("layout "):
+            layout = line.split()[1]
+            continue
+        match = _ENTRY.match(line)
+        if not match or " # " not in line:
+            raise ValueError(f"{path.name}:{number}: not an entry `d/dV EXPR = FORM  # SOURCE`: {line}")
+        body, _, source = match["rest"].rpartition(" # ")
+        expr, _, form = body.partition(" = ")
+        if not form.strip() or not source.strip():
+            raise ValueError(f"{path.name}:{number}: an entry needs a form and a source: {line}")
+        let = ", ".join(f"{name}: {kind}" for name, kind in decls.items())
+        entries.append(Entry(number, expr.strip(), match["wrt"], int(match["order"] or 1), layout, let,
+                             form.strip(), source.strip()))
+    return entries
+
+
+_REPLACEMENTS = [("ᵀ", "'"), ("^T", "'"), ("⊙", ".*"), ("⊘", "./"), ("⁻¹", "^-1"), ("δ", "delta"),
+                 ("𝟏", "1"), ("·", "")]
+
+
+def _strip_outer(text: str) -> str:
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1]
+    return text
+
+
+def _split_top(text: str, separators: str) -> list[str]:
+    """Split at separators outside parentheses, keeping each separator with the part after it."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if depth == 0 and ch in separators and i > start:
+            parts.append(text[start:i])
+            start = i
+    parts.append(text[start:])
+    return parts
+
+
+def _index_factors(term: str) -> list[str]:
+    """`2 A_ij (B + C)_jk delta_kl` -> its factors: the parts separated by spaces outside parentheses."""
+    factors, depth, start = [], 0, 0
+    for i, ch in enumerate(term + " "):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == " " and depth == 0:
+            if term[start:i].strip():
+                factors.append(term[start:i].strip())
+            start = i + 1
+    return factors
+
+
+def normalise(text: str) -> str:
+    for old, new in _REPLACEMENTS:
+        text = text.replace(old, new)
+    text = re.sub(r"\bones\([^()]*\)", "1", text)
+    text = re.sub(r"\beye\([^()]*\)", "I", text)
+    if text.startswith("∂") and " = " in text:
+        head, _, body = text.partition(" = ")
+        terms = []
+        for term in _split_top(body.replace(" - ", " + -"), "+"):
+            term = term.lstrip("+").strip()
+            sign = "-" if term.startswith("-") else ""
+            factors = _index_factors(term.lstrip("-").strip())
+            terms.append(sign + " ".join(sorted(factors)))
+        text = head + "=" + "+".join(terms).replace("+-", "-")
+    text = re.sub(r"\s+", "", text)
+    return _strip_outer(text)
+
+
+def shown(result) -> str:
+    """matcalc's result as one line: its ASCII text and its where names."""
+    text = result.text
+    if result.where:
+        text += "  where " + ", ".join(f"{name} = {value}" for name, value in result.where)
+    return text
+
+
+def run(entries: list[Entry]) -> list[Outcome]:
+    from matcalc import diff
+
+    outcomes = []
+    for entry in entries:
+        outcome = Outcome(entry)
+        try:
+            result = diff(entry.expr, entry.wrt, let=entry.let, layout=entry.layout, order=entry.order)
+            outcome.text = shown(result)
+        except Exception as error:  # a crash or a failed self-check is a finding: listed, never hidden
+            outcome.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            outcomes.append(outcome)
+            continue
+        ours, theirs = normalise(outcome.text), normalise(entry.form)
+        outcome.exact = ours == theirs
+        outcome.ratio = len(ours) / max(len(theirs), 1)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def summary(outcomes: list[Outcome]) -> dict:
+    total = len(outcomes)
+    exact = sum(o.exact for o in outcomes)
+    return {"entries": total, "exact": exact, "percent": 100 * exact / total if total else 0.0,
+            "long": sum(o.ratio > LONG for o in outcomes if not o.error),
+            "errors": sum(bool(o.error) for o in outcomes)}
+
+
+def report(outcomes: list[Outcome], show_all: bool = False) -> str:
+    s = summary(outcomes)
+    lines = [f"textbook corpus: {s['entries']} entries; {s['exact']} ({s['percent']:.1f}%) print exactly the "
+             f"textbook form; {s['long']} over {LONG}x its length; {s['errors']} errors", ""]
+    others = [o for o in outcomes if not o.exact and not o.error]
+    if others:
+        lines.append(f"not in the textbook form ({len(others)}), worst ratio first:")
+        for o in sorted(others, key=lambda o: -o.ratio):
+            e = o.entry
+            lines.append(f"  line {e.line}  {o.ratio:.2f}x  d{'' if e.order == 1 else e.order}/d{e.wrt} "
+                         f"{e.expr}  ({e.layout}; {e.source})")
+            lines.append(f"      textbook: {e.form}")
+            lines.append(f"      matcalc:  {o.text}")
+    errors = [o for o in outcomes if o.error]
+    if errors:
+        lines += ["", f"errors ({len(errors)}):"]
+        for o in errors:
+            lines.append(f"  line {o.entry.line}  d/d{o.entry.wrt} {o.entry.expr}: {o.error}")
+    if show_all:
+        lines += ["", "exact:"]
+        lines += [f"  line {o.entry.line}  {o.entry.form}" for o in outcomes if o.exact]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    args = [a for a in argv if not a.startswith("--")]
+    path = Path(args[0]) if args else CORPUS
+    start = time.perf_counter()
+    outcomes = run(load(path))
+    print(report(outcomes, "--all" in argv))
+    print(f"\n({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main(sys.argv[1:]))
