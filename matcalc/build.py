@@ -61,6 +61,11 @@ def _folded(node: n.Node) -> n.Node:
     return node if value is None else number(value)
 
 
+def _is_elementwise_reciprocal(node: n.Node) -> bool:
+    """1 ⊘ u for a vector or matrix u."""
+    return isinstance(node, n.Divide) and is_one(node.left) and not node.right.shape.is_scalar
+
+
 def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
     """Whether a is 1 ./ b, so that a ⊙ b is all ones."""
     return isinstance(a, n.Divide) and is_one(a.left) and a.right == b
@@ -153,6 +158,10 @@ class Builder:
             return b
         if isinstance(b, n.Fill) and is_one(b.value):
             return a
+        if _is_elementwise_reciprocal(b) and not _is_elementwise_reciprocal(a):
+            return self.divide(a, b.right)  # a ⊙ (1 ⊘ b) = a ⊘ b
+        if _is_elementwise_reciprocal(a) and not _is_elementwise_reciprocal(b):
+            return self.divide(b, a.right)
         return n.Hadamard(a, b, shape=a.shape)
 
     def divide(self, a: n.Node, b: n.Node) -> n.Node:

@@ -17,7 +17,7 @@ from fractions import Fraction
 from functools import reduce
 
 from . import nodes as n
-from .build import ONE, Builder, constant_value, is_one, is_reciprocal_of, number, number_value
+from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, is_reciprocal_of, number, number_value
 from .shapes import Dim, Shape
 from .syntax import SUM_BALANCE_ABOVE
 from .tensor import Factor, Term
@@ -346,8 +346,9 @@ def _peel(node: n.Node) -> tuple[Fraction, n.Node | None]:
 
 
 def _cancel_reciprocals(vectors: list[n.Node]) -> list[n.Node]:
-    """Drop pairs (1 ./ u, u) from a list of factors of an elementwise product."""
-    remaining = list(vectors)
+    """Drop pairs (1 ./ u, u) from a list of factors of an elementwise product, looking inside the
+    products it holds: (1 ⊘ σ) ⊙ σ ⊙ (1 - σ) is 1 - σ (the derivative of log σ)."""
+    remaining = _hadamard_factors(vectors)
     changed = True
     while changed:
         changed = False
@@ -361,12 +362,149 @@ def _cancel_reciprocals(vectors: list[n.Node]) -> list[n.Node]:
     return remaining
 
 
+def _hadamard_factors(vectors: list[n.Node]) -> list[n.Node]:
+    """The factors of an elementwise product, with nested products and quotients a ⊘ b opened up."""
+    factors: list[n.Node] = []
+    stack = list(reversed(vectors))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, n.Hadamard) or (isinstance(node, n.ScalarMul) and node.shape.is_scalar):
+            stack += [node.right, node.left]
+        elif isinstance(node, n.Divide) and not is_one(node.left) and node.right.shape == node.shape:
+            stack += [n.Divide(ONE, node.right, shape=node.shape), node.left]
+        else:
+            factors.append(node)
+    return factors
+
+
 # Sums: equal terms combined, shared factors collected
 
 
 def collect(terms: list[n.Node], build: Builder, inner: bool = False) -> n.Node:
     """Add matrix expressions the way a person would: `(A + A')x`, `2 X'`, `x'(A + A')`.
-    Terms keep their order, negative ones last; inside a collected factor, A before A'."""
+    Terms keep their order, negative ones last; inside a collected factor, A before A'. Elementwise
+    products are multiplied out where that is shorter: (1 - σ) ⊙ y - σ ⊙ (1 - y) = y - σ."""
+    written = _collected(terms, build, inner)
+    expanded = _multiplied_out(terms, build, inner)
+    if expanded is not None and _size(expanded) < _size(written):
+        return expanded
+    return written
+
+
+_MAX_MONOMIALS = 32  # multiplying out elementwise products is tried only while it stays this small
+
+
+def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node | None:
+    """The sum with its elementwise products of sums multiplied out and like monomials combined."""
+    if not terms or terms[0].shape.is_scalar or not any(isinstance(sub, n.Hadamard) for t in terms for sub in n.walk(t)):
+        return None
+    monomials: dict[tuple, tuple[Fraction, tuple[n.Node, ...]]] = {}
+    for term in terms:
+        expanded = _monomials(term)
+        if expanded is None:
+            return None
+        for coefficient, factors in expanded:
+            factors = _with_powers_combined(factors, build)
+            key = tuple(sorted(repr(f) for f in factors))
+            previous = monomials.get(key, (Fraction(0), factors))[0]
+            monomials[key] = (previous + coefficient, factors)
+    if len(monomials) > _MAX_MONOMIALS:
+        return None
+    parts = [build.scale(number(c), reduce(build.hadamard, factors) if factors else n.Fill(ONE, shape=terms[0].shape))
+             for c, factors in monomials.values() if c != 0]
+    return _collected(parts, build, inner) if parts else n.Fill(ZERO_NUMBER, shape=terms[0].shape)
+
+
+def _monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ...]]] | None:
+    """An elementwise polynomial: coefficient × a product of factors, for each monomial. Powers of a
+    factor cancel first (σ ⊙ (1 - σ) ⊘ σ² = (1 - σ) ⊘ σ), then what is left of sums is multiplied out."""
+    if isinstance(node, n.Add):
+        left, right = _monomials(node.left), _monomials(node.right)
+        return None if left is None or right is None else left + right
+    split = _product_factors(node)
+    if split is None:
+        return None
+    coefficient, factors = split
+    result: list[tuple[Fraction, tuple[n.Node, ...]]] = [(coefficient, ())]
+    for f in _with_powers_combined(factors, None):
+        base, power = _base_and_power(f)
+        if isinstance(base, n.Add) and power > 0:
+            expansion = _monomials(base)
+            if expansion is None:
+                return None
+            for _ in range(power):
+                result = [(a * b, fa + fb) for a, fa in result for b, fb in expansion]
+                if len(result) > _MAX_MONOMIALS:
+                    return None
+        else:
+            result = [(c, fs + (f,)) for c, fs in result]
+    return result
+
+
+def _product_factors(node: n.Node) -> tuple[Fraction, list[n.Node]] | None:
+    """A term as a number times elementwise factors (products and quotients opened up)."""
+    match node:
+        case n.Neg(operand=operand):
+            inner = _product_factors(operand)
+            return None if inner is None else (-inner[0], inner[1])
+        case n.Hadamard(left=left, right=right):
+            a, b = _product_factors(left), _product_factors(right)
+            return None if a is None or b is None else (a[0] * b[0], a[1] + b[1])
+        case n.Divide(left=left, right=right) if right.shape == node.shape and not node.shape.is_scalar:
+            a = _product_factors(left)
+            return None if a is None else (a[0], a[1] + [n.Divide(ONE, right, shape=node.shape)])
+        case n.ScalarMul(left=left, right=right) if constant_value(left) is not None:
+            inner = _product_factors(right)
+            return None if inner is None else (constant_value(left) * inner[0], inner[1])
+        case n.Fill(value=value) if constant_value(value) is not None:
+            return constant_value(value), []
+    if node.shape.is_scalar:
+        value = constant_value(node)
+        return (value, []) if value is not None else None
+    return Fraction(1), [node]
+
+
+def _with_powers_combined(factors, build: Builder | None) -> tuple[n.Node, ...]:
+    """u ⊙ u ⊘ u³ = 1 ⊘ u: the factors of one monomial with the powers of each base added up."""
+    exponents: dict[n.Node, int] = {}
+    for f in factors:
+        base, power = _base_and_power(f)
+        exponents[base] = exponents.get(base, 0) + power
+    combined = []
+    for base, power in exponents.items():
+        if power == 0:
+            continue
+        raised = base if abs(power) == 1 else n.Power(base, number(abs(power)), shape=base.shape)
+        combined.append(raised if power > 0 else n.Divide(ONE, raised, shape=base.shape))
+    return tuple(combined)
+
+
+def _base_and_power(f: n.Node) -> tuple[n.Node, int]:
+    if isinstance(f, n.Divide) and isinstance(f.left, n.Fill) and is_one(f.left.value) or \
+            isinstance(f, n.Divide) and is_one(f.left):
+        base, power = _base_and_power(f.right)
+        return base, -power
+    if isinstance(f, n.Power) and isinstance(f.exponent, n.Number) and f.exponent.value.denominator == 1:
+        return f.base, int(f.exponent.value)
+    return f, 1
+
+
+def _size(node: n.Node) -> int:
+    return sum(1 for _ in n.walk(node))
+
+
+def _merged_diagonals(terms: list[n.Node], build: Builder) -> list[n.Node]:
+    """diag(a) + 2 diag(b) - diag(c) = diag(a + 2b - c): several diagonal matrices are one."""
+    diagonals = [(c, core) for c, core in map(_split_coefficient, terms) if isinstance(core, n.DiagMatrix)]
+    if len(diagonals) < 2:
+        return terms
+    others = [t for t in terms if not isinstance(_split_coefficient(t)[1], n.DiagMatrix)]
+    inside = collect([build.scale(number(c), core.operand) for c, core in diagonals], build)
+    return [build.diag_matrix(inside), *others]
+
+
+def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
+    terms = _merged_diagonals(terms, build)
     pairs = _combine_equal([_split_coefficient(term) for term in terms])
     pairs = _factor_shared(pairs, build, side="right")
     pairs = _factor_shared(pairs, build, side="left")

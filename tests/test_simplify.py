@@ -21,6 +21,17 @@ from matcalc import diff
     ("1/3 x'x", "x", "", "denominator", 1, "(2/3)x", "⅔x"),
     # ridge regression's Hessian: 2XᵀX + 2λI = 2(XᵀX + λI)
     ("||y - Xw||^2 + lambda ||w||^2", "w", "", "numerator", 2, "2(X'X + lambda I)", "2(XᵀX + λ I)"),
+    # logistic regression (Bishop PRML 4.91; ESL 4.21): the gradient of the log-likelihood is Xᵀ(y - σ(Xw))
+    ("y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "w", "", "denominator", 1,
+     "X'(y - sigmoid(X w))", "Xᵀ(y - sigmoid(X w))"),
+    # its Hessian (PRML 4.97): -Xᵀ diag(σ ⊙ (1 - σ)) X, written Xᵀ diag(σ² - σ) X
+    ("y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "w", "", "numerator", 2,
+     "X'diag(t1^2 - t1) X", "Xᵀdiag(t1^2 - t1) X"),
+    # log σ and log(1 - σ): σ' = σ ⊙ (1 - σ) cancels against σ in the quotient
+    ("log(sigmoid(x'w))", "w", "", "denominator", 1, "(1 - sigmoid(x'w))x", "(1 - sigmoid(xᵀw))x"),
+    ("log(1 - sigmoid(x'w))", "w", "", "denominator", 1, "-sigmoid(x'w) x", "-sigmoid(xᵀw) x"),
+    # a ⊙ (1 ⊘ b) is a ⊘ b
+    ("sum(x ./ y)", "y", "", "denominator", 1, "-x ./ y^2", "-x ⊘ y^2"),
     # x³/3 by x: the 3s cancel exactly
     ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
 ])
