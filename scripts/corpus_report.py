@@ -11,10 +11,14 @@ the normalisation of `normalise`:
 - `ᵀ` and `^T` read as `'`, `⊙` as `.*`, `⊘` as `./`, `⁻¹` as `^-1`, `δ` as `delta`, `𝟏` and
   `ones(n)` as `1`, `eye(n)` as `I`;
 - redundant outer parentheses removed (`(A + A')x` keeps its own);
-- in index notation (a result with three or more axes), the factors of each term sorted: they
-  are scalars, so their order is the commutative order of scalar factors, not a different form.
+- the order of commutative scalar factors: in matrix notation, the factors of each term that
+  matcalc's own shape check calls scalars are sorted and put first (`2cos(z^2) z` is `2z cos(z^2)`,
+  `I(x'x)` is `(x'x)I`; a term with `/`, `.*`, a norm or a `where` name is left as it is); in
+  index notation (three or more axes) every factor is a scalar, so each term's factors are sorted,
+  `delta_ki` is `delta_ik`, and the function's name in the header is a dummy (`∂X_ij/∂X_kl` is
+  `∂Y_ij/∂X_kl`).
 
-Nothing else is forgiven: `0.5` is not `1/2`, `X'(y - X w)` is not `X'y - X'X w`, a `where` name
+Nothing else is forgiven: terms of a sum are not reordered, `0.5` is not `1/2`, `X'(y - X w)` is not `X'y - X'X w`, a `where` name
 is not the expression it names. The report prints the number and percentage of exact forms, then
 each other entry with its line, the length ratio (matcalc's normalised length over the
 textbook's) and the two forms side by side, and the entries that failed (an error is listed as
@@ -145,13 +149,81 @@ def _index_factors(term: str) -> list[str]:
     return factors
 
 
-def normalise(text: str) -> str:
+_FUNCTIONS = {"exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "sqrt", "sigmoid", "relu",
+              "sign", "abs", "step", "sum", "mean", "tr", "trace", "det", "logdet", "diag", "dot", "softmax",
+              "logsumexp", "max", "min", "norm", "norm1", "norm2", "ones", "eye", "vector", "matrix", "inv"}
+
+
+def _chunks(term: str) -> list[str]:
+    """The juxtaposed factors of a product, where they are easy to see: at spaces outside parentheses,
+    after a leading number (`2z`), and between `)` and what follows it, or a name and a parenthesis that
+    is not a call (`X'(X w - y)`, `(x'x)I`)."""
+    chunks, depth, current = [], 0, ""
+    for i, ch in enumerate(term):
+        if depth == 0 and ch == " ":
+            chunks.append(current)
+            current = ""
+            continue
+        if depth == 0 and current:
+            name = re.search(r"[A-Za-z][A-Za-z0-9]*$", current)
+            if (re.fullmatch(r"[0-9.]+", current) and (ch.isalpha() or ch == "(")) \
+                    or (current.endswith(")") and (ch.isalpha() or ch == "(")) \
+                    or (ch == "(" and current[-1] in "'" ) \
+                    or (ch == "(" and name and name.group() not in _FUNCTIONS):
+                chunks.append(current)
+                current = ""
+        depth += ch == "("
+        depth -= ch == ")"
+        current += ch
+    chunks.append(current)
+    return [c for c in chunks if c]
+
+
+def _is_scalar(chunk: str, let: str | None) -> bool | None:
+    """Whether matcalc's shape check makes the factor a scalar; None where it cannot tell."""
+    from matcalc import parse
+
+    if chunk == "I":  # an identity takes its size from the context
+        return False
+    try:
+        parsed = parse(chunk, let)
+    except Exception:
+        return None
+    return None if parsed.assumed else parsed.shape.is_scalar
+
+
+def _scalar_factors_first(text: str, let: str | None) -> str:
+    """In each term of a sum, the factors that are scalars (by matcalc's own shape check) sorted and put
+    first: `2cos(z^2) z` and `2z cos(z^2)` are the same form, so are `I(x'x)` and `(x'x)I`. A term with a
+    division, an elementwise operator, a norm or a name matcalc does not know (a `where` name) is left
+    as it is."""
+    from matcalc import parse
+
+    terms = []
+    for term in _split_top(text.replace(" - ", " + -"), "+"):
+        term = term.lstrip("+").strip()
+        sign = "-" if term.startswith("-") else ""
+        body = term[1:].strip() if sign else term
+        chunks = _chunks(body)
+        if len(chunks) > 1 and not re.search(r"[|/*@]", body):
+            kinds = [_is_scalar(chunk, let) for chunk in chunks]
+            if None not in kinds:
+                scalars = sorted(c for c, scalar in zip(chunks, kinds) if scalar)
+                body = " ".join(scalars + [c for c, scalar in zip(chunks, kinds) if not scalar])
+        terms.append(sign + body)
+    return " + ".join(terms).replace("+ -", "- ")
+
+
+def normalise(text: str, let: str | None = None) -> str:
+    """The form as compared: see the module docstring. With `let`, scalar factors are reordered."""
     for old, new in _REPLACEMENTS:
         text = text.replace(old, new)
-    text = re.sub(r"\bones\([^()]*\)", "1", text)
-    text = re.sub(r"\beye\([^()]*\)", "I", text)
+    text = re.sub(r"(?<![A-Za-z_])ones\([^()]*\)", "1", text)
+    text = re.sub(r"(?<![A-Za-z_])eye\([^()]*\)", "I", text)
+    text = re.sub(r"delta_([a-z])([a-z])", lambda m: "delta_" + "".join(sorted(m.group(1) + m.group(2))), text)
     if text.startswith("∂") and " = " in text:
         head, _, body = text.partition(" = ")
+        head = re.sub(r"^∂([²³⁴]?)[A-Za-z][A-Za-z0-9]*", r"∂\1f", head)  # the function's name is a dummy
         terms = []
         for term in _split_top(body.replace(" - ", " + -"), "+"):
             term = term.lstrip("+").strip()
@@ -159,6 +231,8 @@ def normalise(text: str) -> str:
             factors = _index_factors(term.lstrip("-").strip())
             terms.append(sign + " ".join(sorted(factors)))
         text = head + "=" + "+".join(terms).replace("+-", "-")
+    elif let is not None:
+        text = _scalar_factors_first(text, let)
     text = re.sub(r"\s+", "", text)
     return _strip_outer(text)
 
@@ -184,7 +258,7 @@ def run(entries: list[Entry]) -> list[Outcome]:
             outcome.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             outcomes.append(outcome)
             continue
-        ours, theirs = normalise(outcome.text), normalise(entry.form)
+        ours, theirs = normalise(outcome.text, entry.let), normalise(entry.form, entry.let)
         outcome.exact = ours == theirs
         outcome.ratio = len(ours) / max(len(theirs), 1)
         outcomes.append(outcome)
@@ -208,7 +282,8 @@ def report(outcomes: list[Outcome], show_all: bool = False) -> str:
         lines.append(f"not in the textbook form ({len(others)}), worst ratio first:")
         for o in sorted(others, key=lambda o: -o.ratio):
             e = o.entry
-            lines.append(f"  line {e.line}  {o.ratio:.2f}x  d{'' if e.order == 1 else e.order}/d{e.wrt} "
+            order = "" if e.order == 1 else e.order
+            lines.append(f"  line {e.line}  {o.ratio:.2f}x  d{order}/d{e.wrt}{order} "
                          f"{e.expr}  ({e.layout}; {e.source})")
             lines.append(f"      textbook: {e.form}")
             lines.append(f"      matcalc:  {o.text}")
