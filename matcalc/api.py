@@ -357,7 +357,7 @@ class DiffResults(list):
         objects = {"expression": first.parsed.to_sympy()}
         objects |= {f"d_{result.wrt}": result.to_sympy() for result in self}
         layout = first.layout.value
-        return sympy_code(objects, f"{first.parsed.source} and its derivatives by "
+        return sympy_code(objects, f"{first.parsed.source} and its derivative{'s' if len(self) > 1 else ''} by "
                                    f"{', '.join(r.wrt for r in self)} ({layout} layout), built by matcalc")
 
     def code(self, backend: str = "numpy") -> str:

@@ -78,13 +78,19 @@ class ExpressionCommand(click.Command):
     def invoke(self, ctx: click.Context):
         if ctx.params.get("expression") == "-":
             ctx.params["expression"] = read_text(None, "standard input").strip()
-        with time_limit(_time_limit(self.name)):
+        limit = _time_limit(self.name)
+        if limit is not None and self.name in ("diff", "parse") and ctx.params.get("fmt") in SYMPY_FORMATS \
+                and not os.environ.get("MATCALC_TIME_LIMIT"):
+            limit += SYMPY_TIME  # importing SymPy and printing through it
+        with time_limit(limit):
             return super().invoke(ctx)
 
 
 # Limits of CPU time, a safety net under the work budgets (sizes, powers, terms); MATCALC_TIME_LIMIT
 # sets them all (0: none). plot's includes drawing, and importing matplotlib can take seconds the first time.
 TIME_LIMITS = {"parse": 2.0, "diff": 2.0, "solve": 2.0, "plot": 15.0}
+SYMPY_FORMATS = ("numpy", "torch", "jax", "sympy")  # formats printed through SymPy (matcalc/render/sympy.py)
+SYMPY_TIME = 4.0  # more seconds for them: SymPy's import alone takes about 0.5 s of CPU time
 
 
 def _time_limit(command: str | None) -> float | None:

@@ -26,12 +26,29 @@ inside; each result is reshaped to its shape with size-1 axes left out.
 from __future__ import annotations
 
 import keyword
+import sys
 from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
-from sympy.printing.pytorch import TorchPrinter
 from sympy.printing.str import StrPrinter
+
+
+def _torch_printer() -> type:
+    """SymPy's PyTorch printer, imported without importing torch: its module imports torch (seconds of
+    start-up, more than a command's time limit) only to read torch's version, which printing never needs."""
+    blocked = "torch" not in sys.modules
+    if blocked:
+        sys.modules["torch"] = None  # import_module("torch") in sympy.printing.pytorch then gives None
+    try:
+        from sympy.printing.pytorch import TorchPrinter
+    finally:
+        if blocked:
+            del sys.modules["torch"]
+    return TorchPrinter
+
+
+TorchPrinter = _torch_printer()
 
 _ARGUMENT = sp.Symbol("__matcalc_argument__")
 
@@ -265,12 +282,14 @@ class _Builder(StrPrinter):
         return f"ZeroArray({', '.join(self._print(a) for a in expr.shape)})"
 
 
-SYMPY_IMPORTS = """from sympy import (E, Abs, Determinant, DiagMatrix, HadamardPower, HadamardProduct, Heaviside, Identity, Inverse, Lambda, MatAdd, MatMul, MatPow, MatrixSymbol,
-                   Max, Min, OneMatrix, Rational, Symbol, Trace, Transpose, ZeroMatrix, acos, asin, atan, cos,
-                   exp, log, pi, sign, sin, sqrt, tan, tanh)
+SYMPY_IMPORTS = """\
+from sympy import (E, Abs, Determinant, DiagMatrix, HadamardPower, HadamardProduct, Heaviside, Identity,
+                   Inverse, Lambda, MatAdd, MatMul, MatPow, MatrixSymbol, Max, Min, OneMatrix, Rational,
+                   Symbol, Trace, Transpose, ZeroMatrix, acos, asin, atan, cos, exp, log, pi, sign, sin,
+                   sqrt, tan, tanh)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.tensor.array.expressions import (ArrayAdd, ArrayContraction, ArrayDiagonal, ArrayTensorProduct,
-                                            OneArray, PermuteDims, Reshape, ZeroArray)"""
+                                            OneArray, PermuteDims, ZeroArray)"""
 
 
 def sympy_code(objects: dict[str, sp.Basic], comment: str) -> str:
