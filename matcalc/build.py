@@ -74,8 +74,9 @@ def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
 class Builder:
     """Builds typed nodes; `symmetric` names the variables with A' = A."""
 
-    def __init__(self, symmetric: frozenset[str] = frozenset()):
+    def __init__(self, symmetric: frozenset[str] = frozenset(), unit_sums: frozenset[str] = frozenset()):
         self.symmetric = symmetric
+        self.unit_sums = unit_sums  # onehot and simplex vectors: 1'y = y'1 = 1
 
     def neg(self, a: n.Node) -> n.Node:
         value = number_value(a)
@@ -130,6 +131,8 @@ class Builder:
     def matmul(self, a: n.Node, b: n.Node) -> n.Node:
         if a.shape.is_scalar or b.shape.is_scalar:
             return self.scale(a, b)
+        if self._sums_to_one(a, b):
+            return ONE
         if isinstance(b, n.MatMul):  # products associate to the left: ((A B) C) x
             return self.matmul(self.matmul(a, b.left), b.right)
         if isinstance(a, n.Identity):
@@ -148,6 +151,21 @@ class Builder:
         if power is not None:
             return self.matpower(*power)
         return n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols))
+
+    def _sums_to_one(self, a: n.Node, b: n.Node) -> bool:
+        """1'y or y'1 for a onehot or simplex y."""
+        def ones_row(node: n.Node) -> bool:
+            if isinstance(node, n.Transpose):
+                node = node.operand
+            return isinstance(node, n.Fill) and is_one(node.value) and node.shape.is_vector
+
+        def unit(node: n.Node) -> bool:
+            return isinstance(node, n.Var) and node.name in self.unit_sums
+
+        def ones_column(node: n.Node) -> bool:
+            return isinstance(node, n.Fill) and is_one(node.value) and node.shape.is_column
+
+        return (ones_row(a) and unit(b)) or (isinstance(a, n.Transpose) and unit(a.operand) and ones_column(b))
 
     def hadamard(self, a: n.Node, b: n.Node) -> n.Node:
         if a.shape.is_scalar or b.shape.is_scalar:

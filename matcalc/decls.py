@@ -5,6 +5,7 @@
     type         := "scalar" | ("vector" | "vec") "(" dim ")"
                   | ("matrix" | "mat") "(" dim "," dim ")"
                   | ("symmetric" | "posdef") "(" dim ")"
+                  | ("onehot" | "simplex") "(" dim ")"   # vectors whose entries sum to 1
                   | "function"          # an unspecified elementwise scalar function f
     dim          := NAME | positive integer
 """
@@ -18,9 +19,11 @@ from .errors import DeclarationError, Span
 from .shapes import SCALAR, Dim, Shape
 from .tokens import Kind, Token, tokenize
 
-KINDS = ("scalar", "vector", "matrix", "symmetric", "posdef", "function")
+KINDS = ("scalar", "vector", "matrix", "symmetric", "posdef", "onehot", "simplex", "function")
 _ALIASES = {"vec": "vector", "mat": "matrix"}
-_ARITY = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 1, "posdef": 1, "function": 0}
+_ARITY = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 1, "posdef": 1, "onehot": 1, "simplex": 1,
+          "function": 0}
+UNIT_SUM = ("onehot", "simplex")  # 1'y = 1
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class Env:
     def functions(self) -> set[str]:
         """The names declared `f: function`."""
         return {name for name, decl in self.decls.items() if decl.kind == "function"}
+
+    @property
+    def unit_sums(self) -> frozenset[str]:
+        """The vectors whose entries sum to 1 (onehot, simplex): 1'y = 1."""
+        return frozenset(name for name, decl in self.decls.items() if decl.kind in UNIT_SUM)
 
     def is_symmetric(self, name: str) -> bool:
         decl = self.decls.get(name)
@@ -150,6 +158,6 @@ def _shape(kind: str, dims: list[Dim]) -> Shape:
         return SCALAR
     if kind == "matrix":
         return Shape(dims[0], dims[1])
-    if kind == "vector":
+    if kind in ("vector", *UNIT_SUM):
         return Shape(dims[0], 1)
     return Shape(dims[0], dims[0])

@@ -99,6 +99,11 @@ def sample(shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng:
         if kind == "posdef":
             m = rng.normal(size=(rows, rows))
             values[name] = m @ m.T + rows * np.eye(rows)
+        elif kind == "onehot":
+            values[name] = np.eye(rows)[:, [int(rng.integers(rows))]]
+        elif kind == "simplex":
+            weights = rng.uniform(0.5, 1.5, size=(rows, 1))
+            values[name] = weights / weights.sum()
         elif kind == "symmetric":
             m = rng.normal(size=(rows, rows))
             values[name] = (m + m.T) / 2 + (rows * np.eye(rows) if positive else 0)

@@ -75,7 +75,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     """The order-th derivative of expr by wrt: each differentiation is the same rules applied to the
     index form of the one before (the product rule over its factors)."""
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
-    build = Builder(symmetric)
+    build = Builder(symmetric, env.unit_sums)
     indices = Indices()
     differ = Differentiator(wrt, build, indices)
     out_row, out_col = indices.fresh(expr.shape.rows), indices.fresh(expr.shape.cols)

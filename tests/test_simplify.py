@@ -32,6 +32,13 @@ from matcalc import diff
     ("log(1 - sigmoid(x'w))", "w", "", "denominator", 1, "-sigmoid(x'w) x", "-sigmoid(xᵀw) x"),
     # a ⊙ (1 ⊘ b) is a ⊘ b
     ("sum(x ./ y)", "y", "", "denominator", 1, "-x ./ y^2", "-x ⊘ y^2"),
+    # softmax regression with a one-hot label (d2l 4.1.2; PRML 4.109): 1ᵀy = 1 gives softmax(o) - y
+    ("-y' log(softmax(o))", "o", "y: onehot(n)", "denominator", 1, "softmax(o) - y", "softmax(o) - y"),
+    ("-y' log(softmax(W x))", "W", "y: onehot(n)", "denominator", 1, "(softmax(W x) - y)x'",
+     "(softmax(W x) - y)xᵀ"),
+    ("-p' log(softmax(o))", "o", "p: simplex(n)", "denominator", 1, "softmax(o) - p", "softmax(o) - p"),
+    # without the declaration 1ᵀy stays: y is any vector
+    ("-y' log(softmax(o))", "o", "", "denominator", 1, "softmax(o)(1'y) - y", "softmax(o)(𝟏ᵀy) - y"),
     # x³/3 by x: the 3s cancel exactly
     ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
 ])
