@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TypeVar
 
 from .errors import MatcalcError, ParseError, Span, UnsupportedError, UnknownSymbolError
-from .syntax import FUNCTIONS, GREEK, Syntax
+from .syntax import FUNCTIONS, GREEK, BinOp, Literal, Syntax
 
 _CAPITAL_GREEK = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")
 
@@ -74,6 +74,7 @@ _IGNORED = frozenset({
     r"\qquad", r"\enspace", r"\thinspace", r"\displaystyle", r"\textstyle", r"\[", r"\]", r"\(", r"\)",
     r"\nonumber", r"\notag", "$", "~",
 })
+_SPACING = frozenset({r"\,", r"\;", r"\:", r"\ ", r"\quad", r"\qquad", r"\enspace", r"\thinspace", "~"})
 _TRANSPOSES = (r"\top", r"\intercal", r"\mathsf{T}", r"\mathrm{T}", r"\prime", r"{\top}", r"{\intercal}")
 # Well-formed constructs matcalc cannot read yet (exit 3), and what to write instead.
 _UNSUPPORTED = {
@@ -152,6 +153,7 @@ class Translation:
     source: str
     text: str
     origins: tuple[Span, ...]
+    numbers: frozenset[Span] = frozenset()  # where a fraction of two whole numbers was written (\frac{1}{2})
 
     def original(self, span: Span) -> Span:
         """A span of `text` as a span of `source`."""
@@ -182,7 +184,11 @@ class Translation:
                 changes[field.name] = self._respan(value)
             elif isinstance(value, tuple) and value and isinstance(value[0], Syntax):
                 changes[field.name] = tuple(self._respan(item) for item in value)
-        return replace(node, span=self.original(node.span), **changes)
+        span = self.original(node.span)
+        if span in self.numbers and isinstance(node, BinOp) and node.op == "/" and \
+                all(isinstance(side, Literal) and side.text.isdigit() for side in (node.left, node.right)):
+            return Literal(f"{node.left.text}/{node.right.text}", span=span)  # \frac{1}{2} is the number 1/2
+        return replace(node, span=span, **changes)
 
 
 def translate(source: str, declared: Collection[str] = (), functions: Collection[str] = ()) -> Translation:
@@ -197,8 +203,7 @@ def translate(source: str, declared: Collection[str] = (), functions: Collection
     translator.run()
     text, origins = [], []
     for piece in translator.pieces:
-        tight = piece.text in (")", ",") or (text and text[-1].endswith("("))
-        if text and not piece.glued and not tight:  # type: ignore[attr-defined]
+        if text and _spaced(text[-1], piece):
             text.append(" ")
             origins.append(Span(piece.span.start, piece.span.start))
         text.append(piece.text)
@@ -206,7 +211,20 @@ def translate(source: str, declared: Collection[str] = (), functions: Collection
             origins += [Span(piece.span.start + i, piece.span.start + i + 1) for i in range(len(piece.text))]
         else:
             origins += [piece.span] * len(piece.text)
-    return Translation(source, "".join(text), tuple(origins))
+    return Translation(source, "".join(text), tuple(origins), frozenset(translator.numbers))
+
+
+def _spaced(before: str, piece: _Piece) -> bool:
+    """Whether a space goes between two pieces: always, unless the piece is glued to the one before
+    (f(x) is a call, f (x) a product; ||x||_2) or the space would only look odd."""
+    return not piece.glued and piece.text not in (")", ",") and not before.endswith("(")
+
+
+def _join(pieces: list[_Piece]) -> str:
+    text = ""
+    for piece in pieces:
+        text += (" " if text and _spaced(text, piece) else "") + piece.text
+    return text
 
 
 def _lex(source: str) -> list[Lexeme]:
@@ -311,6 +329,7 @@ class _Translator:
         self.bars: list[tuple[str, int]] = []  # open bars and the depth they opened at
         self.depth = 0
         self.implicit: list[tuple[int, int]] = []  # open implicit arguments: (depth, pieces when opened)
+        self.numbers: set[Span] = set()  # spans of fractions of whole numbers
 
     # Lexeme helpers
 
@@ -380,7 +399,7 @@ class _Translator:
     def captured_text(self, first: int, stop: int) -> tuple[str, list[_Piece]]:
         with self.captured() as pieces:
             self.translate_range(first, stop)
-        return " ".join(piece.text for piece in pieces), pieces
+        return _join(pieces), pieces
 
     def raw(self, first: int, stop: int) -> str:
         return "".join(lexeme.text for lexeme in self.lexemes[first:stop])
@@ -478,9 +497,19 @@ class _Translator:
                 return
 
     def open_paren(self, lexeme: Lexeme) -> None:
-        glued = self.glue_next or (not lexeme.spaced and self._after_name())
+        glued = self.glue_next or (not self._spaced_before(self.pos - 1) and self._after_name())
         self.emit("(", lexeme.span, glued=glued)
         self.depth += 1
+
+    def _spaced_before(self, index: int) -> bool:
+        """Whitespace or a spacing command before the lexeme at index, after \\left or \\big (f \\left( is spaced)."""
+        while True:
+            lexeme = self.lexemes[index]
+            if lexeme.spaced or lexeme.text in _SPACING:
+                return True
+            if index == 0 or self.lexemes[index - 1].text not in _IGNORED:
+                return False
+            index -= 1
 
     def _after_name(self) -> bool:
         return bool(self.pieces) and _PLAIN_NAME.fullmatch(self.pieces[-1].text) is not None and \
@@ -544,6 +573,8 @@ class _Translator:
             text, _ = self.captured_text(first, stop)
             if not text:
                 raise ParseError("an empty superscript", span=span)
+            if re.fullmatch(r"-?\d+ / \d+|-?\d+/\d+", text):
+                self.numbers.add(span)  # x^{1/2}: an inline fraction of whole numbers is a number
             self.emit(f"^({text})", span)
         self.pos = after
 
@@ -686,11 +717,13 @@ class _Translator:
         r"""\frac{a}{b} is (a)/(b); \frac{\partial}{\partial x} and \frac{\partial f}{\partial x} are derivatives."""
         top = self.argument(lexeme)
         bottom = self.argument(lexeme)
-        span = lexeme.span.cover(self.span_of(*bottom))
+        span = lexeme.span.cover(self.closer(*bottom).span)
         if self._derivative_head(*top) is not None:
             self.derivative(top, bottom, span)
             return
         top_end, bottom_end = self.closer(*top).span, self.closer(*bottom).span
+        if all(re.fullmatch(r"\d+", self.raw(*part).replace(" ", "")) for part in (top, bottom)):
+            self.numbers.add(span)
         self.emit("(", lexeme.span)
         self.emit("(", lexeme.span, glued=True)
         self.depth += 2

@@ -1,0 +1,133 @@
+r"""LaTeX input (SPEC §2, §5): formulas as papers print them parse to the tree of their plain form.
+
+Sources of the formulas: the Matrix Cookbook (Petersen & Pedersen, 2012, equation numbers in the
+ids), Dive into Deep Learning (d2l.ai, §3.1 and §4.1), The Elements of Statistical Learning (ESL,
+Hastie et al., eq. 3.43) and Bishop's Pattern Recognition and Machine Learning (PRML, eq. 2.43).
+
+Property: every LaTeX expression matcalc prints parses back, as LaTeX, to an equal expression,
+and so does a derivative printed in matrix notation. LaTeX does not show where a minus sign sits in
+a product (matcalc prints -(a b) and (-a) b alike, as -a b, and reads it as the plain language does,
+(-a) b), so the trees are compared with minus signs moved out of products.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+
+from matcalc import nodes as n
+from matcalc.api import diff, parse
+from matcalc.cli import cli
+from matcalc.errors import ShapeError, UnknownSymbolError, UnsupportedError, ParseError
+from matcalc.latex_input import is_latex, translate
+from matcalc.render.latex import latex_expression
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_properties import DECLS, typed_expressions  # noqa: E402
+
+LET = "a: scalar, x: vector(n), y: vector(n), w: vector(m), X: matrix(n, m), A: matrix(n, n), " \
+      "B: matrix(n, n), P: posdef(n)"
+
+
+def same(latex: str, plain: str, let: str = LET) -> None:
+    assert is_latex(latex)
+    assert parse(latex, let).expr == parse(plain, let).expr, translate(latex).text
+
+
+# (LaTeX as the source prints it, the plain form, declarations)
+PAPERS = [
+    pytest.param(r"\frac{\partial \mathbf{x}^T \mathbf{a}}{\partial \mathbf{x}}", "d(x'a)/dx",
+                 "x: vector(n), a: vector(n)", id="Cookbook (69)"),
+    pytest.param(r"\frac{\partial \mathbf{x}^T \mathbf{B} \mathbf{x}}{\partial \mathbf{x}}", "d(x'B x)/dx", LET,
+                 id="Cookbook (81)"),
+    pytest.param(r"\frac{\partial}{\partial \mathbf{X}} \text{Tr}(\mathbf{X}\mathbf{A})", "d/dX tr(X A)",
+                 "X: matrix(n, n), A: matrix(n, n)", id="Cookbook (100)"),
+    pytest.param(r"\frac{\partial \ln|\det(\mathbf{X})|}{\partial \mathbf{X}}", "d(log(abs(det(X))))/dX",
+                 "X: matrix(n, n)", id="Cookbook (57)"),
+    pytest.param(r"\frac{\partial \mathbf{a}^T\mathbf{X}^{-1}\mathbf{b}}{\partial \mathbf{X}}",
+                 "d(a' X^-1 b)/dX", "a: vector(n), b: vector(n), X: matrix(n, n)", id="Cookbook (61)"),
+    pytest.param(r"\frac{1}{2}\|\mathbf{y} - \mathbf{X}\mathbf{w}\|^2", "0.5 ||y - X w||^2", LET,
+                 id="d2l 3.1 squared loss"),
+    pytest.param(r"-\mathbf{y}^\top \log \operatorname{softmax}(\mathbf{o})", "-y' log(softmax(o))",
+                 "y: vector(q), o: vector(q)", id="d2l cross-entropy"),
+    pytest.param(r"\mathbf{W}_2 \sigma(\mathbf{W}_1 \mathbf{x} + \mathbf{b}_1) + \mathbf{b}_2",
+                 "W2 sigmoid(W1 x + b1) + b2",
+                 "x: vector(n), W1: matrix(h, n), b1: vector(h), W2: matrix(q, h), b2: vector(q)", id="d2l 4.1 MLP"),
+    pytest.param(r"(\mathbf{y} - \mathbf{X}\beta)^T(\mathbf{y} - \mathbf{X}\beta) + \lambda\beta^T\beta",
+                 "(y - X beta)'(y - X beta) + lambda beta' beta", "y: vector(n), X: matrix(n, p), beta: vector(p)",
+                 id="ESL (3.43) ridge"),
+    pytest.param(r"-\frac{1}{2}\log\det\Sigma - \frac{1}{2}(\mathbf{x}-\boldsymbol{\mu})^\top\Sigma^{-1}"
+                 r"(\mathbf{x}-\boldsymbol{\mu})", "-0.5 logdet(Sigma) - 0.5 (x - mu)' Sigma^-1 (x - mu)",
+                 "x: vector(n), mu: vector(n), Sigma: posdef(n)", id="PRML (2.43) Gaussian log-density"),
+]
+
+
+@pytest.mark.parametrize("latex, plain, let", PAPERS)
+def test_formulas_as_papers_print_them(latex, plain, let):
+    same(latex, plain, let)
+
+
+# The constructs one by one: (LaTeX, plain form)
+CONSTRUCTS = [
+    (r"\mathbf{x}^\top A \mathbf{x}", "x'A x"),
+    (r"\bm{x}^{\top} A \bm{x}", "x'A x"),
+    (r"\boldsymbol{x}^T A x", "x'A x"),
+    (r"\mathbf{x}^{T}\mathbf{y}", "x'y"),
+    (r"\frac{1}{2}\|\mathbf{y} - X\mathbf{w}\|_2^2", "0.5 ||y - X w||_2^2"),
+    (r"\tfrac{1}{2}\lVert \mathbf{y} - X\mathbf{w} \rVert^2", "0.5 ||y - X w||^2"),
+    (r"\dfrac{a}{2}\left\| \mathbf{x} \right\|_1", "a / 2 ||x||_1"),
+    (r"\left\lVert A \right\rVert_F^{2}", "||A||_F^2"),
+    (r"\|A - B\|_{F}", "||A - B||_F"),
+    (r"\|A - B\|_\mathrm{F}", "||A - B||_F"),
+    (r"\lvert a \rvert + |a|", "|a| + |a|"),
+    (r"\operatorname{tr}(A B)", "tr(A B)"),
+    (r"\mathrm{tr}\left(A^{\top} B\right)", "tr(A' B)"),
+    (r"\operatorname{Tr} A B", "tr(A B)"),
+    (r"\log\det P", "logdet(P)"),
+    (r"\log \det(P^{-1})", "logdet(P^-1)"),
+    (r"\det A", "det(A)"),
+    (r"\ln \det P + \exp a", "logdet(P) + exp(a)"),
+    (r"\log\left(\det\left(P\right)\right)", "log(det(P))"),
+    (r"A^{-1} \mathbf{x}", "A^-1 x"),
+    (r"A^{-\top} \mathbf{x}", "A^-T x"),
+    (r"\mathbf{x} \odot \mathbf{y}", "x .* y"),
+    (r"\mathbf{x} \circ \mathbf{y}", "x .* y"),
+    (r"\mathbf{x} \oslash \mathbf{y}", "x ./ y"),
+    (r"a \cdot \mathbf{x}", "a * x"),
+    (r"\mathbf{x}^{\circ 2}", "x .^ 2"),
+    (r"\sigma(\mathbf{x})", "sigmoid(x)"),
+    (r"\sigma\left(X \mathbf{w}\right)", "sigmoid(X w)"),
+    (r"\tanh(A\mathbf{x})", "tanh(A x)"),
+    (r"\operatorname{diag}(\mathbf{x}) A", "diag(x) A"),
+    (r"\max(0, A \mathbf{x})", "max(0, A x)"),
+    (r"\operatorname{softmax}(\mathbf{x})", "softmax(x)"),
+    (r"\operatorname{ReLU}(\mathbf{x})", "relu(x)"),
+    (r"\sqrt{a} + \sqrt{\mathbf{x}^\top\mathbf{x}}", "sqrt(a) + sqrt(x'x)"),
+    (r"\lambda \mathbf{x} + \alpha \mathbf{y}", "lambda x + alpha y"),
+    (r"\mathbf{1}^\top \mathbf{x}", "vector(1)' x"),
+    (r"\mathbf{x} + \mathbf{1}", "x + vector(1)"),
+    (r"A + \lambda I", "A + lambda I"),
+    (r"(A^\top A + \lambda I_n)^{-1} A^\top \mathbf{y}", "(A'A + lambda eye(n))^-1 A'y"),
+    (r"\big( A + B \big) \mathbf{x}", "(A + B) x"),
+    (r"\Big[ A + B \Big] \mathbf{x}", "(A + B) x"),
+    (r"{A + B} \mathbf{x}", "(A + B) x"),
+    (r"\mathbf{x}^\top \! A \, \mathbf{x} \; + \quad a", "x'A x + a"),
+    (r"$\mathbf{x}^\top A \mathbf{x}$", "x'A x"),
+    (r"$$\mathbf{x}^\top A \mathbf{x}.$$", "x'A x"),
+    (r"\[ \mathbf{x}^\top A \mathbf{x} \]", "x'A x"),
+    (r"\mathbf{W}_{1} \mathbf{x}", "W1 x"),
+    (r"W_{\mathrm{out}} \mathbf{x}", "W_out x"),
+    (r"\hat{\mathbf{y}} - \mathbf{y}", "y_hat - y"),
+    (r"e^{a} + \pi", "e^a + pi"),
+]
+
+
+@pytest.mark.parametrize("latex, plain", CONSTRUCTS, ids=[c[0] for c in CONSTRUCTS])
+def test_each_construct_reads_as_its_plain_form(latex, plain):
+    same(latex, plain, LET + ", W1: matrix(k, n), W_out: matrix(k, n), y_hat: vector(n)")
