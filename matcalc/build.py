@@ -216,7 +216,7 @@ class Builder:
             return self.matmul(self.transpose(a.right), self.transpose(a.left))
         if isinstance(a, n.Fill):
             return n.Fill(a.value, shape=a.shape.transposed())
-        if isinstance(a, (n.Inverse, n.MatPower, n.Apply)) and self.is_symmetric(a):
+        if isinstance(a, (n.Inverse, n.MatPower, n.Apply, n.MatMul, n.Add)) and self.is_symmetric(a):
             return a
         return n.Transpose(a, shape=a.shape.transposed())
 
@@ -246,6 +246,22 @@ class Builder:
             return self.is_symmetric(a.operand if isinstance(a, n.Inverse) else a.base)
         if isinstance(a, n.Apply):
             return self.is_symmetric(a.operand)
+        if isinstance(a, n.MatMul):  # XᵀX and X Xᵀ (Gram matrices), and S T S for symmetric S, T
+            left, right = a.left, a.right
+            if isinstance(left, n.Transpose) and left.operand == right or \
+                    isinstance(right, n.Transpose) and right.operand == left:
+                return True
+            return False
+        if isinstance(a, n.Add):  # A + Aᵀ, and sums of symmetric matrices
+            left, right = a.left, a.right
+            if isinstance(right, n.Transpose) and right.operand == left or \
+                    isinstance(left, n.Transpose) and left.operand == right:
+                return True
+            return self.is_symmetric(left) and self.is_symmetric(right)
+        if isinstance(a, n.Neg):
+            return self.is_symmetric(a.operand)
+        if isinstance(a, n.ScalarMul):
+            return self.is_symmetric(a.right if a.left.shape.is_scalar else a.left)
         return False
 
     def inverse(self, a: n.Node) -> n.Node:

@@ -92,6 +92,14 @@ def _add_sizes(order: list[n.Node], sizes: dict[n.Node, int]) -> None:
 
 
 def _worth_naming(node: n.Node, sizes: dict[n.Node, int]) -> bool:
+    """Long enough to save reading, and not a mere transpose, negation or inverse of something: a name
+    for X⁻ᵀ, x - a, P x or t1ᵀ costs more than it saves."""
     if isinstance(node, _NEVER_NAMED) or sizes[node] < MIN_SIZE:
         return False
-    return not (isinstance(node, (n.Transpose, n.Neg)) and isinstance(node.operand, n.Var))
+    if isinstance(node, (n.Transpose, n.Neg)):
+        return False  # its operand gets the name, and t1ᵀ is shown
+    if isinstance(node, (n.Inverse, n.MatPower)) and sizes[node] <= 3:
+        return False  # X⁻¹, X⁻ᵀ
+    if isinstance(node, (n.MatMul, n.Add)) and all(isinstance(c, (n.Var, n.Neg, n.Number)) for c in node.children()):
+        return False  # P x, x - a: as short as a name
+    return True

@@ -39,6 +39,11 @@ from matcalc import diff
     ("-p' log(softmax(o))", "o", "p: simplex(n)", "denominator", 1, "softmax(o) - p", "softmax(o) - p"),
     # without the declaration 1ᵀy stays: y is any vector
     ("-y' log(softmax(o))", "o", "", "denominator", 1, "softmax(o)(1'y) - y", "softmax(o)(𝟏ᵀy) - y"),
+    # symmetry known and used: XᵀX and its inverse are symmetric (Cookbook (55), via the chain rule)
+    ("logdet(X'X)", "X", "", "denominator", 1, "2X(X'X)^-1", "2X(XᵀX)⁻¹"),
+    ("x'(A'A)x", "x", "", "denominator", 1, "2A'A x", "2AᵀA x"),
+    # where-names only where they save reading: none for P x, x - a or X⁻ᵀ
+    ("det(X)", "X", "", "denominator", 1, "det(X) X^-T", "det(X) X⁻ᵀ"),
     # x³/3 by x: the 3s cancel exactly
     ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
 ])
