@@ -192,6 +192,16 @@ def _derivative(node: n.Derivative) -> sp.Basic:
                            span=node.span)
 
 
+def _function(name: str):
+    """A known elementwise function, or an unspecified one (f: function) as an undefined SymPy Function
+    named as NumPy code calls it (SPEC §4): f, its derivatives f_prime, f_prime2."""
+    if not n.is_unspecified(name):
+        return _FUNCTIONS[name]
+    count = n.primes(name)
+    return sp.Function(name.rstrip("'") + ("" if count == 0 else "_prime" if count == 1 else f"_prime{count}"),
+                       real=True)
+
+
 def _fraction(node: n.Number) -> sp.Rational:
     return sp.Rational(node.value.numerator, node.value.denominator)
 
@@ -223,7 +233,7 @@ _RULES = {
     / (dimension(node.operand.shape.rows) * dimension(node.operand.shape.cols)),
     n.DiagMatrix: _diag_matrix,
     n.DiagOf: _diagonal_of,
-    n.Apply: lambda node: _elementwise(_FUNCTIONS[node.function], to_sympy(node.operand), node.shape),
+    n.Apply: lambda node: _elementwise(_function(node.function), to_sympy(node.operand), node.shape),
     n.Maximum: _extremum,
     n.Minimum: _extremum,
     n.Softmax: _softmax,

@@ -162,3 +162,14 @@ def test_cli_prints_a_module(runner, fmt):
     namespace: dict = {}
     exec(result.stdout, namespace)
     assert set(namespace["check_gradient"]()) == {"W1", "W2"}
+
+
+def test_an_unspecified_function_is_called_by_name_and_bound_by_the_caller():
+    result = diff("sum(f(W x))", "W", "f: function, W: matrix(m, n), x: vector(n)")
+    namespace = module(result, "numpy")
+    assert namespace["f"] is None and namespace["f_prime"] is None  # to bind
+    namespace["f"], namespace["f_prime"] = np.tanh, lambda t: 1 - np.tanh(t) ** 2
+    assert namespace["check_gradient"]()["W"] < 1e-5
+    W, x = np.array([[1.0, -0.5], [0.2, 0.3], [0.0, 1.0]]), np.array([0.4, -1.2])
+    # d/dW 1'tanh(W x) = x tanh'(W x)' in numerator layout (n×m), by hand
+    assert_close(namespace["derivative"](W=W, x=x), np.outer(x, 1 - np.tanh(W @ x) ** 2))

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
+from sympy.core.function import AppliedUndef, UndefinedFunction
 from sympy.printing.str import StrPrinter
 
 
@@ -139,6 +140,12 @@ class _Printing:
 
     def _print_Symbol(self, expr) -> str:
         return python_name(expr.name)
+
+    def _print_Function(self, expr) -> str:
+        """An unspecified function (f: function) is called by its name, which the caller binds."""
+        if isinstance(expr.func, UndefinedFunction):
+            return f"{expr.func.__name__}({', '.join(self._print(a) for a in expr.args)})"
+        return super()._print_Function(expr)
 
 
 class _NumPy(_Printing, NumPyPrinter):
@@ -285,7 +292,7 @@ class _Builder(StrPrinter):
 SYMPY_IMPORTS = """\
 from sympy import (E, Abs, Determinant, DiagMatrix, HadamardPower, HadamardProduct, Heaviside, Identity,
                    Inverse, Lambda, MatAdd, MatMul, MatPow, MatrixSymbol, Max, Min, OneMatrix, Rational,
-                   Symbol, Trace, Transpose, ZeroMatrix, acos, asin, atan, cos, exp, log, pi, sign, sin,
+                   Symbol, Trace, Transpose, ZeroMatrix, Function, acos, asin, atan, cos, exp, log, pi, sign, sin,
                    sqrt, tan, tanh)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.tensor.array.expressions import (ArrayAdd, ArrayContraction, ArrayDiagonal, ArrayTensorProduct,
@@ -312,6 +319,9 @@ def sympy_code(objects: dict[str, sp.Basic], comment: str) -> str:
                     dimensions[atom.name] = f"{atom.name} = Symbol({atom.name!r}, integer=True, positive=True)"
                 else:
                     symbols[atom.name] = f"{python_name(atom.name)} = Symbol({atom.name!r}, real=True)"
+        for call in value.atoms(AppliedUndef):
+            name = call.func.__name__
+            symbols[name] = f"{name} = Function({name!r}, real=True)"
     for name in dimensions:
         symbols.pop(name, None)
     lines = [f"# {comment}", SYMPY_IMPORTS, "", *dimensions.values(), *symbols.values(), ""]
@@ -333,8 +343,9 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
                      given_sizes: list[str], value: sp.Basic, value_shape: tuple, where: list[tuple[str, sp.Basic]],
                      gradients: list[Gradient], order: int, point: dict[str, object],
                      given: dict[str, int]) -> str:
-    """A self-contained module: f, derivative, f_and_grad (with shape assertions) and check_gradient
-    (central finite differences of f along random directions), printed by SymPy's printers."""
+    """A self-contained module: expression, derivative, f_and_grad (with shape assertions) and
+    check_gradient (central finite differences of the function along random directions), printed by
+    SymPy's printers."""
     spec = BACKENDS[backend]
     xp = spec.printer.xp
     arguments = ", ".join(python_name(name) for name in variables)
@@ -353,25 +364,31 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         return f"{xp}.reshape({code}, ({''.join(f'{d}, ' for d in shape)}))"
 
     several = len(gradients) > 1
+    calls = sorted({call.func.__name__ for tree in [value, *(d for _, d in where), *(g.value for g in gradients)]
+                    for call in tree.atoms(AppliedUndef)})
+    unspecified = [f"# {', '.join(calls)}: an unspecified function (a `function` declaration) and its derivatives,",
+                   "# elementwise: bind them before calling, e.g. module.f = numpy.tanh",
+                   f"{' = '.join(calls)} = None", ""] if calls else []
     returned = ", ".join(shaped(code_text(backend, g.value), g.shape) for g in gradients)
     derivative_doc = (f"the derivatives by {', '.join(g.wrt for g in gradients)}, in that order"
                       if several else f"the derivative by {gradients[0].wrt}")
     lines = [
         f'"""{title}, written by matcalc.',
         "",
-        "f(...) is the function, derivative(...) " + derivative_doc + ", f_and_grad(...) both with their",
-        "shapes asserted, check_gradient() compares them with central finite differences of f. Vectors are",
-        "1-D arrays, matrices 2-D, scalars numbers or 0-d arrays.",
+        "expression(...) is the function, derivative(...) " + derivative_doc + ", f_and_grad(...) both",
+        "with their shapes asserted, check_gradient() compares them with central finite differences of the",
+        "function. Vectors are 1-D arrays, matrices 2-D, scalars numbers or 0-d arrays.",
         '"""',
         spec.imports,
         "",
+        *unspecified,
         "SHAPES = {" + ", ".join(f"{python_name(name)!r}: {dims!r}" for name, dims in variables.items()) + "}",
         "DERIVATIVE_SHAPES = {" + ", ".join(f"{python_name(g.wrt)!r}: {g.shape!r}" for g in gradients) + "}",
         f"VALUE_SHAPE = {tuple(value_shape)!r}",
         f"ORDER = {order}",
         "",
         "",
-        f"def f({arguments}):",
+        f"def expression({arguments}):",
         *prologue(),
         f"    return {shaped(code_text(backend, value), value_shape)}",
         "",
@@ -396,13 +413,13 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "",
         "",
         f"def f_and_grad({arguments}):",
-        f'    """The value of f and {derivative_doc}, their shapes checked."""',
+        f'    """The value of the function and {derivative_doc}, their shapes checked."""',
         f"    found = sizes({keywords})" if variables else "    found = {}",
         *[f"    found.setdefault({dim!r}, {dim})" for dim in given_sizes],
-        f"    value = f({keywords})",
+        f"    value = expression({keywords})",
         f"    grads = derivative({keywords})",
         "    expected = tuple(found.get(d, d) for d in VALUE_SHAPE)",
-        "    assert tuple(numpy.shape(value)) == expected, f\"f has shape {tuple(numpy.shape(value))}, not {expected}\"",
+        "    assert tuple(numpy.shape(value)) == expected, f\"the value has shape {tuple(numpy.shape(value))}, not {expected}\"",
         f"    for name, grad in zip(DERIVATIVE_SHAPES, {'grads' if several else '(grads,)'}):",
         "        expected = tuple(found.get(d, d) for d in DERIVATIVE_SHAPES[name])",
         "        assert tuple(grad.shape) == expected, f\"d/d{name} has shape {tuple(grad.shape)}, not {expected}\"",
@@ -417,9 +434,9 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "",
         "",
         "def check_gradient(point=None, seed=0, tolerance=None):",
-        '    """The largest relative error of each derivative against central finite differences of f along',
-        "    a random direction, at `point` (a dict of numbers and lists; POINT by default). An error above",
-        '    the tolerance (1e-5 for first derivatives, 1e-3 for higher ones) is an AssertionError."""',
+        '    """The largest relative error of each derivative against central finite differences of the',
+        "    function along a random direction, at `point` (a dict of numbers and lists; POINT by default).",
+        '    An error above the tolerance (1e-5 for first derivatives, 1e-3 for higher) is an AssertionError."""',
         "    from math import comb",
         "",
         "    rng = numpy.random.default_rng(seed)",
@@ -435,7 +452,7 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "        for j in range(ORDER + 1):  # the ORDER-th central difference along the direction",
         "            moved = dict(arrays)",
         "            moved[name] = " + spec.array.format("numpy.asarray(point[name], dtype=float) + (ORDER / 2 - j) * step * direction"),
-        "            difference = difference + (-1) ** j * comb(ORDER, j) * " + spec.to_numpy.format("f(**moved, **GIVEN)"),
+        "            difference = difference + (-1) ** j * comb(ORDER, j) * " + spec.to_numpy.format("expression(**moved, **GIVEN)"),
         "        difference = difference / step ** ORDER",
         "        analytic = numpy.einsum(CONTRACTIONS[name], " + spec.to_numpy.format("grad") + ", *[direction] * ORDER)",
         "        scale = max(numpy.max(numpy.abs(difference)), numpy.max(numpy.abs(analytic)), 1e-8)",
