@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+import zlib
 from functools import lru_cache
 from itertools import product
 from pathlib import Path
@@ -30,7 +31,7 @@ from matcalc.evaluate import SingularMatrixError, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"n": 3, "m": 4, "k": 5}
-STEPS = {1: 1e-4, 2: 1e-3, 3: 1e-2, 4: 2e-2}
+STEPS = {1: 1e-4, 2: 1e-3, 3: 2e-3, 4: 1e-2}
 TOLERANCE = {1: 1e-7, 2: 1e-6, 3: 1e-5, 4: 1e-4}
 EXACT_FLOOR = 181  # the exact-form count of scripts/corpus_report.py when this test was written; it may only rise
 
@@ -100,7 +101,7 @@ def draw(parsed_list, wrt: str, sizes: dict[str, int], rng: np.random.Generator,
             kind = decl.kind if decl else "matrix"
             base = rng.standard_normal((rows, cols))
             if mode:
-                base = np.abs(base) + 0.1
+                base = np.abs(base) + 0.5
             if kind == "posdef":
                 value = base @ base.T / rows + np.eye(rows)
             elif kind == "symmetric":
@@ -117,6 +118,26 @@ def draw(parsed_list, wrt: str, sizes: dict[str, int], rng: np.random.Generator,
 
 def value_of(node, values, sizes) -> np.ndarray:
     return np.asarray(evaluate(node, values, sizes), dtype=float)
+
+
+def well_conditioned(values: dict[str, np.ndarray]) -> bool:
+    """Square samples far from singular, so that differences of inverses and determinants keep their digits."""
+    return all(np.linalg.cond(v) < 50 for v in values.values() if v.shape[0] == v.shape[1] > 1)
+
+
+def seed(entry) -> int:
+    """The entry's own seed: the same point wherever the entry stands in the file."""
+    return zlib.crc32(f"{entry.expr}|{entry.wrt}|{entry.layout}|{entry.order}|{entry.form}".encode())
+
+
+def inside(pieces, values, sizes, wrt: str, rng: np.random.Generator) -> bool:
+    """Finite at the point and a little way around it along the variable (0.05 of a random direction
+    each way): the differences below never reach the edge of a function's domain (log near 0)."""
+    points = [values]
+    for _ in range(2):
+        u = 0.05 * rng.standard_normal(values[wrt].shape)
+        points += [{**values, wrt: values[wrt] + u}, {**values, wrt: values[wrt] - u}]
+    return all(finite(p.expr, point, sizes) for p in pieces for point in points)
 
 
 def finite(node, values, sizes) -> bool:
@@ -220,10 +241,10 @@ def check_entry(entry) -> float:
     pieces = [expr]
     if not entry.index_notation:
         pieces.append(parse(entry.form, entry.let))
-    rng = np.random.default_rng(entry.line)
+    rng = np.random.default_rng(seed(entry))
     for attempt in range(200):
         values = draw(pieces, entry.wrt, sizes, rng, attempt % 3)
-        if all(finite(p.expr, values, sizes) for p in pieces):
+        if well_conditioned(values) and inside(pieces, values, sizes, entry.wrt, rng):
             break
     else:
         pytest.fail("no point in the functions' domains")
@@ -351,10 +372,10 @@ def test_matcalc_agrees_with_the_textbook(entry):
     sizes = sizes_for(entry.let)
     expr = parse(entry.expr, entry.let)
     pieces = [expr] if entry.index_notation else [expr, parse(entry.form, entry.let)]
-    rng = np.random.default_rng(entry.line + 1)
+    rng = np.random.default_rng(seed(entry) + 1)
     for attempt in range(200):
         values = draw(pieces, entry.wrt, sizes, rng, attempt % 3)
-        if all(finite(p.expr, values, sizes) for p in pieces):
+        if well_conditioned(values) and inside(pieces, values, sizes, entry.wrt, rng):
             break
     expr_shape = value_of(expr.expr, values, sizes).shape
     var_shape = values[entry.wrt].shape
