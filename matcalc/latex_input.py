@@ -65,6 +65,8 @@ _OPERATOR_COMMANDS = {r"\odot": ".*", r"\circ": ".*", r"\oslash": "./", r"\cdot"
                       r"\ast": "*", r"\div": "/"}
 _BARS = {r"\|": "||", r"\lVert": "||", r"\rVert": "||", r"\Vert": "||", r"\lvert": "|", r"\rvert": "|",
          r"\vert": "|", "|": "|"}
+_LEFT_SIZES = (r"\left", r"\bigl", r"\Bigl", r"\biggl", r"\Biggl")
+_RIGHT_SIZES = (r"\right", r"\bigr", r"\Bigr", r"\biggr", r"\Biggr")
 _OPEN_DELIMITERS = {"(": "(", "[": "(", r"\lbrack": "("}
 _CLOSE_DELIMITERS = {")": ")", "]": ")", r"\rbrack": ")"}
 # Sizes of delimiters and spacing: they change how a formula looks, not what it means.
@@ -185,10 +187,15 @@ class Translation:
             elif isinstance(value, tuple) and value and isinstance(value[0], Syntax):
                 changes[field.name] = tuple(self._respan(item) for item in value)
         span = self.original(node.span)
-        if span in self.numbers and isinstance(node, BinOp) and node.op == "/" and \
-                all(isinstance(side, Literal) and side.text.isdigit() for side in (node.left, node.right)):
+        if isinstance(node, BinOp) and node.op == "/" and self._written_as_number(node.left, node.right):
             return Literal(f"{node.left.text}/{node.right.text}", span=span)  # \frac{1}{2} is the number 1/2
         return replace(node, span=span, **changes)
+
+    def _written_as_number(self, *sides: Syntax) -> bool:
+        if not all(isinstance(side, Literal) and side.text.isdigit() for side in sides):
+            return False
+        first, last = self.original(sides[0].span), self.original(sides[-1].span)
+        return any(number.start <= first.start and last.end <= number.end for number in self.numbers)
 
 
 def translate(source: str, declared: Collection[str] = (), functions: Collection[str] = ()) -> Translation:
@@ -326,7 +333,7 @@ class _Translator:
         self.pos = 0
         self.pieces: list[_Piece] = []
         self.glue_next = False
-        self.bars: list[tuple[str, int]] = []  # open bars and the depth they opened at
+        self.bars: list[tuple[str, int, bool]] = []  # open bars, the depth they opened at, in parentheses?
         self.depth = 0
         self.implicit: list[tuple[int, int]] = []  # open implicit arguments: (depth, pieces when opened)
         self.numbers: set[Span] = set()  # spans of fractions of whole numbers
@@ -484,6 +491,8 @@ class _Translator:
         if text in (r"\right",):
             return True
         if text in _BARS:  # a bar that closes one opened outside the argument
+            if text in (r"\lVert", r"\lvert") or self.lexemes[self.pos - 1].text in _LEFT_SIZES:
+                return False
             return bool(self.bars) and self.bars[-1][0] == _BARS[text] and self.bars[-1][1] < self.depth - 1
         return text in _FUNCTION_COMMANDS  # \sin x \cos y
 
@@ -523,16 +532,41 @@ class _Translator:
         self.depth -= 1
 
     def bar(self, lexeme: Lexeme) -> None:
+        """A bar opens or closes as \\lvert, \\rVert, \\left| and \\right| say; a bare | or \\| closes the
+        innermost bar of its kind if one is open. An opening bar that the plain language would read as
+        closing (the second of \\lVert B \\lVert B \\rVert \\rVert) gets parentheses around its group."""
         bar = _BARS[lexeme.text]
-        if self.bars and self.bars[-1] == (bar, self.depth - 1):
+        before = self.lexemes[self.pos - 2].text if self.pos >= 2 else ""
+        innermost = bool(self.bars) and self.bars[-1][:2] == (bar, self.depth - 1)
+        opening = lexeme.text in (r"\lVert", r"\lvert") or before in _LEFT_SIZES
+        closing = lexeme.text in (r"\rVert", r"\rvert") or before in _RIGHT_SIZES or (innermost and not opening)
+        if closing:
             self.close_implicit(self.depth)
-            self.bars.pop()
+            if not self.bars or self.bars[-1][:2] != (bar, self.depth - 1):
+                raise ParseError(f"{lexeme.text} closes no {bar}", span=lexeme.span)
+            wrapped = self.bars.pop()[2]
             self.depth -= 1
             self.emit(bar, lexeme.span)
-        else:
-            self.emit(bar, lexeme.span)
+            if wrapped:
+                if self.at("_"):
+                    self.subscript(self.next())
+                self.emit(")", lexeme.span, glued=True)
+                self.depth -= 1
+            return
+        wrapped = innermost or (bool(self.bars) and self.bars[-1][0] == bar and self._operand_done())
+        if wrapped:
+            self.emit("(", lexeme.span)
             self.depth += 1
-            self.bars.append((bar, self.depth - 1))
+        self.emit(bar, lexeme.span, glued=wrapped)
+        self.depth += 1
+        self.bars.append((bar, self.depth - 1, wrapped))
+
+    def _operand_done(self) -> bool:
+        """Whether the last piece ends an operand, so that a bar here would be read as closing."""
+        if not self.pieces:
+            return False
+        last = self.pieces[-1].text
+        return not (last.endswith("(") or last in ("+", "-", "*", "/", ".*", "./", "=", ",", "|", "||", "^"))
 
     def letters(self, lexeme: Lexeme) -> None:
         """A run of letters, for the plain language to split (`Xw` is X w). Digits right after it
@@ -704,6 +738,11 @@ class _Translator:
         first, stop = self.argument(lexeme)
         span = lexeme.span.cover(self.span_of(first, stop))
         raw = self.raw(first, stop).replace(" ", "")
+        if raw == "1" and self._ones_transposed_follows():  # \mathbf{1}\mathbf{1}^\top, the matrix of ones
+            end = self.lexemes[self.pos + 5].span
+            self.pos += 6
+            self.emit("matrix(1)", span.cover(end))
+            return
         if raw in ("1", "0"):
             self.emit(f"vector({raw})", span)
             return
@@ -712,6 +751,10 @@ class _Translator:
         if not _PLAIN_NAME.fullmatch(name):
             raise UnsupportedError(f"{lexeme.text}{{...}} makes a name, not {self.raw(first, stop)}", span=span)
         self.emit(name, span)
+
+    def _ones_transposed_follows(self) -> bool:
+        texts = [lexeme.text for lexeme in self.lexemes[self.pos : self.pos + 6]]
+        return texts[:5] == [r"\mathbf", "{", "1", "}", "^"] and texts[5:] in ([r"\top"], ["T"])
 
     def fraction(self, lexeme: Lexeme) -> None:
         r"""\frac{a}{b} is (a)/(b); \frac{\partial}{\partial x} and \frac{\partial f}{\partial x} are derivatives."""

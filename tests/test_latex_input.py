@@ -131,3 +131,87 @@ CONSTRUCTS = [
 @pytest.mark.parametrize("latex, plain", CONSTRUCTS, ids=[c[0] for c in CONSTRUCTS])
 def test_each_construct_reads_as_its_plain_form(latex, plain):
     same(latex, plain, LET + ", W1: matrix(k, n), W_out: matrix(k, n), y_hat: vector(n)")
+
+
+# The property: LaTeX output parses back
+
+
+def normal(node: n.Node):
+    """A typed tree as LaTeX shows it: a product of juxtaposed factors as the list of its factors (LaTeX
+    prints a (b C) and (a b) C alike), with its minus signs counted in front ((-a) b and -(a b) print
+    alike), c 1 (a constant vector) as the product it is printed as, and a division of two whole
+    numbers as the number (1/2 and 0.5 both print as \frac{1}{2}, read as the number); (A^T)^-1 and
+    (A^-1)^T both print as A^{-\top}."""
+    negative, form = _signed(node)
+    return ("-", form) if negative else form
+
+
+def _signed(node: n.Node) -> tuple[bool, object]:
+    if isinstance(node, n.Inverse) and isinstance(node.operand, n.Transpose):  # both print as A^{-\top}
+        inner = node.operand.operand
+        node = n.Transpose(n.Inverse(inner, shape=inner.shape), shape=node.shape)
+    if isinstance(node, n.Neg):
+        negative, form = _signed(node.operand)
+        return not negative, form
+    if isinstance(node, n.Number) and node.value < 0:
+        return True, ("Number", -node.value)
+    if isinstance(node, n.Fill) and node.value != n.Number(Fraction(1)) and node.value != n.Number(Fraction(0)):
+        return _product([node.value, dataclasses.replace(node, value=n.Number(Fraction(1)))], node.shape)
+    if isinstance(node, n.Divide) and all(isinstance(side, n.Number) and side.value.denominator == 1
+                                          for side in (node.left, node.right)):
+        return _signed(n.Number(node.left.value / node.right.value))  # 1/2 and 0.5 both print \frac{1}{2}
+    if isinstance(node, (n.MatMul, n.ScalarMul)):
+        return _product(_factors(node), node.shape)
+    if isinstance(node, (n.Hadamard, n.Divide)):
+        negative, left = _signed(node.left)
+        return negative, (type(node).__name__, node.shape, left, normal(node.right))
+    parts = tuple(normal(value) if isinstance(value, n.Node) else value
+                  for field in dataclasses.fields(node) if field.name != "span"
+                  for value in [getattr(node, field.name)])
+    return False, (type(node).__name__, *parts)
+
+
+def _product(factors: list[n.Node], shape) -> tuple[bool, object]:
+    negative, forms = False, []
+    for factor in factors:
+        minus, form = _signed(factor)
+        negative ^= minus
+        forms.append(form)
+    return negative, ("product", shape, tuple(forms))
+
+
+def _factors(node: n.Node) -> list[n.Node]:
+    if isinstance(node, (n.MatMul, n.ScalarMul)):
+        return _factors(node.left) + _factors(node.right)
+    return [node]
+
+
+def reads_back(expr: n.Node, latex: str, let: str) -> None:
+    again = parse(latex, let).expr
+    assert normal(again) == normal(expr), f"{latex} reads as {translate(latex).text}"
+
+
+def sized(latex: str, let: str) -> bool:
+    r"""Whether the LaTeX gives every I and \mathbf{1} a size: LaTeX writes eye(m) and ones(m) as I and
+    \mathbf{1}, which take their size from what is around them, and on their own nothing is."""
+    try:
+        parse(latex, let)
+    except ShapeError as error:
+        return "gives this a size" not in error.message
+    return True
+
+
+def zero_matrix(expr: n.Node) -> bool:
+    r"""\mathbf{0} is read as the zero vector; matcalc prints a zero matrix so too."""
+    return any(isinstance(node, n.Fill) and node.value == n.Number(Fraction(0)) and node.shape.is_matrix
+               for node in n.walk(expr))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(typed_expressions())
+def test_every_latex_expression_reads_back(case):
+    text, _ = case
+    expr = parse(text, DECLS).expr
+    latex = latex_expression(expr)
+    assume(not zero_matrix(expr) and sized(latex, DECLS))
+    reads_back(expr, latex, DECLS)

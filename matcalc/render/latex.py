@@ -251,10 +251,15 @@ class LatexPrinter(Printer):
             left_text = self.wrap(left, PRODUCT)
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
         associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
+        if associative and isinstance(right, n.ScalarMul) and not left.shape.is_scalar and \
+                right.left.shape.is_scalar and _has_array_factors(right.left):
+            associative = False  # x^T (s z^T z B), never x^T s z^T z B: x^T z^T would not conform
         if scalar_after and isinstance(right, (n.MatMul, n.ScalarMul)):
             right_text = _parens(self.text(right))  # softmax(o) (1'y)
         else:
             right_text = self.wrap(right, PRODUCT if associative else POWER)
+        if right_text.startswith("-"):
+            right_text = _parens(right_text)  # A (-B x), never A -B x
         return _juxtapose(left_text, right_text)
 
     def _elementwise(self, left: n.Node, op: str, right: n.Node) -> str:
@@ -303,15 +308,20 @@ class LatexPrinter(Printer):
         if name == "sqrt":
             return rf"\sqrt{{{inner}}}"
         if name == "abs":
-            return rf"\left\lvert {inner} \right\rvert"
+            return _delimited(r"\lvert", inner, r"\rvert")
         if name not in _KNOWN_CALLS:
             operator = latex_name(name.rstrip("'")) + "'" * n.primes(name)  # f'(x)
         else:
             operator = _OPERATORS.get(name, rf"\operatorname{{{name}}}")
-        return rf"{operator}\left({inner}\right)"
+        if name == "log" and len(args) == 1 and isinstance(args[0], n.Det) and \
+                isinstance(args[0].operand, (n.Var, n.Const)):
+            return rf"\log\det {self.text(args[0].operand)}"
+        if name in _BARE_ARGUMENT and len(args) == 1 and isinstance(args[0], (n.Var, n.Const)):
+            return rf"{operator} {inner}"  # \log\det X, \det A, \log x: as books set them
+        return operator + _parens(inner)
 
     def _norm(self, node: n.Norm) -> str:
-        return rf"\left\lVert {self.text(node.operand)} \right\rVert_{_NORM_SUBSCRIPTS[node.p]}"
+        return _delimited(r"\lVert", self.text(node.operand), r"\rVert") + f"_{_NORM_SUBSCRIPTS[node.p]}"
 
     def _derivative(self, node: n.Derivative) -> str:
         variable = self.text(node.wrt)
@@ -336,8 +346,28 @@ class LatexPrinter(Printer):
         return f"{text if bare else _parens(text)}_{{{subscript}}}"
 
 
+def _has_array_factors(node: n.Node) -> bool:
+    """A product with a vector or a matrix among its factors (a scalar such as z^T z)."""
+    if isinstance(node, (n.MatMul, n.ScalarMul)):
+        return any(not side.shape.is_scalar or _has_array_factors(side) for side in (node.left, node.right))
+    return False
+
+
+_TALL = (r"\frac", r"\dfrac", r"\sum", r"\begin", r"\left", r"\sqrt")
+_BARE_ARGUMENT = ("logdet",)  # \\log\\det X, as books set it (but \\det(A) A^{-1}, \\log(x))
+
+
 def _parens(text: str) -> str:
-    return rf"\left({text}\right)"
+    r"""Parentheses of the text's own size: \left( ... \right) only around what is taller than a line
+    (a fraction, a sum), so that a formula's parentheses are one size unless nesting needs more."""
+    return _delimited("(", text, ")")
+
+
+def _delimited(opening: str, text: str, closing: str) -> str:
+    if any(tall in text for tall in _TALL):
+        return rf"\left{opening} {text} \right{closing}" if opening.startswith("\\") else \
+            rf"\left{opening}{text}\right{closing}"
+    return f"{opening} {text} {closing}" if opening.startswith("\\") else f"{opening}{text}{closing}"
 
 
 def _juxtapose(left: str, right: str) -> str:
