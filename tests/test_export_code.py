@@ -173,3 +173,24 @@ def test_an_unspecified_function_is_called_by_name_and_bound_by_the_caller():
     W, x = np.array([[1.0, -0.5], [0.2, 0.3], [0.0, 1.0]]), np.array([0.4, -1.2])
     # d/dW 1'tanh(W x) = x tanh'(W x)' in numerator layout (n×m), by hand
     assert_close(namespace["derivative"](W=W, x=x), np.outer(x, 1 - np.tanh(W @ x) ** 2))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("source, wrt, let", [
+    ("sigmoid(W x)", "W", "W: matrix(m, n), x: vector(n)"),  # a diagonal of a contraction (order 5 array)
+    ("A B", "B", "A: matrix(m, n), B: matrix(n, k)"),  # linear: the second derivative is 0
+    ("a x'y", "a", "a: scalar, x: vector(n), y: vector(n)"),  # a constant 0 by a scalar
+])
+def test_second_derivatives_agree_with_second_differences(source, wrt, let, backend):
+    result = diff(source, wrt, let, order=2)
+    namespace = module(result, backend)
+    assert namespace["check_gradient"]()[wrt] < 1e-3
+    point = sample_point(result.parsed.expr, result.parsed.env, np.random.default_rng(4))
+    arrays = spec_arrays(result, point)
+    if backend == "torch":
+        import torch
+
+        arrays = {name: torch.tensor(value, dtype=torch.float64) for name, value in arrays.items()}
+    got = np.asarray(namespace["derivative"](**arrays))
+    shown = result.function()(**spec_arrays(result, point))  # matcalc's own evaluator of the shown form
+    assert_close(got, shown, 1e-9)

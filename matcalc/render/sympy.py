@@ -17,7 +17,10 @@ inverses, determinants, `.T`, the elementwise functions, and the array expressio
   and PyTorch's `torch.max(0, x)` takes no number; written as (a + b ± |a - b|) / 2;
 - `Heaviside(x, 1/2)` (the derivative of relu at its kink): PyTorch's needs a tensor for the value
   at 0; written as (sign(x) + 1) / 2, the same function;
-- a `MatMul` with a number: NumPy prints `(A).dot(2)`; written as 2*(A @ B) for every backend.
+- a `MatMul` with a number: NumPy prints `(A).dot(2)`; written as 2*(A @ B) for every backend;
+- `ArrayDiagonal` of anything but a tensor product, and `ArrayContraction` of a single array: the
+  printers give einsum one operand with the subscripts of several; written as einsum over that array;
+- a number in an `ArrayTensorProduct`: the printers hand it to einsum as an operand; written as a product.
 
 The printed code works on columns: vectors enter as 1-D arrays (SPEC §4) and are reshaped to n×1
 inside; each result is reshaped to its shape with size-1 axes left out.
@@ -113,6 +116,36 @@ class _Printing:
 
     def _print_Transpose(self, expr) -> str:
         return f"({self._print(expr.arg)}).T"
+
+    def _einsum_one(self, inner, groups, keep_groups: bool) -> str:
+        """einsum over one array: each group of axes shares a letter (a diagonal), kept at the end of
+        the output (ArrayDiagonal) or summed (ArrayContraction)."""
+        letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        subscripts = [None] * len(inner.shape)
+        grouped = []
+        for group in groups:
+            letter = next(letters)
+            grouped.append(letter)
+            for axis in group:
+                subscripts[axis] = letter
+        for axis, letter in enumerate(subscripts):
+            if letter is None:
+                subscripts[axis] = next(letters)
+        rest = [letter for axis, letter in enumerate(subscripts) if not any(axis in g for g in groups)]
+        output = "".join(rest + (grouped if keep_groups else []))
+        return f'{self.xp}.einsum("{"".join(subscripts)}->{output}", {self._print(inner)})'
+
+    def _print_ArrayDiagonal(self, expr) -> str:
+        """SymPy's printers give einsum one operand with the subscripts of several when the diagonal is
+        taken of anything but a tensor product (a contraction, here)."""
+        return self._einsum_one(expr.expr, expr.diagonal_indices, True)
+
+    def _print_ArrayContraction(self, expr) -> str:
+        from sympy.tensor.array.expressions import ArrayTensorProduct
+
+        if isinstance(expr.expr, ArrayTensorProduct):
+            return super()._print_ArrayContraction(expr)
+        return self._einsum_one(expr.expr, expr.contraction_indices, False)
 
     def _extremum(self, expr, sign: str) -> str:
         text = self._print(expr.args[0])
@@ -361,6 +394,8 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         return lines
 
     def shaped(code: str, shape: tuple) -> str:
+        if backend == "torch":  # torch.reshape takes no number (a derivative that is a constant)
+            code = f"torch.as_tensor({code}, dtype=torch.float64)"
         return f"{xp}.reshape({code}, ({''.join(f'{d}, ' for d in shape)}))"
 
     several = len(gradients) > 1
@@ -445,6 +480,7 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "    step = STEPS.get(ORDER, 1e-2)",
         "    tolerance = tolerance or (1e-5 if ORDER == 1 else 1e-3)",
         "    grads = derivative(**arrays, **GIVEN)",
+        "    size = max(float(numpy.max(numpy.abs(" + spec.to_numpy.format("expression(**arrays, **GIVEN)") + "), initial=0)), 1e-300)",
         f"    errors = {{}}",
         f"    for name, grad in zip(DERIVATIVE_SHAPES, {'grads' if several else '(grads,)'}):",
         "        direction = rng.normal(size=numpy.shape(point[name]))",
@@ -455,7 +491,10 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "            difference = difference + (-1) ** j * comb(ORDER, j) * " + spec.to_numpy.format("expression(**moved, **GIVEN)"),
         "        difference = difference / step ** ORDER",
         "        analytic = numpy.einsum(CONTRACTIONS[name], " + spec.to_numpy.format("grad") + ", *[direction] * ORDER)",
-        "        scale = max(numpy.max(numpy.abs(difference)), numpy.max(numpy.abs(analytic)), 1e-8)",
+        "        # rounding in the difference is about 2^ORDER eps |f| / step^ORDER: a derivative that is 0 (a",
+        "        # linear function's second) is compared with that noise, not divided by 0",
+        "        noise = 2 ** ORDER * 1e-15 * size / step ** ORDER",
+        "        scale = max(numpy.max(numpy.abs(difference)), numpy.max(numpy.abs(analytic)), 10 * noise / tolerance)",
         "        errors[name] = float(numpy.max(numpy.abs(analytic - difference)) / scale)",
         "        assert errors[name] <= tolerance, f\"d/d{name} is off by {errors[name]:.2g} relative\"",
         "    return errors",
