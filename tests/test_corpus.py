@@ -101,7 +101,12 @@ def draw(parsed_list, wrt: str, sizes: dict[str, int], rng: np.random.Generator,
             base = rng.standard_normal((rows, cols))
             if mode:
                 base = np.abs(base) + 0.5
-            if kind == "posdef":
+            if kind == "onehot":
+                value = np.eye(rows)[:, [rng.integers(rows)]]
+            elif kind == "simplex":
+                value = np.abs(base) + 0.1
+                value = value / value.sum()
+            elif kind == "posdef":
                 value = base @ base.T / rows + np.eye(rows)
             elif kind == "symmetric":
                 value = (base + base.T) / 2
