@@ -10,9 +10,13 @@ inverses, determinants, `.T`, the elementwise functions, and the array expressio
 - an elementwise function applied to a matrix (`ElementwiseApplyFunction`, SymPy's form of
   tanh(W x)): all three print it as `Lambda(_t, tanh(_t)).(x)`, which is not Python;
 - `HadamardPower` (x.^2): NumPy and JAX have no print method for it;
-- `Trace`: NumPy and JAX have none; `Identity(n)` with a symbolic n: NumPy and JAX raise;
-- `DiagMatrix` and `Reshape`: PyTorch has no print method for the first, none has one for the second;
+- `Trace` and `Determinant`: NumPy and JAX have none; `Identity(n)` with a symbolic n: they raise;
+- `DiagMatrix`: PyTorch has none;
+- an undefined function (f: function): the printers refuse it in strict mode; called by its name;
 - `Transpose`: PyTorch prints `torch.transpose(A).t()` for a square A, which fails (no dims given);
+- `MatPow`: PyTorch folds `torch.mm` over copies of the matrix, endlessly for a negative power (A^-2);
+- `Pow` in PyTorch: `torch.pow` takes no two numbers (the size n in a mean); written with **;
+- `OneMatrix`, `ZeroMatrix`, `Identity` in PyTorch: float32 unless told; written with dtype float64;
 - `Max`/`Min` (relu, max(0, x)): NumPy prints `amax((0, x))`, which stacks a scalar with an array,
   and PyTorch's `torch.max(0, x)` takes no number; written as (a + b ± |a - b|) / 2;
 - `Heaviside(x, 1/2)` (the derivative of relu at its kink): PyTorch's needs a tensor for the value
@@ -21,6 +25,9 @@ inverses, determinants, `.T`, the elementwise functions, and the array expressio
 - `ArrayDiagonal` of anything but a tensor product, and `ArrayContraction` of a single array: the
   printers give einsum one operand with the subscripts of several; written as einsum over that array;
 - a number in an `ArrayTensorProduct`: the printers hand it to einsum as an operand; written as a product.
+
+SymPy's PyTorch printer module also imports torch when it is installed, only to read its version:
+it is imported here with torch hidden (seconds of start-up saved, no torch needed to print).
 
 The printed code works on columns: vectors enter as 1-D arrays (SPEC §4) and are reshaped to n×1
 inside; each result is reshaped to its shape with size-1 axes left out.
@@ -198,6 +205,10 @@ class _Torch(_Printing, TorchPrinter):
 
     def _print_Pow(self, expr, rational=False) -> str:
         return f"({self._print(expr.base)})**({self._print(expr.exp)})"
+
+    def _print_MatPow(self, expr) -> str:
+        """SymPy folds torch.mm over |exp| copies, which recurses without end for a negative power."""
+        return f"torch.linalg.matrix_power({self._print(expr.base)}, {self._print(expr.exp)})"
 
 
 def python_name(name: str) -> str:
