@@ -141,12 +141,14 @@ def normal(node: n.Node):
     prints a (b C) and (a b) C alike), with its minus signs counted in front ((-a) b and -(a b) print
     alike), c 1 (a constant vector) as the product it is printed as, and a division of two whole
     numbers as the number (1/2 and 0.5 both print as \frac{1}{2}, read as the number); (A^T)^-1 and
-    (A^-1)^T both print as A^{-\top}."""
+    (A^-1)^T both print as A^{-\top}, log(det(X)) and logdet(X) as \log\det X."""
     negative, form = _signed(node)
     return ("-", form) if negative else form
 
 
 def _signed(node: n.Node) -> tuple[bool, object]:
+    if isinstance(node, n.Apply) and node.function == "log" and isinstance(node.operand, n.Det):
+        node = n.LogDet(node.operand.operand, shape=node.shape)  # both print as \log\det X
     if isinstance(node, n.Inverse) and isinstance(node.operand, n.Transpose):  # both print as A^{-\top}
         inner = node.operand.operand
         node = n.Transpose(n.Inverse(inner, shape=inner.shape), shape=node.shape)
@@ -176,7 +178,7 @@ def _product(factors: list[n.Node], shape) -> tuple[bool, object]:
     for factor in factors:
         minus, form = _signed(factor)
         negative ^= minus
-        forms.append(form)
+        forms += form[2] if form[0] == "product" else [form]  # B (-(C B)) prints as B (-C B)
     return negative, ("product", shape, tuple(forms))
 
 

@@ -251,9 +251,8 @@ class LatexPrinter(Printer):
             left_text = self.wrap(left, PRODUCT)
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
         associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
-        if associative and isinstance(right, n.ScalarMul) and not left.shape.is_scalar and \
-                right.left.shape.is_scalar and _has_array_factors(right.left):
-            associative = False  # x^T (s z^T z B), never x^T s z^T z B: x^T z^T would not conform
+        if associative and not left.shape.is_scalar and _starts_with_scalar_product(right):
+            associative = False  # x^T (z^T z B), never x^T z^T z B: x^T z^T would not conform
         if scalar_after and isinstance(right, (n.MatMul, n.ScalarMul)):
             right_text = _parens(self.text(right))  # softmax(o) (1'y)
         else:
@@ -344,6 +343,15 @@ class LatexPrinter(Printer):
         if not subscript:
             return text
         return f"{text if bare else _parens(text)}_{{{subscript}}}"
+
+
+def _starts_with_scalar_product(node: n.Node) -> bool:
+    """Whether the first factor a product prints is a scalar made of vectors or matrices (z^T z B)."""
+    while isinstance(node, (n.MatMul, n.ScalarMul)):
+        if node.shape.is_scalar and _has_array_factors(node):
+            return True
+        node = node.left
+    return False
 
 
 def _has_array_factors(node: n.Node) -> bool:
