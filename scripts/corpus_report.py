@@ -10,7 +10,10 @@ the normalisation of `normalise`:
 - whitespace removed;
 - `ᵀ` and `^T` read as `'`, `⊙` as `.*`, `⊘` as `./`, `⁻¹` as `^-1`, `δ` as `delta`, `𝟏` and
   `ones(n)` as `1`, `eye(n)` as `I`;
-- redundant outer parentheses removed (`(A + A')x` keeps its own);
+- redundant parentheses removed: outer ones always (`(A + A')x` keeps its own); and two forms are
+  also the same where matcalc reads both with the corpus's declarations to the same canonical text,
+  which keeps the tree as written and drops only the parentheses its parser does not need
+  (`(1 / m) X'(X w - y)` is `1/m X'(X w - y)`, while `2lambda(1/2)w` and `X''` stay as they are);
 - the order of commutative scalar factors: in matrix notation, the factors of each term that
   matcalc's own shape check calls scalars are sorted and put first (`2cos(z^2) z` is `2z cos(z^2)`,
   `I(x'x)` is `(x'x)I`; a term with `/`, `.*`, a norm or a `where` name is left as it is); in
@@ -214,8 +217,24 @@ def _scalar_factors_first(text: str, let: str | None) -> str:
     return " + ".join(terms).replace("+ -", "- ")
 
 
-def normalise(text: str, let: str | None = None) -> str:
-    """The form as compared: see the module docstring. With `let`, scalar factors are reordered."""
+def _canonical(text: str, let: str) -> str:
+    """matcalc's canonical text of a form it reads with no name left to guess: the tree as written, with
+    only its redundant parentheses and spacing gone (`(1 / m) X'(X w - y)` is `1/m X'(X w - y)`;
+    `2lambda(1/2)w` and `X''` stay as they are). Anything else (a `where` name, a lone `I`) as it is."""
+    from matcalc import parse
+
+    if " where " in text:
+        return text
+    try:
+        parsed = parse(text, let)
+    except Exception:
+        return text
+    return text if parsed.assumed else parsed.canonical
+
+
+def normalise(text: str, let: str | None = None, canonical: bool = False) -> str:
+    """The form as compared: see the module docstring. With `let`, scalar factors are reordered; with
+    `canonical` too, the form is first rewritten as matcalc's canonical text."""
     for old, new in _REPLACEMENTS:
         text = text.replace(old, new)
     text = re.sub(r"(?<![A-Za-z_])ones\([^()]*\)", "1", text)
@@ -232,7 +251,7 @@ def normalise(text: str, let: str | None = None) -> str:
             terms.append(sign + " ".join(sorted(factors)))
         text = head + "=" + "+".join(terms).replace("+-", "-")
     elif let is not None:
-        text = _scalar_factors_first(text, let)
+        text = _scalar_factors_first(_canonical(text, let) if canonical else text, let)
     text = re.sub(r"\s+", "", text)
     return _strip_outer(text)
 
@@ -259,7 +278,8 @@ def run(entries: list[Entry]) -> list[Outcome]:
             outcomes.append(outcome)
             continue
         ours, theirs = normalise(outcome.text, entry.let), normalise(entry.form, entry.let)
-        outcome.exact = ours == theirs
+        outcome.exact = ours == theirs or \
+            normalise(outcome.text, entry.let, True) == normalise(entry.form, entry.let, True)
         outcome.ratio = len(ours) / max(len(theirs), 1)
         outcomes.append(outcome)
     return outcomes
