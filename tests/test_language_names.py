@@ -117,11 +117,12 @@ def test_function_declarations_are_read():
     assert parsed.env.functions == {"f"}
 
 
-@pytest.mark.parametrize("text", ["f(x)", "sum(f(W x))", "f'(x) + 1"])
-def test_a_declared_function_parses_and_is_not_supported_yet(text):
-    with pytest.raises(UnsupportedError) as info:
-        parse(text, "f: function, W: matrix(n, n), x: vector(n)")
-    assert "unspecified function f" in info.value.message
+@pytest.mark.parametrize("text, canonical", [("f(x)", "f(x)"), ("sum(f(W x))", "sum(f(W x))"),
+                                             ("f'(x) + 1", "f'(x) + 1")])
+def test_a_declared_function_applies_elementwise(text, canonical):
+    parsed = parse(text, "f: function, W: matrix(n, n), x: vector(n)")
+    assert parsed.canonical == canonical and parsed.shape == parse(text.replace("f'", "exp").replace("f", "exp"),
+                                                                   "W: matrix(n, n), x: vector(n)").shape
 
 
 def test_a_declared_function_needs_its_argument():
@@ -136,9 +137,8 @@ def test_cli_exit_statuses_for_calls(runner):
     assert refused.stderr.startswith(
         "error: f(...) is written like a call of a function f, which is not declared (column 1)")
     assert "Traceback" not in refused.stderr
-    unsupported = runner.invoke(cli, ["diff", "sum(f(x))", "--wrt", "x", "--let", "f: function"])
-    assert unsupported.exit_code == 3
-    assert "unspecified function f" in unsupported.stderr
+    declared = runner.invoke(cli, ["diff", "sum(f(x))", "--wrt", "x", "--let", "f: function"])
+    assert declared.exit_code == 0 and "f'(x)" in declared.stdout
 
 
 # Superscripts

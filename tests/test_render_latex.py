@@ -169,16 +169,16 @@ def golden(source, wrt, text, latex, let=LET, layout="numerator", order=1):
 GOLDEN = [
     # d(x'Ax) = x'(A + A')dx: the numerator-layout derivative is the row x'(A + A') (1×n).
     golden("x'Ax", "x", "xᵀ(A + Aᵀ)",
-           r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = "
-           r"\mathbf{x}^\top \left(A + A^\top\right)"),
+           r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + "
+           r"A^\top)"),
     # The gradient (denominator layout) of x'Ax is the column (A + A')x.
     golden("x'Ax", "x", "(A + Aᵀ)x",
-           r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \left(A + A^\top\right) \mathbf{x}",
+           r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = (A + A^\top) \mathbf{x}",
            layout="denominator"),
     # Least squares: ∇_w ||y - Xw||² = -2X'(y - Xw), a column of w's length.
     golden("||y - Xw||^2", "w", "-2Xᵀ(y - X w)",
-           r"\frac{\partial \left\lVert \mathbf{y} - X \mathbf{w} \right\rVert_2^{2}}{\partial \mathbf{w}} = "
-           r"-2 X^\top \left(\mathbf{y} - X \mathbf{w}\right)",
+           r"\frac{\partial \lVert \mathbf{y} - X \mathbf{w} \rVert_2^{2}}{\partial \mathbf{w}} = -2 X^\top "
+           r"(\mathbf{y} - X \mathbf{w})",
            let=None, layout="denominator"),
     # y = A X b, y_i = A_ir X_rc b_c, so ∂y_i/∂X_jk = A_ij b_k (order 3: index notation, y defined after).
     golden("A X b", "X", "∂y_i/∂X_jk = A_ij b_k",
@@ -187,108 +187,104 @@ GOLDEN = [
     # Chain rule through two tanh layers: J = diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2) W1, t1 = tanh(W1 x);
     # tanh' = 1 - tanh², applied entrywise, becomes a diagonal matrix.
     golden("tanh(W2 tanh(W1 x))", "x", "diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2) W1",
-           r"\frac{\partial \tanh\left(W_{2} \tanh\left(W_{1} \mathbf{x}\right)\right)}{\partial \mathbf{x}} = "
-           r"\operatorname{diag}\left(1 - \tanh\left(W_{2} \mathbf{t}_{1}\right)^{\circ 2}\right) W_{2} "
-           r"\operatorname{diag}\left(1 - \mathbf{t}_{1}^{\circ 2}\right) W_{1}, "
-           r"\quad \text{where } \mathbf{t}_{1} = \tanh\left(W_{1} \mathbf{x}\right)",
+           r"\frac{\partial \tanh(W_{2} \tanh(W_{1} \mathbf{x}))}{\partial \mathbf{x}} = "
+           r"\operatorname{diag}(1 - \tanh(W_{2} \mathbf{t}_{1})^{\circ 2}) W_{2} \operatorname{diag}(1 - "
+           r"\mathbf{t}_{1}^{\circ 2}) W_{1}, \quad \text{where } \mathbf{t}_{1} = \tanh(W_{1} \mathbf{x})",
            let=None),
     # dy = W3 D2 W2 D1 dW1 x (D1, D2 the tanh' diagonals), so ∂y_i/∂(W1)_jk = (W3 D2 W2 D1)_ij x_k.
     golden("W3 tanh(W2 tanh(W1 x))", "W1",
            "∂y_i/∂(W1)_jk = (W3 diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2))_ij x_k",
-           r"\frac{\partial y_{i}}{\partial \left(W_{1}\right)_{jk}} = \left(W_{3} \operatorname{diag}\left(1 - "
-           r"\tanh\left(W_{2} \mathbf{t}_{1}\right)^{\circ 2}\right) W_{2} \operatorname{diag}\left(1 - "
-           r"\mathbf{t}_{1}^{\circ 2}\right)\right)_{ij} x_{k}, \quad \text{where } \mathbf{y} = W_{3} "
-           r"\tanh\left(W_{2} \tanh\left(W_{1} \mathbf{x}\right)\right), \quad \mathbf{t}_{1} = "
-           r"\tanh\left(W_{1} \mathbf{x}\right)",
+           r"\frac{\partial y_{i}}{\partial (W_{1})_{jk}} = (W_{3} \operatorname{diag}(1 - \tanh(W_{2} "
+           r"\mathbf{t}_{1})^{\circ 2}) W_{2} \operatorname{diag}(1 - \mathbf{t}_{1}^{\circ 2}))_{ij} "
+           r"x_{k}, \quad \text{where } \mathbf{y} = W_{3} \tanh(W_{2} \tanh(W_{1} \mathbf{x})), \quad "
+           r"\mathbf{t}_{1} = \tanh(W_{1} \mathbf{x})",
            let=None),
     # Matrix Cookbook (57): ∂ log det X / ∂X = X^-T in denominator layout (the shape of X).
     golden("log(det(X))", "X", "X⁻ᵀ",
-           r"\frac{\partial \log\left(\det\left(X\right)\right)}{\partial X} = X^{-\top}",
+           r"\frac{\partial \log\det X}{\partial X} = X^{-\top}",
            let=None, layout="denominator"),
     # Matrix Cookbook (101): ∂ tr(AXB)/∂X = A'B' in denominator layout.
     golden("tr(A X B)", "X", "AᵀBᵀ",
-           r"\frac{\partial \operatorname{tr}\left(A X B\right)}{\partial X} = A^\top B^\top",
+           r"\frac{\partial \operatorname{tr}(A X B)}{\partial X} = A^\top B^\top",
            let="A: matrix(n, m), X: matrix(m, k), B: matrix(k, n)", layout="denominator"),
     # Cross-entropy: -y' log softmax(o) = -y'o + (1'y) logsumexp(o), so the gradient is softmax(o)(1'y) - y.
     golden("-y' log(softmax(o))", "o", "softmax(o)(𝟏ᵀy) - y",
-           r"\frac{\partial \left(-\mathbf{y}^\top \log\left(\operatorname{softmax}\left(\mathbf{o}\right)\right)"
-           r"\right)}{\partial \mathbf{o}} = \operatorname{softmax}\left(\mathbf{o}\right) \left(\mathbf{1}^\top "
-           r"\mathbf{y}\right) - \mathbf{y}",
+           r"\frac{\partial (-\mathbf{y}^\top \log(\operatorname{softmax}(\mathbf{o})))}{\partial "
+           r"\mathbf{o}} = \operatorname{softmax}(\mathbf{o}) (\mathbf{1}^\top \mathbf{y}) - \mathbf{y}",
            let=None, layout="denominator"),
     # A ReLU neuron: the derivative is x' where w'x + b > 0 and 0 where it is < 0 (step); a kink at 0.
     golden("max(0, w'x + b)", "w", "step(wᵀx + b) xᵀ",
-           r"\frac{\partial \max\left(0, \mathbf{w}^\top \mathbf{x} + b\right)}{\partial \mathbf{w}} = "
-           r"\operatorname{step}\left(\mathbf{w}^\top \mathbf{x} + b\right) \mathbf{x}^\top",
+           r"\frac{\partial \max(0, \mathbf{w}^\top \mathbf{x} + b)}{\partial \mathbf{w}} = "
+           r"\operatorname{step}(\mathbf{w}^\top \mathbf{x} + b) \mathbf{x}^\top",
            let="w: vector(n), x: vector(n), b: scalar"),
     # |x| entrywise has the diagonal Jacobian diag(sign(x)) away from the kinks at x_i = 0.
     golden("|x|", "x", "diag(sign(x))",
-           r"\frac{\partial \left\lvert \mathbf{x} \right\rvert}{\partial \mathbf{x}} = "
-           r"\operatorname{diag}\left(\operatorname{sign}\left(\mathbf{x}\right)\right)"),
+           r"\frac{\partial \lvert \mathbf{x} \rvert}{\partial \mathbf{x}} = "
+           r"\operatorname{diag}(\operatorname{sign}(\mathbf{x}))"),
     # relu entrywise: the Jacobian is diag(step(x)).
     golden("relu(x)", "x", "diag(step(x))",
-           r"\frac{\partial \operatorname{relu}\left(\mathbf{x}\right)}{\partial \mathbf{x}} = "
-           r"\operatorname{diag}\left(\operatorname{step}\left(\mathbf{x}\right)\right)"),
+           r"\frac{\partial \operatorname{relu}(\mathbf{x})}{\partial \mathbf{x}} = "
+           r"\operatorname{diag}(\operatorname{step}(\mathbf{x}))"),
     # λ||x||² has the derivative 2λx' (a row in numerator layout); lambda is a Python keyword, a Greek letter here.
     golden("lambda ||x||^2", "x", "2λ xᵀ",
-           r"\frac{\partial \lambda \left\lVert \mathbf{x} \right\rVert_2^{2}}{\partial \mathbf{x}} = "
-           r"2 \lambda \mathbf{x}^\top",
+           r"\frac{\partial \lambda \lVert \mathbf{x} \rVert_2^{2}}{\partial \mathbf{x}} = 2 \lambda "
+           r"\mathbf{x}^\top",
            let="lambda: scalar, x: vector(n)"),
     # The Hessian of logsumexp is diag(p) - pp' with p = softmax(x).
     golden("logsumexp(x)", "x", "diag(softmax(x)) - softmax(x) softmax(x)ᵀ",
-           r"\frac{\partial^{2} \operatorname{logsumexp}\left(\mathbf{x}\right)}{\partial \mathbf{x}^{2}} = "
-           r"\operatorname{diag}\left(\operatorname{softmax}\left(\mathbf{x}\right)\right) - "
-           r"\operatorname{softmax}\left(\mathbf{x}\right) \operatorname{softmax}\left(\mathbf{x}\right)^\top",
+           r"\frac{\partial^{2} \operatorname{logsumexp}(\mathbf{x})}{\partial \mathbf{x}^{2}} = "
+           r"\operatorname{diag}(\operatorname{softmax}(\mathbf{x})) - \operatorname{softmax}(\mathbf{x}) "
+           r"\operatorname{softmax}(\mathbf{x})^\top",
            order=2),
     # The Hessian of 1/2 ||Xw - y||² is X'X (a fraction under ∂ is put in parentheses).
     golden("1/2 ||X w - y||^2", "w", "XᵀX",
-           r"\frac{\partial^{2} \left(\frac{1}{2} \left\lVert X \mathbf{w} - \mathbf{y} \right\rVert_2^{2}\right)}"
-           r"{\partial \mathbf{w}^{2}} = X^\top X",
+           r"\frac{\partial^{2} \left(\frac{1}{2} \lVert X \mathbf{w} - \mathbf{y} "
+           r"\rVert_2^{2}\right)}{\partial \mathbf{w}^{2}} = X^\top X",
            let=None, order=2),
     # ∂(x_i/y_i)/∂y_j = -x_i/y_i² δ_ij: a diagonal Jacobian, ⊘ and an elementwise square ^{∘2}.
     golden("x ./ y", "y", "-diag(x ⊘ y^2)",
            r"\frac{\partial \mathbf{x} \oslash \mathbf{y}}{\partial \mathbf{y}} = "
-           r"-\operatorname{diag}\left(\mathbf{x} \oslash \mathbf{y}^{\circ 2}\right)"),
+           r"-\operatorname{diag}(\mathbf{x} \oslash \mathbf{y}^{\circ 2})"),
     # d||x|| = x'dx / ||x||: the row (x/||x||)' in numerator layout; a fraction by a scalar is \frac.
     golden("||x||", "x", "(x / ‖x‖)ᵀ",
-           r"\frac{\partial \left\lVert \mathbf{x} \right\rVert_2}{\partial \mathbf{x}} = "
-           r"\left(\frac{\mathbf{x}}{\left\lVert \mathbf{x} \right\rVert_2}\right)^\top"),
+           r"\frac{\partial \lVert \mathbf{x} \rVert_2}{\partial \mathbf{x}} = "
+           r"\left(\frac{\mathbf{x}}{\lVert \mathbf{x} \rVert_2}\right)^\top"),
     # X by itself: ∂X_ij/∂X_kl = δ_ik δ_jl, the identity of order 4 (no "where": y is X itself).
     golden("X", "X", "∂X_ij/∂X_kl = δ_ik δ_jl",
            r"\frac{\partial X_{ij}}{\partial X_{kl}} = \delta_{ik} \delta_{jl}"),
     # d(A⁻¹) = -A⁻¹ dA A⁻¹, so ∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻¹)_lj = -(A⁻¹)_ik (A⁻ᵀ)_jl.
     golden("inv(A)", "A", "∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻ᵀ)_jl",
-           r"\frac{\partial Y_{ij}}{\partial A_{kl}} = -\left(A^{-1}\right)_{ik} \left(A^{-\top}\right)_{jl}, "
-           r"\quad \text{where } Y = A^{-1}"),
+           r"\frac{\partial Y_{ij}}{\partial A_{kl}} = -(A^{-1})_{ik} (A^{-\top})_{jl}, \quad \text{where } "
+           r"Y = A^{-1}"),
     # d/da a^{3/2} = (3/2) a^{1/2}: fractions as \frac, and inline p/q in an exponent.
     golden("a^1.5", "a", "(3/2)a^0.5",  # exact, as the LaTeX: a coefficient is a fraction
            r"\frac{\partial a^{3/2}}{\partial a} = \frac{3}{2} a^{1/2}"),
     # mean(x ⊙ y) = (1/n) Σ x_i y_i, so the derivative by x is the row y'/n; n is the dimension as a number.
     golden("mean(x .* y)", "x", "(1 / n) yᵀ",
-           r"\frac{\partial \operatorname{mean}\left(\mathbf{x} \odot \mathbf{y}\right)}{\partial \mathbf{x}} = "
+           r"\frac{\partial \operatorname{mean}(\mathbf{x} \odot \mathbf{y})}{\partial \mathbf{x}} = "
            r"\frac{1}{n} \mathbf{y}^\top"),
     # Matrix Cookbook (49): ∂ det A/∂A = det(A) A^-T (denominator); numerator layout transposes it: det(A) A⁻¹.
     golden("det(A)", "A", "det(A) A⁻¹",
-           r"\frac{\partial \det\left(A\right)}{\partial A} = \det\left(A\right) A^{-1}"),
+           r"\frac{\partial \det(A)}{\partial A} = \det(A) A^{-1}"),
     # d softmax(z) = (diag(p) - pp') dz with z = a x, dz = x da: x ⊙ p - p (x'p), p named t1.
     golden("softmax(a x)", "a", "x ⊙ t1 - t1(xᵀt1)",
-           r"\frac{\partial \operatorname{softmax}\left(a \mathbf{x}\right)}{\partial a} = \mathbf{x} \odot "
-           r"\mathbf{t}_{1} - \mathbf{t}_{1} \left(\mathbf{x}^\top \mathbf{t}_{1}\right), \quad \text{where } "
-           r"\mathbf{t}_{1} = \operatorname{softmax}\left(a \mathbf{x}\right)"),
+           r"\frac{\partial \operatorname{softmax}(a \mathbf{x})}{\partial a} = \mathbf{x} \odot "
+           r"\mathbf{t}_{1} - \mathbf{t}_{1} (\mathbf{x}^\top \mathbf{t}_{1}), \quad \text{where } "
+           r"\mathbf{t}_{1} = \operatorname{softmax}(a \mathbf{x})"),
     # Unicode Greek names: ∇_θ (λ||θ||² + θ'x) = 2λθ + x; a Greek vector is \boldsymbol.
     golden("λ ||θ||^2 + θ'x", "θ", "2λ θ + x",
-           r"\frac{\partial \left(\lambda \left\lVert \boldsymbol{\theta} \right\rVert_2^{2} + "
-           r"\boldsymbol{\theta}^\top \mathbf{x}\right)}{\partial \boldsymbol{\theta}} = "
-           r"2 \lambda \boldsymbol{\theta} + \mathbf{x}",
+           r"\frac{\partial (\lambda \lVert \boldsymbol{\theta} \rVert_2^{2} + \boldsymbol{\theta}^\top "
+           r"\mathbf{x})}{\partial \boldsymbol{\theta}} = 2 \lambda \boldsymbol{\theta} + \mathbf{x}",
            let="λ: scalar, θ: vector(n), x: vector(n)", layout="denominator"),
     # Subscripted names: the quadratic form again, x_1'(W_1 + W_1'), with x_1 bold and W_1 italic.
     golden("x_1' W_1 x_1", "x_1", "x_1ᵀ(W_1 + W_1ᵀ)",
            r"\frac{\partial \mathbf{x}_{1}^\top W_{1} \mathbf{x}_{1}}{\partial \mathbf{x}_{1}} = "
-           r"\mathbf{x}_{1}^\top \left(W_{1} + W_{1}^\top\right)",
+           r"\mathbf{x}_{1}^\top (W_{1} + W_{1}^\top)",
            let="x_1: vector(n), W_1: matrix(n, n)"),
     # ∂2^{x_i}/∂x_j = log(2) 2^{x_i} δ_ij: an elementwise power with a scalar base.
     golden("2 .^ x", "x", "log(2) diag(2.^x)",
-           r"\frac{\partial 2^{\circ \mathbf{x}}}{\partial \mathbf{x}} = "
-           r"\log\left(2\right) \operatorname{diag}\left(2^{\circ \mathbf{x}}\right)"),
+           r"\frac{\partial 2^{\circ \mathbf{x}}}{\partial \mathbf{x}} = \log(2) "
+           r"\operatorname{diag}(2^{\circ \mathbf{x}})"),
     # d sqrt(x'x) = 2x'dx / (2 sqrt(x'x)) = x'dx / sqrt(x'x): the 2s cancel.
     golden("sqrt(x'x)", "x", "(1 / sqrt(xᵀx)) xᵀ",
            r"\frac{\partial \sqrt{\mathbf{x}^\top \mathbf{x}}}{\partial \mathbf{x}} = "
@@ -299,12 +295,12 @@ GOLDEN = [
            r"\mathbf{z}^\top"),
     # ∇ Σ log x_i = (1/x_i)_i, written 1 ⊘ x (the scalar 1 expanded).
     golden("sum(log(x))", "x", "1 ⊘ x",
-           r"\frac{\partial \operatorname{sum}\left(\log\left(\mathbf{x}\right)\right)}{\partial \mathbf{x}} = "
-           r"1 \oslash \mathbf{x}",
+           r"\frac{\partial \operatorname{sum}(\log(\mathbf{x}))}{\partial \mathbf{x}} = 1 \oslash "
+           r"\mathbf{x}",
            layout="denominator"),
     # ∇ ||X||_F² = 2X, the shape of X in denominator layout.
     golden("||X||_F^2", "X", "2X",
-           r"\frac{\partial \left\lVert X \right\rVert_F^{2}}{\partial X} = 2 X", layout="denominator"),
+           r"\frac{\partial \lVert X \rVert_F^{2}}{\partial X} = 2 X", layout="denominator"),
 ]
 
 
@@ -366,28 +362,28 @@ def test_names(name, bold, expected):
     ("inv(X')", "X: matrix(n, n)", r"X^{-\top}"),
     ("inv(X)'", "X: matrix(n, n)", r"X^{-\top}"),
     # a transposed product transposed again needs its own parentheses
-    ("((A B)')'", "A: matrix(n, m), B: matrix(m, k)", r"\left(\left(A B\right)^\top\right)^\top"),
+    ("((A B)')'", "A: matrix(n, m), B: matrix(m, k)", r"((A B)^\top)^\top"),
     ("((x')')' y", "x: vector(n), y: vector(n)",
-     r"\left(\left(\mathbf{x}^\top\right)^\top\right)^\top \mathbf{y}"),
-    ("A^2 - (A^2)'", "A: matrix(n, n)", r"A^{2} - \left(A^{2}\right)^\top"),
+     r"((\mathbf{x}^\top)^\top)^\top \mathbf{y}"),
+    ("A^2 - (A^2)'", "A: matrix(n, n)", r"A^{2} - (A^{2})^\top"),
     ("ones(n)' x", "x: vector(n)", r"\mathbf{1}^\top \mathbf{x}"),
     ("x .^ 2 + 2^a", "x: vector(n), a: scalar", r"\mathbf{x}^{\circ 2} + 2^{a}"),
     ("||x||_2 + ||X||_F + ||x||_1", "x: vector(n), X: matrix(n, n)",
-     r"\left\lVert \mathbf{x} \right\rVert_2 + \left\lVert X \right\rVert_F + \left\lVert \mathbf{x} \right\rVert_1"),
+     r"\lVert \mathbf{x} \rVert_2 + \lVert X \rVert_F + \lVert \mathbf{x} \rVert_1"),
     ("|a| + sqrt(a) + exp(-a)", "a: scalar",
-     r"\left\lvert a \right\rvert + \sqrt{a} + \exp\left(-a\right)"),
+     r"\lvert a \rvert + \sqrt{a} + \exp(-a)"),
     ("2 * 3 a", "a: scalar", r"2 \cdot 3 a"),
-    ("a - (-b)", "a: scalar, b: scalar", r"a - \left(-b\right)"),
+    ("a - (-b)", "a: scalar, b: scalar", r"a - (-b)"),
     ("(x .* y) ./ z", "x: vector(n), y: vector(n), z: vector(n)",
-     r"\left(\mathbf{x} \odot \mathbf{y}\right) \oslash \mathbf{z}"),
+     r"(\mathbf{x} \odot \mathbf{y}) \oslash \mathbf{z}"),
     ("A (x .* y)", "A: matrix(n, n), x: vector(n), y: vector(n)",
-     r"A \left(\mathbf{x} \odot \mathbf{y}\right)"),
+     r"A (\mathbf{x} \odot \mathbf{y})"),
     ("pi e x / 4", "x: vector(n)", r"\frac{\pi e \mathbf{x}}{4}"),
     ("tr(S) det(P) logdet(P)", "S: symmetric(n), P: posdef(n)",
-     r"\operatorname{tr}\left(S\right) \det\left(P\right) \log\det\left(P\right)"),
+     r"\operatorname{tr}(S) \det(P) \log\det P"),
     ("x + 0.25", "x: vector(n)", r"\mathbf{x} + \frac{1}{4}"),
     ("-0.5 x + 0.001", "x: vector(n)", r"-\frac{1}{2} \mathbf{x} + 0.001"),
-    ("d/dx (x'x + 1)", "x: vector(n)", r"\frac{\partial}{\partial \mathbf{x}} \left(\mathbf{x}^\top \mathbf{x} + 1\right)"),
+    ("d/dx (x'x + 1)", "x: vector(n)", r"\frac{\partial}{\partial \mathbf{x}} (\mathbf{x}^\top \mathbf{x} + 1)"),
 ])
 def test_expressions(source, let, expected):
     assert latex_expression(parse(source, let).expr) == expected

@@ -90,7 +90,7 @@ def test_solve_in_every_format(runner):
     assert data["numpy"] == "np.linalg.inv(X.T @ X + lambda_ * np.eye(X.shape[1])) @ X.T @ y"
     assert data["shapes"]["w"] == ["m"] and data["result_shape"] == ["m"]
     latex = runner.invoke(cli, base + ["--format", "latex"]).stdout
-    assert latex == "\\mathbf{w} = \\left(X^\\top X + \\lambda I\\right)^{-1} X^\\top \\mathbf{y}\n"
+    assert latex == "\\mathbf{w} = (X^\\top X + \\lambda I)^{-1} X^\\top \\mathbf{y}\n"
     assert "(XᵀX + λ I)⁻¹ Xᵀy" in runner.invoke(cli, base + ["--format", "table"]).stdout
     assert runner.invoke(cli, base).stdout.startswith("w = (XᵀX + λ I)⁻¹ Xᵀy\n")
 

@@ -6,7 +6,7 @@ scalar italic (`A`, `a`); Greek names are Greek letters (`lambda`, `λ` ->
 `^\top` transposes, `^{-1}` inverts, `^{-\top}` does both; `\odot` and
 `\oslash` are elementwise, `\frac{a}{b}` divides by a scalar and
 `\mathbf{x}^{\circ 2}` is an elementwise power. Norms carry their subscript
-(`\left\lVert \mathbf{x} \right\rVert_2`, `_F`, `_1`); `\mathbf{1}` is the
+(`\lVert \mathbf{x} \rVert_2`, `_F`, `_1`); `\mathbf{1}` is the
 vector of ones, `I` the identity. Results of order 3 and 4 are written in
 index notation with italic entries and Kronecker deltas:
 `\frac{\partial y_{i}}{\partial X_{jk}} = A_{ij} b_{k}`.
@@ -59,7 +59,7 @@ def latex_expression(node: n.Node) -> str:
 
     >>> from matcalc.api import parse
     >>> print(latex_expression(parse("x'Ax + ||y - Xw||^2").expr))
-    \mathbf{x}^\top A \mathbf{x} + \left\lVert \mathbf{y} - X \mathbf{w} \right\rVert_2^{2}
+    \mathbf{x}^\top A \mathbf{x} + \lVert \mathbf{y} - X \mathbf{w} \rVert_2^{2}
     """
     return LatexPrinter().text(node)
 
@@ -75,9 +75,9 @@ def latex_text(result: Derivative, mode: str = "equation") -> str:
 
     >>> from matcalc.api import diff
     >>> print(latex_text(diff("x'Ax", "x").derivative))
-    \frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top \left(A + A^\top\right)
+    \frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + A^\top)
     >>> print(latex_text(diff("x'Ax", "x").derivative, "rhs"))
-    \mathbf{x}^\top \left(A + A^\top\right)
+    \mathbf{x}^\top (A + A^\top)
     """
     if mode not in MODES:
         raise InputError(f"the LaTeX mode is one of {', '.join(MODES)}, not {mode}")
@@ -158,7 +158,8 @@ def _number(value: Fraction, inline: bool = False) -> str:
 
 
 class LatexPrinter(Printer):
-    """Canonical text's structure with LaTeX spellings; parentheses are \\left( ... \\right)."""
+    """Canonical text's structure with LaTeX spellings; parentheses of one size, \\left( ... \\right)
+    only around a fraction or sum (see _parens)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -331,7 +332,7 @@ class LatexPrinter(Printer):
     # Index notation
 
     def entry(self, node: n.Node, subscript: str) -> str:
-        """An entry of a vector or matrix expression: `A_{ij}`, `b_{k}`, `\\left(A^{-1}\\right)_{ik}`."""
+        """An entry of a vector or matrix expression: `A_{ij}`, `b_{k}`, `(A^{-1})_{ik}`."""
         if isinstance(node, n.Var):
             text = latex_name(node.name)  # entries are scalars: italic, not bold
             bare = "_" not in text
