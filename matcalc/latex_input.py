@@ -418,7 +418,8 @@ class _Translator:
         return self.lexemes[max(stop - 1, first)]
 
     def span_of(self, first: int, stop: int) -> Span:
-        return self.lexemes[first].span.cover(self.lexemes[max(stop - 1, first)].span)
+        """The span of an argument's lexemes, with its closing brace."""
+        return self.lexemes[min(first, len(self.lexemes) - 1)].span.cover(self.closer(first, stop).span)
 
     # The pass
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from matcalc import nodes as n
 from matcalc.api import diff, parse
@@ -27,6 +28,7 @@ from matcalc.cli import cli
 from matcalc.errors import ShapeError, UnknownSymbolError, UnsupportedError, ParseError
 from matcalc.latex_input import is_latex, translate
 from matcalc.render.latex import latex_expression
+from matcalc.shapes import Shape
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_properties import DECLS, typed_expressions  # noqa: E402
@@ -137,11 +139,13 @@ def test_each_construct_reads_as_its_plain_form(latex, plain):
 
 
 def normal(node: n.Node):
-    """A typed tree as LaTeX shows it: a product of juxtaposed factors as the list of its factors (LaTeX
+    r"""A typed tree as LaTeX shows it: a product of juxtaposed factors as the list of its factors (LaTeX
     prints a (b C) and (a b) C alike), with its minus signs counted in front ((-a) b and -(a b) print
     alike), c 1 (a constant vector) as the product it is printed as, and a division of two whole
     numbers as the number (1/2 and 0.5 both print as \frac{1}{2}, read as the number); (A^T)^-1 and
-    (A^-1)^T both print as A^{-\top}, log(det(X)) and logdet(X) as \log\det X."""
+    (A^-1)^T both print as A^{-\top}, log(det(X)) and logdet(X) as \log\det X, a row of ones and the
+    transposed column of ones as \mathbf{1}^\top, the matrix of ones and the product of ones as
+    \mathbf{1} \mathbf{1}^\top."""
     negative, form = _signed(node)
     return ("-", form) if negative else form
 
@@ -149,6 +153,12 @@ def normal(node: n.Node):
 def _signed(node: n.Node) -> tuple[bool, object]:
     if isinstance(node, n.Apply) and node.function == "log" and isinstance(node.operand, n.Det):
         node = n.LogDet(node.operand.operand, shape=node.shape)  # both print as \log\det X
+    if isinstance(node, n.Fill) and node.shape.is_matrix and node.value == n.Number(Fraction(1)):
+        ones = dataclasses.replace(node, shape=Shape(node.shape.rows, 1))  # \mathbf{1} \mathbf{1}^\top
+        row = n.Transpose(dataclasses.replace(node, shape=Shape(node.shape.cols, 1)), shape=Shape(1, node.shape.cols))
+        return _product([ones, row], node.shape)
+    if isinstance(node, n.Fill) and node.shape.is_row:  # a row of ones prints as \mathbf{1}^\top
+        node = n.Transpose(dataclasses.replace(node, shape=Shape(node.shape.cols, 1)), shape=node.shape)
     if isinstance(node, n.Inverse) and isinstance(node.operand, n.Transpose):  # both print as A^{-\top}
         inner = node.operand.operand
         node = n.Transpose(n.Inverse(inner, shape=inner.shape), shape=node.shape)
@@ -217,3 +227,170 @@ def test_every_latex_expression_reads_back(case):
     latex = latex_expression(expr)
     assume(not zero_matrix(expr) and sized(latex, DECLS))
     reads_back(expr, latex, DECLS)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(typed_expressions(), st.data())
+def test_every_derivative_in_matrix_notation_reads_back(case, data):
+    text, _ = case
+    names = sorted(parse(text, DECLS).shapes())
+    assume(names)
+    result = diff(text, data.draw(st.sampled_from(names)), DECLS, check=False)
+    derivative = result.derivative
+    assume(derivative.matrix is not None and not derivative.where and not zero_matrix(derivative.matrix))
+    # d/dx (x')^0 is diag(0), a 1×1 diagonal of a scalar that no text (plain or LaTeX) can say: a finding
+    # for the differentiator, left out here
+    assume(not any(isinstance(node, n.DiagMatrix) and node.operand.shape.is_scalar
+                   for node in n.walk(derivative.matrix)))
+    latex = result.latex_text("rhs")
+    assume(sized(latex, DECLS))
+    reads_back(derivative.matrix, latex, DECLS)
+
+
+# Derivatives as the course and the Cookbook write them: (LaTeX, plain form of the derivative side)
+DERIVATIVES = [
+    (r"\frac{\partial}{\partial \mathbf{x}} \mathbf{x}^\top A \mathbf{x}", "d/dx x'A x"),
+    (r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}}", "d(x'A x)/dx"),
+    (r"\frac{\partial f}{\partial \mathbf{x}} + \mathbf{x}^\top", "d(f)/dx + x'"),
+    (r"\frac{\partial \log\det P}{\partial P}", "d(logdet(P))/dP"),
+    (r"\frac{\partial}{\partial X} \operatorname{tr}(X^\top A X)", "d/dX tr(X' A X)"),
+    (r"\frac{\partial^2}{\partial \mathbf{x}^2} \mathbf{x}^\top A \mathbf{x}", "d2/dx2 x'A x"),
+    (r"\frac{\partial^{2} \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x} \partial \mathbf{x}^\top}",
+     "d2/dx2 (x'A x)"),
+    (r"\frac{d}{da} a^2", "d/da a^2"),
+    (r"\frac{\mathrm{d}}{\mathrm{d} a} a^2", "d/da a^2"),
+    (r"\frac{da^2}{da}", "d(a^2)/da"),
+    (r"\frac{\partial \|\boldsymbol{\beta}\|_2^2}{\partial \boldsymbol{\beta}}", "d(||beta||_2^2)/dbeta"),
+]
+
+
+@pytest.mark.parametrize("latex, plain", DERIVATIVES, ids=[d[0] for d in DERIVATIVES])
+def test_derivative_sides(latex, plain):
+    same(latex, plain, LET + ", f: scalar, beta: vector(n)")
+
+
+def test_the_derivative_of_a_latex_expression():
+    result = diff(r"\mathbf{x}^\top A \mathbf{x}", "x", LET)
+    assert result.text == "x'(A + A')"
+    assert result.latex_text("rhs") == r"\mathbf{x}^\top (A + A^\top)"
+
+
+def test_sigma_is_the_sigmoid_unless_declared():
+    assert parse(r"\sigma(a)", LET).canonical == "sigmoid(a)"
+    assert parse(r"\sigma(a)", LET + ", sigma: scalar").canonical == "sigma a"
+    same(r"\sigma^2 I + A", "sigma^2 I + A")
+
+
+def test_a_function_without_parentheses_takes_the_factors_up_to_the_next_sign():
+    assert translate(r"\log \det P + \exp a").text == "logdet(P) + exp(a)"
+    assert translate(r"\operatorname{tr} A B - \sin a \cos a").text == "tr(A B) - sin(a) cos(a)"
+    assert translate(r"\ln|\det(X)|").text == "log(| det(X) |)"
+
+
+def test_what_is_not_latex_stays_plain():
+    assert not is_latex("x'Ax + ||y - Xw||^2")
+    assert is_latex(r"\mathbf{x}") and is_latex("$x$") and is_latex("x^{2}")
+
+
+# Errors point into the LaTeX
+
+
+ERRORS = [
+    (r"\oparatorname{tr}(X)", UnknownSymbolError,
+     "error: unknown LaTeX command \\oparatorname (column 1)\n"
+     "  \\oparatorname{tr}(X)\n"
+     "  ^^^^^^^^^^^^^\n"
+     "  did you mean \\operatorname?"),
+    (r"\operatorname{tarce}(A)", UnknownSymbolError,
+     "error: unknown function \\operatorname{tarce} (column 1)\n"
+     "  \\operatorname{tarce}(A)\n"
+     "  ^^^^^^^^^^^^^^^^^^^^\n"
+     "  did you mean \\operatorname{trace}?"),
+    (r"\frac{1}{2}\|\mathbf{y} - X\mathbf{w}", ParseError,
+     "error: unclosed '||' (column 12)\n"
+     "  \\frac{1}{2}\\|\\mathbf{y} - X\\mathbf{w}\n"
+     "             ^^\n"
+     "  expected '||' before end of input"),
+    (r"\mathbf{x}^\top A \mathbf{z}", ShapeError,
+     "error: shapes do not conform for a product (column 1)\n"
+     "  \\mathbf{x}^\\top A \\mathbf{z}\n"
+     "  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+     "  \\mathbf{x}^\\top A is 1×n, \\mathbf{z} is m×1"),
+    (r"\mathbf{x}^\top A \mathbf{x} }", ParseError,
+     "error: unmatched '}' (column 30)\n"
+     "  \\mathbf{x}^\\top A \\mathbf{x} }\n"
+     "                               ^"),
+]
+
+
+@pytest.mark.parametrize("latex, kind, message", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_point_into_the_latex(latex, kind, message):
+    with pytest.raises(kind) as info:
+        parse(latex, "x: vector(n), z: vector(m), A: matrix(n, n), X: matrix(n, n)")
+    assert str(info.value) == message
+    assert info.value.exit_code == 2
+
+
+UNSUPPORTED = [
+    (r"\sum_{i=1}^n x_i", 1, "a sum with limits is not supported"),
+    (r"\nabla_{\mathbf{x}} f", 1, "the gradient \\nabla is not supported"),
+    (r"A \otimes B", 3, "the Kronecker product is not supported"),
+    (r"\operatorname{vec}(A)", 1, "vec is not supported"),
+    (r"A^{\dagger}", 2, "the superscript \\dagger is not supported"),
+]
+
+
+@pytest.mark.parametrize("latex, column, message", UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])
+def test_well_formed_but_unsupported_latex_exits_3(latex, column, message):
+    with pytest.raises(UnsupportedError) as info:
+        parse(latex, LET)
+    assert info.value.message.startswith(message)
+    assert info.value.column() == column
+    assert info.value.exit_code == 3
+
+
+# The command line
+
+
+def test_cli_diff_reads_latex(runner):
+    result = runner.invoke(cli, ["diff", r"\mathbf{x}^\top A \mathbf{x}", "--wrt", "x", "--let", LET,
+                                 "--format", "latex"])
+    assert (result.exit_code, result.stdout) == (
+        0, r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + A^\top)" + "\n")
+
+
+def test_cli_errors_in_latex(runner):
+    result = runner.invoke(cli, ["parse", r"\oparatorname{tr}(X)"])
+    assert result.exit_code == 2
+    assert "  \\oparatorname{tr}(X)\n  ^^^^^^^^^^^^^\n" in result.stderr
+    result = runner.invoke(cli, ["diff", r"\sum_{i=1}^n x_i", "--wrt", "x"])
+    assert result.exit_code == 3
+
+
+IDENTITIES = r"""# the course's and the Matrix Cookbook's identities, as they print them
+let x: vector(n), A: matrix(n, n), B: matrix(n, n), X: matrix(n, n), P: posdef(n)
+layout denominator
+\frac{\partial}{\partial \mathbf{x}} \mathbf{x}^\top A \mathbf{x} = (A + A^\top)\mathbf{x}
+\frac{\partial \operatorname{tr}(X B)}{\partial X} = B^\top
+$\operatorname{tr}(AB) = \operatorname{tr}(BA)$
+\frac{\partial \log\det P}{\partial P} = P^{-\top}
+\frac{\partial}{\partial \mathbf{x}} \tfrac{1}{2}\|\mathbf{x}\|^2 = \mathbf{x}
+"""
+
+
+def test_identity_files_in_latex(runner, tmp_path):
+    path = tmp_path / "identities.txt"
+    path.write_text(IDENTITIES)
+    result = runner.invoke(cli, ["check", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = __import__("json").loads(result.stdout)
+    rows = rows["results"] if isinstance(rows, dict) else rows
+    assert [row["line"] for row in rows] == [4, 5, 6, 7, 8]
+    assert all(row["status"] in ("proved", "holds") for row in rows), rows
+
+
+def test_a_false_latex_identity_is_false(runner):
+    result = runner.invoke(cli, ["check", "-"], input="let A: matrix(n, n), B: matrix(n, n)\n"
+                                                      "\\operatorname{tr}(A B) = \\operatorname{tr}(A^\\top B)\n")
+    assert result.exit_code == 1
