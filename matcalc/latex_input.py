@@ -76,6 +76,7 @@ _IGNORED = frozenset({
     r"\qquad", r"\enspace", r"\thinspace", r"\displaystyle", r"\textstyle", r"\[", r"\]", r"\(", r"\)",
     r"\nonumber", r"\notag", "$", "~",
 })
+_PREFIXES = ("+", "-", "−", "*", "/", ".*", "./", "|", "||")  # what cannot end a factor
 _SPACING = frozenset({r"\,", r"\;", r"\:", r"\ ", r"\quad", r"\qquad", r"\enspace", r"\thinspace", "~"})
 _TRANSPOSES = (r"\top", r"\intercal", r"\mathsf{T}", r"\mathrm{T}", r"\prime", r"{\top}", r"{\intercal}")
 # Well-formed constructs matcalc cannot read yet (exit 3), and what to write instead.
@@ -337,6 +338,7 @@ class _Translator:
         self.depth = 0
         self.implicit: list[tuple[int, int]] = []  # open implicit arguments: (depth, pieces when opened)
         self.numbers: set[Span] = set()  # spans of fractions of whole numbers
+        self.in_exponent = 0
 
     # Lexeme helpers
 
@@ -443,6 +445,19 @@ class _Translator:
         if self._ends_implicit(lexeme):
             self.close_implicit(self.depth, last_only=True)
             return
+        self._item(lexeme)
+        self._close_finished_arguments()
+
+    def _close_finished_arguments(self) -> None:
+        """A function written without parentheses takes one factor with its scripts: \\log x^2 is
+        log(x^2), \\log\\det X \\mathbf{x} is logdet(X) x, \\exp -a is exp(-a)."""
+        while self.implicit and self.implicit[-1][0] == self.depth and len(self.pieces) > self.implicit[-1][1]:
+            last = self.pieces[-1].text
+            if self.glue_next or self.at("^", "_", "'") or last.endswith("(") or last in _PREFIXES:
+                return
+            self.close_implicit(self.depth, last_only=True)
+
+    def _item(self, lexeme: Lexeme) -> None:
         self.pos += 1
         kind, text = lexeme.kind, lexeme.text
         if text in _IGNORED:
@@ -459,6 +474,11 @@ class _Translator:
             raise ParseError("unmatched '}'", span=lexeme.span)
         elif kind == "letters":
             self.letters(lexeme)
+        elif kind == "number" and self.in_exponent and self.at("/") and self._whole(self.peek(1)):
+            self.pos += 2  # x^{1/2}: matcalc writes a fraction in an exponent inline, and it is a number
+            span = lexeme.span.cover(self.lexemes[self.pos - 1].span)
+            self.numbers.add(span)
+            self.emit(f"({text}/{self.lexemes[self.pos - 1].text})", span)
         elif kind == "number":
             self.emit(text, lexeme.span, exact=True)
         elif text == "^":
@@ -479,6 +499,10 @@ class _Translator:
             raise UnsupportedError(f"'{text}' is not supported in a formula", span=lexeme.span)
         else:
             self.emit(text, lexeme.span, exact=True)  # + - * / = , ' and Unicode: the plain language's own
+
+    @staticmethod
+    def _whole(lexeme: Lexeme | None) -> bool:
+        return lexeme is not None and lexeme.kind == "number" and lexeme.text.isdigit()
 
     def _ends_implicit(self, lexeme: Lexeme) -> bool:
         """Whether `lexeme` ends the argument of a function written without parentheses (\\log x + 1)."""
@@ -602,10 +626,14 @@ class _Translator:
             raise UnsupportedError(f"the superscript {raw} is not supported", span=span,
                                    hint="write ^{-1} for an inverse, ^\\top for a transpose")
         elif self.lexemes[first].text == r"\circ":
+            self.in_exponent += 1
             text, _ = self.captured_text(first + 1, stop)
+            self.in_exponent -= 1
             self.emit(f".^({text})", span)
         else:
+            self.in_exponent += 1
             text, _ = self.captured_text(first, stop)
+            self.in_exponent -= 1
             if not text:
                 raise ParseError("an empty superscript", span=span)
             if re.fullmatch(r"-?\d+ / \d+|-?\d+/\d+", text):

@@ -90,7 +90,7 @@ CONSTRUCTS = [
     (r"\lvert a \rvert + |a|", "|a| + |a|"),
     (r"\operatorname{tr}(A B)", "tr(A B)"),
     (r"\mathrm{tr}\left(A^{\top} B\right)", "tr(A' B)"),
-    (r"\operatorname{Tr} A B", "tr(A B)"),
+    (r"\operatorname{Tr} A B", "tr(A) B"),
     (r"\log\det P", "logdet(P)"),
     (r"\log \det(P^{-1})", "logdet(P^-1)"),
     (r"\det A", "det(A)"),
@@ -282,10 +282,12 @@ def test_sigma_is_the_sigmoid_unless_declared():
     same(r"\sigma^2 I + A", "sigma^2 I + A")
 
 
-def test_a_function_without_parentheses_takes_the_factors_up_to_the_next_sign():
+def test_a_function_without_parentheses_takes_one_factor_with_its_scripts():
     assert translate(r"\log \det P + \exp a").text == "logdet(P) + exp(a)"
-    assert translate(r"\operatorname{tr} A B - \sin a \cos a").text == "tr(A B) - sin(a) cos(a)"
-    assert translate(r"\ln|\det(X)|").text == "log(| det(X) |)"
+    assert translate(r"\log\det P \mathbf{x}").text == "logdet(P) x"
+    assert translate(r"\operatorname{tr} A B - \sin a \cos a").text == "tr(A) B - sin(a) cos(a)"
+    assert translate(r"\log x^2 + \exp -a").text == "log(x ^(2)) + exp(- a)"
+    assert translate(r"\ln|\det(X)| + \log \sigma(a)").text == "log(| det(X) |) + log(sigmoid(a))"
 
 
 def test_what_is_not_latex_stays_plain():
