@@ -138,3 +138,11 @@ def test_every_subcommand_has_an_example_and_every_option_a_help_text(runner):
         for param in command.params:
             if param.param_type_name == "option" and param.name != "help":
                 assert param.help, f"{name} {param.opts}"
+
+
+def test_matcalc_layout_is_the_layout_of_check_until_a_layout_line(runner, monkeypatch):
+    identity = "d/dx x'Ax = (A + A')x\n"  # the gradient as a column: true in denominator layout only
+    assert runner.invoke(cli, ["check", "-"], input=identity).exit_code == 1
+    monkeypatch.setenv("MATCALC_LAYOUT", "denominator")
+    assert runner.invoke(cli, ["check", "-"], input=identity).exit_code == 0
+    assert runner.invoke(cli, ["check", "-"], input="layout numerator\n" + identity).exit_code == 1
