@@ -61,6 +61,22 @@ def _folded(node: n.Node) -> n.Node:
     return node if value is None else number(value)
 
 
+def _buried_number(node: n.Node) -> tuple[Fraction, n.Node] | None:
+    """A number inside a product of scalings, and the product without it: λ (½ w) -> (½, λ w)."""
+    if not isinstance(node, n.ScalarMul):
+        return None
+    for side, other in ((node.left, node.right), (node.right, node.left)):
+        value = number_value(side)
+        if value is not None and value != 1:
+            return value, other
+        if isinstance(side, n.ScalarMul):
+            found = _buried_number(side)
+            if found is not None:
+                return found[0], n.ScalarMul(found[1], other, shape=node.shape) if side is node.left \
+                    else n.ScalarMul(other, found[1], shape=node.shape)
+    return None
+
+
 def _is_elementwise_reciprocal(node: n.Node) -> bool:
     """1 ⊘ u for a vector or matrix u."""
     return isinstance(node, n.Divide) and is_one(node.left) and not node.right.shape.is_scalar
@@ -122,6 +138,11 @@ class Builder:
             return self.neg(self.scale(s.operand, a))
         if isinstance(a, n.ScalarMul) and vs is not None and number_value(a.left) is not None:
             return self.scale(number(vs * number_value(a.left)), a.right)
+        inner = _buried_number(a)
+        if inner is not None:  # 2 (λ (½ w)) = λ w: every number of a product in one coefficient
+            value, rest = inner
+            return self.scale(number((vs if vs is not None else 1) * value), rest if vs is not None
+                              else self.scale(s, rest))
         if isinstance(a, n.Divide) and a.right == s:  # s (u / s) = u
             return a.left
         if va is not None and vs is None:  # numbers first: 2 x, not x 2

@@ -100,6 +100,29 @@ def _worth_naming(node: n.Node, sizes: dict[n.Node, int]) -> bool:
         return False  # its operand gets the name, and t1ᵀ is shown
     if isinstance(node, (n.Inverse, n.MatPower)) and sizes[node] <= 3:
         return False  # X⁻¹, X⁻ᵀ
-    if isinstance(node, (n.MatMul, n.Add)) and all(isinstance(c, (n.Var, n.Neg, n.Number)) for c in node.children()):
-        return False  # P x, x - a: as short as a name
-    return True
+    return _written_length(node) >= MIN_LENGTH  # P x, x - a, A x - b: as quick to read as a name
+
+
+MIN_LENGTH = 10  # characters, about: tanh(W1 x) is worth a name, A x - b is not
+
+
+def _written_length(node: n.Node) -> int:
+    """About how many characters the node takes written out (without recursion limits: trees here are
+    shallow after naming, and the estimate stops counting at MIN_LENGTH)."""
+    total, stack = 0, [node]
+    while stack and total < MIN_LENGTH:
+        current = stack.pop()
+        if isinstance(current, n.Var):
+            total += len(current.name)
+        elif isinstance(current, n.Apply):
+            total += len(current.function) + 2
+        elif isinstance(current, (n.Add, n.Hadamard, n.Divide)):
+            total += 3
+        elif isinstance(current, (n.Softmax, n.LogSumExp, n.LogDet)):
+            total += 9
+        elif isinstance(current, (n.Sum, n.Mean, n.Trace, n.Det, n.DiagMatrix, n.DiagOf, n.Maximum, n.Minimum)):
+            total += 5
+        else:
+            total += 1
+        stack.extend(current.children())
+    return total

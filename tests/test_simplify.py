@@ -44,6 +44,12 @@ from matcalc import diff
     ("x'(A'A)x", "x", "", "denominator", 1, "2A'A x", "2AᵀA x"),
     # where-names only where they save reading: none for P x, x - a or X⁻ᵀ
     ("det(X)", "X", "", "denominator", 1, "det(X) X^-T", "det(X) X⁻ᵀ"),
+    # numbers deep in a product join the coefficient: ½λ‖w‖² gives λ w, not 2λ(½)w
+    ("1/2 ||y - Xw||^2 + lambda/2 ||w||^2", "w", "", "denominator", 1, "lambda w - X'(y - X w)",
+     "λ w - Xᵀ(y - X w)"),
+    # a where-name only for what is long to read: none for A x - b
+    ("||A x - b||^2 + ||A x - b||", "x", "", "denominator", 1, "A'(2(A x - b) + (A x - b) / ||A x - b||)",
+     "Aᵀ(2(A x - b) + (A x - b) / ‖A x - b‖)"),
     # x³/3 by x: the 3s cancel exactly
     ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
 ])
