@@ -4,8 +4,8 @@ r"""LaTeX input: formulas as papers print them, read as matcalc's own language.
 character it writes the span of the LaTeX it comes from, so the parser's
 errors and the tree's spans point into what the user wrote:
 
-    \frac{1}{2}\|\mathbf{y} - X\mathbf{w}\|_2^2   ->   ((1)/(2)) || y - X w ||_2 ^(2)
-    \mathbf{x}^\top A \mathbf{x}                  ->   x ' A x
+    \frac{1}{2}\|\mathbf{y} - X\mathbf{w}\|_2^2   ->   ((1)/(2))||y-X w||_2^(2)
+    \mathbf{x}^\top A \mathbf{x}                  ->   x'A x
     \frac{\partial}{\partial \mathbf{x}} f        ->   d/dx f
     \frac{\partial f}{\partial X}                 ->   (d/dX (f))
 
@@ -33,9 +33,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import TypeVar
 
-from .errors import MatcalcError, ParseError, Span, UnsupportedError, UnknownSymbolError
+from .errors import MatcalcError, ParseError, Span, TokenizeError, UnsupportedError, UnknownSymbolError
 from .syntax import FUNCTIONS, GREEK, BinOp, Literal, Syntax
+from .tokens import MAX_SOURCE_LENGTH
 
+MAX_NESTING = 200  # as the parser's: groups, fractions and scripts inside one another
 _CAPITAL_GREEK = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")
 
 # Commands that are names: Greek letters (`\lambda` is lambda); `\pi` is the constant.
@@ -203,10 +205,13 @@ def translate(source: str, declared: Collection[str] = (), functions: Collection
     r"""LaTeX -> plain-language text with a map back to the LaTeX.
 
     >>> translate(r"\frac{1}{2}\|\mathbf{y} - X\mathbf{w}\|_2^2").text
-    '((1)/(2)) || y - X w ||_2 ^(2)'
+    '((1)/(2))||y-X w||_2^(2)'
     >>> translate(r"\sigma(\mathbf{W}_1 \mathbf{x})").text
     'sigmoid(W1 x)'
     """
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise TokenizeError(f"input is too long ({len(source)} characters; the limit is {MAX_SOURCE_LENGTH})",
+                            span=Span(MAX_SOURCE_LENGTH, len(source)))
     translator = _Translator(source, _lex(source), frozenset(declared), frozenset(functions))
     translator.run()
     text, origins = [], []
@@ -223,9 +228,14 @@ def translate(source: str, declared: Collection[str] = (), functions: Collection
 
 
 def _spaced(before: str, piece: _Piece) -> bool:
-    """Whether a space goes between two pieces: always, unless the piece is glued to the one before
-    (f(x) is a call, f (x) a product; ||x||_2) or the space would only look odd."""
-    return not piece.glued and piece.text not in (")", ",") and not before.endswith("(")
+    """Whether a space goes between two pieces: where they would otherwise run together into one token
+    (x y, | |), or make a call of a product (f (x)), unless the piece is glued to the one before."""
+    if piece.glued:
+        return False
+    last, first = before[-1], piece.text[0]
+    if last.isalnum() or last == "_":
+        return first.isalnum() or first in "_("
+    return (last, first) in (("|", "|"), (".", "*"), (".", "/"), (".", "^"))
 
 
 def _join(pieces: list[_Piece]) -> str:
@@ -339,6 +349,7 @@ class _Translator:
         self.implicit: list[tuple[int, int]] = []  # open implicit arguments: (depth, pieces when opened)
         self.numbers: set[Span] = set()  # spans of fractions of whole numbers
         self.in_exponent = 0
+        self.nesting = 0  # groups, fractions and scripts being translated inside one another
 
     # Lexeme helpers
 
@@ -397,6 +408,10 @@ class _Translator:
 
     def translate_range(self, first: int, stop: int) -> None:
         saved_pos, saved_lexemes, depth = self.pos, self.lexemes, self.depth
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise ParseError(f"expression is nested too deeply (more than {MAX_NESTING} groups, fractions and "
+                             "scripts inside one another)", span=self.lexemes[max(first - 1, 0)].span)
         self.lexemes, self.pos = self.lexemes[:stop], first
         try:
             while self.pos < stop:
@@ -404,6 +419,7 @@ class _Translator:
             self.close_implicit(depth + 1)
         finally:
             self.pos, self.lexemes = saved_pos, saved_lexemes
+            self.nesting -= 1
 
     def captured_text(self, first: int, stop: int) -> tuple[str, list[_Piece]]:
         with self.captured() as pieces:

@@ -47,7 +47,7 @@ from .syntax import (
     CONSTANTS, FUNCTIONS, GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate,
     PostfixInverse, PostfixTranspose, Syntax, children, sum_split,
 )
-from .tokens import Kind, Token, tokenize
+from .tokens import MAX_SOURCE_LENGTH, Kind, Token, tokenize
 
 MAX_NESTING = 200  # parentheses, bars, calls, signs and exponents inside one another
 MAX_FACTORS = 100  # factors of one product: a product is left-nested, so its length is depth
@@ -68,9 +68,13 @@ def parse(source: str, declared: Collection[str] = (), functions: Collection[str
     are called as f(x). When `declared` is the keys of a dict of declarations, the functions are
     read from it. LaTeX (`latex_input.is_latex`) is read as the plain text it translates to, with the
     tree's and the errors' spans in the LaTeX."""
-    if is_latex(source):
-        return _translated(source, declared, functions).restore(lambda text: parse(text, declared, functions))
-    parser = Parser(source, declared, functions)
+    if is_latex(source):  # the LaTeX's length was checked; its translation may be longer
+        return _translated(source, declared, functions).restore(
+            lambda text: _expression(Parser(text, declared, functions, limit=None)))
+    return _expression(Parser(source, declared, functions))
+
+
+def _expression(parser: Parser) -> Syntax:
     tree = parser.parse_expression()
     parser.expect_end()
     return _bounded(tree)
@@ -81,8 +85,11 @@ def parse_equation(source: str, declared: Collection[str] = (),
     """Parse `lhs = rhs`."""
     if is_latex(source):
         return _translated(source, declared, functions).restore(
-            lambda text: parse_equation(text, declared, functions))
-    parser = Parser(source, declared, functions)
+            lambda text: _equation(Parser(text, declared, functions, limit=None)))
+    return _equation(Parser(source, declared, functions))
+
+
+def _equation(parser: Parser) -> tuple[Syntax, Syntax]:
     lhs = parser.parse_expression()
     parser.expect("=", "'=' between the two sides")
     rhs = parser.parse_expression()
@@ -91,6 +98,7 @@ def parse_equation(source: str, declared: Collection[str] = (),
 
 
 def _translated(source: str, declared: Collection[str], functions: Collection[str] | None):
+    _ensure_recursion_limit()  # the translation recurses into groups as the parser does
     functions = frozenset(functions) if functions is not None else _declared_functions(declared)
     return translate(source, declared, functions)
 
@@ -109,12 +117,13 @@ def _ensure_recursion_limit() -> None:
 
 
 class Parser:
-    def __init__(self, source: str, declared: Collection[str] = (), functions: Collection[str] | None = None):
+    def __init__(self, source: str, declared: Collection[str] = (), functions: Collection[str] | None = None,
+                 limit: int | None = MAX_SOURCE_LENGTH):
         _ensure_recursion_limit()
         self.source = source
         self.functions = frozenset(functions) if functions is not None else _declared_functions(declared)
         self.declared = frozenset(declared) | self.functions
-        self.tokens = split_names(tokenize(source), self.declared)
+        self.tokens = split_names(tokenize(source, limit), self.declared)
         self.closing_paren = _match_parens(self.tokens)
         self.pos = 0
         self.nesting = 0

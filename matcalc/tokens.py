@@ -42,15 +42,15 @@ _NAME = re.compile(rf"[{_LETTER}][{_LETTER}0-9]*(?:_[{_LETTER}0-9]+)*")
 _DOT_T = re.compile(rf"\.T(?![{_LETTER}0-9_])")
 
 
-def tokenize(source: str) -> list[Token]:
-    """Split `source` into tokens, ending with an END token.
+def tokenize(source: str, limit: int | None = MAX_SOURCE_LENGTH) -> list[Token]:
+    """Split `source` into tokens, ending with an END token; text longer than `limit` is refused.
 
     >>> [t.text for t in tokenize("x'Ax .* 2.5e3")]
     ['x', "'", 'Ax', '.*', '2.5e3', '']
     """
-    if len(source) > MAX_SOURCE_LENGTH:
+    if limit is not None and len(source) > limit:
         raise TokenizeError(
-            f"input is too long ({len(source)} characters; the limit is {MAX_SOURCE_LENGTH})",
+            f"input is too long ({len(source)} characters; the limit is {limit})",
             span=Span(MAX_SOURCE_LENGTH, len(source)),
         )
     tokens: list[Token] = []

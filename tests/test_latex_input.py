@@ -159,9 +159,11 @@ def _signed(node: n.Node) -> tuple[bool, object]:
         return _product([ones, row], node.shape)
     if isinstance(node, n.Fill) and node.shape.is_row:  # a row of ones prints as \mathbf{1}^\top
         node = n.Transpose(dataclasses.replace(node, shape=Shape(node.shape.cols, 1)), shape=node.shape)
-    if isinstance(node, n.Inverse) and isinstance(node.operand, n.Transpose):  # both print as A^{-\top}
-        inner = node.operand.operand
-        node = n.Transpose(n.Inverse(inner, shape=inner.shape), shape=node.shape)
+    if isinstance(node, n.Inverse):  # (A^T)^-1 and (A^-1)^T both print as A^{-\top}: transposes go outside
+        form = normal(node.operand)
+        if form[0] == "Transpose":
+            return False, ("Transpose", node.shape, ("Inverse", node.shape, form[2]))
+        return False, ("Inverse", node.shape, form)
     if isinstance(node, n.Neg):
         negative, form = _signed(node.operand)
         return not negative, form
@@ -283,11 +285,11 @@ def test_sigma_is_the_sigmoid_unless_declared():
 
 
 def test_a_function_without_parentheses_takes_one_factor_with_its_scripts():
-    assert translate(r"\log \det P + \exp a").text == "logdet(P) + exp(a)"
-    assert translate(r"\log\det P \mathbf{x}").text == "logdet(P) x"
-    assert translate(r"\operatorname{tr} A B - \sin a \cos a").text == "tr(A) B - sin(a) cos(a)"
-    assert translate(r"\log x^2 + \exp -a").text == "log(x ^(2)) + exp(- a)"
-    assert translate(r"\ln|\det(X)| + \log \sigma(a)").text == "log(| det(X) |) + log(sigmoid(a))"
+    assert translate(r"\log \det P + \exp a").text == "logdet(P)+exp(a)"
+    assert translate(r"\log\det P \mathbf{x}").text == "logdet(P)x"
+    assert translate(r"\operatorname{tr} A B - \sin a \cos a").text == "tr(A)B-sin(a)cos(a)"
+    assert translate(r"\log x^2 + \exp -a").text == "log(x^(2))+exp(-a)"
+    assert translate(r"\ln|\det(X)| + \log \sigma(a)").text == "log(|det(X)|)+log(sigmoid(a))"
 
 
 def test_what_is_not_latex_stays_plain():
