@@ -184,14 +184,15 @@ class DiffResult:
         """The derivative as one line of LaTeX: the whole equation."""
         return latex_text(self.derivative, "equation")
 
-    def latex_text(self, mode: str = "equation") -> str:
-        """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone); with
-        steps, the derivation as one align* block."""
+    def latex_text(self, mode: str = "equation", width: int | None = None) -> str:
+        """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone); a
+        result wider than `width` characters broken into an aligned block; with steps, the
+        derivation as one align* block."""
         if self.derivation is not None:
             from .render.steps import steps_latex
 
             return steps_latex(self.derivation)
-        return latex_text(self.derivative, mode)
+        return latex_text(self.derivative, mode, width)
 
     def report(self, unicode: bool = True) -> list[str]:
         """The lines of `matcalc diff`'s text output (after the derivation's steps, with steps), ending

@@ -22,6 +22,7 @@ _DIFF_FORMAT_HELP = ("text (Unicode math), latex (one line), table, json (one ob
                      "(Python code that builds the SymPy objects)")
 MAX_ORDER = 6  # as matcalc.api.MAX_ORDER; not imported from there, so that --help stays fast
 VERIFY_POINTS = 10
+LATEX_WIDTH = 50  # as matcalc.render.latex.LINE_WIDTH: about a displayed line of an article page
 INTERNAL_ERROR = "internal error"
 MAX_FILE_BYTES = 10_000_000  # an identity file or standard input larger than this is refused
 _LET_HELP = 'declarations such as "x: vector(n), A: matrix(n, n)" (repeatable; "," or ";" separate)'
@@ -238,6 +239,9 @@ Examples:
               help=_DIFF_FORMAT_HELP)
 @click.option("--latex", "latex_mode", type=click.Choice(["equation", "rhs"]), default="equation", show_default=True,
               help="with --format latex: the whole equation or its right-hand side")
+@click.option("--latex-width", "latex_width", type=click.IntRange(0, None), default=LATEX_WIDTH, show_default=True,
+              help="with --format latex: break a result wider than this many characters into an aligned block "
+                   "(still one line of text); 0 never breaks")
 @click.option("--steps", "show_steps", is_flag=True,
               help="show the derivation step by step, each step's rule named as the course notes name it")
 @click.option("--no-check", "no_check", is_flag=True,
@@ -245,7 +249,8 @@ Examples:
 @click.option("--verify", is_flag=True, help="check the result harder: more random points, the largest error printed")
 @click.option("--at", "at", metavar="VALUES", help='evaluate the derivative at a point: "x=1, A=[[1, 2], [3, 4]]"')
 def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: str, order: int, fmt: str,
-                 latex_mode: str, show_steps: bool, no_check: bool, verify: bool, at: str | None) -> None:
+                 latex_mode: str, latex_width: int, show_steps: bool, no_check: bool, verify: bool,
+                 at: str | None) -> None:
     """Differentiate EXPRESSION with respect to a variable, or to several (one result each, in order,
     sharing their named subexpressions).
 
@@ -269,7 +274,7 @@ def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: 
         click.echo(results.sympy_code(), nl=False)
     elif fmt == "latex":
         for result in results:  # one line each and nothing else: safe to append to a paper
-            click.echo(result.latex_text(latex_mode))
+            click.echo(result.latex_text(latex_mode, latex_width or None))
     elif fmt == "table":
         from rich.console import Console
 

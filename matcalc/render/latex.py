@@ -14,6 +14,8 @@ index notation with italic entries and Kronecker deltas:
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from fractions import Fraction
 
 from .. import nodes as n
@@ -64,7 +66,10 @@ def latex_expression(node: n.Node) -> str:
     return LatexPrinter().text(node)
 
 
-def latex_text(result: Derivative, mode: str = "equation") -> str:
+LINE_WIDTH = 50  # visible characters: about a displayed line of an article page at 10pt
+
+
+def latex_text(result: Derivative, mode: str = "equation", width: int | None = None) -> str:
     r"""The derivative as one line of LaTeX.
 
     mode "equation" (the default) gives the whole equation,
@@ -72,6 +77,8 @@ def latex_text(result: Derivative, mode: str = "equation") -> str:
     `\frac{\partial y_{i}}{\partial X_{jk}} = ...` in index notation for order 3 and 4,
     followed by what y stands for); mode "rhs" gives the right-hand side alone.
     Named subexpressions follow in both modes: `, \quad \text{where } t_{1} = ...`.
+    A result wider than `width` visible characters (None: never) is broken into an `aligned`
+    block, still on one line of text: a sum after its terms, the `where` clauses each on a row.
 
     >>> from matcalc.api import diff
     >>> print(latex_text(diff("x'Ax", "x").derivative))
@@ -84,20 +91,84 @@ def latex_text(result: Derivative, mode: str = "equation") -> str:
     printer = LatexPrinter()
     definitions: list[tuple[n.Node, n.Node]] = []
     if result.matrix is not None:
-        body = printer.text(result.matrix)
-        if mode == "equation":
-            body = f"{_matrix_head(result, printer)} = {body}"
+        terms = _signed_terms(result.matrix, printer)
+        head = _matrix_head(result, printer) if mode == "equation" else ""
     else:
-        body = _index_body(result, printer)
-        if mode == "equation":
-            body = f"{_index_head(result, printer)} = {body}"
-            if not isinstance(result.expr, n.Var):
-                definitions.append((n.Var(output_name(result), shape=result.expr.shape), result.expr))
+        terms = [_index_term(term, result.index_names, printer) for term in result.index_form or []] or ["0"]
+        head = _index_head(result, printer) if mode == "equation" else ""
+        if mode == "equation" and not isinstance(result.expr, n.Var):
+            definitions.append((n.Var(output_name(result), shape=result.expr.shape), result.expr))
     definitions += [(n.Var(name, shape=node.shape), node) for name, node in result.where]
-    if definitions:
-        clauses = [f"{printer.text(name)} = {printer.text(node)}" for name, node in definitions]
-        body += r", \quad \text{where } " + r", \quad ".join(clauses)
-    return body
+    clauses = [f"{printer.text(name)} = {printer.text(node)}" for name, node in definitions]
+    body = join_signed(terms)
+    line = f"{head} = {body}" if head else body
+    if clauses:
+        line += r", \quad \text{where } " + r", \quad ".join(clauses)
+    if width is None or _visible_length(line) <= width:
+        return line
+    if head and result.matrix is not None and _visible_length(head) > width // 2:
+        # a long function: ∂y/∂x, with y defined below
+        name = n.Var(output_name(result), shape=result.expr.shape)
+        head = _matrix_head(replace(result, expr=name), printer)
+        definitions.insert(0, (name, result.expr))
+    if result.matrix is not None and len(terms) == 1:
+        terms = _factors(result.matrix, printer)  # one long product: broken between its factors
+    rows = _packed(f"{head} &= " if head else "& ", terms, width)
+    for position, (name, node) in enumerate(definitions):
+        lead = r"&\text{where } " if position == 0 else r"&\phantom{\text{where }} "
+        rows += _packed(f"{lead}{printer.text(name)} = ", _signed_terms(node, printer), width)
+    return r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}"
+
+
+def _signed_terms(node: n.Node, printer: LatexPrinter) -> list[str]:
+    """The terms of a sum as join_signed takes them (a subtracted one starting with -)."""
+    if not isinstance(node, n.Add):
+        return [printer.text(node)]
+    texts = []
+    for term in flat_terms(node):
+        if isinstance(term, n.Neg):
+            texts.append("-" + printer._negated(term.operand))
+        else:
+            texts.append(printer.wrap(term, SUM) if not texts else printer.wrap(term, PRODUCT))
+    return texts
+
+
+def _factors(node: n.Node, printer: LatexPrinter) -> list[str]:
+    """A product of matrices as its factors, each as written in the product (joined by a space)."""
+    factors, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.MatMul):
+            stack += [current.right, current.left]
+        else:
+            factors.append(printer.wrap(current, PRODUCT))
+    return [" " + factor if position else factor for position, factor in enumerate(factors)]
+
+
+def _packed(lead: str, pieces: list[str], width: int) -> list[str]:
+    """Rows of at most `width` visible characters: the first starts with `lead`, the others with
+    `&\\quad`; a term of a sum keeps its sign, a factor of a product (starting with a space) joins as is."""
+    rows: list[str] = []
+    current = lead
+    for position, piece in enumerate(pieces):
+        if position and not piece.startswith(" "):
+            piece = f"- {piece[1:]}" if piece.startswith("-") else f"+ {piece}"
+        if position and _visible_length(current + piece) > width:
+            rows.append(current.rstrip())
+            current = r"&\quad "
+        current += piece.strip() + " "
+    rows.append(current.rstrip())
+    return rows
+
+
+def _visible_length(latex: str) -> int:
+    """About how many characters wide the LaTeX sets: a command counts as one, braces and scripts
+    markers as none, a fraction as its wider part."""
+    text = re.sub(r"\\(left|right|quad|,|;|!)", "", latex)
+    text = re.sub(r"\\(mathbf|boldsymbol|operatorname|text|mathrm)\{([^{}]*)\}", r"\2", text)
+    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: max(m.group(1), m.group(2), key=len), text)
+    text = re.sub(r"\\[a-zA-Z]+", "x", text)
+    return len(re.sub(r"[{}^_&]", "", text))
 
 
 # ---------------------------------------------------------------- names
