@@ -69,6 +69,11 @@ class _Printing:
 
     xp = "numpy"  # the array module as the generated code imports it
 
+    def _operand(self, expr) -> str:
+        """The printed operand, in parentheses unless it is a name, a number or one call."""
+        text = self._print(expr)
+        return text if _atomic(text) else f"({text})"
+
     def _call(self, function: str, *args) -> str:
         return f"{self.xp}.{function}({', '.join(self._print(a) if isinstance(a, sp.Basic) else a for a in args)})"
 
@@ -76,10 +81,10 @@ class _Printing:
         function = expr.function
         variable = function.variables[0]
         body = self._print(function.expr.xreplace({variable: _ARGUMENT}))
-        return body.replace(_ARGUMENT.name, f"({self._print(expr.expr)})")
+        return body.replace(_ARGUMENT.name, self._operand(expr.expr))
 
     def _print_HadamardPower(self, expr) -> str:
-        return f"({self._print(expr.base)})**({self._print(expr.exp)})"
+        return f"{self._operand(expr.base)}**{self._operand(expr.exp)}"
 
     def _print_Trace(self, expr) -> str:
         return self._call("trace", expr.arg)
@@ -116,13 +121,13 @@ class _Printing:
 
         arrays = [a for a in expr.args if getattr(a, "shape", ())]
         rest = arrays[0] if len(arrays) == 1 else ArrayTensorProduct(*arrays)
-        return f"({self._print(sp.Mul(*scalars))})*({self._print(rest)})"
+        return f"{self._operand(sp.Mul(*scalars))}*{self._operand(rest)}"
 
     def _print_Reshape(self, expr) -> str:
         return f"{self.xp}.reshape({self._print(expr.expr)}, ({', '.join(self._print(d) for d in expr.shape)},))"
 
     def _print_Transpose(self, expr) -> str:
-        return f"({self._print(expr.arg)}).T"
+        return f"{self._operand(expr.arg)}.T"
 
     def _einsum_one(self, inner, groups, keep_groups: bool) -> str:
         """einsum over one array: each group of axes shares a letter (a diagonal), kept at the end of
@@ -172,8 +177,8 @@ class _Printing:
 
     def _print_MatMul(self, expr) -> str:
         coefficient, matrices = expr.as_coeff_matrices()
-        product = " @ ".join(f"({self._print(m)})" for m in matrices)
-        return product if coefficient == 1 else f"({self._print(coefficient)})*({product})"
+        product = " @ ".join(self._operand(m) for m in matrices)
+        return product if coefficient == 1 else f"{self._operand(coefficient)}*({product})"
 
     def _print_MatrixSymbol(self, expr) -> str:
         return python_name(expr.name)
@@ -204,11 +209,27 @@ class _Torch(_Printing, TorchPrinter):
     new_dtype = ", dtype=torch.float64"
 
     def _print_Pow(self, expr, rational=False) -> str:
-        return f"({self._print(expr.base)})**({self._print(expr.exp)})"
+        return f"{self._operand(expr.base)}**{self._operand(expr.exp)}"
 
     def _print_MatPow(self, expr) -> str:
         """SymPy folds torch.mm over |exp| copies, which recurses without end for a negative power."""
         return f"torch.linalg.matrix_power({self._print(expr.base)}, {self._print(expr.exp)})"
+
+
+def _atomic(text: str) -> bool:
+    """A name (numpy.pi, x), a non-negative number, or one call f(...) whose parentheses close at its end:
+    an operand that needs no parentheses around it."""
+    head = text.split("(", 1)[0]
+    if not head or not all(c.isalnum() or c in "_." for c in head):
+        return False
+    if head == text:
+        return True
+    depth = 0
+    for position, char in enumerate(text[len(head):], len(head)):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return position == len(text) - 1
+    return False
 
 
 def python_name(name: str) -> str:
