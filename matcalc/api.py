@@ -16,8 +16,6 @@ import re
 from . import nodes
 from .assign import parse_assignments
 from .checker import check
-from .contract import Piece
-from .cse import name_repeated
 from .decls import Decl, Env, parse_declarations
 from .errors import InputError, MatcalcError, UnknownSymbolError
 from .layout import Layout
@@ -26,7 +24,7 @@ from .render.canonical import canonical
 from .render.latex import latex_expression, latex_name, latex_text
 from .render.numpy import NumpyPrinter, dimension_sources, numpy_expression, numpy_function
 from .render.text import derivative_text, expression_text, notes, report
-from .result import Derivative, IndexTerm, differentiate
+from .result import Derivative, IndexTerm, differentiate, share_names
 
 if TYPE_CHECKING:
     from .selfcheck import CheckReport
@@ -486,49 +484,6 @@ def _contraction(d: Derivative) -> str:
     letters = dict(zip(d.free, "abcdefghijklmnopqrstuvwxyz"))
     groups = ",".join("".join(letters[i] for i in group) for group in d.wrt_groups)
     return f"{''.join(letters[i] for i in d.free)},{groups}->{''.join(letters[i] for i in d.out_axes)}"
-
-
-def share_names(derivatives: list[Derivative]) -> None:
-    """Name the repeated subexpressions of several derivatives of one expression together, so that
-    t1 means the same in each; each keeps the definitions it uses (and those they use)."""
-    taken = {sub.name for sub in nodes.walk(derivatives[0].expr) if isinstance(sub, nodes.Var)}
-    roots: list[nodes.Node] = []
-    for d in derivatives:
-        if d.inline_matrix is not None:
-            roots.append(d.inline_matrix)
-        else:
-            roots += [node for term in d.inline_index_form or []
-                      for node in (*term.scalars, *(e for p in term.pieces for e in p.elements))]
-    named, where = name_repeated(roots, taken)
-    definitions = dict(where)
-    position = 0
-    for d in derivatives:
-        if d.inline_matrix is not None:
-            d.matrix, d.index_form = named[position], None
-            position += 1
-            shown = [d.matrix]
-        else:
-            rebuilt = []
-            for term in d.inline_index_form or []:
-                scalars = tuple(named[position:position + len(term.scalars)])
-                position += len(term.scalars)
-                pieces = []
-                for piece in term.pieces:
-                    pieces.append(Piece(named[position:position + len(piece.elements)], piece.indices))
-                    position += len(piece.elements)
-                rebuilt.append(IndexTerm(term.coefficient, scalars, tuple(pieces), term.summed))
-            d.matrix, d.index_form = None, rebuilt
-            shown = [node for term in rebuilt for node in (*term.scalars, *(e for p in term.pieces for e in p.elements))]
-        used: set[str] = set()
-        stack = [sub.name for root in shown for sub in nodes.walk(root)
-                 if isinstance(sub, nodes.Var) and sub.name in definitions]
-        while stack:
-            name = stack.pop()
-            if name not in used:
-                used.add(name)
-                stack += [sub.name for sub in nodes.walk(definitions[name])
-                          if isinstance(sub, nodes.Var) and sub.name in definitions]
-        d.where = [(name, value) for name, value in where if name in used]
 
 
 def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Derivation:

@@ -129,15 +129,47 @@ def _needs_inverse(matrices: list[n.Node], env: Env) -> list[n.Node]:
 
 def _name_repeated(result: Derivative) -> None:
     """Name repeated subexpressions of the shown form (matrix or index notation)."""
-    taken = {sub.name for sub in n.walk(result.expr) if isinstance(sub, n.Var)}
-    if result.matrix is not None:
-        (result.matrix,), result.where = name_repeated([result.matrix], taken)
-        return
-    assert result.index_form is not None
-    roots = [node for term in result.index_form for node in (*term.scalars, *(e for p in term.pieces for e in p.elements))]
-    named, result.where = name_repeated(roots, taken)
-    rebuilt, position = [], 0
-    for term in result.index_form:
+    share_names([result])
+
+
+def share_names(derivatives: list[Derivative]) -> None:
+    """Name the repeated subexpressions of one or several derivatives of an expression together, so
+    that t1 means the same in each; each keeps the definitions it uses (and those they use)."""
+    taken = {sub.name for sub in n.walk(derivatives[0].expr) if isinstance(sub, n.Var)}
+    roots = [root for d in derivatives for root in _shown_roots(d)]
+    named, where = name_repeated(roots, taken)
+    definitions = dict(where)
+    position = 0
+    for d in derivatives:
+        position = _take_named(d, named, position)
+        used: set[str] = set()
+        stack = [sub.name for root in _shown_roots(d, named=True) for sub in n.walk(root)
+                 if isinstance(sub, n.Var) and sub.name in definitions]
+        while stack:
+            name = stack.pop()
+            if name not in used:
+                used.add(name)
+                stack += [sub.name for sub in n.walk(definitions[name])
+                          if isinstance(sub, n.Var) and sub.name in definitions]
+        d.where = [(name, value) for name, value in where if name in used]
+
+
+def _shown_roots(d: Derivative, named: bool = False) -> list[n.Node]:
+    """The expressions of the shown form, in order: the matrix, or the index form's scalars and pieces
+    (before naming, from the inline forms; after, from the shown ones)."""
+    matrix, form = (d.matrix, d.index_form) if named else (d.inline_matrix, d.inline_index_form)
+    if matrix is not None:
+        return [matrix]
+    return [node for term in form or [] for node in (*term.scalars, *(e for p in term.pieces for e in p.elements))]
+
+
+def _take_named(d: Derivative, named: list[n.Node], position: int) -> int:
+    """Set the shown form from the named roots starting at position; the position after them."""
+    if d.inline_matrix is not None:
+        d.matrix, d.index_form = named[position], None
+        return position + 1
+    rebuilt = []
+    for term in d.inline_index_form or []:
         scalars = tuple(named[position : position + len(term.scalars)])
         position += len(term.scalars)
         pieces = []
@@ -145,7 +177,8 @@ def _name_repeated(result: Derivative) -> None:
             pieces.append(Piece(named[position : position + len(piece.elements)], piece.indices))
             position += len(piece.elements)
         rebuilt.append(IndexTerm(term.coefficient, scalars, tuple(pieces), term.summed))
-    result.index_form = rebuilt
+    d.matrix, d.index_form = None, rebuilt
+    return position
 
 
 def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, build: Builder) -> n.Node | None:
