@@ -53,12 +53,34 @@ def _power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
     return (base_a, p + q) if base_a == base_b and a.shape.is_square and not a.shape.is_scalar else None
 
 
+def _scalar_power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
+    """(u, p + q) when the scalars a and b are u^p and u^q for whole positive p and q (u counts as u^1)."""
+    def split(node: n.Node) -> tuple[n.Node, int]:
+        if isinstance(node, n.Power) and isinstance(node.exponent, n.Number) and node.exponent.value.denominator == 1 \
+                and node.exponent.value > 0:
+            return node.base, int(node.exponent.value)
+        return node, 1
+
+    (base_a, p), (base_b, q) = split(a), split(b)
+    return (base_a, p + q) if base_a == base_b and base_a.shape.is_scalar else None
+
+
 def _folded(node: n.Node) -> n.Node:
     """A scalar made of numbers alone (1/2, 2^-1, -(1/2)) as one exact number."""
     if not node.shape.is_scalar or isinstance(node, n.Number) or number_value(node) is not None:
         return node
     value = constant_value(node)
     return node if value is None else number(value)
+
+
+def _logistic(a: n.Node, b: n.Node) -> n.Node | None:
+    """u, when a / b is exp(u) / (1 + exp(u)), the logistic sigmoid of u."""
+    if not (isinstance(a, n.Apply) and a.function == "exp" and isinstance(b, n.Add) and a.shape == b.shape):
+        return None
+    one = (lambda node: is_one(node) or (isinstance(node, n.Fill) and is_one(node.value)))
+    if (one(b.left) and b.right == a) or (one(b.right) and b.left == a):
+        return a.operand
+    return None
 
 
 def _buried_number(node: n.Node) -> tuple[Fraction, n.Node] | None:
@@ -147,6 +169,14 @@ class Builder:
             return a.left
         if va is not None and vs is None:  # numbers first: 2 x, not x 2
             s, a = a, s
+        if a.shape.is_scalar and vs is None and va is None:
+            for reciprocal, other in ((s, a), (a, s)):  # (1 / b) a = a / b, for scalars
+                if isinstance(reciprocal, n.Divide) and is_one(reciprocal.left) and \
+                        _logistic(other, reciprocal.right) is not None:
+                    return self.divide(other, reciprocal.right)
+            power = _scalar_power_of_same(s, a)  # cos(a) cos(a) = cos(a)^2
+            if power is not None:
+                return self.power(power[0], number(power[1]))
         return n.ScalarMul(s, a, shape=a.shape if not a.shape.is_scalar else s.shape)
 
     def matmul(self, a: n.Node, b: n.Node) -> n.Node:
@@ -211,6 +241,9 @@ class Builder:
         va, vb = number_value(a), number_value(b)
         if va is not None and vb is not None and vb != 0:
             return number(va / vb)
+        logistic = _logistic(a, b)
+        if logistic is not None:  # exp(u) ⊘ (1 + exp(u)) = σ(u)
+            return self.apply("sigmoid", logistic)
         shape = b.shape if a.shape.is_scalar else a.shape
         return n.Divide(a, b, shape=shape)
 

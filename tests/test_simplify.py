@@ -50,6 +50,10 @@ from matcalc import diff
     # a where-name only for what is long to read: none for A x - b
     ("||A x - b||^2 + ||A x - b||", "x", "", "denominator", 1, "A'(2(A x - b) + (A x - b) / ||A x - b||)",
      "Aᵀ(2(A x - b) + (A x - b) / ‖A x - b‖)"),
+    # softplus: d log(1 + eˣ) = eˣ ⊘ (1 + eˣ) = σ(x)
+    ("sum(log(1 + exp(x)))", "x", "", "denominator", 1, "sigmoid(x)", "sigmoid(x)"),
+    # equal scalar factors are a power
+    ("sin(a) cos(a)", "a", "a: scalar", "numerator", 1, "cos(a)^2 - sin(a)^2", "cos(a)^2 - sin(a)^2"),
     # x³/3 by x: the 3s cancel exactly
     ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
 ])
