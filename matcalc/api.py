@@ -375,8 +375,6 @@ class DiffResults(list):
         parsed = first.parsed
         variables = {name: tuple(shape.dims()) for name, shape in parsed.shapes().items()}
         sources = dimension_sources(parsed.expr)
-        dimensions = sorted({sub.name for sub in nodes.walk(parsed.expr) if isinstance(sub, nodes.DimSize)}
-                            - sources.keys())
         where: dict[str, Any] = {}
         gradients = []
         for result in self:
@@ -396,9 +394,9 @@ class DiffResults(list):
                  f"{', '.join(r.wrt for r in self)} ({first.layout.value} layout"
                  f"{'' if first.order == 1 else f', order {first.order}'})")
         return framework_module(backend, title=title, variables=variables, sizes_from=sources,
-                                given_sizes=dimensions, value=to_sympy(parsed.expr), value_shape=value_shape,
-                                where=list(where.items()), gradients=gradients, order=first.order, point=values,
-                                given={dim: point.sizes[dim] for dim in dimensions})
+                                value=to_sympy(parsed.expr), value_shape=value_shape, where=list(where.items()),
+                                gradients=gradients, order=first.order, point=values,
+                                sample_sizes={k: v for k, v in point.sizes.items() if isinstance(k, str)})
 
     def numpy_code(self) -> str:
         return self.code("numpy")

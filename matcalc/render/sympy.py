@@ -211,6 +211,18 @@ class _Torch(_Printing, TorchPrinter):
     def _print_Pow(self, expr, rational=False) -> str:
         return f"{self._operand(expr.base)}**{self._operand(expr.exp)}"
 
+    def _print_Function(self, expr) -> str:
+        """torch.exp and its kin take tensors only: a constant (exp(2)) is printed as its value, a scalar
+        argument (a size, a number that is a Python float) is made a tensor first."""
+        if isinstance(expr.func, UndefinedFunction):
+            return super()._print_Function(expr)
+        if expr.is_number and not expr.free_symbols:
+            return repr(float(expr.evalf()))
+        op = self.mapping.get(type(expr))
+        if op is not None and len(expr.args) == 1 and not getattr(expr.args[0], "is_Matrix", False):
+            return f"{op}(torch.as_tensor({self._print(expr.args[0])}, dtype=torch.float64))"
+        return super()._print_Function(expr)
+
     def _print_MatPow(self, expr) -> str:
         """SymPy folds torch.mm over |exp| copies, which recurses without end for a negative power."""
         return f"torch.linalg.matrix_power({self._print(expr.base)}, {self._print(expr.exp)})"
@@ -405,13 +417,20 @@ class Gradient:
 
 
 def framework_module(backend: str, *, title: str, variables: dict[str, tuple], sizes_from: dict[str, str],
-                     given_sizes: list[str], value: sp.Basic, value_shape: tuple, where: list[tuple[str, sp.Basic]],
+                     value: sp.Basic, value_shape: tuple, where: list[tuple[str, sp.Basic]],
                      gradients: list[Gradient], order: int, point: dict[str, object],
-                     given: dict[str, int]) -> str:
+                     sample_sizes: dict[str, int]) -> str:
     """A self-contained module: expression, derivative, f_and_grad (with shape assertions) and
     check_gradient (central finite differences of the function along random directions), printed by
-    SymPy's printers."""
+    SymPy's printers. A dimension that no array has (`ones(m)` alone, `n` written in the expression)
+    is a keyword argument the caller gives; check_gradient gives the size it was sampled at."""
     spec = BACKENDS[backend]
+    used = set()
+    for tree in [value, *(d for _, d in where), *(g.value for g in gradients)]:
+        used |= {s.name for s in tree.free_symbols if isinstance(s, sp.Symbol) and s.is_integer and s.is_positive}
+    used |= {str(d) for d in value_shape + tuple(d for g in gradients for d in g.shape) if not isinstance(d, int)}
+    given_sizes = sorted(used - sizes_from.keys())
+    given = {dim: sample_sizes.get(dim, 3) for dim in given_sizes}
     xp = spec.printer.xp
     arguments = ", ".join(python_name(name) for name in variables)
     if given_sizes:
