@@ -160,10 +160,13 @@ def _signed(node: n.Node) -> tuple[bool, object]:
     if isinstance(node, n.Fill) and node.shape.is_row:  # a row of ones prints as \mathbf{1}^\top
         node = n.Transpose(dataclasses.replace(node, shape=Shape(node.shape.cols, 1)), shape=node.shape)
     if isinstance(node, n.Inverse):  # (A^T)^-1 and (A^-1)^T both print as A^{-\top}: transposes go outside
-        form = normal(node.operand)
-        if form[0] == "Transpose":
-            return False, ("Transpose", node.shape, ("Inverse", node.shape, form[2]))
-        return False, ("Inverse", node.shape, form)
+        form, transposes = normal(node.operand), 0
+        while form[0] == "Transpose":
+            form, transposes = form[2], transposes + 1
+        form = ("Inverse", node.shape, form)
+        for _ in range(transposes):
+            form = ("Transpose", node.shape, form)
+        return False, form
     if isinstance(node, n.Neg):
         negative, form = _signed(node.operand)
         return not negative, form
