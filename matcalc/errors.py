@@ -7,6 +7,7 @@ column are computed only when the error is shown.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -151,8 +152,11 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def alarm(signum, frame):
-        if _importing(frame):  # never leave a half-imported module behind: try again just after the import
-            signal.setitimer(signal.ITIMER_PROF, 0.05)
+        # try again shortly: now, if this is an import (never leave a half-imported module behind) or a
+        # finalizer or garbage-collector callback (which would swallow the exception); later, as a backstop,
+        # in case the exception raised here is swallowed anyway. Leaving the block disarms it.
+        signal.setitimer(signal.ITIMER_PROF, 0.05)
+        if not _interruptible(frame):
             return
         raise OutOfTime(seconds)
 
@@ -170,10 +174,13 @@ def time_limit(seconds: float | None) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_PROF, max(outer_remaining - (time.process_time() - start), 1e-3))
 
 
-def _importing(frame) -> bool:
-    """Whether the interrupted code is inside an import statement's machinery."""
+def _interruptible(frame) -> bool:
+    """Whether an exception raised in the interrupted code reaches the block: not inside an import, a
+    __del__ method or a garbage-collector callback."""
+    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
+        code = frame.f_code
+        if code.co_filename.startswith("<frozen importlib") or code.co_name == "__del__" or code in callbacks:
+            return False
         frame = frame.f_back
-    return False
+    return True

@@ -252,3 +252,28 @@ def test_a_size_that_no_value_fixes_is_an_error_at_a_point(runner):
     _no_traceback(result)
     assert result.exit_code == 2
     assert "no value fixes the size n" in result.stderr
+
+
+def test_a_time_limit_is_not_lost_in_a_garbage_collector_callback():
+    import gc
+
+    from matcalc.errors import OutOfTime, time_limit
+
+    calls = []
+
+    def callback(phase, info):  # busy in a gc callback when the limit runs out: an exception there is lost
+        calls.append(phase)
+        _busy(0.002)
+
+    gc.callbacks.append(callback)
+    try:
+        start = time.process_time()
+        with pytest.raises(OutOfTime):
+            with time_limit(0.1):
+                while time.process_time() - start < 3:
+                    gc.collect(0)  # the collector runs often, and so does the callback
+                    _busy(0.004)
+        assert time.process_time() - start < 1.0
+    finally:
+        gc.callbacks.remove(callback)
+    assert calls
