@@ -9,7 +9,6 @@ objects equal to to_sympy()'s.
 import numpy as np
 import pytest
 import sympy as sp
-from sympy.tensor.array.expressions import ArrayContraction
 
 from matcalc import diff, parse
 from matcalc.cli import cli
@@ -30,11 +29,15 @@ def evaluate_in_sympy(value: sp.Basic, point) -> np.ndarray:
             numbers[atom] = sp.ImmutableMatrix(data.tolist()) if isinstance(atom, sp.MatrixSymbol) \
                 else sp.Float(data.item())
     value = value.xreplace(numbers)
+    value = value.replace(lambda e: isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)),
+                          lambda e: e.as_explicit())
+    # SymPy's doit() leaves HadamardPower of explicit matrices unevaluated: written out entrywise
+    value = value.replace(lambda e: isinstance(e, sp.HadamardPower),
+                          lambda e: e.base.as_explicit().applyfunc(lambda t: t ** e.exp))
     done = value.doit()
-    if hasattr(done, "as_explicit") and not isinstance(done, ArrayContraction):
-        done = done.as_explicit()
-    return np.array(sp.Array(done).tolist() if not isinstance(done, sp.Expr) or hasattr(done, "shape")
-                    else float(done), dtype=float)
+    if hasattr(done, "as_explicit"):  # a matrix or array expression
+        return np.array(sp.Array(done.as_explicit()).tolist(), dtype=float)
+    return np.array(float(done), dtype=float)
 
 
 @pytest.mark.parametrize("layout", ["numerator", "denominator"])
