@@ -538,14 +538,19 @@ class SolveResult:
     @property
     def numpy(self) -> str:
         """One NumPy expression for the solution (SPEC §4's array contract)."""
-        return NumpyPrinter(dimension_sources(self.parsed.expr)).text(self.solution.value)
+        sources = dimension_sources(self.parsed.expr, without=self.wrt)  # the solution does not know the variable
+        return NumpyPrinter(sources).text(self.solution.value)
 
     def report(self, unicode: bool = True) -> list[str]:
         offset = expression_text(self.solution.gradient_at_zero, unicode)
-        offset = f"- {offset[1:]}" if offset.startswith("-") else f"+ {offset}"
+        offset = "" if offset == "0" or set(offset) <= {"0", " "} else \
+            f" - {offset[1:]}" if offset.startswith("-") else f" + {offset}"
+        hessian = self.solution.hessian
+        slope = expression_text(hessian, unicode)
+        slope = f"({slope})" if isinstance(hessian, nodes.Add) else slope  # (Aᵀ + A) x, not Aᵀ + A x
         lines = [f"{self.wrt} = {expression_text(self.solution.value, unicode)}",
                  f"the stationary point of {self.parsed.source}, where its gradient "
-                 f"{expression_text(self.solution.hessian, unicode)} {self.wrt} {offset} is 0"]
+                 f"{slope} {self.wrt}{offset} is 0"]
         if self.parsed.assumed:
             lines.append(f"assumed: {self.parsed.assumed_text()}")
         return lines

@@ -20,6 +20,7 @@ from .errors import UnsupportedError
 from .tensor import Factor, Indices, Term, broadcast, delta, factor, scaled, size_node, with_factors
 
 MAX_MATRIX_POWER = 12
+MAX_WORK = 200_000  # terms the rules may make for one derivative (a tower a^a^...^a doubles them per level)
 
 @dataclass(frozen=True)
 class Kink:
@@ -37,12 +38,14 @@ class Differentiator:
         self.wrt_axes = (indices.fresh(wrt.shape.rows), indices.fresh(wrt.shape.cols))
         self.kinks: list[Kink] = []
         self.invertible: list[n.Node] = []  # matrices whose inverse the result contains
+        self.produced = 0  # terms made so far: the work budget
         self._depends: dict[int, tuple[n.Node, bool]] = {}
 
     def again(self) -> Differentiator:
         """A differentiator for the next order: fresh axes for the variable, the same records."""
         following = Differentiator(self.wrt, self.build, self.indices)
         following.kinks, following.invertible, following._depends = self.kinks, self.invertible, self._depends
+        following.produced = self.produced
         return following
 
     def inverts(self, matrix: n.Node) -> None:
@@ -68,7 +71,13 @@ class Differentiator:
         if rule is None:
             raise UnsupportedError(f"matcalc cannot differentiate {node.kind} yet", span=node.span)
         row, col = _axis(node.shape.rows, row), _axis(node.shape.cols, col)
-        return broadcast(rule(node, row, col), self.indices, row, col)
+        terms = rule(node, row, col)
+        self.produced += len(terms)
+        if self.produced > MAX_WORK:
+            raise UnsupportedError(f"this derivative grows past {MAX_WORK:,} terms in index form before it is "
+                                   "simplified, more than matcalc works through in reasonable time and memory",
+                                   span=node.span)
+        return broadcast(terms, self.indices, row, col)
 
     def derive_factor(self, f: Factor) -> list[Term]:
         """The derivative of one indexed factor (a delta is constant)."""

@@ -32,10 +32,13 @@ def python_name(name: str) -> str:
     return f"{name}_" if keyword.iskeyword(name) else name
 
 
-def dimension_sources(expr: n.Node) -> dict[str, str]:
-    """dimension name -> a Python expression for its size, read off an array that has it."""
+def dimension_sources(expr: n.Node, without: str | None = None) -> dict[str, str]:
+    """dimension name -> a Python expression for its size, read off an array that has it (not the
+    variable `without`, which the code does not receive)."""
     sources: dict[str, str] = {}
     for name, shape in n.variables(expr).items():
+        if name == without:
+            continue
         for axis, dim in enumerate((shape.rows, shape.cols) if not shape.is_column else (shape.rows,)):
             if isinstance(dim, str) and dim != "1":
                 sources.setdefault(dim, f"{python_name(name)}.shape[{axis}]")
