@@ -148,6 +148,9 @@ class Builder:
         vs, va = number_value(s), number_value(a)
         if vs is not None and va is not None:
             return number(vs * va)
+        if vs == 0 or va == 0:  # 0 u is a zero of u's shape, never the number 0 (u^0's slope)
+            shape = a.shape if not a.shape.is_scalar else s.shape
+            return ZERO if shape.is_scalar else n.Fill(ZERO, shape=shape)
         if vs == 1:
             return a
         if va == 1 and a.shape.is_scalar:
@@ -343,6 +346,8 @@ class Builder:
         if isinstance(v, n.ScalarMul) and v.left.shape.is_scalar:
             return self.scale(v.left, self.diag_matrix(v.right))
         size = v.shape.rows if v.shape.is_column else v.shape.cols
+        if is_zero(v):
+            return n.Fill(ZERO, shape=Shape(size, size))
         return n.DiagMatrix(v, shape=Shape(size, size))
 
     def trace(self, a: n.Node) -> n.Node:
