@@ -315,20 +315,6 @@ def second_difference(expr: n.Node, wrt: str, point: Point, step: float = 1e-4) 
     return hessian if size > 1 else hessian.reshape(())
 
 
-def verify(result: Derivative, env: Env, seed: int = 0, points: int = 3) -> float:
-    """The largest relative error of the shown result against finite differences, over a few points."""
-    rng = np.random.default_rng(seed)
-    worst = 0.0
-    for _ in range(points):
-        point = sample_point(result.expr, env, rng)
-        if result.order == 2:
-            expected = second_difference(result.expr, result.wrt.name, point)
-        else:
-            expected = finite_difference(result.expr, result.wrt.name, point, result.layout)
-        worst = max(worst, relative_error(evaluate_shown(result, point), expected))
-    return worst
-
-
 def _variable_shape(expr: n.Node, name: str) -> Shape:
     return n.variables(expr)[name]
 
