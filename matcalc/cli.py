@@ -339,7 +339,7 @@ Example:
 @click.option("--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE",
               help="a scalar or a 2-vector")
 @click.option("--at", "at", required=True, metavar="POINT", help='the point: "1", or "0.5, -0.5" for a 2-vector')
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="a .png or .svg file")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="a .png, .svg or .pdf file")
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
 def plot_command(expression: str, wrt: str, at: str, output: str, let: tuple[str, ...]) -> None:
     """Draw EXPRESSION with its tangent line at a point (a function of a scalar), or its contour lines

@@ -28,7 +28,7 @@ from .numeric import Point, dimension_sizes, evaluate_shown
 from .result import Derivative
 from .shapes import SCALAR, Shape, describe
 
-FORMATS = (".png", ".svg")
+FORMATS = (".png", ".svg", ".pdf")
 HALF_WIDTH = 2.0  # the curve spans at ± 2, the contour plot the square at ± 2 in each coordinate
 CURVE_POINTS = 401
 CONTOUR_POINTS = 61  # per axis
@@ -154,14 +154,14 @@ def gradient_field(expression: str, wrt: str, at: At, let: Declarations = None, 
 
 def plot(expression: str, wrt: str, at: At, output: str | Path, let: Declarations = None,
          width_inches: float = 6.4, height_inches: float = 4.8, dpi: float = 100) -> Path:
-    """Draw the function around the point into a .png or .svg file; return its path.
+    """Draw the function around the point into a .png, .svg or .pdf file; return its path.
 
     A PNG is width_inches·dpi × height_inches·dpi pixels; an SVG is
     width_inches·72 × height_inches·72 points.
     """
     path = Path(output)
     if path.suffix.lower() not in FORMATS:
-        raise InputError(f"plot writes .png or .svg files, not {path.suffix or 'a name without a suffix'}"
+        raise InputError(f"plot writes .png, .svg or .pdf files, not {path.suffix or 'a name without a suffix'}"
                          f" ({path.name})")
     for name, number in (("width", width_inches), ("height", height_inches), ("dpi", dpi)):
         if not (isinstance(number, (int, float)) and math.isfinite(number) and number > 0):
@@ -179,7 +179,9 @@ def plot(expression: str, wrt: str, at: At, output: str | Path, let: Declaration
             _draw_curve(figure, f, point[0])
         else:
             _draw_contours(figure, f, point)
-        metadata = {"Date": None} if path.suffix.lower() == ".svg" else None  # the same input, the same file
+        # the same input, the same file: no dates in the metadata
+        metadata = {"Date": None} if path.suffix.lower() == ".svg" else \
+            {"CreationDate": None, "ModDate": None} if path.suffix.lower() == ".pdf" else None
         try:
             figure.savefig(path, format=path.suffix.lower()[1:], dpi=dpi, metadata=metadata)
         except OSError as error:

@@ -156,9 +156,9 @@ def test_an_inferred_matrix_variable_is_an_input_error(tmp_path):
     assert caught.value.exit_code == 2
 
 
-@pytest.mark.parametrize("name", ["out.pdf", "out", "out.png.txt"])
-def test_only_png_and_svg_are_written(tmp_path, name):
-    with pytest.raises(InputError, match=r"plot writes \.png or \.svg files") as caught:
+@pytest.mark.parametrize("name", ["out.jpg", "out", "out.png.txt"])
+def test_only_png_svg_and_pdf_are_written(tmp_path, name):
+    with pytest.raises(InputError, match=r"plot writes \.png, \.svg or \.pdf files") as caught:
         plot("3x^2 - 4x", "x", 1, tmp_path / name, let="x: scalar")
     assert caught.value.exit_code == 2
 
@@ -193,3 +193,15 @@ def test_the_point_may_be_written_as_diff_at_writes_it(tmp_path):
     assert tangent_line("3x^2 - 4x", "x", "x=1", let="x: scalar") == pytest.approx((2.0, -3.0))
     with pytest.raises(InputError):
         tangent_line("3x^2 - 4x", "x", "y=1", let="x: scalar")
+
+
+def test_a_plot_can_be_a_pdf(tmp_path, runner):
+    """plot -o file.pdf (issue 13): a PDF a paper can include, the same bytes for the same input."""
+    from matcalc.cli import cli
+
+    first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    for path in (first, second):
+        result = runner.invoke(cli, ["plot", "3x^2 - 4x", "--wrt", "x", "--at", "1", "-o", str(path),
+                                     "--let", "x: scalar"])
+        assert result.exit_code == 0, result.output
+    assert first.read_bytes().startswith(b"%PDF") and first.read_bytes() == second.read_bytes()
