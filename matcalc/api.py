@@ -51,6 +51,13 @@ class Parsed:
         return self.expr.shape
 
     @property
+    def written(self) -> str:
+        """The expression as the user wrote it, or its canonical text where it was written in LaTeX."""
+        from .latex_input import is_latex
+
+        return self.canonical if is_latex(self.source) else self.source
+
+    @property
     def canonical(self) -> str:
         """Text that parses back to the same tree."""
         return canonical(self.expr)
@@ -195,7 +202,7 @@ class DiffResult:
     def report(self, unicode: bool = True) -> list[str]:
         """The lines of `matcalc diff`'s text output (after the derivation's steps, with steps), ending
         with what the self-check found."""
-        lines = report(self.derivative, self.parsed.source, self.parsed.assumed_text(), unicode)
+        lines = report(self.derivative, self.parsed.written, self.parsed.assumed_text(), unicode)
         if self.derivation is not None:
             from .render.steps import steps_text
 
@@ -402,11 +409,18 @@ class DiffResults(list):
         return self.code("numpy")
 
 
+def _plain_name(name: str) -> str:
+    r"""A variable written as in LaTeX (\mathbf{w}, \beta, W_{1}) by its plain name (w, beta, W1)."""
+    from .latex_input import is_latex, translate
+
+    return translate(name).text.strip() if name and is_latex(name) else name
+
+
 def variable_names(wrt: str | Iterable[str]) -> list[str]:
     """The variables of `wrt`: one name, a comma list ("W1,b1") or a list of names (each may be a
     comma list). Empty names and repeated ones are input errors."""
     texts = [wrt] if isinstance(wrt, str) else list(wrt)
-    names = [name.strip() for text in texts for name in re.split(r"[,;]", text)]
+    names = [_plain_name(name.strip()) for text in texts for name in re.split(r"[,;]", text)]
     if not names or not all(names):
         raise InputError(f"a variable name is needed, as in --wrt x or --wrt W1,b1 (got {', '.join(map(repr, texts))})")
     repeated = [name for k, name in enumerate(names) if name in names[:k]]

@@ -397,3 +397,15 @@ def test_a_false_latex_identity_is_false(runner):
     result = runner.invoke(cli, ["check", "-"], input="let A: matrix(n, n), B: matrix(n, n)\n"
                                                       "\\operatorname{tr}(A B) = \\operatorname{tr}(A^\\top B)\n")
     assert result.exit_code == 1
+
+
+def test_the_variable_may_be_written_in_latex_too(runner):
+    """--wrt '\\mathbf{x}' names x; the header shows the expression in plain text, not the LaTeX source."""
+    from matcalc.cli import cli
+
+    out = runner.invoke(cli, ["diff", r"\mathbf{x}^\top A \mathbf{x}", "--wrt", r"\mathbf{x}"])
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines()[0] == "∂/∂x x' A x = xᵀ(A + Aᵀ)"
+    beta = runner.invoke(cli, ["diff", r"\|\mathbf{y} - X\boldsymbol{\beta}\|^2", "--wrt", r"\boldsymbol{\beta}",
+                               "--layout", "denominator"])
+    assert beta.exit_code == 0 and beta.stdout.splitlines()[0].endswith("= -2Xᵀ(y - X β)")
