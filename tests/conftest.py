@@ -24,3 +24,9 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("default", derandomize=True, database=None, print_blob=True)
 _hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
 _hypothesis_settings.load_profile("default")
+
+# The parser raises Python's recursion limit the first time it runs (matcalc.parser.RECURSION_LIMIT);
+# raise it here, before any test, so that no hypothesis test sees it change under it.
+from matcalc.parser import _ensure_recursion_limit  # noqa: E402
+
+_ensure_recursion_limit()

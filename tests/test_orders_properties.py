@@ -29,7 +29,7 @@ from test_properties import ANY, DECLS, SCALAR, SHAPES, SIZES, N, M, expressions
 
 from matcalc import diff
 from matcalc.errors import UnsupportedError
-from matcalc.evaluate import evaluate
+from matcalc.evaluate import SingularMatrixError, evaluate
 from matcalc.numeric import kink_distance
 
 STEPS = {1: 1e-5, 2: 1e-3, 3: 4e-3}
@@ -119,8 +119,11 @@ def test_derivatives_of_orders_one_to_three_match_finite_differences(case, layou
         with np.errstate(all="ignore"):
             return float(np.sum(weight * evaluate(parsed.expr, {**values, wrt: at}, SIZES)))
 
-    fine = mixed_difference(g, values[wrt], directions, step)
-    coarse = mixed_difference(g, values[wrt], directions, 2 * step)
+    try:
+        fine = mixed_difference(g, values[wrt], directions, step)
+        coarse = mixed_difference(g, values[wrt], directions, 2 * step)
+    except (SingularMatrixError, np.linalg.LinAlgError):
+        assume(False)  # a step left the domain: a matrix to invert became singular
     want = (4 * fine - coarse) / 3
     scale = max(1.0, abs(want))
     # the extrapolation changed the difference by far less than the tolerance: differences are reliable here
@@ -136,6 +139,11 @@ def test_derivatives_of_orders_one_to_three_match_finite_differences(case, layou
         jittered = {name: value * (1 + 1e-9 * rng.standard_normal(value.shape)) for name, value in values.items()}
         moved = contraction(evaluate_code(result, parsed, jittered), labels, weight, directions)
         assume(abs(moved - got) < 0.1 * abs(got - want))
+        # or the formula's digits are rounding (sqrt(1 - tanh(u)²) at a large u): in extended precision
+        # its value moves by as much as the discrepancy
+        extended = {name: value.astype(np.longdouble) for name, value in values.items()}
+        precise = contraction(evaluate_code(result, parsed, extended).astype(float), labels, weight, directions)
+        assume(abs(precise - got) < 0.1 * abs(got - want))
     assert abs(got - want) <= TOLERANCE[order] * scale, (text, wrt, layout, order, result.text, got, want)
 
 
