@@ -36,6 +36,7 @@ RELIABLE = 10 * TOLERANCE  # differences at the two steps further apart than thi
 POINT_SCALES = (1, 1 / 4, 1 / 16, 1 / 64, 1 / 256)  # a point where differences cannot judge is tried closer to 0
 UNDERFLOW = 1e-250  # values this small have lost their digits
 JITTER = 1e-9  # relative move of a point that tells rounding noise from a wrong result
+JITTERS = 3
 MAX_CONDITION = 1e8  # a matrix the result inverts must be at least this well conditioned at a sample point
 TRIES_PER_POINT = 4  # points at which the result cannot be evaluated (a singular inverse) are redrawn
 
@@ -150,15 +151,19 @@ def _jitters(result: Derivative, point: Point, weight: np.ndarray, directions: l
              shown: float, discrepancy: float, rng: np.random.Generator) -> bool:
     """Whether the shown formula's value here is rounding noise as large as the discrepancy: moving
     the point by a relative 1e-9 moves a sound evaluation by about that much, but one that cancels
-    catastrophically (1 - tanh(u)² at a large u) by as much as its own size."""
-    moved = Point({name: value * (1 + JITTER * rng.standard_normal(value.shape))
-                   for name, value in point.values.items()}, point.sizes)
-    with np.errstate(all="ignore"):
-        try:
-            again = _contract(result, evaluate_shown(result, moved), weight, directions, moved)
-        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError):
+    catastrophically (1 - tanh(u)² at a large u, or 1 - 1 where the result is 0) by as much as the
+    noise itself. A few moves, so that noise cannot repeat itself by chance."""
+    for _ in range(JITTERS):
+        moved = Point({name: value * (1 + JITTER * rng.standard_normal(value.shape))
+                       for name, value in point.values.items()}, point.sizes)
+        with np.errstate(all="ignore"):
+            try:
+                again = _contract(result, evaluate_shown(result, moved), weight, directions, moved)
+            except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError):
+                return True
+        if not np.isfinite(again) or abs(again - shown) >= 0.1 * discrepancy:
             return True
-    return not np.isfinite(again) or abs(again - shown) >= 0.1 * discrepancy
+    return False
 
 
 def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.ndarray,
