@@ -17,7 +17,7 @@ from fractions import Fraction
 from functools import reduce
 
 from . import nodes as n
-from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, is_reciprocal_of, number, number_value
+from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, is_reciprocal_of, number
 from .shapes import Dim, Shape
 from .syntax import SUM_BALANCE_ABOVE
 from .tensor import Factor, Term

@@ -291,6 +291,16 @@ class Parser:
         if not self.at("("):
             raise ParseError(f"function {name.text} needs its argument in parentheses: {name.text}(...)",
                              span=name.span)
+        args, closer = self._arguments()
+        span = name.span.cover(closer.span)
+        if len(args) != FUNCTIONS[name.text]:
+            count = FUNCTIONS[name.text]
+            raise ParseError(f"{name.text} takes {count} argument{'s' if count > 1 else ''}, "
+                             f"not {len(args)}", span=span)
+        return Call(name.text, tuple(args), span=span)
+
+    def _arguments(self) -> tuple[list[Syntax], Token]:
+        """( expression ("," expression)* ): the arguments of a call, and its closing parenthesis."""
         opener = self.advance()
         self.nested(opener)
         saved_bars, self.open_bars = self.open_bars, []
@@ -301,12 +311,7 @@ class Parser:
         closer = self._close(opener, ")")
         self.open_bars = saved_bars
         self.nesting -= 1
-        span = name.span.cover(closer.span)
-        if len(args) != FUNCTIONS[name.text]:
-            count = FUNCTIONS[name.text]
-            raise ParseError(f"{name.text} takes {count} argument{'s' if count > 1 else ''}, "
-                             f"not {len(args)}", span=span)
-        return Call(name.text, tuple(args), span=span)
+        return args, closer
 
     def _parse_user_call(self) -> Syntax:
         """f(x), f'(x), f''(x) for a declared `f: function`."""
@@ -318,16 +323,7 @@ class Parser:
         if not self.at("("):
             raise ParseError(f"{name.text} is declared a function: write {name.text}(...)",
                              span=name.span.cover(self.tokens[self.pos - 1].span))
-        opener = self.advance()
-        self.nested(opener)
-        saved_bars, self.open_bars = self.open_bars, []
-        args = [self.parse_expression()]
-        while self.at(","):
-            self.advance()
-            args.append(self.parse_expression())
-        closer = self._close(opener, ")")
-        self.open_bars = saved_bars
-        self.nesting -= 1
+        args, closer = self._arguments()
         span = name.span.cover(closer.span)
         if len(args) != 1:
             raise ParseError(f"{name.text} is a function of one argument (it applies entry by entry), "

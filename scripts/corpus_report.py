@@ -200,7 +200,6 @@ def _scalar_factors_first(text: str, let: str | None) -> str:
     first: `2cos(z^2) z` and `2z cos(z^2)` are the same form, so are `I(x'x)` and `(x'x)I`. A term with a
     division, an elementwise operator, a norm or a name matcalc does not know (a `where` name) is left
     as it is."""
-    from matcalc import parse
 
     terms = []
     for term in _split_top(text.replace(" - ", " + -"), "+"):

@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -7,6 +8,16 @@ from click.testing import CliRunner
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def pdflatex_available() -> None:
+    """The LaTeX compile tests need pdflatex: .ci/run installs it and sets CI, so there a missing pdflatex
+    fails the test; on a developer's machine without TeX the test is skipped, and says why."""
+    if shutil.which("pdflatex") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is missing in CI: .ci/run installs texlive-latex-base and texlive-latex-recommended")
+        pytest.skip("pdflatex is not installed here (in CI, where .ci/run installs it, this test fails instead)")
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import pytest
 
 from matcalc import parse
 from matcalc.cli import cli
-from matcalc.errors import MatcalcError, ParseError, UnknownSymbolError, UnsupportedError
+from matcalc.errors import MatcalcError, ParseError, UnknownSymbolError
 
 
 def kinds(parsed) -> dict[str, str]:

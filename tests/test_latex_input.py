@@ -13,7 +13,6 @@ a product (matcalc prints -(a b) and (-a) b alike, as -a b, and reads it as the 
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from fractions import Fraction
 from pathlib import Path

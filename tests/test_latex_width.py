@@ -1,8 +1,6 @@
 """Long LaTeX results break across lines (issue 11): an aligned block chosen by width, still one line
 of text, that pdflatex sets on an article page with no overfull box."""
 
-import os
-import shutil
 import subprocess
 
 import pytest
@@ -37,11 +35,7 @@ def test_a_short_result_stays_one_line(runner):
         r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + A^\top)"
 
 
-def test_long_results_set_without_an_overfull_box(runner, tmp_path):
-    if shutil.which("pdflatex") is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is missing in CI: .ci/run installs texlive-latex-base and texlive-latex-recommended")
-        pytest.skip("pdflatex is not installed (in CI this test fails instead)")
+def test_long_results_set_without_an_overfull_box(runner, tmp_path, pdflatex_available):
     body = "\n".join(rf"\[ {latex(runner, args)} \]" for args in LONG)
     (tmp_path / "long.tex").write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
                                        f"\\begin{{document}}\n{body}\n\\end{{document}}\n")

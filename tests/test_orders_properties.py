@@ -23,7 +23,7 @@ from itertools import product
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_diff import LAYOUTS, as_arrays
+from test_diff import LAYOUTS
 from test_diff_properties import draw_point, evaluate_code
 from test_properties import ANY, DECLS, SCALAR, SHAPES, SIZES, N, M, expressions
 

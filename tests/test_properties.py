@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache, cache
+from functools import cache
 
 import numpy as np
 import pytest

@@ -8,8 +8,6 @@ is skipped when pdflatex is missing; in CI (`CI` set) it fails instead, and
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -440,11 +438,7 @@ def first_failure(texts: list[str], directory: Path) -> str:
     return texts[0]
 
 
-def test_every_latex_result_compiles_with_pdflatex(tmp_path):
-    if shutil.which("pdflatex") is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is missing in CI: .ci/run installs texlive-latex-base and texlive-latex-recommended")
-        pytest.skip("pdflatex is not installed (in CI this test fails instead)")
+def test_every_latex_result_compiles_with_pdflatex(tmp_path, pdflatex_available):
     texts = all_latex()
     if not pdflatex(texts, tmp_path)[0]:
         culprit = first_failure(texts, tmp_path)

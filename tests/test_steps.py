@@ -4,7 +4,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -139,11 +138,7 @@ def test_the_committed_steps_gallery_equals_the_scripts_output():
     assert without_rounding_noise(committed) == without_rounding_noise(module.build())
 
 
-def test_the_gallerys_latex_compiles_without_overfull_boxes(tmp_path):
-    if shutil.which("pdflatex") is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is missing in CI: .ci/run installs texlive-latex-base and texlive-latex-recommended")
-        pytest.skip("pdflatex is not installed (in CI this test fails instead)")
+def test_the_gallerys_latex_compiles_without_overfull_boxes(tmp_path, pdflatex_available):
     blocks = re.findall(r"```latex\n(.*?)```", (ROOT / "examples" / "steps.md").read_text(), flags=re.S)
     assert len(blocks) >= 8
     document = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"

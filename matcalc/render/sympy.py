@@ -532,7 +532,7 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "    tolerance = tolerance or (1e-5 if ORDER == 1 else 1e-3)",
         "    grads = derivative(**arrays, **GIVEN)",
         "    size = max(float(numpy.max(numpy.abs(" + spec.to_numpy.format("expression(**arrays, **GIVEN)") + "), initial=0)), 1e-300)",
-        f"    errors = {{}}",
+        "    errors = {}",
         f"    for name, grad in zip(DERIVATIVE_SHAPES, {'grads' if several else '(grads,)'}):",
         "        direction = rng.normal(size=numpy.shape(point[name]))",
         "        difference = 0",
