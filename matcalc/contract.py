@@ -11,7 +11,6 @@ ones stay in index notation, with each chain written in matrix notation.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import reduce
@@ -254,9 +253,11 @@ class Contractor:
             if main is False:
                 return None
         b = self.build
-        # a scalar product is written after the main factor, softmax(o) (1'y); det(X), a, ||x|| before it
-        before = [s for s in chains.scalars if not isinstance(s, n.MatMul)]
-        after = [s for s in chains.scalars if isinstance(s, n.MatMul)]
+        # a scalar product is written after the main factor, softmax(o) (1'y); det(X), a, ||x|| before it,
+        # and every scalar before I: (x'x) I
+        leading = isinstance(main, n.Identity)
+        before = [s for s in chains.scalars if leading or not isinstance(s, n.MatMul)]
+        after = [s for s in chains.scalars if not leading and isinstance(s, n.MatMul)]
         if main is None:
             main = reduce(b.scale, before + after, ONE)
         else:
@@ -519,13 +520,12 @@ def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
 
 
 def _shared_coefficient(coefficients: list[Fraction]) -> Fraction:
-    """The factor that every coefficient of a sum shares, to write once: 2XᵀX + 2λI = 2(XᵀX + λI),
-    ⅔A + ⅔Aᵀ = ⅔(A + Aᵀ). 1 for a single term, or when nothing is shared."""
-    if len(coefficients) < 2:
+    """The coefficient every term of a sum has, to write once: 2XᵀX + 2λI = 2(XᵀX + λI),
+    ⅔A + ⅔Aᵀ = ⅔(A + Aᵀ). Only an equal coefficient is taken out, as authors do: 4(xᵀx)I + 8xxᵀ and
+    -2Xᵀ(y - Xw) + 2λw stay as they are. 1 for a single term, or when the coefficients differ."""
+    if len(coefficients) < 2 or len(set(coefficients)) > 1:
         return Fraction(1)
-    numerator = math.gcd(*(c.numerator for c in coefficients))
-    denominator = math.lcm(*(c.denominator for c in coefficients))
-    return Fraction(numerator, denominator)
+    return abs(coefficients[0])
 
 
 def _joined(signed: list[tuple[bool, n.Node]], build: Builder) -> n.Node:

@@ -3,7 +3,7 @@ every result here also passes the self-check against finite differences (diff ch
 
 - exact rational constants: 1/2 is the number ½, merged with the other constants, never 0.5;
 - like terms collected across chain-rule paths (½ P x + ½ Pᵀx = P x for a symmetric P);
-- a coefficient every term shares is written once: 2XᵀX + 2λI = 2(XᵀX + λI).
+- a coefficient every term has is written once: 2XᵀX + 2λI = 2(XᵀX + λI) (an equal one only).
 """
 
 import pytest
@@ -21,6 +21,10 @@ from matcalc import diff
     ("1/3 x'x", "x", "", "denominator", 1, "(2/3)x", "⅔x"),
     # ridge regression's Hessian: 2XᵀX + 2λI = 2(XᵀX + λI)
     ("||y - Xw||^2 + lambda ||w||^2", "w", "", "numerator", 2, "2(X'X + lambda I)", "2(XᵀX + λ I)"),
+    # only an equal coefficient is taken out (Magnus & Neudecker ch. 10): 4(xᵀx)I + 8xxᵀ, with the scalar
+    # bracketed before I (xᵀx I would not read back)
+    ("(x'x)^2", "x", "", "numerator", 2, "4(x'x) I + 8x x'", "4(xᵀx) I + 8x xᵀ"),
+    ("-2x'x - 2y'x", "x", "", "denominator", 1, "-4x - 2y", "-4x - 2y"),
     # logistic regression (Bishop PRML 4.91; ESL 4.21): the gradient of the log-likelihood is Xᵀ(y - σ(Xw))
     ("y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "w", "", "denominator", 1,
      "X'(y - sigmoid(X w))", "Xᵀ(y - sigmoid(X w))"),

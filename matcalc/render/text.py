@@ -38,6 +38,11 @@ def _is_slashed(node: n.Node, printer: MathPrinter) -> bool:
         not (printer.symbols is _UNICODE and node.value in _VULGAR)
 
 
+def _scalar_product_before(node: n.Node, left: n.Node) -> bool:
+    """xᵀx as the scalar of a product is bracketed: (xᵀx) I, never xᵀx I."""
+    return isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and not node.shape.is_scalar
+
+
 class MathPrinter(Printer):
     def __init__(self, unicode: bool = False):
         super().__init__()
@@ -85,8 +90,8 @@ class MathPrinter(Printer):
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
         # a quotient next to another factor is bracketed: (1 / n) y', not 1 / n y'
-        left_text = self.wrap(left, PRODUCT) if not (isinstance(left, n.Divide) or _is_slashed(left, self)) \
-            else f"({self.text(left)})"
+        bracketed = isinstance(left, n.Divide) or _is_slashed(left, self) or _scalar_product_before(node, left)
+        left_text = f"({self.text(left)})" if bracketed else self.wrap(left, PRODUCT)
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
         associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
         if scalar_after and isinstance(right, (n.MatMul, n.ScalarMul)):
