@@ -383,7 +383,8 @@ def _hadamard_factors(vectors: list[n.Node]) -> list[n.Node]:
 
 def collect(terms: list[n.Node], build: Builder, inner: bool = False) -> n.Node:
     """Add matrix expressions the way a person would: `(A + A')x`, `2 X'`, `x'(A + A')`.
-    Terms keep their order, negative ones last; inside a collected factor, A before A'. Elementwise
+    Terms keep their order, negative ones last; inside a collected factor, A before A', and so in the
+    sum when both are terms (A + A'). Elementwise
     products are multiplied out where that is shorter: (1 - σ) ⊙ y - σ ⊙ (1 - y) = y - σ."""
     written = _collected(terms, build, inner)
     expanded = _multiplied_out(terms, build, inner)
@@ -510,7 +511,12 @@ def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
     pairs = _factor_shared(pairs, build, side="right")
     pairs = _factor_shared(pairs, build, side="left")
     pairs = _combine_equal(pairs)
-    pairs.sort(key=lambda pair: (pair[0] < 0, _transposes(pair[1]) if inner else 0))
+    cores = {core for _, core in pairs}
+
+    def marks(core: n.Node) -> int:  # inside a factor A before Aᵀ; in the whole sum, when both are terms
+        return _transposes(core) if inner or build.transpose(core) in cores - {core} else 0
+
+    pairs.sort(key=lambda pair: (pair[0] < 0, marks(pair[1])))
     pairs = [(coefficient, core) for coefficient, core in pairs if coefficient != 0]
     shared = _shared_coefficient([coefficient for coefficient, _ in pairs])
     signed = [(coefficient < 0, build.scale(number(abs(coefficient / shared)), core)) for coefficient, core in pairs]

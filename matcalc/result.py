@@ -20,6 +20,7 @@ from .contract import Contractor, Piece, collect
 from .cse import name_repeated
 from .decls import Env
 from .rules import Differentiator, Kink
+from .simplify import simplify
 from .errors import UnsupportedError
 from .layout import Layout, arrange_order, derivative_shape
 from .shapes import Dim, Shape
@@ -192,7 +193,7 @@ def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, bui
     total = collect(parts, build) if parts else None
     if total is None or is_zero(total):  # a zero keeps the shape of the result
         return _zero(arranged, contractor)
-    return total
+    return simplify(total, build)
 
 
 def _zero(arranged: tuple, contractor: Contractor) -> n.Node:

@@ -30,6 +30,43 @@ class Kink:
     operands: tuple[n.Node, ...]
 
 
+def elementwise_slope(b: Builder, node: n.Apply) -> n.Node | None:
+    """f'(u) for an elementwise f(u), as an expression in u (or in f(u) where that is shorter)."""
+    u, f = node.operand, node.function
+    one = ONE
+    if f == "exp":
+        return node
+    if f == "log":
+        return b.divide(one, u)
+    if f == "sin":
+        return b.apply("cos", u)
+    if f == "cos":
+        return b.neg(b.apply("sin", u))
+    if f == "tan":
+        return b.add(one, b.power(node, number(2)))
+    if f == "tanh":
+        return b.sub(one, b.power(node, number(2)))
+    if f in ("arcsin", "arccos"):
+        slope = b.divide(one, b.apply("sqrt", b.sub(one, b.power(u, number(2)))))
+        return slope if f == "arcsin" else b.neg(slope)
+    if f == "arctan":
+        return b.divide(one, b.add(one, b.power(u, number(2))))
+    if f == "sqrt":
+        return b.divide(one, b.scale(number(2), node))
+    if f == "sigmoid":
+        return b.hadamard(node, b.sub(one, node)) if not node.shape.is_scalar \
+            else b.scale(node, b.sub(one, node))
+    if f == "relu":
+        return b.apply("step", u)
+    if f == "abs":
+        return b.apply("sign", u)
+    if f in ("sign", "step"):
+        return None  # zero wherever it is differentiable
+    if n.is_unspecified(f):
+        return b.apply(f + "'", u)  # d f(u) = f'(u) du
+    raise UnsupportedError(f"matcalc cannot differentiate {f} yet", span=node.span)
+
+
 class Differentiator:
     def __init__(self, wrt: n.Var, builder: Builder, indices: Indices):
         self.wrt = wrt
@@ -239,47 +276,11 @@ class Differentiator:
     def _apply(self, node: n.Apply, row, col) -> list[Term]:
         if node.function in ("abs", "relu", "sign", "step"):
             self.kink(node.function, node.operand)
-        slope = self._slope(node)
+        slope = elementwise_slope(self.build, node)
         if slope is None:
             return []
         outer = factor(slope, row, col)  # the outer derivative first, as the chain rule is written: f'(g) g'
         return [Term(t.coefficient, (outer, *t.factors)) for t in self.derive(node.operand, row, col)]
-
-    def _slope(self, node: n.Apply) -> n.Node | None:
-        """f'(u) for an elementwise f(u), as an expression in u (or in f(u) where that is shorter)."""
-        b, u, f = self.build, node.operand, node.function
-        one = ONE
-        if f == "exp":
-            return node
-        if f == "log":
-            return b.divide(one, u)
-        if f == "sin":
-            return b.apply("cos", u)
-        if f == "cos":
-            return b.neg(b.apply("sin", u))
-        if f == "tan":
-            return b.add(one, b.power(node, number(2)))
-        if f == "tanh":
-            return b.sub(one, b.power(node, number(2)))
-        if f in ("arcsin", "arccos"):
-            slope = b.divide(one, b.apply("sqrt", b.sub(one, b.power(u, number(2)))))
-            return slope if f == "arcsin" else b.neg(slope)
-        if f == "arctan":
-            return b.divide(one, b.add(one, b.power(u, number(2))))
-        if f == "sqrt":
-            return b.divide(one, b.scale(number(2), node))
-        if f == "sigmoid":
-            return b.hadamard(node, b.sub(one, node)) if not node.shape.is_scalar \
-                else b.scale(node, b.sub(one, node))
-        if f == "relu":
-            return b.apply("step", u)
-        if f == "abs":
-            return b.apply("sign", u)
-        if f in ("sign", "step"):
-            return None  # zero wherever it is differentiable
-        if n.is_unspecified(f):
-            return b.apply(f + "'", u)  # d f(u) = f'(u) du
-        raise UnsupportedError(f"matcalc cannot differentiate {f} yet", span=node.span)
 
     def _maximum(self, node: n.Maximum, row, col) -> list[Term]:
         return self._extremum(node, "max", row, col)

@@ -205,10 +205,10 @@ GOLDEN = [
     golden("tr(A X B)", "X", "AᵀBᵀ",
            r"\frac{\partial \operatorname{tr}(A X B)}{\partial X} = A^\top B^\top",
            let="A: matrix(n, m), X: matrix(m, k), B: matrix(k, n)", layout="denominator"),
-    # Cross-entropy: -y' log softmax(o) = -y'o + (1'y) logsumexp(o), so the gradient is softmax(o)(1'y) - y.
-    golden("-y' log(softmax(o))", "o", "softmax(o)(𝟏ᵀy) - y",
+    # Cross-entropy: -y' log softmax(o) = -y'o + sum(y) logsumexp(o), so the gradient is softmax(o) sum(y) - y.
+    golden("-y' log(softmax(o))", "o", "softmax(o) sum(y) - y",
            r"\frac{\partial (-\mathbf{y}^\top \log(\operatorname{softmax}(\mathbf{o})))}{\partial "
-           r"\mathbf{o}} = \operatorname{softmax}(\mathbf{o}) (\mathbf{1}^\top \mathbf{y}) - \mathbf{y}",
+           r"\mathbf{o}} = \operatorname{softmax}(\mathbf{o}) \operatorname{sum}(\mathbf{y}) - \mathbf{y}",
            let=None, layout="denominator"),
     # A ReLU neuron: the derivative is x' where w'x + b > 0 and 0 where it is < 0 (step); a kink at 0.
     golden("max(0, w'x + b)", "w", "step(wᵀx + b) xᵀ",
@@ -284,9 +284,9 @@ GOLDEN = [
            r"\frac{\partial 2^{\circ \mathbf{x}}}{\partial \mathbf{x}} = \log(2) "
            r"\operatorname{diag}(2^{\circ \mathbf{x}})"),
     # d sqrt(x'x) = 2x'dx / (2 sqrt(x'x)) = x'dx / sqrt(x'x): the 2s cancel.
-    golden("sqrt(x'x)", "x", "(1 / sqrt(xᵀx)) xᵀ",
+    golden("sqrt(x'x)", "x", "xᵀ / sqrt(xᵀx)",
            r"\frac{\partial \sqrt{\mathbf{x}^\top \mathbf{x}}}{\partial \mathbf{x}} = "
-           r"\frac{1}{\sqrt{\mathbf{x}^\top \mathbf{x}}} \mathbf{x}^\top"),
+           r"\frac{\mathbf{x}^\top}{\sqrt{\mathbf{x}^\top \mathbf{x}}}"),
     # Y = x z', Y_ij = x_i z_j, so ∂Y_ij/∂z_k = x_i δ_jk (matrix by vector: order 3).
     golden("x z'", "z", "∂Y_ij/∂z_k = x_i δ_jk",
            r"\frac{\partial Y_{ij}}{\partial z_{k}} = x_{i} \delta_{jk}, \quad \text{where } Y = \mathbf{x} "

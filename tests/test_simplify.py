@@ -41,8 +41,8 @@ from matcalc import diff
     ("-y' log(softmax(W x))", "W", "y: onehot(n)", "denominator", 1, "(softmax(W x) - y)x'",
      "(softmax(W x) - y)xᵀ"),
     ("-p' log(softmax(o))", "o", "p: simplex(n)", "denominator", 1, "softmax(o) - p", "softmax(o) - p"),
-    # without the declaration 1ᵀy stays: y is any vector
-    ("-y' log(softmax(o))", "o", "", "denominator", 1, "softmax(o)(1'y) - y", "softmax(o)(𝟏ᵀy) - y"),
+    # without the declaration 1ᵀy stays, written sum(y) as d2l does: y is any vector
+    ("-y' log(softmax(o))", "o", "", "denominator", 1, "softmax(o) sum(y) - y", "softmax(o) sum(y) - y"),
     # symmetry known and used: XᵀX and its inverse are symmetric (Cookbook (55), via the chain rule)
     ("logdet(X'X)", "X", "", "denominator", 1, "2X(X'X)^-1", "2X(XᵀX)⁻¹"),
     ("x'(A'A)x", "x", "", "denominator", 1, "2A'A x", "2AᵀA x"),

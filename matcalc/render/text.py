@@ -90,7 +90,8 @@ class MathPrinter(Printer):
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
         # a quotient next to another factor is bracketed: (1 / n) y', not 1 / n y'
-        bracketed = isinstance(left, n.Divide) or _is_slashed(left, self) or _scalar_product_before(node, left)
+        bracketed = isinstance(left, (n.Divide, n.Hadamard)) or _is_slashed(left, self) or \
+            _scalar_product_before(node, left)  # (u ⊙ v) xᵀ: ⊙ binds tighter, but is not read so
         left_text = f"({self.text(left)})" if bracketed else self.wrap(left, PRODUCT)
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
         associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
@@ -111,7 +112,9 @@ class MathPrinter(Printer):
         return super()._add(node)
 
     def _hadamard(self, node: n.Hadamard) -> str:
-        return f"{self.wrap(node.left, PRODUCT)}{self.symbols['.*']}{self.wrap(node.right, UNARY)}"
+        # (Wᵀδ) ⊙ σ′(z): a product before ⊙ is bracketed for the reader (the parser needs no brackets)
+        left = self.text(node.left) if isinstance(node.left, n.Hadamard) else self.wrap(node.left, UNARY)
+        return f"{left}{self.symbols['.*']}{self.wrap(node.right, UNARY)}"
 
     def _divide(self, node: n.Divide) -> str:
         if node.right.shape.is_scalar:

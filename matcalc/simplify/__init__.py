@@ -1,0 +1,36 @@
+"""How a result in matrix notation is written: rewrite rules applied in order, each in its own module.
+
+The terms of a derivative are first collected (`contract.collect`: like terms, shared factors, equal
+coefficients) with the Builder's constructors (`build.py`: numbers folded, σ recognised, A A = A², …).
+Then these rules write the sum the way a textbook prints it, one after another:
+
+1. `sums.like_terms`           -z(uᵀS) - (z uᵀ)S = -2z uᵀS: terms equal up to association combined
+2. `sums.sums_of_entries`      𝟏ᵀv = sum(v) for a scalar: sum(x), not 1ᵀx
+3. `elementwise.backprop`      diag(v) u = u ⊙ v, and an elementwise function's slope last in ⊙:
+                               (Wᵀδ) ⊙ σ′(z), as backpropagation is written
+4. `quotients.divisions`       (1/s) u = u / s for a compound s; c (1/N) = c/N
+5. `transposes.transposes_out` Bᵀ Qᵀ + Qᵀ Bᵀ = (Q B + B Q)ᵀ: a transpose taken out of a sum (or a
+                               product of three or more) whose parts are all transposed
+
+Every rule keeps the value: tests/test_simplify_rules.py checks each on generated expressions
+against finite differences, and the self-check compares every shown result with its index form.
+A rule is `rule(node, build) -> node`; `bottom_up` applies a local rewrite to every subexpression once.
+"""
+
+from __future__ import annotations
+
+from ..build import Builder
+from .. import nodes as n
+from .elementwise import backprop
+from .quotients import divisions
+from .sums import like_terms, sums_of_entries
+from .transposes import transposes_out
+
+RULES = (like_terms, sums_of_entries, backprop, divisions, transposes_out)
+
+
+def simplify(node: n.Node, build: Builder) -> n.Node:
+    """The result written as a textbook prints it: every rule of RULES, in order."""
+    for rule in RULES:
+        node = rule(node, build)
+    return node

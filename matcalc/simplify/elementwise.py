@@ -1,0 +1,85 @@
+"""Elementwise products written as backpropagation writes them (issue 11): the gradient flowing back
+first, the slope of the elementwise function after it.
+
+- diag(v) u = u ⊙ v, and uᵀ diag(v) = (u ⊙ v)ᵀ, where u is a column (a row) that a product chain makes:
+  diag(1 - tanh(z)²) Vᵀ(V h - t) xᵀ is written ((Vᵀ(V h - t)) ⊙ (1 - tanh(z)²)) xᵀ. A diagonal times
+  a matrix (a Jacobian, diag(σ′(z)) W) stays as it is.
+- In an elementwise product the factors that make up an elementwise function's slope (step(z) for
+  relu(z), 1 - tanh(z)² for tanh(z), σ(z) and 1 - σ(z) for σ(z); the table is the rules' own,
+  rules.elementwise_slope) come after the others: (relu(z) - y) ⊙ step(z), tanh(x) ⊙ (1 - tanh(x)²).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from .. import nodes as n
+from ..build import Builder
+from ..errors import MatcalcError
+from ..rules import elementwise_slope
+from .walk import bottom_up, hadamard_factors, product_factors
+
+
+def backprop(node: n.Node, build: Builder) -> n.Node:
+    """>>> from matcalc import diff
+    >>> diff("1/2 ||relu(W x + b) - y||^2", wrt="b", let="b: vector(m)", layout="denominator").text
+    '(relu(W x + b) - y) .* step(W x + b)'
+    """
+    def rewrite(current: n.Node) -> n.Node:
+        if isinstance(current, n.MatMul):
+            return _diagonals_absorbed(current, build)
+        if isinstance(current, n.Hadamard):
+            return _slopes_last(current, build)
+        return current
+
+    return bottom_up(node, rewrite)
+
+
+def _diagonals_absorbed(node: n.MatMul, build: Builder) -> n.Node:
+    factors = product_factors(node)
+    changed = False
+    position = 0
+    while position < len(factors):
+        diagonal = factors[position]
+        if isinstance(diagonal, n.DiagMatrix):
+            column_end = next((q for q in range(position + 1, len(factors)) if factors[q].shape.cols == 1), None)
+            row_start = next((r for r in range(position - 1, -1, -1) if factors[r].shape.rows == 1), None)
+            if column_end is not None:
+                u = reduce(build.matmul, factors[position + 1 : column_end + 1])
+                factors[position : column_end + 1] = [_times(u, diagonal.operand, build)]
+                changed = True
+            elif row_start is not None:
+                u = build.transpose(reduce(build.matmul, factors[row_start:position]))
+                factors[row_start : position + 1] = [build.transpose(_times(u, diagonal.operand, build))]
+                position = row_start
+                changed = True
+        position += 1
+    return reduce(build.matmul, factors) if changed else node
+
+
+def _times(u: n.Node, v: n.Node, build: Builder) -> n.Node:
+    """u ⊙ v for a column u, v a column or a row of the same length."""
+    vector = v if v.shape == u.shape else build.transpose(v)
+    return _slopes_last(n.Hadamard(u, vector, shape=u.shape), build)
+
+
+def _slopes_last(node: n.Hadamard, build: Builder) -> n.Node:
+    factors = hadamard_factors(node)
+    slopes = _slope_factors(factors, build)
+    ordered = [f for f in factors if f not in slopes] + [f for f in factors if f in slopes]
+    if ordered == factors:
+        return node
+    return reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), ordered)
+
+
+def _slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:
+    """The factors of the slopes of the elementwise functions the factors contain."""
+    slopes: set[n.Node] = set()
+    for sub in {s for f in factors for s in n.walk(f) if isinstance(s, n.Apply)}:
+        try:
+            slope = elementwise_slope(build, sub)
+        except MatcalcError:
+            continue
+        if slope is not None:
+            slopes.update(hadamard_factors(slope))
+    return slopes

@@ -1,0 +1,93 @@
+"""A transpose taken out where every part of a sum or a long product is transposed (issue 11):
+`softmax(o)ᵀ - yᵀ` is `(softmax(o) - y)ᵀ`, `BᵀQᵀ + QᵀBᵀ` is `(Q B + B Q)ᵀ` (Cookbook (107)),
+`-Q⁻ᵀBᵀRᵀQ⁻ᵀ` is `-(Q⁻¹R B Q⁻¹)ᵀ` (Cookbook (124)).
+
+A sum is written transposed when each of its terms has fewer transpose marks transposed; a product
+chain when it has three or more factors and each is transposed (AᵀBᵀ, the Cookbook's own form for
+∂tr(AXB)/∂X, stays).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from .. import nodes as n
+from ..build import Builder
+from .walk import bottom_up, product_factors
+
+_MIN_CHAIN = 3  # factors of a product written as one transpose
+
+
+def transposes_out(node: n.Node, build: Builder) -> n.Node:
+    """>>> from matcalc import diff
+    >>> diff("-y' log(softmax(o))", wrt="o", let="y: onehot(n)").text
+    "(softmax(o) - y)'"
+    """
+    inner_products = {child for sub in n.walk(node) if isinstance(sub, n.MatMul)
+                      for child in sub.children() if isinstance(child, n.MatMul)}
+
+    def rewrite(current: n.Node) -> n.Node:
+        if current.shape.is_scalar or current.shape.is_column and not isinstance(current, n.Add):
+            return current
+        if isinstance(current, n.Add) and all(_reduces(t, build) for t in _terms(current)):
+            return n.Transpose(flipped(current, build), shape=current.shape)
+        if isinstance(current, n.MatMul) and current not in inner_products:
+            factors = product_factors(current)
+            if len(factors) >= _MIN_CHAIN and all(_reduces(f, build) for f in factors):
+                product = reduce(lambda a, b: n.MatMul(a, b, shape=_product_shape(a, b)),
+                                 [flipped(f, build) for f in reversed(factors)])
+                return n.Transpose(product, shape=current.shape)
+        return current
+
+    return bottom_up(node, rewrite)
+
+
+def _product_shape(a: n.Node, b: n.Node):
+    return type(a.shape)(a.shape.rows, b.shape.cols)
+
+
+def _terms(node: n.Node) -> list[n.Node]:
+    """The terms of a sum, each without its sign and number."""
+    terms, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.Add):
+            stack += [current.right, current.left]
+        elif isinstance(current, n.Neg):
+            stack.append(current.operand)
+        elif isinstance(current, n.ScalarMul) and isinstance(current.left, n.Number):
+            stack.append(current.right)
+        else:
+            terms.append(current)
+    return terms
+
+
+def marks(node: n.Node) -> int:
+    """The transpose marks the node is written with (X⁻ᵀ is one)."""
+    return sum(isinstance(sub, n.Transpose) for sub in n.walk(node))
+
+
+def _reduces(node: n.Node, build: Builder) -> bool:
+    return marks(flipped(node, build)) < marks(node)
+
+
+def flipped(node: n.Node, build: Builder) -> n.Node:
+    """node transposed, with the transposes moved in as far as they go: (A x + Bᵀy)ᵀ = xᵀAᵀ + yᵀB."""
+    shape = node.shape.transposed()
+    if node.shape.is_scalar or isinstance(node, (n.Identity, n.DiagMatrix)) or build.is_symmetric(node):
+        return node
+    match node:
+        case n.Transpose(operand=operand):
+            return operand
+        case n.MatMul(left=left, right=right):
+            return n.MatMul(flipped(right, build), flipped(left, build), shape=shape)
+        case n.Inverse(operand=operand):
+            return n.Inverse(flipped(operand, build), shape=shape)
+        case n.MatPower(base=base, exponent=exponent):
+            return n.MatPower(flipped(base, build), exponent, shape=shape)
+        case n.Fill(value=value):
+            return n.Fill(value, shape=shape)
+        case n.Neg() | n.Add() | n.ScalarMul() | n.Hadamard() | n.Divide() | n.Power() | n.Apply():
+            # elementwise in their non-scalar operands: (u ⊙ v)ᵀ = uᵀ ⊙ vᵀ, f(u)ᵀ = f(uᵀ)
+            return node.map_children(lambda child: flipped(child, build), shape=shape)
+    return n.Transpose(node, shape=shape)

@@ -1,0 +1,52 @@
+"""Applying a local rewrite to every subexpression, children first, each distinct one once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .. import nodes as n
+
+
+def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node]) -> n.Node:
+    """rewrite applied to each subexpression after its children; shared subexpressions (a deep
+    network's result repeats its layers) are rewritten once. Without recursion: results nest deeply."""
+    done: dict[n.Node, n.Node] = {}
+    stack: list[tuple[n.Node, bool]] = [(node, False)]
+    while stack:
+        current, expanded = stack.pop()
+        if current in done:
+            continue
+        if not expanded:
+            stack.append((current, True))
+            stack += [(child, False) for child in current.children() if child not in done]
+            continue
+        rebuilt = current.map_children(lambda child: done[child]) if any(True for _ in current.children()) \
+            else current
+        done[current] = rewrite(rebuilt)
+    return done[node]
+
+
+def product_factors(node: n.Node) -> list[n.Node]:
+    """The factors of a matrix product chain, left to right: ((A B) C) x -> [A, B, C, x]."""
+    factors: list[n.Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.MatMul):
+            stack += [current.right, current.left]
+        else:
+            factors.append(current)
+    return factors
+
+
+def hadamard_factors(node: n.Node) -> list[n.Node]:
+    """The factors of an elementwise product chain, left to right."""
+    factors: list[n.Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.Hadamard):
+            stack += [current.right, current.left]
+        else:
+            factors.append(current)
+    return factors
