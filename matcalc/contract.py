@@ -400,9 +400,23 @@ def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node 
     """The sum with its elementwise products of sums multiplied out and like monomials combined."""
     if not terms or terms[0].shape.is_scalar or not any(isinstance(sub, n.Hadamard) for t in terms for sub in n.walk(t)):
         return None
+    if all(t.shape.is_row for t in terms):  # rows: multiplied out as columns, (σ ⊙ (1 - y))ᵀ - (y ⊙ (1 - σ))ᵀ = (σ - y)ᵀ
+        columns = _multiplied_out([build.transpose(t) for t in terms], build, inner)
+        return None if columns is None else build.transpose(columns)
+    monomials = polynomial(terms, build)
+    if monomials is None or len(monomials) > _MAX_MONOMIALS:
+        return None
+    parts = [build.scale(number(c), reduce(build.hadamard, factors) if factors else n.Fill(ONE, shape=terms[0].shape))
+             for c, factors in monomials.values() if c != 0]
+    return _collected(parts, build, inner) if parts else n.Fill(ZERO_NUMBER, shape=terms[0].shape)
+
+
+def polynomial(terms: list[n.Node], build: Builder) -> dict[tuple, tuple[Fraction, tuple[n.Node, ...]]] | None:
+    """The sum of terms as an elementwise polynomial: for each monomial (its factors, powers combined,
+    as a key), its coefficient and factors; None where a term is not such a product."""
     monomials: dict[tuple, tuple[Fraction, tuple[n.Node, ...]]] = {}
     for term in terms:
-        expanded = _monomials(term)
+        expanded = elementwise_monomials(term)
         if expanded is None:
             return None
         for coefficient, factors in expanded:
@@ -410,18 +424,14 @@ def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node 
             key = tuple(sorted(repr(f) for f in factors))
             previous = monomials.get(key, (Fraction(0), factors))[0]
             monomials[key] = (previous + coefficient, factors)
-    if len(monomials) > _MAX_MONOMIALS:
-        return None
-    parts = [build.scale(number(c), reduce(build.hadamard, factors) if factors else n.Fill(ONE, shape=terms[0].shape))
-             for c, factors in monomials.values() if c != 0]
-    return _collected(parts, build, inner) if parts else n.Fill(ZERO_NUMBER, shape=terms[0].shape)
+    return monomials
 
 
-def _monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ...]]] | None:
+def elementwise_monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ...]]] | None:
     """An elementwise polynomial: coefficient × a product of factors, for each monomial. Powers of a
     factor cancel first (σ ⊙ (1 - σ) ⊘ σ² = (1 - σ) ⊘ σ), then what is left of sums is multiplied out."""
     if isinstance(node, n.Add):
-        left, right = _monomials(node.left), _monomials(node.right)
+        left, right = elementwise_monomials(node.left), elementwise_monomials(node.right)
         return None if left is None or right is None else left + right
     split = _product_factors(node)
     if split is None:
@@ -431,7 +441,7 @@ def _monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ...]]] | None
     for f in _with_powers_combined(factors, None):
         base, power = _base_and_power(f)
         if isinstance(base, n.Add) and power > 0:
-            expansion = _monomials(base)
+            expansion = elementwise_monomials(base)
             if expansion is None:
                 return None
             for _ in range(power):
@@ -567,11 +577,27 @@ def _combine_equal(pairs: list[tuple[Fraction, n.Node]]) -> list[tuple[Fraction,
     return [(c, core) for core, c in combined.items() if c != 0]
 
 
+def _outer_factor(core: n.Node, side: str) -> tuple[n.Node, n.Node] | None:
+    """The first (side left) or last (side right) factor of a product chain, and the rest of it:
+    ((U' s) s') -> (U', s s') on the left, (s', U' s) on the right."""
+    if not isinstance(core, n.MatMul):
+        return None
+    if side == "right":
+        return core.right, core.left
+    first, rest = core.left, [core.right]
+    while isinstance(first, n.MatMul):  # products associate to the left
+        first, rest = first.left, [first.right, *rest]
+    return first, reduce(lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)), rest)
+
+
 def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: str) -> list[tuple[Fraction, n.Node]]:
+    """Terms with the same first (or last) factor of their products share it: U'diag(s) - U's s' =
+    U'(diag(s) - s s'), (A + A')x."""
     groups: dict[n.Node, list[tuple[Fraction, n.Node]]] = {}
     order: list[object] = []
     for coefficient, core in pairs:
-        key = (core.right if side == "right" else core.left) if isinstance(core, n.MatMul) else None
+        outer = _outer_factor(core, side)
+        key = outer[0] if outer is not None else None
         if key is None:
             order.append((coefficient, core))
             continue
@@ -588,7 +614,7 @@ def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: s
         if len(members) == 1:
             result.append(members[0])
             continue
-        rests = [build.scale(number(c), core.left if side == "right" else core.right) for c, core in members]
+        rests = [build.scale(number(c), _outer_factor(core, side)[1]) for c, core in members]
         inner = collect(rests, build, inner=True)
         result.append((Fraction(1), build.matmul(inner, item) if side == "right" else build.matmul(item, inner)))
     return result

@@ -28,9 +28,9 @@ from matcalc import diff
     # logistic regression (Bishop PRML 4.91; ESL 4.21): the gradient of the log-likelihood is Xᵀ(y - σ(Xw))
     ("y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "w", "", "denominator", 1,
      "X'(y - sigmoid(X w))", "Xᵀ(y - sigmoid(X w))"),
-    # its Hessian (PRML 4.97): -Xᵀ diag(σ ⊙ (1 - σ)) X, written Xᵀ diag(σ² - σ) X
+    # its Hessian (PRML 4.97): -Xᵀ diag(σ ⊙ (1 - σ)) X, the slope of σ recognised in σ² - σ
     ("y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "w", "", "numerator", 2,
-     "X'diag(t1^2 - t1) X", "Xᵀdiag(t1^2 - t1) X"),
+     "-X'diag(sigmoid(X w) .* (1 - sigmoid(X w))) X", "-Xᵀdiag(sigmoid(X w) ⊙ (1 - sigmoid(X w))) X"),
     # log σ and log(1 - σ): σ' = σ ⊙ (1 - σ) cancels against σ in the quotient
     ("log(sigmoid(x'w))", "w", "", "denominator", 1, "(1 - sigmoid(x'w))x", "(1 - sigmoid(xᵀw))x"),
     ("log(1 - sigmoid(x'w))", "w", "", "denominator", 1, "-sigmoid(x'w) x", "-sigmoid(xᵀw) x"),

@@ -34,12 +34,23 @@ FIXTURES = [
     ("1/2 ||V tanh(W x) - t||^2", "W", "", "denominator", 1, "((V'(V tanh(W x) - t)) .* (1 - tanh(W x)^2))x'"),
     ("1/2 ||V tanh(W x) - t||^2", "x", "", "denominator", 1, "W'((V'(V tanh(W x) - t)) .* (1 - tanh(W x)^2))"),
     ("sum(tanh(x))", "x", "", "denominator", 2, "-2diag(tanh(x) .* (1 - tanh(x)^2))"),
+    # a factor every term has, written once (DL §6.5.4: a softmax output layer over a tanh layer)
+    ("logsumexp(V tanh(W x)) - t'V tanh(W x)", "W", "", "denominator", 1,
+     "((V'(softmax(V tanh(W x)) - t)) .* (1 - tanh(W x)^2))x'"),
+    # a multiple of a slope written as the slope: logistic regression's Hessian (PRML (4.97), ESL (4.25))
+    ("y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "w", "", "numerator", 2,
+     "-X'diag(sigmoid(X w) .* (1 - sigmoid(X w))) X"),
+    # rows multiplied out as columns are: the gradient of the negative log-likelihood as a row (PRML (4.91))
+    ("-(y'log(sigmoid(X w)) + (1 - y)'log(1 - sigmoid(X w)))", "w", "", "numerator", 1, "(sigmoid(X w) - y)'X"),
+    # the first factor of products shared, however they associate (PRML (4.106) by the chain rule)
+    ("U'softmax(K q)", "q", "", "numerator", 1, "U'(diag(softmax(K q)) - softmax(K q) softmax(K q)') K"),
     # a diagonal times a matrix is a Jacobian and stays: ∂ relu(W x)/∂x = diag(step(W x)) W
     ("relu(W x)", "x", "", "numerator", 1, "diag(step(W x)) W"),
     # divisions: the Mahalanobis norm (Cookbook (81) and the chain rule), ∂√a (d2l §2.4.1), ‖Ax - b‖ (MC (129))
     ("sqrt(x'P x)", "x", "P: symmetric(n)", "denominator", 1, "P x / sqrt(x'P x)"),
     ("sqrt(a)", "a", "", "numerator", 1, "1 / (2sqrt(a))"),
     ("||A x - b||", "x", "", "denominator", 1, "A'(A x - b) / ||A x - b||"),
+    ("sqrt(x)", "x", "x: vector(n)", "numerator", 1, "diag(1 ./ (2sqrt(x)))"),  # P&H §4.5.2
     # a single symbol's reciprocal stays in front (d2l §3.1: (1/n) Xᵀ(Xw - y))
     ("1/(2n) ||X w - y||^2", "w", "n: scalar", "denominator", 1, "(1 / n) X'(X w - y)"),
     # transposes out of a sum of transposes (d2l §4.1.2 as a row; Cookbook (107), (63))

@@ -11,6 +11,7 @@ Then these rules write the sum the way a textbook prints it, one after another:
 4. `quotients.divisions`       (1/s) u = u / s for a compound s; c (1/N) = c/N
 5. `transposes.transposes_out` Bᵀ Qᵀ + Qᵀ Bᵀ = (Q B + B Q)ᵀ: a transpose taken out of a sum (or a
                                product of three or more) whose parts are all transposed
+6. `signs.signs_out`           a minus sign in front of a term, never inside a factor
 
 Every rule keeps the value: tests/test_simplify_rules.py checks each on generated expressions
 against finite differences, and the self-check compares every shown result with its index form.
@@ -24,9 +25,10 @@ from .. import nodes as n
 from .elementwise import backprop
 from .quotients import divisions
 from .sums import like_terms, sums_of_entries
+from .signs import signs_out
 from .transposes import transposes_out
 
-RULES = (like_terms, sums_of_entries, backprop, divisions, transposes_out)
+RULES = (like_terms, sums_of_entries, backprop, divisions, transposes_out, signs_out)
 
 
 def simplify(node: n.Node, build: Builder) -> n.Node:

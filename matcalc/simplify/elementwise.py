@@ -7,6 +7,9 @@ first, the slope of the elementwise function after it.
 - In an elementwise product the factors that make up an elementwise function's slope (step(z) for
   relu(z), 1 - tanh(z)² for tanh(z), σ(z) and 1 - σ(z) for σ(z); the table is the rules' own,
   rules.elementwise_slope) come after the others: (relu(z) - y) ⊙ step(z), tanh(x) ⊙ (1 - tanh(x)²).
+- A factor every term of a sum has is written once: (Vᵀs) ⊙ g - (Vᵀt) ⊙ g = (Vᵀ(s - t)) ⊙ g.
+- A sum that is a multiple of a slope is written as the slope: σ - σ² = σ ⊙ (1 - σ), the Hessian of
+  logistic regression's Xᵀdiag(σ ⊙ (1 - σ))X (PRML (4.97)), not Xᵀdiag(σ - σ²)X.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 from functools import reduce
 
 from .. import nodes as n
-from ..build import Builder
+from ..build import Builder, number
 from ..errors import MatcalcError
 from ..rules import elementwise_slope
+from ..contract import collect, polynomial
+from .sums import signed_terms
 from .walk import bottom_up, hadamard_factors, product_factors
 
 
@@ -30,6 +35,8 @@ def backprop(node: n.Node, build: Builder) -> n.Node:
             return _diagonals_absorbed(current, build)
         if isinstance(current, n.Hadamard):
             return _slopes_last(current, build)
+        if isinstance(current, n.Add) and not current.shape.is_scalar:
+            return _shared_factor(_as_slope(current, build), build)
         return current
 
     return bottom_up(node, rewrite)
@@ -83,3 +90,41 @@ def _slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:
         if slope is not None:
             slopes.update(hadamard_factors(slope))
     return slopes
+
+
+def _shared_factor(node: n.Add, build: Builder) -> n.Node:
+    terms = signed_terms(node)
+    factor_lists = [hadamard_factors(core) for _, core in terms]
+    shared = [f for f in factor_lists[0] if len(factor_lists[0]) > 1 and all(f in fs for fs in factor_lists[1:])]
+    if not shared:
+        return node
+    common = shared[-1]
+    rests = []
+    for (coefficient, _), factors in zip(terms, factor_lists):
+        others = list(factors)
+        others.remove(common)
+        if not others:
+            return node
+        rests.append(build.scale(number(coefficient), reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), others)))
+    return _slopes_last(n.Hadamard(collect(rests, build), common, shape=node.shape), build)
+
+
+def _as_slope(node: n.Add, build: Builder) -> n.Node:
+    """c f'(u) for a sum equal to a multiple c of the slope of a function f(u) it contains."""
+    own = polynomial([node], build)
+    if own is None:
+        return node
+    for sub in {s for s in n.walk(node) if isinstance(s, n.Apply)}:
+        try:
+            slope = elementwise_slope(build, sub)
+        except MatcalcError:
+            continue
+        if slope is None or not isinstance(slope, n.Hadamard):
+            continue
+        theirs = polynomial([slope], build)
+        if theirs is None or set(theirs) != set(own):
+            continue
+        ratios = {own[key][0] / theirs[key][0] for key in own if theirs[key][0] != 0}
+        if len(ratios) == 1:
+            return build.scale(number(ratios.pop()), slope)
+    return node

@@ -2,7 +2,8 @@
 `1 / (2 sqrt(a))`, rather than a reciprocal coefficient `(1 / sqrt(xᵀP x)) P x`.
 
 - (1 / s) u = u / s, and A (u / s) = (A u) / s, for a scalar s that is not a single symbol;
-- c (u / s) = (p u) / (q s) for a number c = p/q: ½ (1 / √a) = 1 / (2√a);
+- c (u / s) = (p u) / (q s) for a number c = p/q: ½ (1 / √a) = 1 / (2√a); a fraction's number joins
+  an elementwise quotient, in a diagonal too: ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x)) (P&H §4.5.2);
 - c ((1 / N) u) = (c / N) u for a single symbol N: -2 (1/N) u is -(2/N) u.
 A single symbol's reciprocal stays a coefficient in front, (1/m) Xᵀ(X w - y), as the sources print it.
 """
@@ -35,6 +36,10 @@ def _scalar_quotient(node: n.Node) -> bool:
     return isinstance(node, n.Divide) and node.right.shape.is_scalar and not isinstance(node.right, _SYMBOLS)
 
 
+def _elementwise_quotient(node: n.Node) -> bool:
+    return isinstance(node, n.Divide) and node.right.shape == node.shape and not node.shape.is_scalar
+
+
 def _division(node: n.Node, build: Builder) -> n.Node:
     if isinstance(node, n.ScalarMul):
         scalar, other = (node.left, node.right) if node.left.shape.is_scalar else (node.right, node.left)
@@ -42,10 +47,15 @@ def _division(node: n.Node, build: Builder) -> n.Node:
         if divisor is not None and not isinstance(divisor, _SYMBOLS):
             return n.Divide(other, divisor, shape=node.shape)  # (1 / s) u = u / s
         value = number_value(scalar)
-        if value is not None and _scalar_quotient(other):
+        if value is not None and _scalar_quotient(other) or value is not None and value.denominator != 1 and \
+                _elementwise_quotient(other):
             top = build.scale(number(value.numerator), other.left)
             bottom = build.scale(number(value.denominator), other.right)
-            return n.Divide(top, bottom, shape=node.shape)  # c (u / s) = (p u) / (q s)
+            return n.Divide(top, bottom, shape=other.shape)  # c (u / s) = (p u) / (q s)
+        if value is not None and value.denominator != 1 and isinstance(other, n.DiagMatrix) and \
+                _elementwise_quotient(other.operand):  # ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x))
+            return n.DiagMatrix(_division(n.ScalarMul(scalar, other.operand, shape=other.operand.shape), build),
+                                shape=other.shape)
         if value is not None and isinstance(other, n.ScalarMul) and value.denominator == 1:
             inner = _reciprocal(other.left)
             if inner is not None and isinstance(inner, _SYMBOLS):  # c ((1/N) u) = (c/N) u

@@ -1,0 +1,33 @@
+"""A minus sign stands in front of a term, never inside one of its factors: -Xᵀdiag(σ ⊙ (1 - σ))X, not
+Xᵀdiag(-(σ ⊙ (1 - σ)))X. The other rules may leave a sign inside; this one is last."""
+
+from __future__ import annotations
+
+from .. import nodes as n
+from ..build import Builder
+from .walk import bottom_up
+
+_PRODUCTS = (n.MatMul, n.ScalarMul, n.Hadamard)
+
+
+def signs_out(node: n.Node, build: Builder) -> n.Node:
+    """>>> from matcalc.simplify.signs import signs_out
+    >>> from matcalc.build import Builder
+    >>> from matcalc.api import parse
+    >>> from matcalc.render.text import expression_text
+    >>> expression_text(signs_out(parse("A diag(-x) A").expr, Builder()))
+    '-A diag(x) A'
+    """
+    return bottom_up(node, _sign_out)
+
+
+def _sign_out(node: n.Node) -> n.Node:
+    if isinstance(node, n.Neg) and isinstance(node.operand, n.Neg):
+        return node.operand.operand
+    if isinstance(node, (n.DiagMatrix, n.Transpose)) and isinstance(node.operand, n.Neg):
+        return n.Neg(node.map_children(lambda child: child.operand), shape=node.shape)
+    if isinstance(node, _PRODUCTS) and (isinstance(node.left, n.Neg) or isinstance(node.right, n.Neg)):
+        negatives = isinstance(node.left, n.Neg) + isinstance(node.right, n.Neg)
+        unsigned = node.map_children(lambda child: child.operand if isinstance(child, n.Neg) else child)
+        return unsigned if negatives == 2 else n.Neg(unsigned, shape=node.shape)
+    return node
