@@ -8,6 +8,7 @@ these, never with the node classes directly, so that no result carries
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import reduce
 
 from . import nodes as n
 from .shapes import SCALAR, Shape
@@ -42,15 +43,19 @@ def is_one(node: n.Node) -> bool:
 constant_value = n.constant_value  # the value of an expression made of numbers alone (it lives with the nodes)
 
 
-def _power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
-    """(A, p + q) when a is A^p and b is A^q (a plain A counting as A^1), for positive p and q."""
-    def split(node: n.Node) -> tuple[n.Node, int]:
-        if isinstance(node, n.MatPower) and node.exponent > 0:
-            return node.base, node.exponent
-        return node, 1
-
-    (base_a, p), (base_b, q) = split(a), split(b)
-    return (base_a, p + q) if base_a == base_b and a.shape.is_square and not a.shape.is_scalar else None
+def _matrix_power_parts(node: n.Node) -> tuple[n.Node, bool, int]:
+    """(M, transposed, p) when node is M^p or (M^p)ᵀ in any spelling: M⁻¹ is M^-1, M⁻ᵀ and (Mᵀ)⁻¹ are
+    (M^-1)ᵀ, (M²)⁻¹ is M^-2; anything else is itself to the power 1."""
+    if isinstance(node, n.Transpose):
+        base, transposed, power = _matrix_power_parts(node.operand)
+        return base, not transposed, power
+    if isinstance(node, n.Inverse):
+        base, transposed, power = _matrix_power_parts(node.operand)
+        return base, transposed, -power
+    if isinstance(node, n.MatPower):
+        base, transposed, power = _matrix_power_parts(node.base)
+        return base, transposed, power * node.exponent
+    return node, False, 1
 
 
 def _scalar_power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
@@ -81,6 +86,18 @@ def _logistic(a: n.Node, b: n.Node) -> n.Node | None:
     if (one(b.left) and b.right == a) or (one(b.right) and b.left == a):
         return a.operand
     return None
+
+
+def _product_factors(node: n.Node) -> list[n.Node]:
+    """The factors of a matrix product, left to right: ((A B) C) is [A, B, C]."""
+    if isinstance(node, n.MatMul):
+        return _product_factors(node.left) + _product_factors(node.right)
+    return [node]
+
+
+def _is_inverse(node: n.Node) -> bool:
+    """M⁻¹, M⁻ᵀ, (Mᵀ)⁻¹ or M^-k."""
+    return _matrix_power_parts(node)[2] < 0
 
 
 def _buried_number(node: n.Node) -> tuple[Fraction, n.Node] | None:
@@ -201,10 +218,29 @@ class Builder:
             return self.scale(a.left, self.matmul(a.right, b))
         if isinstance(b, n.ScalarMul) and b.left.shape.is_scalar:
             return self.scale(b.left, self.matmul(a, b.right))
-        power = _power_of_same(a, b)  # A A = A^2, A^2 A = A^3
-        if power is not None:
-            return self.matpower(*power)
+        merged = self._power_of_same(a, b)  # A A = A^2, A^2 A = A^3, M^-1 M = I
+        if merged is not None:
+            return merged
+        if isinstance(a, n.MatMul):  # ((A B) C): B and C are neighbours across the association
+            merged = self._power_of_same(a.right, b)
+            if merged is not None:
+                return self.matmul(a.left, merged)
         return n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols))
+
+    def _power_of_same(self, a: n.Node, b: n.Node) -> n.Node | None:
+        """M^(p+q) when a is M^p and b is M^q (or both their transposes, or M is symmetric), for p and q
+        both positive (A A = A², A² A = A³, Aᵀ Aᵀ = (A²)ᵀ) or of opposite signs (M⁻¹ M = I, M M⁻¹ = I,
+        M⁻ᵀ Mᵀ = I, M⁻¹ M² = M, (M²)⁻¹ M = M⁻¹). Two inverses stay as they are (M⁻¹ M⁻¹, not M⁻²).
+        None when a and b are not powers of one matrix."""
+        if not a.shape.is_square or a.shape.is_scalar or not b.shape.is_square:
+            return None
+        (base, t_a, p), (base_b, t_b, q) = _matrix_power_parts(a), _matrix_power_parts(b)
+        if base != base_b or (p < 0 and q < 0) or (t_a != t_b and not self.is_symmetric(base)):
+            return None
+        if p + q == 0:
+            return n.Identity(shape=a.shape)
+        power = self.matpower(base, p + q)
+        return self.transpose(power) if t_a else power
 
     def _sums_to_one(self, a: n.Node, b: n.Node) -> bool:
         """1'y or y'1 for a onehot or simplex y."""
@@ -335,6 +371,8 @@ class Builder:
             return a
         if p == -1:
             return self.inverse(a)
+        if isinstance(a, n.Transpose):  # (Aᵀ)^k = (A^k)ᵀ, as the Cookbook writes it
+            return self.transpose(self.matpower(a.operand, p))
         return n.MatPower(a, p, shape=a.shape)
 
     def apply(self, function: str, a: n.Node) -> n.Node:
@@ -351,7 +389,18 @@ class Builder:
         return n.DiagMatrix(v, shape=Shape(size, size))
 
     def trace(self, a: n.Node) -> n.Node:
-        return n.Trace(a, shape=SCALAR)
+        """tr(a), its product turned cyclically to start at an inverse, as the Cookbook writes
+        d log det M = tr(M⁻¹ dM): tr(B M⁻¹) is tr(M⁻¹ B). Of several inverses it starts at one that
+        the product then also ends at (tr(M⁻¹ B M⁻¹), not tr(M⁻¹ M⁻¹ B)); turned, neighbours may
+        cancel (tr(M⁻¹ B M) = tr(B))."""
+        factors = _product_factors(a)
+        starts = [k for k, f in enumerate(factors) if _is_inverse(f)]
+        if len(factors) < 2 or not starts:
+            return n.Trace(a, shape=SCALAR)
+        start = next((k for k in starts if _is_inverse(factors[k - 1])), starts[0])
+        if start == 0:
+            return n.Trace(a, shape=SCALAR)
+        return n.Trace(reduce(self.matmul, factors[start:] + factors[:start]), shape=SCALAR)
 
     def det(self, a: n.Node) -> n.Node:
         return n.Det(a, shape=SCALAR)
