@@ -70,6 +70,17 @@ def _scalar_power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
     return (base_a, p + q) if base_a == base_b and base_a.shape.is_scalar else None
 
 
+def _integer_power(node: n.Node) -> tuple[n.Node, int]:
+    """(u, k) when node is u^k, an elementwise (or scalar) power with a whole exponent ((u^a)^b counting as
+    u^(ab)); (node, 1) otherwise."""
+    if isinstance(node, n.Power):
+        value = number_value(node.exponent)
+        if value is not None and value.denominator == 1:
+            base, inner = _integer_power(node.base)
+            return base, inner * int(value)
+    return node, 1
+
+
 def _folded(node: n.Node) -> n.Node:
     """A scalar made of numbers alone (1/2, 2^-1, -(1/2)) as one exact number."""
     if not node.shape.is_scalar or isinstance(node, n.Number) or number_value(node) is not None:
@@ -85,6 +96,21 @@ def _logistic(a: n.Node, b: n.Node) -> n.Node | None:
     one = (lambda node: is_one(node) or (isinstance(node, n.Fill) and is_one(node.value)))
     if (one(b.left) and b.right == a) or (one(b.right) and b.left == a):
         return a.operand
+    return None
+
+
+def _sum_of(node: n.Node) -> n.Node | None:
+    """v when node is the sum of v's entries: sum(v), 1ᵀv or vᵀ1 for a column v."""
+    if isinstance(node, n.Sum):
+        return node.operand
+    if isinstance(node, n.MatMul) and node.shape.is_scalar:
+        ones = (lambda m: isinstance(m, n.Fill) and is_one(m.value))
+        if isinstance(node.left, n.Transpose) and ones(node.left.operand) and node.right.shape.is_column:
+            return node.right
+        if isinstance(node.left, n.Fill) and ones(node.left) and node.right.shape.is_column:
+            return node.right
+        if isinstance(node.left, n.Transpose) and ones(node.right) and node.left.operand.shape.is_column:
+            return node.left.operand
     return None
 
 
@@ -185,8 +211,19 @@ class Builder:
             value, rest = inner
             return self.scale(number((vs if vs is not None else 1) * value), rest if vs is not None
                               else self.scale(s, rest))
-        if isinstance(a, n.Divide) and a.right == s:  # s (u / s) = u
-            return a.left
+        if isinstance(s, n.Divide) and is_one(s.left) and not a.shape.is_scalar:
+            softmax = self._absorbed_softmax(s.right, a)
+            if softmax is not None:  # (1 / sum(exp(u))) exp(u) = softmax(u), also inside a product
+                return softmax
+        for factor, quotient in ((s, a), (a, s)):  # s (u / s) = u, s^p (u / s^q) = s^(p-q) u
+            if isinstance(quotient, n.Divide) and quotient.right.shape.is_scalar and factor.shape.is_scalar:
+                if factor == quotient.right:
+                    return quotient.left
+                cancelled = self._quotient_of_powers(factor, quotient.right)
+                if isinstance(cancelled, n.Divide):  # a power left below the line: u / s^(q-p)
+                    return self.divide(quotient.left, cancelled.right)
+                if cancelled is not None:
+                    return self.scale(cancelled, quotient.left)
         if va is not None and vs is None:  # numbers first: 2 x, not x 2
             s, a = a, s
         if a.shape.is_scalar and vs is None and va is None:
@@ -283,8 +320,59 @@ class Builder:
         logistic = _logistic(a, b)
         if logistic is not None:  # exp(u) ⊘ (1 + exp(u)) = σ(u)
             return self.apply("sigmoid", logistic)
+        softmax = self._absorbed_softmax(b, a) if b.shape.is_scalar and not a.shape.is_scalar else None
+        if softmax is not None:  # exp(u) / sum(exp(u)) = softmax(u)
+            return softmax
+        if a.shape == b.shape:
+            cancelled = self._quotient_of_powers(a, b)
+            if cancelled is not None:  # u ⊘ u³ = 1 ⊘ u², u³ ⊘ u = u²
+                return cancelled
         shape = b.shape if a.shape.is_scalar else a.shape
         return n.Divide(a, b, shape=shape)
+
+    def _absorbed_softmax(self, denominator: n.Node, a: n.Node) -> n.Node | None:
+        """a / denominator with each exp(u) that a product a holds at an end (or on a diagonal) divided by one
+        sum(exp(u)) of denominator = sum(exp(u))^k: (1 / sum(exp(u))) M exp(u) = M softmax(u),
+        exp(u) exp(u)ᵀ / sum(exp(u))² = softmax(u) softmax(u)ᵀ. None when no exp(u) takes one."""
+        total, k = _integer_power(denominator)
+        exps = _sum_of(total)
+        if exps is None or k < 1:
+            return None
+
+        def absorb(node: n.Node, k: int) -> tuple[n.Node, int]:
+            if k == 0:
+                return node, 0
+            if node == exps:
+                return n.Softmax(exps.operand, shape=node.shape), k - 1
+            if isinstance(node, n.Transpose) and node.operand == exps:
+                return self.transpose(n.Softmax(exps.operand, shape=exps.shape)), k - 1
+            if isinstance(node, n.DiagMatrix) and node.operand == exps:
+                return self.diag_matrix(n.Softmax(exps.operand, shape=exps.shape)), k - 1
+            if isinstance(node, n.MatMul):
+                right, k = absorb(node.right, k)
+                left, k = absorb(node.left, k)
+                if left is not node.left or right is not node.right:
+                    return self.matmul(left, right), k
+            return node, k
+
+        if not (isinstance(exps, n.Apply) and exps.function == "exp" and exps.shape.is_column):
+            return None
+        absorbed, left = absorb(a, k)
+        if left == k:
+            return None
+        return absorbed if left == 0 else self.divide(absorbed, self.power(total, number(left)))
+
+    def _quotient_of_powers(self, a: n.Node, b: n.Node) -> n.Node | None:
+        """u^(p-q) when a is u^p and b is u^q for whole p and q (u counts as u^1), written with a positive
+        exponent: u^(p-q), 1 ⊘ u^(q-p), or ones; None when a and b are not powers of one base."""
+        (base, p), (base_b, q) = _integer_power(a), _integer_power(b)
+        if base != base_b or number_value(base) is not None:
+            return None
+        if p == q:
+            return self.fill(ONE, a.shape)
+        if p > q:
+            return self.power(base, number(p - q))
+        return n.Divide(ONE, self.power(base, number(q - p)), shape=a.shape)
 
     def power(self, a: n.Node, p: n.Node) -> n.Node:
         vp = number_value(p)
@@ -292,6 +380,9 @@ class Builder:
             return a
         if vp == 0:
             return ONE if a.shape.is_scalar else n.Fill(ONE, shape=a.shape)
+        base, inner = _integer_power(a)
+        if base is not a and vp is not None and vp.denominator == 1:  # (u^a)^b = u^(ab) for whole a and b
+            return self.power(base, number(inner * vp))
         return n.Power(a, p, shape=a.shape if not a.shape.is_scalar else p.shape)
 
     def transpose(self, a: n.Node) -> n.Node:

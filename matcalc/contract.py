@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import reduce
 
 from . import nodes as n
-from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, is_reciprocal_of, number
+from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, number
 from .shapes import Dim, Shape
 from .syntax import SUM_BALANCE_ABOVE
 from .tensor import Factor, Term
@@ -347,20 +347,30 @@ def _peel(node: n.Node) -> tuple[Fraction, n.Node | None]:
 
 
 def _cancel_reciprocals(vectors: list[n.Node]) -> list[n.Node]:
-    """Drop pairs (1 ./ u, u) from a list of factors of an elementwise product, looking inside the
-    products it holds: (1 ⊘ σ) ⊙ σ ⊙ (1 - σ) is 1 - σ (the derivative of log σ)."""
+    """Cancel what divides out of a list of factors of an elementwise product, looking inside the
+    products it holds: (1 ⊘ σ) ⊙ σ ⊙ (1 - σ) is 1 - σ (the derivative of log σ), and σ ⊘ σ² ⊙ σ ⊙ y is
+    y (the Hessian of the cross-entropy). A base with factors both above and below the line keeps its
+    net power, in the place of its first factor; other factors stay as they are."""
     remaining = _hadamard_factors(vectors)
-    changed = True
-    while changed:
-        changed = False
-        for a in remaining:
-            partner = next((b for b in remaining if b is not a and is_reciprocal_of(a, b)), None)
-            if partner is not None:
-                remaining.remove(a)
-                remaining.remove(partner)
-                changed = True
-                break
-    return remaining
+    powers: dict[n.Node, list[int]] = {}
+    for f in remaining:
+        base, power = _base_and_power(f)
+        powers.setdefault(base, []).append(power)
+    mixed = {base for base, found in powers.items() if min(found) < 0 < max(found)}
+    if not mixed:
+        return remaining
+    result, placed = [], set()
+    for f in remaining:
+        base, _ = _base_and_power(f)
+        if base not in mixed:
+            result.append(f)
+        elif base not in placed:
+            placed.add(base)
+            net = sum(powers[base])
+            if net != 0:
+                raised = base if abs(net) == 1 else n.Power(base, number(abs(net)), shape=base.shape)
+                result.append(raised if net > 0 else n.Divide(ONE, raised, shape=base.shape))
+    return result
 
 
 def _hadamard_factors(vectors: list[n.Node]) -> list[n.Node]:

@@ -4,9 +4,13 @@ property test that the rewrite keeps the value at random sizes and points:
 
 1. (Aᵀ)^k is written (A^k)ᵀ, so that like terms meet: d tr(Q³)/dQ = 3(Q²)ᵀ;
 2. inverses cancel in products, across the left association ((A M⁻¹) M = A): M⁻¹M = MM⁻¹ = M⁻ᵀMᵀ = I;
-5. a trace starts at an inverse: tr(B M⁻¹) = tr(M⁻¹ B) (the Cookbook's d log det M = tr(M⁻¹ dM)).
+3. powers of one base cancel in quotients: s^p (u / s^q) = s^(p-q) u, u^a ⊘ u^b, (u^a)^b = u^(ab);
+4. exp(u) / sum(exp(u)) is softmax(u), also as (1 / sum(exp(u))) exp(u) and inside a product;
+5. a trace starts at an inverse: tr(B M⁻¹) = tr(M⁻¹ B) (the Cookbook's d log det M = tr(M⁻¹ dM));
+6. elementwise factors cancel by their powers: u ⊘ u² ⊙ u ⊙ y = y.
 """
 
+from fractions import Fraction
 from functools import reduce
 
 import numpy as np
@@ -15,7 +19,8 @@ from hypothesis import given, settings, strategies as st
 
 from matcalc import diff
 from matcalc import nodes as n
-from matcalc.build import Builder, number
+from matcalc.build import ONE, Builder, number
+from matcalc.contract import _cancel_reciprocals
 from matcalc.evaluate import evaluate
 from matcalc.render.text import expression_text
 from matcalc.shapes import Shape
@@ -138,6 +143,121 @@ def test_cancelling_products_keep_their_value(size, seed, names):
     assert_same_value(raw_product(names), built, seed, size)
 
 
+# 3. Powers of one base cancel in quotients
+
+
+def test_a_scalar_power_cancels_a_quotient():
+    norm = n.Norm(x, "2")
+    assert text(build.scale(build.power(norm, number(3)), build.divide(x, norm))) == "||x||^2 x"
+    assert text(build.scale(s, build.divide(u, build.power(s, number(3))))) == "u / s^2"
+    assert text(build.scale(s, build.divide(u, s))) == "u"
+    assert text(build.scale(build.power(s, number(2)), build.divide(u, power(s, 2)))) == "u"
+
+
+def test_elementwise_powers_cancel_in_quotients():
+    assert text(build.divide(u, build.power(u, number(2)))) == "1 ./ u"
+    assert text(build.divide(build.power(u, number(3)), u)) == "u^2"
+    assert text(build.divide(power(u, 2), power(u, 2))) == "1"
+    assert text(build.divide(u, power(power(u, 2), 2))) == "1 ./ u^3"  # x ⊘ (x²)² = 1 ⊘ x³
+    assert text(build.divide(u, y)) == "u ./ y"  # different bases stay
+
+
+def test_a_power_of_a_power_multiplies_whole_exponents():
+    assert text(build.power(build.power(u, number(2)), number(2))) == "u^4"
+    assert text(build.power(build.power(u, number(-1)), number(3))) == "u^-3"
+    half = build.power(build.power(u, number(2)), number(Fraction(1, 2)))
+    assert isinstance(half, n.Power) and isinstance(half.base, n.Power)  # (u²)^½ = |u|, not u: kept
+
+
+@pytest.mark.parametrize("source, wrt, let, layout, order, expected", [
+    ("||x||^4", "x", "", "denominator", 1, "4 ||x||^2 x"),  # MC (131) and the chain rule
+    ("p'log(p)", "p", "", "denominator", 2, "diag(1 ./ p)"),  # B&V §3.1.5: 2(1 ⊘ p) - p ⊘ p² = 1 ⊘ p
+])
+def test_quotients_of_powers_give_the_textbook_forms(source, wrt, let, layout, order, expected):
+    assert_textbook(source, wrt, let, layout, order, expected)
+
+
+def test_a_third_derivative_cancels_its_powers():
+    # B&V §9.6 (self-concordance): ∂³ sum(log x) is 2 (1 ⊘ x³) on the diagonal; x ⊘ (x²)² = 1 ⊘ x³
+    result = diff("sum(log(x))", "x", None, "denominator", 3)
+    assert "2 " in result.text and "(1 ./ x^3)_" in result.text and "x^2" not in result.text
+    assert result.check.holds
+
+
+exponents = st.integers(min_value=-3, max_value=3)
+
+
+@given(size=sizes, seed=seeds, p=exponents, q=exponents, base=st.sampled_from(["u", "s", "u+y^2"]))
+def test_quotients_of_powers_keep_their_value(size, seed, p, q, base):
+    node = {"u": u, "s": s, "u+y^2": n.Add(u, power(y, 2), shape=COLUMN)}[base]
+    assert_same_value(n.Divide(power(node, p), power(node, q), shape=node.shape),
+                      build.divide(power(node, p), power(node, q)), seed, size)
+    assert_same_value(power(power(node, p), q), build.power(power(node, p), number(q)), seed, size)
+
+
+@given(size=sizes, seed=seeds, p=exponents, q=exponents, flipped=st.booleans())
+def test_a_scalar_power_times_a_quotient_keeps_its_value(size, seed, p, q, flipped):
+    quotient = n.Divide(u, power(s, q), shape=COLUMN)
+    raw = n.ScalarMul(power(s, p), quotient, shape=COLUMN)
+    built = build.scale(quotient, power(s, p)) if flipped else build.scale(power(s, p), quotient)
+    assert_same_value(raw, built, seed, size)
+    scalar_quotient = n.Divide(n.Sum(u), power(s, q))  # both sides scalars: either may be the quotient
+    assert_same_value(n.ScalarMul(scalar_quotient, power(s, p)), build.scale(scalar_quotient, power(s, p)),
+                      seed, size)
+
+
+# 4. The softmax
+
+
+EXP = build.apply("exp", u)
+SUMS = {"sum": n.Sum(EXP), "1'exp": n.MatMul(n.Fill(ONE, shape=Shape(1, "n")), EXP),
+        "exp'1": n.MatMul(n.Transpose(EXP, shape=Shape(1, "n")), n.Fill(ONE, shape=COLUMN))}
+
+
+def test_exp_over_its_sum_is_the_softmax():
+    for total in SUMS.values():
+        assert text(build.divide(EXP, total)) == "softmax(u)"
+    reciprocal = build.divide(ONE, n.Sum(EXP))
+    assert text(build.scale(reciprocal, EXP)) == "softmax(u)"
+    assert text(build.scale(reciprocal, T(EXP))) == "softmax(u)'"
+    # inside a product, and one sum for each exp(u): exp(u) exp(u)ᵀ / sum(exp(u))² = softmax softmaxᵀ
+    assert text(build.scale(reciprocal, build.matmul(T(W), EXP))) == "W'softmax(u)"
+    assert text(build.scale(reciprocal, build.diag_matrix(EXP))) == "diag(softmax(u))"
+    assert text(build.divide(build.matmul(EXP, T(EXP)), build.power(n.Sum(EXP), number(2)))) == \
+        "softmax(u) softmax(u)'"
+    assert text(build.divide(build.matmul(EXP, T(EXP)), build.power(n.Sum(EXP), number(3)))) == \
+        "softmax(u) softmax(u)' / sum(exp(u))"
+    # another vector's exp is no softmax of u
+    assert text(build.divide(build.apply("exp", y), n.Sum(EXP))) == "exp(y) / sum(exp(u))"
+
+
+@pytest.mark.parametrize("source, layout, order, expected", [
+    ("log(sum(exp(x)))", "numerator", 1, "softmax(x)'"),  # P&H §4.5.3
+    ("log(sum(exp(x)))", "denominator", 1, "softmax(x)"),
+    ("log(ones(n)'exp(x))", "denominator", 1, "softmax(x)"),
+    ("log(sum(exp(x)))", "denominator", 2, "diag(softmax(x)) - softmax(x) softmax(x)'"),  # B&V §3.1.5
+])
+def test_the_softmax_is_recognised_in_derivatives(source, layout, order, expected):
+    assert_textbook(source, "x", "x: vector(n)", layout, order, expected)
+
+
+SOFTMAX_SHAPES = {
+    "exp": EXP, "exp'": n.Transpose(EXP, shape=Shape(1, "n")), "W exp": n.MatMul(W, EXP, shape=COLUMN),
+    "exp exp'": n.MatMul(EXP, n.Transpose(EXP, shape=Shape(1, "n")), shape=SQUARE),
+    "diag(exp)": n.DiagMatrix(EXP, shape=SQUARE),
+    "exp'W exp": n.MatMul(n.MatMul(n.Transpose(EXP, shape=Shape(1, "n")), W, shape=Shape(1, "n")), EXP),
+}
+
+
+@given(size=sizes, seed=seeds, numerator=st.sampled_from(sorted(SOFTMAX_SHAPES)),
+       total=st.sampled_from(sorted(SUMS)), k=st.integers(min_value=1, max_value=3))
+def test_the_softmax_keeps_the_value(size, seed, numerator, total, k):
+    top, bottom = SOFTMAX_SHAPES[numerator], power(SUMS[total], k)
+    raw = n.Divide(top, bottom, shape=top.shape)
+    assert_same_value(raw, build.divide(top, bottom), seed, size)
+    assert_same_value(raw, build.scale(n.Divide(ONE, bottom), top), seed, size)
+
+
 # 5. A trace starts at an inverse
 
 
@@ -165,6 +285,45 @@ def test_traces_of_inverses_read_as_the_cookbook_writes_them(source, let, expect
 def test_a_turned_trace_keeps_its_value(size, seed, names):
     built = build.trace(reduce(build.matmul, [CHAIN_FACTORS[name] for name in names]))
     assert_same_value(n.Trace(raw_product(names)), built, seed, size)
+
+
+# 6. Elementwise factors cancel by their powers
+
+
+def test_elementwise_factors_cancel_by_their_powers():
+    quotient = n.Divide(u, power(u, 2), shape=COLUMN)
+    product = n.Hadamard(n.Hadamard(quotient, u, shape=COLUMN), y, shape=COLUMN)  # u ⊘ u² ⊙ u ⊙ y
+    assert [text(f) for f in _cancel_reciprocals([product])] == ["y"]
+    sigma = build.apply("sigmoid", u)
+    assert [text(f) for f in _cancel_reciprocals([build.divide(ONE, sigma), sigma, build.sub(ONE, sigma)])] == \
+        ["1 - sigmoid(u)"]
+    assert [text(f) for f in _cancel_reciprocals([power(u, 3), build.divide(ONE, u), y])] == ["u^2", "y"]
+    assert [text(f) for f in _cancel_reciprocals([u, u])] == ["u", "u"]  # nothing divides: as written
+
+
+def test_the_cross_entropy_hessian_is_the_softmax_variance():
+    # d2l §4.1.2: with a one-hot y, ∇²(-yᵀ log softmax(o)) = diag(softmax(o)) - softmax(o) softmax(o)ᵀ
+    assert_textbook("-y'log(softmax(o))", "o", "y: onehot(n)", "denominator", 2,
+                    "diag(softmax(o)) - softmax(o) softmax(o)'")
+
+
+ELEMENTWISE_FACTORS = {
+    "u": u, "1./u": n.Divide(ONE, u, shape=COLUMN), "u^2": power(u, 2),
+    "1./u^2": n.Divide(ONE, power(u, 2), shape=COLUMN), "u./u^2": n.Divide(u, power(u, 2), shape=COLUMN),
+    "y": y, "u.*y": n.Hadamard(u, y, shape=COLUMN), "s": s, "1/s": n.Divide(ONE, s),
+}
+
+
+@given(size=sizes, seed=seeds, names=st.lists(st.sampled_from(sorted(ELEMENTWISE_FACTORS)), min_size=1, max_size=6))
+def test_elementwise_cancellation_keeps_the_value(size, seed, names):
+    factors = [ELEMENTWISE_FACTORS[name] for name in names]
+
+    def product(nodes: list[n.Node]) -> n.Node:
+        ones = n.Fill(ONE, shape=COLUMN)  # every product as a vector, so scalars broadcast
+        return reduce(lambda a, b: n.Hadamard(a, b, shape=COLUMN) if not b.shape.is_scalar
+                      else n.ScalarMul(b, a, shape=COLUMN), nodes, ones)
+
+    assert_same_value(product(factors), product(_cancel_reciprocals(factors)), seed, size)
 
 
 @settings(max_examples=30)
