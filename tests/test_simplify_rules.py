@@ -23,6 +23,8 @@ LAYER = "W: matrix(m, n), b: vector(m)"
 FIXTURES = [
     # like terms: two chain-rule paths reach z (x - M'z)'S, associated differently (Cookbook (88))
     ("(x - M'z)'S(x - M'z)", "M", "S: symmetric(n)", "denominator", 1, "-2z(x - M'z)'S"),
+    # a scalar factor of every term written once (PRML (4.88) twice)
+    ("sigmoid(a)", "a", "a: scalar", "numerator", 2, "sigmoid(a)(1 - sigmoid(a))(1 - 2sigmoid(a))"),
     # sum of entries: ∂ sum(x z)/∂z = sum(x) (P&H §4.3); the bias of a squared error (d2l §3.1.1)
     ("sum(x z)", "z", "x: vector(n), z: scalar", "numerator", 1, "sum(x)"),
     ("1/2 ||X w + b - y||^2", "b", "b: scalar", "denominator", 1, "sum(X w + b - y)"),
@@ -93,3 +95,10 @@ def test_no_rule_changes_a_value(case, seed):
             after = np.asarray(evaluate(rewrite(parsed.expr, build), values, SIZES), dtype=float)
             assert after.shape == before.shape
             np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_a_rule_keeps_the_shape_of_what_it_rewrites():
+    """B - (B - 2) is 2 broadcast to B's shape: like terms must not leave the number 2 (exploring profile)."""
+    result = diff("sum(max(B, B - 2)')", "B", "B: matrix(n, m)", "numerator")
+    assert result.shape == ("m", "n")
+    assert result.check.holds

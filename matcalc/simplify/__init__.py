@@ -5,6 +5,7 @@ coefficients) with the Builder's constructors (`build.py`: numbers folded, σ re
 Then these rules write the sum the way a textbook prints it, one after another:
 
 1. `sums.like_terms`           -z(uᵀS) - (z uᵀ)S = -2z uᵀS: terms equal up to association combined
+   `sums.common_factors`       σ(1 - σ)(1 - σ) - σ(1 - σ)σ = σ(1 - σ)(1 - 2σ): a scalar factor of every term
 2. `sums.sums_of_entries`      𝟏ᵀv = sum(v) for a scalar: sum(x), not 1ᵀx
 3. `elementwise.backprop`      diag(v) u = u ⊙ v, and an elementwise function's slope last in ⊙:
                                (Wᵀδ) ⊙ σ′(z), as backpropagation is written
@@ -24,11 +25,11 @@ from ..build import Builder
 from .. import nodes as n
 from .elementwise import backprop
 from .quotients import divisions
-from .sums import like_terms, sums_of_entries
+from .sums import common_factors, like_terms, sums_of_entries
 from .signs import signs_out
 from .transposes import transposes_out
 
-RULES = (like_terms, sums_of_entries, backprop, divisions, transposes_out, signs_out)
+RULES = (like_terms, common_factors, sums_of_entries, backprop, divisions, transposes_out, signs_out)
 
 
 def simplify(node: n.Node, build: Builder) -> n.Node:

@@ -86,3 +86,47 @@ def _associated(node: n.Node) -> n.Node:
         return reduce(lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)), product_factors(current))
 
     return bottom_up(node, left_to_right)
+
+
+def common_factors(node: n.Node, build: Builder) -> n.Node:
+    """A scalar factor every term of a sum has is written once, and what is left is collected:
+    σ(1 - σ)(1 - σ) - σ(1 - σ)σ = σ(1 - σ)(1 - 2σ) (the second derivative of σ, PRML (4.88) twice).
+
+    >>> from matcalc import diff
+    >>> diff("sigmoid(a)", wrt="a", let="a: scalar", order=2).text
+    'sigmoid(a)(1 - sigmoid(a))(1 - 2sigmoid(a))'
+    """
+    return bottom_up(node, lambda current: _common_factors(current, build) if isinstance(current, n.Add) else current)
+
+
+def _common_factors(node: n.Add, build: Builder) -> n.Node:
+    terms = signed_terms(node)
+    factor_lists = [_scalar_factors(core) for _, core in terms]
+    common = list(factor_lists[0])
+    for factors in factor_lists[1:]:
+        left = list(factors)
+        kept = []
+        for f in common:  # a multiset intersection: σ(1 - σ)(1 - σ) and σ(1 - σ)σ share σ(1 - σ)
+            if f in left:
+                left.remove(f)
+                kept.append(f)
+        common = kept
+    if not common or any(len(factors) == len(common) for factors in factor_lists) and node.shape.is_scalar:
+        return node
+    rests = []
+    for (coefficient, _), factors in zip(terms, factor_lists):
+        remaining = list(factors)
+        for f in common:
+            remaining.remove(f)
+        rest = reduce(build.scale, remaining) if remaining else number(1)
+        rests += [(coefficient * c, core) for c, core in signed_terms(rest)] if isinstance(rest, n.Add) \
+            else [(coefficient, rest)]
+    inner = collect([build.scale(number(c), core) for c, core in rests], build)
+    return reduce(lambda acc, f: build.scale(f, acc), reversed(common), inner)
+
+
+def _scalar_factors(node: n.Node) -> list[n.Node]:
+    """The factors of a product of scalars (a matrix last): a b A -> [a, b, A]."""
+    if isinstance(node, n.ScalarMul) and constant_value(node.left) is None:
+        return _scalar_factors(node.left) + _scalar_factors(node.right)
+    return [node]

@@ -9,7 +9,8 @@ from .. import nodes as n
 
 def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node]) -> n.Node:
     """rewrite applied to each subexpression after its children; shared subexpressions (a deep
-    network's result repeats its layers) are rewritten once. Without recursion: results nest deeply."""
+    network's result repeats its layers) are rewritten once. Without recursion: results nest deeply.
+    A rewrite that would change a subexpression's shape is not taken."""
     done: dict[n.Node, n.Node] = {}
     stack: list[tuple[n.Node, bool]] = [(node, False)]
     while stack:
@@ -22,7 +23,9 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node]) -> n.Node:
             continue
         rebuilt = current.map_children(lambda child: done[child]) if any(True for _ in current.children()) \
             else current
-        done[current] = rewrite(rebuilt)
+        rewritten = rewrite(rebuilt)
+        # a rule never changes a shape: B - (B - 2) is 2 broadcast to B's shape, not the number 2
+        done[current] = rewritten if rewritten.shape == rebuilt.shape else rebuilt
     return done[node]
 
 
