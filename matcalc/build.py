@@ -152,6 +152,13 @@ def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
     return isinstance(a, n.Divide) and is_one(a.left) and a.right == b
 
 
+def _is_ones(node: n.Node) -> bool:
+    """𝟏 or 𝟏ᵀ, a vector of ones."""
+    if isinstance(node, n.Transpose):
+        node = node.operand
+    return isinstance(node, n.Fill) and is_one(node.value) and node.shape.is_vector
+
+
 class Builder:
     """Builds typed nodes; `symmetric` names the variables with A' = A."""
 
@@ -241,6 +248,9 @@ class Builder:
             return self.scale(a, b)
         if self._sums_to_one(a, b):
             return ONE
+        if _is_ones(a) and _is_ones(b) and a.shape.is_row and b.shape.is_column:  # 𝟏ᵀ𝟏 = n
+            size = a.shape.cols
+            return number(size) if isinstance(size, int) else n.DimSize(str(size))
         if isinstance(b, n.MatMul):  # products associate to the left: ((A B) C) x
             return self.matmul(self.matmul(a, b.left), b.right)
         if isinstance(a, n.Identity):
@@ -477,6 +487,8 @@ class Builder:
         size = v.shape.rows if v.shape.is_column else v.shape.cols
         if is_zero(v):
             return n.Fill(ZERO, shape=Shape(size, size))
+        if _is_ones(v):  # diag(𝟏) = I
+            return n.Identity(shape=Shape(size, size))
         return n.DiagMatrix(v, shape=Shape(size, size))
 
     def trace(self, a: n.Node) -> n.Node:

@@ -138,8 +138,8 @@ class Contractor:
             for e in vectors:
                 edges.remove(e)
             remaining = _cancel_reciprocals([e.node for e in vectors])
-            if remaining:
-                edges.append(_Edge(reduce(b.hadamard, remaining), (i,)))
+            # all cancelled: 𝟏 along i, which still counts (Σ_i (1 ⊘ s_i) s_i = n, not 1)
+            edges.append(_Edge(reduce(b.hadamard, remaining) if remaining else self.ones(i), (i,)))
             return True
         matrices = [e for e in edges if len(e.indices) == 2 and i in e.indices]
         if vectors:

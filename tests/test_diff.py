@@ -725,3 +725,17 @@ def test_a_constant_with_no_size_from_its_context_is_refused():
     # vector(a) alone has no size that NumPy code could read off an array
     with pytest.raises(ShapeError):
         diff("vector(a)", "a", "a: scalar")
+
+
+def test_a_sum_whose_factors_all_cancel_counts_its_terms():
+    """Σ_i (1 ⊘ s_i) s_i (1 ⊘ s_i) s_i is n, not 1: the second derivative of Σ log(softmax(x))²,
+    worked by hand with l = log softmax(x), s = softmax(x), L = Σ l:
+    H = 2I - 2𝟏sᵀ - 2s𝟏ᵀ - 2L(diag(s) - ssᵀ) + 2n ssᵀ (the self-check caught the lost n)."""
+    result = diff("sum(log(softmax(x)).^2)", "x", "x: vector(n)", order=2)
+    x = np.array([0.3, -0.5, 0.9, 0.1])
+    s = softmax(x)
+    total = np.log(s).sum()
+    ones = np.ones(4)
+    want = 2 * np.eye(4) - 2 * np.outer(ones, s) - 2 * np.outer(s, ones) - 2 * total * (np.diag(s) - np.outer(s, s)) \
+        + 2 * 4 * np.outer(s, s)
+    assert_close(eval(result.numpy, {"np": np}, {"x": x}), want)
