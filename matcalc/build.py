@@ -152,6 +152,13 @@ def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
     return isinstance(a, n.Divide) and is_one(a.left) and a.right == b
 
 
+def _chain(node: n.Node) -> list[n.Node]:
+    """The factors of a product chain, left to right."""
+    if isinstance(node, n.MatMul):
+        return _chain(node.left) + _chain(node.right)
+    return [node]
+
+
 def _is_ones(node: n.Node) -> bool:
     """𝟏 or 𝟏ᵀ, a vector of ones."""
     if isinstance(node, n.Transpose):
@@ -440,12 +447,12 @@ class Builder:
             return self.is_symmetric(a.operand if isinstance(a, n.Inverse) else a.base)
         if isinstance(a, n.Apply):
             return self.is_symmetric(a.operand)
-        if isinstance(a, n.MatMul):  # XᵀX and X Xᵀ (Gram matrices), and S T S for symmetric S, T
-            left, right = a.left, a.right
-            if isinstance(left, n.Transpose) and left.operand == right or \
-                    isinstance(right, n.Transpose) and right.operand == left:
-                return True
-            return False
+        if isinstance(a, n.MatMul):  # XᵀX and X Xᵀ (Gram matrices), XᵀS X for a symmetric S: palindromes
+            factors = _chain(a)
+            half = len(factors) // 2
+            if any(self.transpose(factors[i]) != factors[-1 - i] for i in range(half)):
+                return False
+            return len(factors) % 2 == 0 or self.is_symmetric(factors[half])
         if isinstance(a, n.Add):  # A + Aᵀ, and sums of symmetric matrices
             left, right = a.left, a.right
             if isinstance(right, n.Transpose) and right.operand == left or \

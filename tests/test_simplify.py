@@ -46,6 +46,9 @@ from matcalc import diff
     # symmetry known and used: XᵀX and its inverse are symmetric (Cookbook (55), via the chain rule)
     ("logdet(X'X)", "X", "", "denominator", 1, "2X(X'X)^-1", "2X(XᵀX)⁻¹"),
     ("x'(A'A)x", "x", "", "denominator", 1, "2A'A x", "2AᵀA x"),
+    # XᵀS X is symmetric for a symmetric S, so (XᵀS X)⁻ᵀ = (XᵀS X)⁻¹ and two terms are one (Cookbook (53))
+    ("det(X'S X)", "X", "S: symmetric(n), X: matrix(n, m)", "denominator", 1, "2det(X'S X) S X(X'S X)^-1",
+     "2det(XᵀS X) S X(XᵀS X)⁻¹"),
     # where-names only where they save reading: none for P x, x - a or X⁻ᵀ
     ("det(X)", "X", "", "denominator", 1, "det(X) X^-T", "det(X) X⁻ᵀ"),
     # numbers deep in a product join the coefficient: ½λ‖w‖² gives λ w, not 2λ(½)w
