@@ -152,6 +152,16 @@ def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
     return isinstance(a, n.Divide) and is_one(a.left) and a.right == b
 
 
+def _inverted_product(build: Builder, node: n.Node) -> list[n.Node] | None:
+    """The factors P1 … Pk of a node that is (P1 … Pk)⁻¹ or its transpose (read as (Pkᵀ … P1ᵀ)⁻¹)."""
+    if isinstance(node, n.Inverse) and isinstance(node.operand, n.MatMul):
+        return _chain(node.operand)
+    if isinstance(node, n.Transpose) and isinstance(node.operand, n.Inverse) and \
+            isinstance(node.operand.operand, n.MatMul):
+        return [build.transpose(f) for f in reversed(_chain(node.operand.operand))]
+    return None
+
+
 def _chain(node: n.Node) -> list[n.Node]:
     """The factors of a product chain, left to right."""
     if isinstance(node, n.MatMul):
@@ -279,7 +289,29 @@ class Builder:
             merged = self._power_of_same(a.right, b)
             if merged is not None:
                 return self.matmul(a.left, merged)
+        shortened = self._into_inverse(a, b)
+        if shortened is not None:
+            return shortened
         return n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols))
+
+    def _into_inverse(self, a: n.Node, b: n.Node) -> n.Node | None:
+        """M (N M)⁻¹ = N⁻¹ and (M N)⁻¹ M = N⁻¹ for square factors (the inverse of a product of square
+        matrices is the product of their inverses, each invertible when the product is): B(AQB)⁻¹A = Q⁻¹,
+        so d det(AQB) = det(AQB) Q⁻ᵀ (Cookbook (51)). None when no factor meets its own inverse."""
+        last = a.right if isinstance(a, n.MatMul) else a
+        product = _inverted_product(self, b)
+        if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 \
+                and product[-1] == last:
+            inverse = self.inverse(reduce(self.matmul, product[:-1]))
+            return inverse if last is a else self.matmul(a.left, inverse)
+        first = _chain(b)[0]
+        product = _inverted_product(self, a)
+        if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 \
+                and product[0] == first:
+            inverse = self.inverse(reduce(self.matmul, product[1:]))
+            rest = _chain(b)[1:]
+            return reduce(self.matmul, rest, inverse)
+        return None
 
     def _power_of_same(self, a: n.Node, b: n.Node) -> n.Node | None:
         """M^(p+q) when a is M^p and b is M^q (or both their transposes, or M is symmetric), for p and q

@@ -46,6 +46,12 @@ from matcalc import diff
     # symmetry known and used: XᵀX and its inverse are symmetric (Cookbook (55), via the chain rule)
     ("logdet(X'X)", "X", "", "denominator", 1, "2X(X'X)^-1", "2X(XᵀX)⁻¹"),
     ("x'(A'A)x", "x", "", "denominator", 1, "2A'A x", "2AᵀA x"),
+    # the inverse of a product of square matrices meets its factors: B(AQB)⁻¹A = Q⁻¹ (Cookbook (51));
+    # with rectangular factors nothing cancels (Cookbook (50): det(AXB) Aᵀ(AXB)⁻ᵀBᵀ, one transpose taken out)
+    ("det(A Q B)", "Q", "A: matrix(n, n), Q: matrix(n, n), B: matrix(n, n)", "denominator", 1, "det(A Q B) Q^-T",
+     "det(A Q B) Q⁻ᵀ"),
+    ("det(A X B)", "X", "A: matrix(n, m), X: matrix(m, k), B: matrix(k, n)", "denominator", 1,
+     "det(A X B)(B(A X B)^-1 A)'", "det(A X B)(B(A X B)⁻¹ A)ᵀ"),
     # XᵀS X is symmetric for a symmetric S, so (XᵀS X)⁻ᵀ = (XᵀS X)⁻¹ and two terms are one (Cookbook (53))
     ("det(X'S X)", "X", "S: symmetric(n), X: matrix(n, m)", "denominator", 1, "2det(X'S X) S X(X'S X)^-1",
      "2det(XᵀS X) S X(XᵀS X)⁻¹"),
