@@ -189,15 +189,23 @@ class DiffResult:
         """The derivative as one line of LaTeX: the whole equation."""
         return latex_text(self.derivative, "equation")
 
-    def latex_text(self, mode: str = "equation", width: int | None = None) -> str:
+    def latex_text(self, mode: str = "equation", width: int | None = None, *, derivative: str = "frac",
+                   matrices: str = "italic", sigmoid: str = "sigma", notes: str | None = None) -> str:
         """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone); a
         result wider than `width` characters broken into an aligned block; with steps, the
-        derivation as one align* block."""
+        derivation as one align* block. The notation: `derivative` "frac" or "nabla", `matrices`
+        "italic" or "bold", `sigmoid` "sigma" or "name", `notes` "text", "comment" or "none" (by
+        default "text" for the equation, "none" for the right-hand side); see matcalc.render.latex.
+
+        >>> print(diff("x'Ax", "x", layout="denominator").latex_text(derivative="nabla", matrices="bold"))
+        \\nabla_{\\mathbf{x}} \\mathbf{x}^\\top \\mathbf{A} \\mathbf{x} = (\\mathbf{A} + \\mathbf{A}^\\top) \\mathbf{x}
+        """
         if self.derivation is not None:
             from .render.steps import steps_latex
 
             return steps_latex(self.derivation)
-        return latex_text(self.derivative, mode, width)
+        return latex_text(self.derivative, mode, width, derivative=derivative, matrices=matrices, sigmoid=sigmoid,
+                          notes=notes)
 
     def report(self, unicode: bool = True) -> list[str]:
         """The lines of `matcalc diff`'s text output (after the derivation's steps, with steps), ending
@@ -283,7 +291,8 @@ class DiffResult:
         return f"$${self.latex}$$"
 
     def _repr_markdown_(self) -> str:
-        lines = [f"$${self.latex}$$", "", f"shape {self.summary()['result shape']}, {self.layout.value} layout"]
+        lines = [f"$${self.latex_text(notes='none')}$$", "",  # the notes follow, as text
+                 f"shape {self.summary()['result shape']}, {self.layout.value} layout"]
         if self.parsed.assumed:
             lines.append(f"; assumed {self.parsed.assumed_text()}")
         lines += [f"\n\n*note:* {note}" for note in self.notes]

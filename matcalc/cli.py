@@ -225,6 +225,7 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
 @cli.command("diff", cls=ExpressionCommand, epilog="""\b
 Examples:
   matcalc diff "x'Ax" --wrt x
+  matcalc diff "sigmoid(w'x)" --wrt w --layout denominator --format latex --latex-derivative nabla --latex-matrices bold
   matcalc diff "-y' log(softmax(W2 tanh(W1 x + b1)))" --wrt W1,b1,W2 --format torch
   echo "||y - Xw||^2" | matcalc diff - --wrt w --layout denominator""")
 @click.argument("expression")
@@ -242,6 +243,18 @@ Examples:
 @click.option("--latex-width", "latex_width", type=click.IntRange(0, None), default=LATEX_WIDTH, show_default=True,
               help="with --format latex: break a result wider than this many characters into an aligned block "
                    "(still one line of text); 0 never breaks")
+@click.option("--latex-derivative", "latex_derivative", type=click.Choice(["frac", "nabla"]), default="frac",
+              show_default=True,
+              help="with --format latex: \\frac{\\partial f}{\\partial \\mathbf{w}}, or \\nabla_{\\mathbf{w}} f for a "
+                   "scalar function of a vector or matrix (\\nabla^{2} for its Hessian)")
+@click.option("--latex-matrices", "latex_matrices", type=click.Choice(["italic", "bold"]), default="italic",
+              show_default=True, help="with --format latex: matrices as A, or as \\mathbf{A} (d2l, the Matrix Cookbook)")
+@click.option("--latex-sigmoid", "latex_sigmoid", type=click.Choice(["sigma", "name"]), default="sigma",
+              show_default=True, help="with --format latex: the sigmoid as \\sigma(z), or as \\operatorname{sigmoid}(z)")
+@click.option("--latex-notes", "latex_notes", type=click.Choice(["text", "comment", "none"]), default=None,
+              help="with --format latex: the notes (subgradients at kinks, inverses assumed, a symmetric variable) "
+                   "as \\text{} after the formula, as % lines before it, or none  [default: text; with "
+                   "--latex rhs, none]")
 @click.option("--steps", "show_steps", is_flag=True,
               help="show the derivation step by step, each step's rule named as the course notes name it")
 @click.option("--no-check", "no_check", is_flag=True,
@@ -249,7 +262,8 @@ Examples:
 @click.option("--verify", is_flag=True, help="check the result harder: more random points, the largest error printed")
 @click.option("--at", "at", metavar="VALUES", help='evaluate the derivative at a point: "x=1, A=[[1, 2], [3, 4]]"')
 def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: str, order: int, fmt: str,
-                 latex_mode: str, latex_width: int, show_steps: bool, no_check: bool, verify: bool,
+                 latex_mode: str, latex_width: int, latex_derivative: str, latex_matrices: str, latex_sigmoid: str,
+                 latex_notes: str | None, show_steps: bool, no_check: bool, verify: bool,
                  at: str | None) -> None:
     """Differentiate EXPRESSION with respect to a variable, or to several (one result each, in order,
     sharing their named subexpressions).
@@ -273,8 +287,9 @@ def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: 
     elif fmt == "sympy":
         click.echo(results.sympy_code(), nl=False)
     elif fmt == "latex":
-        for result in results:  # one line each and nothing else: safe to append to a paper
-            click.echo(result.latex_text(latex_mode, latex_width or None))
+        for result in results:  # one line each and nothing else (but --latex-notes comment's % lines before it)
+            click.echo(result.latex_text(latex_mode, latex_width or None, derivative=latex_derivative,
+                                         matrices=latex_matrices, sigmoid=latex_sigmoid, notes=latex_notes))
     elif fmt == "table":
         from rich.console import Console
 

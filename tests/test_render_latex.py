@@ -197,9 +197,10 @@ GOLDEN = [
            r"x_{k}, \quad \text{where } \mathbf{y} = W_{3} \tanh(W_{2} \tanh(W_{1} \mathbf{x})), \quad "
            r"\mathbf{t}_{1} = \tanh(W_{1} \mathbf{x})",
            let=None),
-    # Matrix Cookbook (57): ∂ log det X / ∂X = X^-T in denominator layout (the shape of X).
+    # Matrix Cookbook (57): ∂ log det X / ∂X = X^-T in denominator layout (the shape of X); X^-T exists only
+    # for an invertible X, which the note says (log det X needs det X > 0, so X is invertible anyway).
     golden("log(det(X))", "X", "X⁻ᵀ",
-           r"\frac{\partial \log\det X}{\partial X} = X^{-\top}",
+           r"\frac{\partial \log\det X}{\partial X} = X^{-\top} \quad (\text{assumes } X \text{ invertible})",
            let=None, layout="denominator"),
     # Matrix Cookbook (101): ∂ tr(AXB)/∂X = A'B' in denominator layout.
     golden("tr(A X B)", "X", "AᵀBᵀ",
@@ -210,43 +211,52 @@ GOLDEN = [
            r"\frac{\partial (-\mathbf{y}^\top \log(\operatorname{softmax}(\mathbf{o})))}{\partial "
            r"\mathbf{o}} = \operatorname{softmax}(\mathbf{o}) \operatorname{sum}(\mathbf{y}) - \mathbf{y}",
            let=None, layout="denominator"),
-    # A ReLU neuron: the derivative is x' where w'x + b > 0 and 0 where it is < 0 (step); a kink at 0.
+    # A ReLU neuron: the derivative is x' where w'x + b > 0 and 0 where it is < 0 (step); a kink at 0,
+    # where any convex combination of 0 and x' is a subgradient: step(0) = 1/2 weighs the two 1/2 each.
     golden("max(0, w'x + b)", "w", "step(wᵀx + b) xᵀ",
            r"\frac{\partial \max(0, \mathbf{w}^\top \mathbf{x} + b)}{\partial \mathbf{w}} = "
-           r"\operatorname{step}(\mathbf{w}^\top \mathbf{x} + b) \mathbf{x}^\top",
+           r"\operatorname{step}(\mathbf{w}^\top \mathbf{x} + b) \mathbf{x}^\top \quad (\text{subgradient where } "
+           r"\mathbf{w}^\top \mathbf{x} + b = 0\text{: weights } \tfrac{1}{2})",
            let="w: vector(n), x: vector(n), b: scalar"),
-    # |x| entrywise has the diagonal Jacobian diag(sign(x)) away from the kinks at x_i = 0.
+    # |x| entrywise has the diagonal Jacobian diag(sign(x)) away from the kinks at x_i = 0, where the
+    # subdifferential of |t| at 0 is [-1, 1].
     golden("|x|", "x", "diag(sign(x))",
            r"\frac{\partial \lvert \mathbf{x} \rvert}{\partial \mathbf{x}} = "
-           r"\operatorname{diag}(\operatorname{sign}(\mathbf{x}))"),
-    # relu entrywise: the Jacobian is diag(step(x)).
+           r"\operatorname{diag}(\operatorname{sign}(\mathbf{x})) \quad (\text{subgradient at } \mathbf{x} = "
+           r"0\text{: any value in } [-1, 1])"),
+    # relu entrywise: the Jacobian is diag(step(x)); at 0 the subdifferential of max(0, t) is [0, 1], and
+    # step(0) = 1/2 is the value used.
     golden("relu(x)", "x", "diag(step(x))",
            r"\frac{\partial \operatorname{relu}(\mathbf{x})}{\partial \mathbf{x}} = "
-           r"\operatorname{diag}(\operatorname{step}(\mathbf{x}))"),
+           r"\operatorname{diag}(\operatorname{step}(\mathbf{x})) \quad (\text{subgradient at } \mathbf{x} = "
+           r"0\text{: any value in } [0, 1]\text{, } \tfrac{1}{2} \text{ used})"),
     # λ||x||² has the derivative 2λx' (a row in numerator layout); lambda is a Python keyword, a Greek letter here.
     golden("lambda ||x||^2", "x", "2λ xᵀ",
            r"\frac{\partial \lambda \lVert \mathbf{x} \rVert_2^{2}}{\partial \mathbf{x}} = 2 \lambda "
            r"\mathbf{x}^\top",
            let="lambda: scalar, x: vector(n)"),
-    # The Hessian of logsumexp is diag(p) - pp' with p = softmax(x).
+    # The Hessian of logsumexp is diag(p) - pp' with p = softmax(x); its entries are ∂²f/∂x_i∂x_j, so the
+    # denominator is ∂x ∂xᵀ (as the Cookbook and Magnus & Neudecker write it), not ∂x², a power of a vector.
     golden("logsumexp(x)", "x", "diag(softmax(x)) - softmax(x) softmax(x)ᵀ",
-           r"\frac{\partial^{2} \operatorname{logsumexp}(\mathbf{x})}{\partial \mathbf{x}^{2}} = "
+           r"\frac{\partial^{2} \operatorname{logsumexp}(\mathbf{x})}{\partial \mathbf{x} \, \partial \mathbf{x}^\top} = "
            r"\operatorname{diag}(\operatorname{softmax}(\mathbf{x})) - \operatorname{softmax}(\mathbf{x}) "
            r"\operatorname{softmax}(\mathbf{x})^\top",
            order=2),
-    # The Hessian of 1/2 ||Xw - y||² is X'X (a fraction under ∂ is put in parentheses).
+    # The Hessian of 1/2 ||Xw - y||² is X'X (a fraction under ∂ is put in parentheses; ∂w ∂wᵀ below).
     golden("1/2 ||X w - y||^2", "w", "XᵀX",
            r"\frac{\partial^{2} \left(\frac{1}{2} \lVert X \mathbf{w} - \mathbf{y} "
-           r"\rVert_2^{2}\right)}{\partial \mathbf{w}^{2}} = X^\top X",
+           r"\rVert_2^{2}\right)}{\partial \mathbf{w} \, \partial \mathbf{w}^\top} = X^\top X",
            let=None, order=2),
     # ∂(x_i/y_i)/∂y_j = -x_i/y_i² δ_ij: a diagonal Jacobian, ⊘ and an elementwise square ^{∘2}.
     golden("x ./ y", "y", "-diag(x ⊘ y^2)",
            r"\frac{\partial \mathbf{x} \oslash \mathbf{y}}{\partial \mathbf{y}} = "
            r"-\operatorname{diag}(\mathbf{x} \oslash \mathbf{y}^{\circ 2})"),
-    # d||x|| = x'dx / ||x||: the row (x/||x||)' in numerator layout; a fraction by a scalar is \frac.
+    # d||x|| = x'dx / ||x||: the row (x/||x||)' in numerator layout; a fraction by a scalar is \frac. At x = 0
+    # the subdifferential of the 2-norm is the unit ball {g : ||g|| ≤ 1}.
     golden("||x||", "x", "(x / ‖x‖)ᵀ",
            r"\frac{\partial \lVert \mathbf{x} \rVert_2}{\partial \mathbf{x}} = "
-           r"\left(\frac{\mathbf{x}}{\lVert \mathbf{x} \rVert_2}\right)^\top"),
+           r"\left(\frac{\mathbf{x}}{\lVert \mathbf{x} \rVert_2}\right)^\top \quad (\text{subgradient at } "
+           r"\mathbf{x} = 0\text{: any } \mathbf{g} \text{ with } \lVert \mathbf{g} \rVert_2 \le 1)"),
     # X by itself: ∂X_ij/∂X_kl = δ_ik δ_jl, the identity of order 4 (no "where": y is X itself).
     golden("X", "X", "∂X_ij/∂X_kl = δ_ik δ_jl",
            r"\frac{\partial X_{ij}}{\partial X_{kl}} = \delta_{ik} \delta_{jl}"),
@@ -262,8 +272,9 @@ GOLDEN = [
            r"\frac{\partial \operatorname{mean}(\mathbf{x} \odot \mathbf{y})}{\partial \mathbf{x}} = "
            r"\frac{1}{n} \mathbf{y}^\top"),
     # Matrix Cookbook (49): ∂ det A/∂A = det(A) A^-T (denominator); numerator layout transposes it: det(A) A⁻¹.
+    # A⁻¹ is in the result (not in the function), so the note says it is assumed to exist.
     golden("det(A)", "A", "det(A) A⁻¹",
-           r"\frac{\partial \det(A)}{\partial A} = \det(A) A^{-1}"),
+           r"\frac{\partial \det(A)}{\partial A} = \det(A) A^{-1} \quad (\text{assumes } A \text{ invertible})"),
     # d softmax(z) = (diag(p) - pp') dz with z = a x, dz = x da: x ⊙ p - p (x'p), p named t1.
     golden("softmax(a x)", "a", "x ⊙ t1 - t1(xᵀt1)",
            r"\frac{\partial \operatorname{softmax}(a \mathbf{x})}{\partial a} = \mathbf{x} \odot "
@@ -324,8 +335,8 @@ def test_enough_goldens():
 def test_rhs_mode_is_the_right_hand_side(source, wrt, let, layout, order, text, latex):
     derivative = latex_of(source, wrt, let, layout, order)
     rhs = latex_text(derivative, "rhs")
-    if derivative.matrix is not None:  # the equation is the head, " = ", and the right-hand side
-        assert latex.endswith(" = " + rhs)
+    if derivative.matrix is not None:  # the equation is the head, " = ", the right-hand side and its notes
+        assert latex.split(r" \quad (")[0].endswith(" = " + rhs)
     else:  # index notation: the right-hand side, then what y stands for
         assert latex.split(" = ", 1)[1].startswith(rhs.split(r", \quad")[0])
         assert r"\partial" not in rhs and r"\text{where } \mathbf{y}" not in rhs

@@ -10,6 +10,14 @@ scalar italic (`A`, `a`); Greek names are Greek letters (`lambda`, `λ` ->
 vector of ones, `I` the identity. Results of order 3 and 4 are written in
 index notation with italic entries and Kronecker deltas:
 `\frac{\partial y_{i}}{\partial X_{jk}} = A_{ij} b_{k}`.
+
+The notation choices authors differ on are options of `latex_text` (the CLI's `--latex-*`
+flags), each defaulting to the first: `derivative` "frac" (`\frac{\partial f}{\partial
+\mathbf{w}}`, a Hessian `\frac{\partial^{2} f}{\partial \mathbf{x} \, \partial \mathbf{x}^\top}`)
+or "nabla" (`\nabla_{\mathbf{w}} f`, `\nabla^{2}_{\mathbf{x}} f`); `matrices` "italic" (`A`) or
+"bold" (`\mathbf{A}`); `sigmoid` "sigma" (`\sigma(z)`) or "name" (`\operatorname{sigmoid}(z)`);
+`notes` (subgradients at kinks, the inverses assumed, a symmetric variable) "text" (`\quad
+(\text{assumes } A \text{ invertible})`), "comment" (`%` lines before the formula) or "none".
 """
 
 from __future__ import annotations
@@ -20,12 +28,19 @@ from fractions import Fraction
 
 from .. import nodes as n
 from ..errors import InputError
+from ..layout import Layout
 from ..result import Derivative, IndexTerm
+from ..rules import Kink
 from ..syntax import GREEK, SUM_BALANCE_ABOVE
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, flat_terms, format_number, precedence
 from .text import join_signed, output_name
+from .text import notes as text_notes
 
 MODES = ("equation", "rhs")
+DERIVATIVES = ("frac", "nabla")  # \frac{\partial f}{\partial \mathbf{w}} or \nabla_{\mathbf{w}} f
+MATRICES = ("italic", "bold")  # A or \mathbf{A}
+SIGMOIDS = ("sigma", "name")  # \sigma(z) or \operatorname{sigmoid}(z)
+NOTES = ("text", "comment", "none")  # \quad (\text{...}) after the formula, % lines before it, or nothing
 
 # Upper-case Greek names that LaTeX has a letter for (the others look like Latin capitals).
 _GREEK_CAPITALS = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")
@@ -56,20 +71,39 @@ _LARGEST_FRACTION_DENOMINATOR = 100  # 0.25 is \frac{1}{4}; 0.001 stays 0.001
 _ZERO, _ONE = n.Number(Fraction(0)), n.Number(Fraction(1))
 
 
-def latex_expression(node: n.Node) -> str:
-    r"""One line of LaTeX for a typed expression.
+def latex_expression(node: n.Node, *, matrices: str = "italic", sigmoid: str = "sigma") -> str:
+    r"""One line of LaTeX for a typed expression (`matrices` and `sigmoid` as for latex_text).
 
     >>> from matcalc.api import parse
     >>> print(latex_expression(parse("x'Ax + ||y - Xw||^2").expr))
     \mathbf{x}^\top A \mathbf{x} + \lVert \mathbf{y} - X \mathbf{w} \rVert_2^{2}
+    >>> print(latex_expression(parse("sigmoid(W x)").expr, matrices="bold"))
+    \sigma(\mathbf{W} \mathbf{x})
     """
-    return LatexPrinter().text(node)
+    return LatexPrinter(matrices, _sigmoid_style(sigmoid, [node])).text(node)
+
+
+def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InputError(f"the LaTeX {option} is one of {', '.join(choices)}, not {value}")
+    return value
+
+
+def _sigmoid_style(sigmoid: str, nodes: list[n.Node]) -> str:
+    r"""σ for the sigmoid, unless a variable is called sigma (σ): then \sigma(z) would read as sigma times z."""
+    if _choice("sigmoid", sigmoid, SIGMOIDS) == "sigma" and any(
+            getattr(sub, "name", getattr(sub, "function", None)) in ("sigma", "σ")
+            for node in nodes for sub in n.walk(node)):
+        return "name"
+    return sigmoid
 
 
 LINE_WIDTH = 50  # visible characters: about a displayed line of an article page at 10pt
 
 
-def latex_text(result: Derivative, mode: str = "equation", width: int | None = None) -> str:
+def latex_text(result: Derivative, mode: str = "equation", width: int | None = None, *,
+               derivative: str = "frac", matrices: str = "italic", sigmoid: str = "sigma",
+               notes: str | None = None) -> str:
     r"""The derivative as one line of LaTeX.
 
     mode "equation" (the default) gives the whole equation,
@@ -80,19 +114,34 @@ def latex_text(result: Derivative, mode: str = "equation", width: int | None = N
     A result wider than `width` visible characters (None: never) is broken into an `aligned`
     block, still on one line of text: a sum after its terms, the `where` clauses each on a row.
 
+    The notation (see the module's docstring): `derivative` "frac" or "nabla" (a scalar function of a
+    vector or matrix: `\nabla_{\mathbf{w}} f`, `(\nabla_{\mathbf{w}} f)^\top` in numerator layout,
+    where the derivative is the gradient's transpose; a Jacobian and a derivative by a scalar keep
+    \frac); `matrices` "italic" or "bold"; `sigmoid` "sigma" or "name"; `notes` "text", "comment" or
+    "none", by default "text" for the equation and "none" for the right-hand side (JSON's `latex`, an
+    author's own equation). A `text` note follows the formula after `\quad`, or in an aligned block
+    has a row of its own; `comment` notes are `%` lines before the formula, so that `\[ ... \]`
+    around the output still closes.
+
     >>> from matcalc.api import diff
     >>> print(latex_text(diff("x'Ax", "x").derivative))
     \frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + A^\top)
     >>> print(latex_text(diff("x'Ax", "x").derivative, "rhs"))
     \mathbf{x}^\top (A + A^\top)
+    >>> print(latex_text(diff("sigmoid(w'x)", "w", layout="denominator").derivative, derivative="nabla"))
+    \nabla_{\mathbf{w}} \sigma(\mathbf{w}^\top \mathbf{x}) = \sigma(\mathbf{w}^\top \mathbf{x}) (1 - \sigma(\mathbf{w}^\top \mathbf{x})) \mathbf{x}
     """
     if mode not in MODES:
         raise InputError(f"the LaTeX mode is one of {', '.join(MODES)}, not {mode}")
-    printer = LatexPrinter()
+    _choice("derivative notation", derivative, DERIVATIVES)
+    notes = _choice("notes", notes or ("text" if mode == "equation" else "none"), NOTES)
+    shown = [result.expr, *(node for _, node in result.where)]
+    printer = LatexPrinter(_choice("matrices", matrices, MATRICES), _sigmoid_style(sigmoid, shown))
+    remarks = _latex_notes(result, printer) if notes == "text" else []
     definitions: list[tuple[n.Node, n.Node]] = []
     if result.matrix is not None:
         terms = _signed_terms(result.matrix, printer)
-        head = _matrix_head(result, printer) if mode == "equation" else ""
+        head = _matrix_head(result, printer, derivative) if mode == "equation" else ""
     else:
         terms = [_index_term(term, result.index_names, printer) for term in result.index_form or []] or ["0"]
         head = _index_head(result, printer) if mode == "equation" else ""
@@ -104,12 +153,13 @@ def latex_text(result: Derivative, mode: str = "equation", width: int | None = N
     line = f"{head} = {body}" if head else body
     if clauses:
         line += r", \quad \text{where } " + r", \quad ".join(clauses)
+    line += "".join(rf" \quad ({remark})" for remark in remarks)
     if width is None or _visible_length(line) <= width:
-        return line
+        return _commented(result, line, notes)
     if head and result.matrix is not None and _visible_length(head) > width // 2:
         # a long function: ∂y/∂x, with y defined below
         name = n.Var(output_name(result), shape=result.expr.shape)
-        head = _matrix_head(replace(result, expr=name), printer)
+        head = _matrix_head(replace(result, expr=name), printer, derivative)
         definitions.insert(0, (name, result.expr))
     if result.matrix is not None and len(terms) == 1:
         terms = _factors(result.matrix, printer)  # one long product: broken between its factors
@@ -117,7 +167,50 @@ def latex_text(result: Derivative, mode: str = "equation", width: int | None = N
     for position, (name, node) in enumerate(definitions):
         lead = r"&\text{where } " if position == 0 else r"&\phantom{\text{where }} "
         rows += _packed(f"{lead}{printer.text(name)} = ", _signed_terms(node, printer), width)
-    return r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}"
+    rows += [f"&({remark})" for remark in remarks]
+    return _commented(result, r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}", notes)
+
+
+def _commented(result: Derivative, latex: str, notes: str) -> str:
+    """The LaTeX after the notes as `%` comment lines (with notes "comment"), in plain ASCII text."""
+    if notes != "comment":
+        return latex
+    ascii_text = str.maketrans({"≠": "!=", "≤": "<=", "∈": "in"})
+    return "".join(f"% {note.translate(ascii_text)}\n" for note in text_notes(result)) + latex
+
+
+def _latex_notes(result: Derivative, printer: LatexPrinter) -> list[str]:
+    """Short notes for after the formula, each in math mode with words in \\text: a subgradient at
+    each kink, the matrices assumed invertible, a symmetric variable's entries treated as independent.
+    (That a result is in index notation, the formula shows.)"""
+    remarks = [_kink_note(kink, printer) for kink in result.kinks]
+    if result.invertible:
+        matrices = ", ".join(printer.text(m) for m in result.invertible)
+        remarks.append(rf"\text{{assumes }} {matrices} \text{{ invertible}}")
+    for note in result.notes:
+        kind = re.match(rf"{re.escape(result.wrt.name)} is (\w+): its entries are treated as independent", note)
+        if kind:
+            word = {"posdef": "positive definite"}.get(kind.group(1), kind.group(1))
+            remarks.append(rf"{printer.text(result.wrt)} \text{{ {word}, entries treated as independent}}")
+    return remarks
+
+
+def _kink_note(kink: Kink, printer: LatexPrinter) -> str:
+    """As render.text.kink_text says it, shorter: where the function has a kink, and the subgradient there."""
+    u = printer.text(kink.operands[0])
+    if kink.kind == "abs":
+        return rf"\text{{subgradient at }} {u} = 0\text{{: any value in }} [-1, 1]"
+    if kink.kind == "relu":
+        return rf"\text{{subgradient at }} {u} = 0\text{{: any value in }} [0, 1]\text{{, }} \tfrac{{1}}{{2}} \text{{ used}}"
+    if kink.kind in ("sign", "step"):
+        return rf"\text{{derivative 0 where }} {u} \neq 0\text{{, none at }} {u} = 0"
+    if kink.kind in ("max", "min"):
+        v = printer.text(kink.operands[1])
+        where = f"{v} = 0" if u == "0" else f"{u} = 0" if v == "0" else f"{u} = {v}"
+        return rf"\text{{subgradient where }} {where}\text{{: weights }} \tfrac{{1}}{{2}}"
+    if kink.kind == "norm2":
+        return rf"\text{{subgradient at }} {u} = 0\text{{: any }} \mathbf{{g}} \text{{ with }} \lVert \mathbf{{g}} \rVert_2 \le 1"
+    return rf"\text{{subgradient where an entry of }} {u} \text{{ is 0: any value in }} [-1, 1]"
 
 
 def _signed_terms(node: n.Node, printer: LatexPrinter) -> list[str]:
@@ -232,9 +325,11 @@ class LatexPrinter(Printer):
     """Canonical text's structure with LaTeX spellings; parentheses of one size, \\left( ... \\right)
     only around a fraction or sum (see _parens)."""
 
-    def __init__(self) -> None:
+    def __init__(self, matrices: str = "italic", sigmoid: str = "sigma") -> None:
         super().__init__()
         self.in_exponent = 0
+        self.bold_matrices = matrices == "bold"  # \mathbf{A}, \mathbf{I}, as d2l and the Matrix Cookbook
+        self.sigma = sigmoid == "sigma"  # \sigma(z), as papers print the sigmoid
 
     def precedence(self, node: n.Node) -> int:
         if isinstance(node, n.Number):
@@ -269,13 +364,13 @@ class LatexPrinter(Printer):
         return r"\pi" if node.name == "pi" else "e"
 
     def _var(self, node: n.Var) -> str:
-        return latex_name(node.name, bold=node.shape.is_vector)
+        return latex_name(node.name, bold=node.shape.is_vector or (self.bold_matrices and node.shape.is_matrix))
 
     def _dimsize(self, node: n.DimSize) -> str:
         return latex_name(node.name)
 
     def _identity(self, node: n.Identity) -> str:
-        return "I"
+        return r"\mathbf{I}" if self.bold_matrices else "I"
 
     def _fill(self, node: n.Fill) -> str:
         value = node.value
@@ -381,7 +476,9 @@ class LatexPrinter(Printer):
             return rf"\sqrt{{{inner}}}"
         if name == "abs":
             return _delimited(r"\lvert", inner, r"\rvert")
-        if name not in _KNOWN_CALLS:
+        if name == "sigmoid" and self.sigma:
+            operator = r"\sigma"
+        elif name not in _KNOWN_CALLS:
             operator = latex_name(name.rstrip("'")) + "'" * n.primes(name)  # f'(x)
         else:
             operator = _OPERATORS.get(name, rf"\operatorname{{{name}}}")
@@ -470,11 +567,24 @@ def _differentiated(result: Derivative, printer: LatexPrinter) -> str:
     return text
 
 
-def _matrix_head(result: Derivative, printer: LatexPrinter) -> str:
+def _matrix_head(result: Derivative, printer: LatexPrinter, derivative: str = "frac") -> str:
+    r"""\frac{\partial f}{\partial \mathbf{w}}; a Hessian by a vector \frac{\partial^{2} f}{\partial \mathbf{x} \,
+    \partial \mathbf{x}^\top} (by a scalar \partial a^{2}). In the nabla notation a scalar function of a vector
+    or matrix has \nabla_{\mathbf{w}} f, the gradient, which has the variable's shape: in numerator layout
+    the derivative is its transpose, (\nabla_{\mathbf{w}} f)^\top; the Hessian is \nabla^{2}_{\mathbf{x}} f."""
     variable = printer.text(result.wrt)
     function = _differentiated(result, printer)
+    by_vector = result.wrt.shape.is_vector
+    if derivative == "nabla" and result.expr.shape.is_scalar and not result.wrt.shape.is_scalar:
+        if result.order == 1:
+            gradient = rf"\nabla_{{{variable}}} {function}"
+            return rf"({gradient})^\top" if result.layout is Layout.NUMERATOR else gradient
+        if result.order == 2 and by_vector:
+            return rf"\nabla^{{2}}_{{{variable}}} {function}"
     if result.order == 1:
         return rf"\frac{{\partial {function}}}{{\partial {variable}}}"
+    if result.order == 2 and by_vector:
+        return rf"\frac{{\partial^{{2}} {function}}}{{\partial {variable} \, \partial {variable}^\top}}"
     return rf"\frac{{\partial^{{{result.order}}} {function}}}{{\partial {variable}^{{{result.order}}}}}"
 
 
