@@ -89,7 +89,7 @@ def _folded(node: n.Node) -> n.Node:
     return node if value is None else number(value)
 
 
-def _logistic(a: n.Node, b: n.Node) -> n.Node | None:
+def logistic_operand(a: n.Node, b: n.Node) -> n.Node | None:
     """u, when a / b is exp(u) / (1 + exp(u)), the logistic sigmoid of u."""
     if not (isinstance(a, n.Apply) and a.function == "exp" and isinstance(b, n.Add) and a.shape == b.shape):
         return None
@@ -253,7 +253,7 @@ class Builder:
         if a.shape.is_scalar and vs is None and va is None:
             for reciprocal, other in ((s, a), (a, s)):  # (1 / b) a = a / b, for scalars
                 if isinstance(reciprocal, n.Divide) and is_one(reciprocal.left) and \
-                        _logistic(other, reciprocal.right) is not None:
+                        logistic_operand(other, reciprocal.right) is not None:
                     return self.divide(other, reciprocal.right)
             power = _scalar_power_of_same(s, a)  # cos(a) cos(a) = cos(a)^2
             if power is not None:
@@ -366,7 +366,7 @@ class Builder:
         va, vb = number_value(a), number_value(b)
         if va is not None and vb is not None and vb != 0:
             return number(va / vb)
-        logistic = _logistic(a, b)
+        logistic = logistic_operand(a, b)
         if logistic is not None:  # exp(u) ⊘ (1 + exp(u)) = σ(u)
             return self.apply("sigmoid", logistic)
         softmax = self._absorbed_softmax(b, a) if b.shape.is_scalar and not a.shape.is_scalar else None

@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import reduce
 
 from . import nodes as n
-from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, number
+from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, logistic_operand, number
 from .shapes import Dim, Shape
 from .syntax import SUM_BALANCE_ABOVE
 from .tensor import Factor, Term
@@ -430,7 +430,7 @@ def polynomial(terms: list[n.Node], build: Builder) -> dict[tuple, tuple[Fractio
         if expanded is None:
             return None
         for coefficient, factors in expanded:
-            factors = _with_powers_combined(factors, build)
+            factors = _logistic_written(_with_powers_combined(factors, build))
             key = tuple(sorted(repr(f) for f in factors))
             previous = monomials.get(key, (Fraction(0), factors))[0]
             monomials[key] = (previous + coefficient, factors)
@@ -480,9 +480,16 @@ def _product_factors(node: n.Node) -> tuple[Fraction, list[n.Node]] | None:
             return None if inner is None else (constant_value(left) * inner[0], inner[1])
         case n.Fill(value=value) if constant_value(value) is not None:
             return constant_value(value), []
-    if node.shape.is_scalar:
+    if node.shape.is_scalar:  # a product of scalars opens up the same way: σ(a)(1 - σ(a)), eᵃ / (1 + eᵃ)²
         value = constant_value(node)
-        return (value, []) if value is not None else None
+        if value is not None:
+            return value, []
+        if isinstance(node, n.ScalarMul):
+            a, b = _product_factors(node.left), _product_factors(node.right)
+            return None if a is None or b is None else (a[0] * b[0], a[1] + b[1])
+        if isinstance(node, n.Divide) and not is_one(node.left):
+            a = _product_factors(node.left)
+            return None if a is None else (a[0], a[1] + [n.Divide(ONE, node.right, shape=node.shape)])
     return Fraction(1), [node]
 
 
@@ -499,6 +506,33 @@ def _with_powers_combined(factors, build: Builder | None) -> tuple[n.Node, ...]:
         raised = base if abs(power) == 1 else n.Power(base, number(abs(power)), shape=base.shape)
         combined.append(raised if power > 0 else n.Divide(ONE, raised, shape=base.shape))
     return tuple(combined)
+
+
+def _logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
+    """exp(u)^p ⊘ (1 + exp(u))^q with the logistic sigmoid taken out: exp(u)² ⊘ (1 + exp(u))² = σ(u)²
+    (the second derivative of the softplus log(1 + eᵘ))."""
+    exponents = {base: power for base, power in map(_base_and_power, factors)}
+    changed = False
+    for base, power in list(exponents.items()):
+        if not (isinstance(base, n.Apply) and base.function == "exp" and power > 0):
+            continue
+        denominator = next((d for d in exponents if logistic_operand(base, d) is not None and exponents[d] < 0), None)
+        if denominator is None:
+            continue
+        taken = min(power, -exponents[denominator])
+        sigmoid = n.Apply("sigmoid", base.operand, shape=base.shape)
+        exponents[base] -= taken
+        exponents[denominator] += taken
+        exponents[sigmoid] = exponents.get(sigmoid, 0) + taken
+        changed = True
+    if not changed:
+        return factors
+    return tuple(_raised(base, power) for base, power in exponents.items() if power != 0)
+
+
+def _raised(base: n.Node, power: int) -> n.Node:
+    raised = base if abs(power) == 1 else n.Power(base, number(abs(power)), shape=base.shape)
+    return raised if power > 0 else n.Divide(ONE, raised, shape=base.shape)
 
 
 def _base_and_power(f: n.Node) -> tuple[n.Node, int]:

@@ -42,6 +42,10 @@ FIXTURES = [
     # a multiple of a slope written as the slope: logistic regression's Hessian (PRML (4.97), ESL (4.25))
     ("y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "w", "", "numerator", 2,
      "-X'diag(sigmoid(X w) .* (1 - sigmoid(X w))) X"),
+    # eᵘ/(1 + eᵘ) = σ(u) inside products and powers: the softplus's second derivative (DL §3.10) and
+    # the Hessian of the logistic log-likelihood written with log(1 + eᵘ) (ESL (4.22))
+    ("log(1 + exp(a))", "a", "a: scalar", "numerator", 2, "sigmoid(a)(1 - sigmoid(a))"),
+    ("y'X w - sum(log(1 + exp(X w)))", "w", "", "denominator", 2, "-X'diag(sigmoid(X w) .* (1 - sigmoid(X w))) X"),
     # rows multiplied out as columns are: the gradient of the negative log-likelihood as a row (PRML (4.91))
     ("-(y'log(sigmoid(X w)) + (1 - y)'log(1 - sigmoid(X w)))", "w", "", "numerator", 1, "(sigmoid(X w) - y)'X"),
     # the first factor of products shared, however they associate (PRML (4.106) by the chain rule)

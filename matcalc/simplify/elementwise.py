@@ -35,7 +35,9 @@ def backprop(node: n.Node, build: Builder) -> n.Node:
             return _diagonals_absorbed(current, build)
         if isinstance(current, n.Hadamard):
             return _slopes_last(current, build)
-        if isinstance(current, n.Add) and not current.shape.is_scalar:
+        if isinstance(current, n.Add) and current.shape.is_scalar:
+            return _as_slope(current, build)
+        if isinstance(current, n.Add):
             return _shared_factor(_as_slope(current, build), build)
         return current
 
@@ -119,7 +121,7 @@ def _as_slope(node: n.Add, build: Builder) -> n.Node:
             slope = elementwise_slope(build, sub)
         except MatcalcError:
             continue
-        if slope is None or not isinstance(slope, n.Hadamard):
+        if slope is None or not isinstance(slope, (n.Hadamard, n.ScalarMul)):
             continue
         theirs = polynomial([slope], build)
         if theirs is None or set(theirs) != set(own):
