@@ -106,7 +106,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
         if matrix is None:
             notes.append("this result has no matrix form that matcalc can find; it is shown in index notation")
     if matrix is None:
-        index_form = _index_form(terms, free, contractor)
+        index_form = _index_form(terms, free, contractor, names, order)
         _name_summed(names, index_form)
     result = Derivative(expr, wrt, order, layout, shape, free, names, indices.dims, terms, matrix, index_form,
                         notes=notes, kinks=differ.kinks, inline_matrix=matrix, inline_index_form=index_form,
@@ -202,7 +202,10 @@ def _zero(arranged: tuple, contractor: Contractor) -> n.Node:
     return ZERO if shape.is_scalar else n.Fill(ZERO, shape=shape)
 
 
-def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor) -> list[IndexTerm]:
+def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor,
+                names: dict[str, str] | None = None, order: int = 1) -> list[IndexTerm]:
+    """The terms in index notation, each factor oriented as a textbook writes it (see _as_written)."""
+    build = contractor.build
     form = []
     for term in terms:
         chains = contractor.chains(term, free, shared_free=True)
@@ -210,7 +213,196 @@ def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor
             form.append(_entrywise(term, free, contractor))
             continue
         form.append(IndexTerm(chains.coefficient, tuple(chains.scalars), tuple(chains.pieces)))
-    return _combine_scalars(form, contractor.build)
+    reading = _reading_order(free, names)
+    form = [_as_written(term, reading, build) for term in form]
+    form = _combine_scalars(form, build)
+    form = _combine_pieces(form, reading, build)
+    return _terms_ordered(form, reading, order)
+
+
+# Index notation as it is written: rules on the index form, each keeping its value
+
+
+def _reading_order(free: tuple[str, ...], names: dict[str, str] | None):
+    """The position of an index as a reader meets it, i before j before k (summed indices after)."""
+    ordered = [i for i in (names or {}) if i in free] + [i for i in free if i not in (names or {})]
+    rank = {index: k for k, index in enumerate(ordered)}
+    return lambda index: rank.get(index, len(rank))
+
+
+def _as_written(term: IndexTerm, reading, build: Builder) -> IndexTerm:
+    """One term with each piece as a textbook writes it: diag(v)_ab as v_a δ_ab, each matrix piece
+    oriented (_oriented), the pieces in reading order (the renderers put the deltas last)."""
+    pieces = []
+    for piece in term.pieces:
+        pieces += _diagonal_opened(piece, reading, build)
+    pieces = [_oriented(piece, reading, build) for piece in pieces]
+    return IndexTerm(term.coefficient, term.scalars, _in_reading_order(pieces, reading), term.summed)
+
+
+def _in_reading_order(pieces, reading) -> tuple[Piece, ...]:
+    """A_ik B_lj, v_i δ_ij: by the indices as written, a vector before a delta on the same index."""
+    return tuple(sorted(pieces, key=lambda p: (tuple(map(reading, p.indices)), _is_delta(p))))
+
+
+def _is_delta(piece: Piece) -> bool:
+    return len(piece.elements) == 1 and isinstance(piece.elements[0], n.Identity)
+
+
+def _transpose_marks(elements) -> int:
+    return sum(isinstance(sub, n.Transpose) for e in elements for sub in n.walk(e))
+
+
+def _flipped(piece: Piece, build: Builder) -> Piece:
+    """The same entries with the indices swapped: M_ab = (Mᵀ)_ba, the product transposed factor by factor."""
+    return Piece([build.transpose(e) for e in reversed(piece.elements)], piece.indices[::-1])
+
+
+def _oriented(piece: Piece, reading, build: Builder) -> Piece:
+    """Rule 1: of M_ab and (Mᵀ)_ba, the one with fewer transpose marks ((Bᵀ)_jl is B_lj, (XᵀCᵀ)_jk is
+    (C X)_kj, (Q⁻ᵀ)_ki is (Q⁻¹)_ik); a symmetric matrix (δ, S, XᵀX, A + Aᵀ) with its indices in
+    reading order, as S_ab = S_ba."""
+    if len(piece.indices) != 2 or piece.indices[0] == piece.indices[1]:
+        return piece
+    a, b = piece.indices
+    if build.is_symmetric(piece.node(build)):
+        return piece if reading(a) <= reading(b) else Piece(piece.elements, (b, a))
+    flipped = _flipped(piece, build)
+    return flipped if _transpose_marks(flipped.elements) < _transpose_marks(piece.elements) else piece
+
+
+def _diagonal_opened(piece: Piece, reading, build: Builder) -> list[Piece]:
+    """Rule 2: diag(v)_ab = v_a δ_ab, v carrying the index read first; v simplified where that is shorter."""
+    if len(piece.indices) != 2 or len(piece.elements) != 1 or not isinstance(piece.elements[0], n.DiagMatrix) \
+            or piece.indices[0] == piece.indices[1]:
+        return [piece]
+    diagonal = piece.elements[0]
+    vector = diagonal.operand if diagonal.operand.shape.is_column else build.transpose(diagonal.operand)
+    first = min(piece.indices, key=reading)
+    return [Piece([_shorter(vector, build)], (first,)), Piece([n.Identity(shape=diagonal.shape)], piece.indices)]
+
+
+def _shorter(vector: n.Node, build: Builder) -> n.Node:
+    """x ⊘ (x²)² as 1 ⊘ x³: nested whole powers multiplied out and a quotient of powers of one base
+    cancelled, elementwise; kept as it was unless that is shorter."""
+    tidied = _powers_cancelled(vector, build)
+    return tidied if _node_size(tidied) < _node_size(vector) else vector
+
+
+def _powers_cancelled(node: n.Node, build: Builder) -> n.Node:
+    """(u^p)^q = u^(pq) and u^p ⊘ u^q = u^(p-q) (or 1 ⊘ u^(q-p)), for whole p and q, elementwise."""
+    node = node.map_children(lambda child: _powers_cancelled(child, build))
+    if isinstance(node, n.Power) and isinstance(node.base, n.Power):
+        p, q = _whole_exponent(node.base), _whole_exponent(node)
+        if p is not None and q is not None:
+            return build.power(node.base.base, number(p * q))
+    if isinstance(node, n.Divide) and not node.shape.is_scalar and node.left.shape == node.right.shape:
+        (top, p), (bottom, q) = _base_and_exponent(node.left), _base_and_exponent(node.right)
+        if top == bottom and p is not None and q is not None:
+            if p == q:
+                return n.Fill(ONE, shape=node.shape)
+            if p > q:
+                return build.power(top, number(p - q))
+            return build.divide(ONE, build.power(top, number(q - p)))
+    return node
+
+
+def _whole_exponent(power: n.Power) -> int | None:
+    value = constant_value(power.exponent)
+    return int(value) if value is not None and value.denominator == 1 else None
+
+
+def _base_and_exponent(node: n.Node) -> tuple[n.Node, int | None]:
+    if isinstance(node, n.Power):
+        return node.base, _whole_exponent(node)
+    return node, 1
+
+
+def _node_size(node: n.Node) -> int:
+    return sum(1 for _ in n.walk(node))
+
+
+def _combine_pieces(form: list[IndexTerm], reading, build: Builder) -> list[IndexTerm]:
+    """Rule 3: terms equal but for one matrix (or vector) piece on the same indices are one term with
+    the sum of those pieces: B_ik δ_jl + (Bᵀ)_ik δ_jl = (B + Bᵀ)_ik δ_jl (the untransposed one first)."""
+    groups: list[tuple[IndexTerm, list[int], list[tuple[Fraction, n.Node]]]] = []
+    for term in form:
+        for template, at, parts in groups:
+            match = _differs_in_one_piece(template, term, at[0] if len(parts) > 1 else None, build)
+            if match is not None:
+                at[:] = [match[0]]
+                parts.append((term.coefficient, match[1]))
+                break
+        else:
+            groups.append((term, [-1], [(term.coefficient, None)]))
+    combined = []
+    for template, at, parts in groups:
+        if len(parts) == 1:
+            combined.append(template)
+            continue
+        position = at[0]
+        piece = template.pieces[position]
+        first = piece.node(build)
+        magnitudes = {abs(c) for c, _ in parts}  # 2 B_ik - 2 (Bᵀ)_ik = 2 (B - Bᵀ)_ik: an equal one taken out
+        shared = magnitudes.pop() if len(magnitudes) == 1 and 0 not in magnitudes else Fraction(1)
+        total = collect([build.scale(number(c / shared), first if node is None else node) for c, node in parts],
+                        build, inner=True)
+        coefficient, core = _numeric_factor(total)
+        coefficient *= shared
+        if coefficient == 0 or is_zero(core):
+            continue
+        summed = _oriented(Piece([core], piece.indices), reading, build)
+        pieces = template.pieces[:position] + (summed,) + template.pieces[position + 1 :]
+        combined.append(IndexTerm(coefficient, template.scalars, _in_reading_order(pieces, reading), template.summed))
+    return combined
+
+
+def _differs_in_one_piece(template: IndexTerm, term: IndexTerm, at: int | None,
+                          build: Builder) -> tuple[int, n.Node] | None:
+    """(where, the other term's piece as a matrix on the template's indices), if the two terms have the same
+    scalars and pieces (in any order) but for one non-delta piece on the same indices (the template's piece
+    at that position, if given)."""
+    if term.scalars != template.scalars or term.summed != template.summed or len(term.pieces) != len(template.pieces):
+        return None
+    rest, unmatched = list(term.pieces), []
+    for k, piece in enumerate(template.pieces):
+        if piece in rest:
+            rest.remove(piece)
+        else:
+            unmatched.append(k)
+    if len(unmatched) != 1 or (at is not None and unmatched[0] != at):
+        return None
+    k = unmatched[0]
+    mine, (theirs,) = template.pieces[k], rest
+    if _is_delta(mine) or _is_delta(theirs) or set(mine.indices) != set(theirs.indices) \
+            or len(mine.indices) != len(theirs.indices):
+        return None
+    aligned = theirs if theirs.indices == mine.indices else _flipped(theirs, build)
+    return k, aligned.node(build)
+
+
+def _numeric_factor(node: n.Node) -> tuple[Fraction, n.Node]:
+    """-2 M as (-2, M)."""
+    if isinstance(node, n.Neg):
+        c, core = _numeric_factor(node.operand)
+        return -c, core
+    if isinstance(node, n.ScalarMul) and constant_value(node.left) is not None:
+        c, core = _numeric_factor(node.right)
+        return constant_value(node.left) * c, core
+    return Fraction(1), node
+
+
+def _terms_ordered(form: list[IndexTerm], reading, order: int) -> list[IndexTerm]:
+    """Rule 4: a derivative of order two or more is symmetric in its differentiations, so no product rule
+    sets the order of its terms: where each term has a vector factor, the term whose vector carries i comes
+    first, then j, ... (8 x_i δ_jk + 8 x_j δ_ik + 8 x_k δ_ij). A first derivative keeps the product rule's
+    order (δ_ik x_j + x_i δ_jk for x xᵀ)."""
+    vectors = [[reading(p.indices[0]) for p in term.pieces if len(p.indices) == 1 and not _is_delta(p)]
+               for term in form]
+    if order < 2 or len(form) < 2 or not all(vectors):
+        return form
+    keyed = sorted(zip(form, vectors), key=lambda pair: sorted(pair[1]))
+    return [term for term, _ in keyed]
 
 
 def _entrywise(term: Term, free: tuple[str, ...], contractor: Contractor) -> IndexTerm:
@@ -227,8 +419,6 @@ def _entrywise(term: Term, free: tuple[str, ...], contractor: Contractor) -> Ind
             node = f.node if not (len(f.indices) == 1 and f.node.shape.is_row) else contractor.build.transpose(f.node)
             pieces.append(Piece([node], f.indices))
     summed = tuple(i for i in term.indices() if i not in free)
-    position = {index: k for k, index in enumerate(free)}
-    pieces.sort(key=lambda piece: min((position[i] for i in piece.indices if i in position), default=-1))
     return IndexTerm(term.coefficient, tuple(scalars), tuple(pieces), summed)
 
 

@@ -260,9 +260,9 @@ GOLDEN = [
     # X by itself: ∂X_ij/∂X_kl = δ_ik δ_jl, the identity of order 4 (no "where": y is X itself).
     golden("X", "X", "∂X_ij/∂X_kl = δ_ik δ_jl",
            r"\frac{\partial X_{ij}}{\partial X_{kl}} = \delta_{ik} \delta_{jl}"),
-    # d(A⁻¹) = -A⁻¹ dA A⁻¹, so ∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻¹)_lj = -(A⁻¹)_ik (A⁻ᵀ)_jl.
-    golden("inv(A)", "A", "∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻ᵀ)_jl",
-           r"\frac{\partial Y_{ij}}{\partial A_{kl}} = -(A^{-1})_{ik} (A^{-\top})_{jl}, \quad \text{where } "
+    # d(A⁻¹) = -A⁻¹ dA A⁻¹, so ∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻¹)_lj, each factor as written (not (A⁻ᵀ)_jl).
+    golden("inv(A)", "A", "∂Y_ij/∂A_kl = -(A⁻¹)_ik (A⁻¹)_lj",
+           r"\frac{\partial Y_{ij}}{\partial A_{kl}} = -(A^{-1})_{ik} (A^{-1})_{lj}, \quad \text{where } "
            r"Y = A^{-1}"),
     # d/da a^{3/2} = (3/2) a^{1/2}: fractions as \frac, and inline p/q in an exponent.
     golden("a^1.5", "a", "(3/2)a^0.5",  # exact, as the LaTeX: a coefficient is a fraction

@@ -508,7 +508,7 @@ class LatexPrinter(Printer):
         else:
             text = self.text(node)
             function = isinstance(node, (n.Apply, n.DiagMatrix, n.DiagOf, n.Softmax, n.Maximum, n.Minimum))
-            bare = (function and text.endswith(r"\right)")) or (
+            bare = (function and text.endswith(")")) or (  # \exp(\mathbf{x})_{i}, as text writes exp(x)_i
                 isinstance(node, n.Fill) and self.precedence(node) == ATOM)
         if not subscript:
             return text

@@ -208,7 +208,9 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: MathPrinter) ->
         element = piece.elements[0]
         if len(piece.elements) == 1 and (isinstance(element, n.Var) and element.name.isalpha()
                                          or precedence(element) == ATOM and not isinstance(element, n.Var)):
-            body = printer.text(element)  # b_k, softmax(x)_i; but (x1)_k, (Bᵀ)_jl
+            body = printer.text(element)  # b_k, softmax(x)_i; but (x1)_k, (Q⁻¹)_ik
+        elif len(piece.elements) == 1:  # one pair of parentheses: (B + Bᵀ)_ik, (1 - tanh(X a)²)_i
+            body = f"({printer.text(element)})"
         else:
             body = "(" + " ".join(printer.wrap(e, PRODUCT) for e in piece.elements) + ")"
         parts.append(f"{body}_{subscript}")
