@@ -156,17 +156,21 @@ def latex_text(result: Derivative, mode: str = "equation", width: int | None = N
     line += "".join(rf" \quad ({remark})" for remark in remarks)
     if width is None or _visible_length(line) <= width:
         return _commented(result, line, notes)
-    if head and result.matrix is not None and _visible_length(head) > width // 2:
-        # a long function: ∂y/∂x, with y defined below
+    if result.matrix is not None and len(terms) == 1:
+        terms = _factors(result.matrix, printer)  # one long product: broken between its factors
+    widest = max(_visible_length(text) for text in terms)
+    if head and result.matrix is not None and (_visible_length(head) > width // 2 or
+                                               _visible_length(head) + 2 + widest > width):
+        # a long function, or one that leaves too little room after it: ∂y/∂x, with y defined below
         name = n.Var(output_name(result), shape=result.expr.shape)
         head = _matrix_head(replace(result, expr=name), printer, derivative)
         definitions.insert(0, (name, result.expr))
-    if result.matrix is not None and len(terms) == 1:
-        terms = _factors(result.matrix, printer)  # one long product: broken between its factors
-    rows = _packed(f"{head} &= " if head else "& ", terms, width)
+    # every row but the first starts where the right-hand side does, after the head (and a \quad)
+    indent = _visible_length(head) + 2 if head else 0
+    rows = _packed(f"{head} &= " if head else "& ", terms, width, indent)
     for position, (name, node) in enumerate(definitions):
         lead = r"&\text{where } " if position == 0 else r"&\phantom{\text{where }} "
-        rows += _packed(f"{lead}{printer.text(name)} = ", _signed_terms(node, printer), width)
+        rows += _packed(f"{lead}{printer.text(name)} = ", _signed_terms(node, printer), width, indent, indent)
     rows += [f"&({remark})" for remark in remarks]
     return _commented(result, r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}", notes)
 
@@ -238,17 +242,18 @@ def _factors(node: n.Node, printer: LatexPrinter) -> list[str]:
     return [" " + factor if position else factor for position, factor in enumerate(factors)]
 
 
-def _packed(lead: str, pieces: list[str], width: int) -> list[str]:
-    """Rows of at most `width` visible characters: the first starts with `lead`, the others with
-    `&\\quad`; a term of a sum keeps its sign, a factor of a product (starting with a space) joins as is."""
+def _packed(lead: str, pieces: list[str], width: int, indent: int = 0, first_indent: int = 0) -> list[str]:
+    """Rows of at most `width` visible characters: the first starts with `lead` (after `first_indent`
+    characters of the alignment), the others with `&\\quad` (after `indent`); a term of a sum keeps
+    its sign, a factor of a product (starting with a space) joins as is."""
     rows: list[str] = []
-    current = lead
+    current, offset = lead, first_indent
     for position, piece in enumerate(pieces):
         if position and not piece.startswith(" "):
             piece = f"- {piece[1:]}" if piece.startswith("-") else f"+ {piece}"
-        if position and _visible_length(current + piece) > width:
+        if position and offset + _visible_length(current + piece) > width:
             rows.append(current.rstrip())
-            current = r"&\quad "
+            current, offset = r"&\quad ", indent
         current += piece.strip() + " "
     rows.append(current.rstrip())
     return rows
