@@ -129,13 +129,15 @@ def _needs_inverse(matrices: list[n.Node], env: Env) -> list[n.Node]:
 
 
 def _name_repeated(result: Derivative) -> None:
-    """Name repeated subexpressions of the shown form (matrix or index notation)."""
+    """Name repeated subexpressions of the shown form (matrix or index notation), if it is too long
+    for a line written out (cse.name_repeated)."""
     share_names([result])
 
 
 def share_names(derivatives: list[Derivative]) -> None:
     """Name the repeated subexpressions of one or several derivatives of an expression together, so
-    that t1 means the same in each; each keeps the definitions it uses (and those they use)."""
+    that t1 means the same in each; each keeps the definitions it uses (and those they use). Whether
+    names are worth it is decided on the derivatives' length together, as they are shown together."""
     taken = {sub.name for sub in n.walk(derivatives[0].expr) if isinstance(sub, n.Var)}
     roots = [root for d in derivatives for root in _shown_roots(d)]
     named, where = name_repeated(roots, taken)

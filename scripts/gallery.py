@@ -51,7 +51,7 @@ SECTIONS = [
      [["diff", "max(0, w'x + b)", "--wrt", "w"],
       ["diff", "max(0, w'x + b)", "--wrt", "b"]]),
     ("The chain rule through a two-layer network",
-     "Repeated subexpressions are named once, so the result stays small.",
+     "Written out it fits on a line, so it is shown in full, as backpropagation is written by hand.",
      [["diff", "1/2 ||W2 tanh(W1 x + b1) - y||^2", "--wrt", "W1", "--layout", "denominator"],
       ["diff", "W2 tanh(W1 x)", "--wrt", "x"],
       ["diff", "W2 tanh(W1 x)", "--wrt", "W1"]]),

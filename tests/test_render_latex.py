@@ -145,8 +145,9 @@ COMPILE_CASES = [
     case("log(1 + exp(-a (x'y)))", "x", order=2),
     case("exp(a) sin(a)", "a", order=2),
     case("-y' log(softmax(o))", "o", let=None, order=2),
-    # where-clauses for named subexpressions
+    # where-clauses for named subexpressions (three layers are too long for a line written out)
     case("tanh(W2 tanh(W1 x))", "x", let=None),
+    case("tanh(W3 tanh(W2 tanh(W1 x)))", "x", let=None),
     case("W3 tanh(W2 tanh(W1 x))", "W1", let=None),
     case("W3 tanh(W2 tanh(W1 x))", "x", let=None, layout="denominator"),
     # Greek, keyword and subscripted names
@@ -182,20 +183,20 @@ GOLDEN = [
     golden("A X b", "X", "∂y_i/∂X_jk = A_ij b_k",
            r"\frac{\partial y_{i}}{\partial X_{jk}} = A_{ij} b_{k}, \quad \text{where } \mathbf{y} = A X \mathbf{b}",
            let="A: matrix(n, m), X: matrix(m, k), b: vector(k)"),
-    # Chain rule through two tanh layers: J = diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2) W1, t1 = tanh(W1 x);
-    # tanh' = 1 - tanh², applied entrywise, becomes a diagonal matrix.
-    golden("tanh(W2 tanh(W1 x))", "x", "diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2) W1",
+    # Chain rule through two tanh layers: J = diag(1 - tanh(W2 h)^2) W2 diag(1 - h^2) W1, h = tanh(W1 x);
+    # tanh' = 1 - tanh², applied entrywise, becomes a diagonal matrix. Written out, it fits on a line: no names.
+    golden("tanh(W2 tanh(W1 x))", "x", "diag(1 - tanh(W2 tanh(W1 x))^2) W2 diag(1 - tanh(W1 x)^2) W1",
            r"\frac{\partial \tanh(W_{2} \tanh(W_{1} \mathbf{x}))}{\partial \mathbf{x}} = "
-           r"\operatorname{diag}(1 - \tanh(W_{2} \mathbf{t}_{1})^{\circ 2}) W_{2} \operatorname{diag}(1 - "
-           r"\mathbf{t}_{1}^{\circ 2}) W_{1}, \quad \text{where } \mathbf{t}_{1} = \tanh(W_{1} \mathbf{x})",
+           r"\operatorname{diag}(1 - \tanh(W_{2} \tanh(W_{1} \mathbf{x}))^{\circ 2}) W_{2} \operatorname{diag}(1 - "
+           r"\tanh(W_{1} \mathbf{x})^{\circ 2}) W_{1}",
            let=None),
     # dy = W3 D2 W2 D1 dW1 x (D1, D2 the tanh' diagonals), so ∂y_i/∂(W1)_jk = (W3 D2 W2 D1)_ij x_k.
     golden("W3 tanh(W2 tanh(W1 x))", "W1",
-           "∂y_i/∂(W1)_jk = (W3 diag(1 - tanh(W2 t1)^2) W2 diag(1 - t1^2))_ij x_k",
+           "∂y_i/∂(W1)_jk = (W3 diag(1 - tanh(W2 tanh(W1 x))^2) W2 diag(1 - tanh(W1 x)^2))_ij x_k",
            r"\frac{\partial y_{i}}{\partial (W_{1})_{jk}} = (W_{3} \operatorname{diag}(1 - \tanh(W_{2} "
-           r"\mathbf{t}_{1})^{\circ 2}) W_{2} \operatorname{diag}(1 - \mathbf{t}_{1}^{\circ 2}))_{ij} "
-           r"x_{k}, \quad \text{where } \mathbf{y} = W_{3} \tanh(W_{2} \tanh(W_{1} \mathbf{x})), \quad "
-           r"\mathbf{t}_{1} = \tanh(W_{1} \mathbf{x})",
+           r"\tanh(W_{1} \mathbf{x}))^{\circ 2}) W_{2} \operatorname{diag}(1 - \tanh(W_{1} "
+           r"\mathbf{x})^{\circ 2}))_{ij} x_{k}, \quad \text{where } \mathbf{y} = W_{3} \tanh(W_{2} \tanh(W_{1} "
+           r"\mathbf{x}))",
            let=None),
     # Matrix Cookbook (57): ∂ log det X / ∂X = X^-T in denominator layout (the shape of X); X^-T exists only
     # for an invertible X, which the note says (log det X needs det X > 0, so X is invertible anyway).
@@ -275,11 +276,11 @@ GOLDEN = [
     # A⁻¹ is in the result (not in the function), so the note says it is assumed to exist.
     golden("det(A)", "A", "det(A) A⁻¹",
            r"\frac{\partial \det(A)}{\partial A} = \det(A) A^{-1} \quad (\text{assumes } A \text{ invertible})"),
-    # d softmax(z) = (diag(p) - pp') dz with z = a x, dz = x da: x ⊙ p - p (x'p), p named t1.
-    golden("softmax(a x)", "a", "x ⊙ t1 - t1(xᵀt1)",
+    # d softmax(z) = (diag(p) - pp') dz with z = a x, dz = x da: x ⊙ p - p (x'p), p = softmax(a x) written out.
+    golden("softmax(a x)", "a", "x ⊙ softmax(a x) - softmax(a x)(xᵀsoftmax(a x))",
            r"\frac{\partial \operatorname{softmax}(a \mathbf{x})}{\partial a} = \mathbf{x} \odot "
-           r"\mathbf{t}_{1} - \mathbf{t}_{1} (\mathbf{x}^\top \mathbf{t}_{1}), \quad \text{where } "
-           r"\mathbf{t}_{1} = \operatorname{softmax}(a \mathbf{x})"),
+           r"\operatorname{softmax}(a \mathbf{x}) - \operatorname{softmax}(a \mathbf{x}) (\mathbf{x}^\top "
+           r"\operatorname{softmax}(a \mathbf{x}))"),
     # Unicode Greek names: ∇_θ (λ||θ||² + θ'x) = 2λθ + x; a Greek vector is \boldsymbol.
     golden("λ ||θ||^2 + θ'x", "θ", "2λ θ + x",
            r"\frac{\partial (\lambda \lVert \boldsymbol{\theta} \rVert_2^{2} + \boldsymbol{\theta}^\top "
