@@ -446,6 +446,8 @@ class LatexPrinter(Printer):
         return self._elementwise(node.left, r"\odot", node.right)
 
     def _divide(self, node: n.Divide) -> str:
+        if node.right.shape.is_scalar and isinstance(node.left, n.Neg):  # -\frac{1}{2}, never \frac{-1}{2}
+            return rf"-\frac{{{self.text(node.left.operand)}}}{{{self.text(node.right)}}}"
         if node.right.shape.is_scalar:
             return rf"\frac{{{self.text(node.left)}}}{{{self.text(node.right)}}}"
         return self._elementwise(node.left, r"\oslash", node.right)
