@@ -101,8 +101,9 @@ class MathPrinter(Printer):
             right_text = f"({self.text(right)})"
         else:
             right_text = self.wrap(right, PRODUCT if associative else POWER)
-        tight = (left_text.endswith(")") and precedence(left) < PRODUCT) or right_text.startswith("(") \
-            or left_text.endswith(self.symbols["'"]) or (isinstance(left, n.Number) and right_text[0].isalpha())
+        closed = left_text.endswith(")") and (precedence(left) < PRODUCT or isinstance(left, n.Hadamard))
+        tight = closed or right_text.startswith("(") or left_text.endswith(self.symbols["'"]) \
+            or (isinstance(left, n.Number) and right_text[0].isalpha())
         return left_text + right_text if tight else f"{left_text} {right_text}"
 
     def _add(self, node: n.Add) -> str:
