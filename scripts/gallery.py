@@ -42,7 +42,7 @@ SECTIONS = [
       ["solve", "||y - Xw||^2 + lambda ||w||^2", "--wrt", "w"],
       ["diff", "1/2 ||X w - y||^2", "--wrt", "w", "--order", "2"]]),
     ("Softmax regression: the gradient of the cross-entropy",
-     "For scores o = Wx, the gradient by o is softmax(o)(1'y) − y, which is softmax(o) − y for a one-hot y; "
+     "For scores o = Wx, the gradient by o is sum(y) softmax(o) − y, which is softmax(o) − y for a one-hot y; "
      "by W it is that times x'.",
      [["diff", "-y' log(softmax(o))", "--wrt", "o", "--layout", "denominator"],
       ["diff", "-y' log(softmax(W x))", "--wrt", "W", "--layout", "denominator"]]),

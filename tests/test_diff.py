@@ -550,7 +550,7 @@ def softmax(o):
 
 
 def test_cross_entropy_of_softmax():
-    # ∇_o -y' log(softmax(o)) = softmax(o) sum(y) - y, which is softmax(o) - y for a one-hot y
+    # ∇_o -y' log(softmax(o)) = sum(y) softmax(o) - y, which is softmax(o) - y for a one-hot y
     source = "-y' log(softmax(o))"
     result = check_against_fd(source, "o", None, "denominator", domain="normal")
     assert result.shape == ("n", 1)

@@ -23,7 +23,7 @@ def test_the_committed_gallery_equals_the_scripts_output():
 
 def test_the_gallery_shows_the_notes_examples():
     text = (ROOT / "examples" / "README.md").read_text()
-    for expected in ("w = (XᵀX)⁻¹ Xᵀy", "softmax(o)(𝟏ᵀy) - y", "not differentiable where wᵀx + b = 0",
+    for expected in ("w = (XᵀX)⁻¹ Xᵀy", "sum(y) softmax(o) - y", "not differentiable where wᵀx + b = 0",
                      "at x=1: 2.0", "numerator layout", "denominator layout"):
         assert expected in text, expected
     for image in ("images/tangent.png", "images/contours.png"):

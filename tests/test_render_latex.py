@@ -207,10 +207,10 @@ GOLDEN = [
     golden("tr(A X B)", "X", "AᵀBᵀ",
            r"\frac{\partial \operatorname{tr}(A X B)}{\partial X} = A^\top B^\top",
            let="A: matrix(n, m), X: matrix(m, k), B: matrix(k, n)", layout="denominator"),
-    # Cross-entropy: -y' log softmax(o) = -y'o + sum(y) logsumexp(o), so the gradient is softmax(o) sum(y) - y.
-    golden("-y' log(softmax(o))", "o", "softmax(o) sum(y) - y",
+    # Cross-entropy: -y' log softmax(o) = -y'o + sum(y) logsumexp(o), so the gradient is sum(y) softmax(o) - y.
+    golden("-y' log(softmax(o))", "o", "sum(y) softmax(o) - y",
            r"\frac{\partial (-\mathbf{y}^\top \log(\operatorname{softmax}(\mathbf{o})))}{\partial "
-           r"\mathbf{o}} = \operatorname{softmax}(\mathbf{o}) \operatorname{sum}(\mathbf{y}) - \mathbf{y}",
+           r"\mathbf{o}} = \operatorname{sum}(\mathbf{y}) \operatorname{softmax}(\mathbf{o}) - \mathbf{y}",
            let=None, layout="denominator"),
     # A ReLU neuron: the derivative is x' where w'x + b > 0 and 0 where it is < 0 (step); a kink at 0,
     # where any convex combination of 0 and x' is a subgradient: step(0) = 1/2 weighs the two 1/2 each.

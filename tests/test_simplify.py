@@ -42,7 +42,7 @@ from matcalc import diff
      "(softmax(W x) - y)xᵀ"),
     ("-p' log(softmax(o))", "o", "p: simplex(n)", "denominator", 1, "softmax(o) - p", "softmax(o) - p"),
     # without the declaration 1ᵀy stays, written sum(y) as d2l does: y is any vector
-    ("-y' log(softmax(o))", "o", "", "denominator", 1, "softmax(o) sum(y) - y", "softmax(o) sum(y) - y"),
+    ("-y' log(softmax(o))", "o", "", "denominator", 1, "sum(y) softmax(o) - y", "sum(y) softmax(o) - y"),
     # symmetry known and used: XᵀX and its inverse are symmetric (Cookbook (55), via the chain rule)
     ("logdet(X'X)", "X", "", "denominator", 1, "2X(X'X)^-1", "2X(XᵀX)⁻¹"),
     ("x'(A'A)x", "x", "", "denominator", 1, "2A'A x", "2AᵀA x"),

@@ -418,7 +418,8 @@ class LatexPrinter(Printer):
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
         if isinstance(left, (n.Hadamard, n.Divide)) and self.precedence(left) == PRODUCT or \
-                isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and not node.shape.is_scalar:
+                isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and left.shape.is_scalar \
+                and not node.shape.is_scalar:
             left_text = _parens(self.text(left))  # (x ⊙ y) A, never x ⊙ y A; (x^T x) I
         else:
             left_text = self.wrap(left, PRODUCT)

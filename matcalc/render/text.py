@@ -40,7 +40,8 @@ def _is_slashed(node: n.Node, printer: MathPrinter) -> bool:
 
 def _scalar_product_before(node: n.Node, left: n.Node) -> bool:
     """xᵀx as the scalar of a product is bracketed: (xᵀx) I, never xᵀx I."""
-    return isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and not node.shape.is_scalar
+    return isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and left.shape.is_scalar \
+        and not node.shape.is_scalar
 
 
 class MathPrinter(Printer):

@@ -22,6 +22,8 @@ def sums_of_entries(node: n.Node, build: Builder) -> n.Node:
 
 
 def _sum_of_entries(node: n.Node) -> n.Node:
+    if isinstance(node, n.ScalarMul) and isinstance(node.right, n.Sum) and not node.left.shape.is_scalar:
+        return n.ScalarMul(node.right, node.left, shape=node.shape)  # a scalar in front: sum(y) softmax(o)
     if not isinstance(node, n.MatMul) or not node.shape.is_scalar:
         return node
     left, right = node.left, node.right
