@@ -102,7 +102,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     contractor = Contractor(build, indices.dims)
     matrix, index_form = None, None
     if len(free) <= 2:
-        matrix = _matrix_form(terms, arranged, contractor, build)
+        matrix = _matrix_form(terms, arranged, contractor, build, expr)
         if matrix is None:
             notes.append("this result has no matrix form that matcalc can find; it is shown in index notation")
     if matrix is None:
@@ -184,7 +184,8 @@ def _take_named(d: Derivative, named: list[n.Node], position: int) -> int:
     return position
 
 
-def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, build: Builder) -> n.Node | None:
+def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, build: Builder,
+                 function: n.Node) -> n.Node | None:
     row, col = arranged if len(arranged) == 2 else (None, None)
     parts = []
     for term in terms:
@@ -195,7 +196,7 @@ def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, bui
     total = collect(parts, build) if parts else None
     if total is None or is_zero(total):  # a zero keeps the shape of the result
         return _zero(arranged, contractor)
-    return simplify(total, build)
+    return simplify(total, build, function)
 
 
 def _zero(arranged: tuple, contractor: Contractor) -> n.Node:

@@ -50,6 +50,15 @@ FIXTURES = [
     ("-(y'log(sigmoid(X w)) + (1 - y)'log(1 - sigmoid(X w)))", "w", "", "numerator", 1, "(sigmoid(X w) - y)'X"),
     # the first factor of products shared, however they associate (PRML (4.106) by the chain rule)
     ("U'softmax(K q)", "q", "", "numerator", 1, "U'(diag(softmax(K q)) - softmax(K q) softmax(K q)') K"),
+    # terms that differ in one place inside a linear context are one term: the error carried back once
+    # (DL §6.5.4, Algorithm 6.4: δ = W3ᵀ(ŷ - y), then (W2ᵀ(δ ⊙ g′))...)
+    ("1/2||W3 tanh(W2 tanh(W1 x)) - y||^2", "W1", "", "denominator", 1,
+     "((W2'((W3'(W3 t1 - y)) .* (1 - t1^2))) .* (1 - tanh(W1 x)^2))x'"),
+    ("-y' log(softmax(W2 tanh(W1 x)))", "W1", "y: onehot(n)", "denominator", 1,
+     "((W2'(softmax(W2 tanh(W1 x)) - y)) .* (1 - tanh(W1 x)^2))x'"),
+    # the function's own sums are written as the user wrote them (Cookbook (119): D X E + F E stays)
+    ("tr((D X E + F E)(D X E + F E)')", "X", "D: matrix(n, m), X: matrix(m, k), E: matrix(k, l), F: matrix(n, k)",
+     "denominator", 1, "2D'(D X E + F E) E'"),
     # a diagonal times a matrix is a Jacobian and stays: ∂ relu(W x)/∂x = diag(step(W x)) W
     ("relu(W x)", "x", "", "numerator", 1, "diag(step(W x)) W"),
     # divisions: the Mahalanobis norm (Cookbook (81) and the chain rule), ∂√a (d2l §2.4.1), ‖Ax - b‖ (MC (129))

@@ -7,6 +7,8 @@ Then these rules write the sum the way a textbook prints it, one after another:
 1. `sums.like_terms`           -z(uᵀS) - (z uᵀ)S = -2z uᵀS: terms equal up to association combined
    `sums.common_factors`       σ(1 - σ)(1 - σ) - σ(1 - σ)σ = σ(1 - σ)(1 - 2σ): a scalar factor of every term
 2. `sums.sums_of_entries`      𝟏ᵀv = sum(v) for a scalar: sum(x), not 1ᵀx
+   `contexts.shared_contexts`  c₁C[a] + c₂C[b] = C[c₁a + c₂b] for a context C linear in the part that differs:
+                               the error δ = softmax(z) - y carried back once
 3. `elementwise.backprop`      diag(v) u = u ⊙ v, and an elementwise function's slope last in ⊙:
                                (Wᵀδ) ⊙ σ′(z), as backpropagation is written
 4. `quotients.divisions`       (1/s) u = u / s for a compound s; c (1/N) = c/N
@@ -16,24 +18,29 @@ Then these rules write the sum the way a textbook prints it, one after another:
 
 Every rule keeps the value: tests/test_simplify_rules.py checks each on generated expressions
 against finite differences, and the self-check compares every shown result with its index form.
-A rule is `rule(node, build) -> node`; `bottom_up` applies a local rewrite to every subexpression once.
+A rule is `rule(node, build, keep) -> node`; `bottom_up` applies a local rewrite to every subexpression
+once, except those in keep (the function's own).
 """
 
 from __future__ import annotations
 
 from ..build import Builder
 from .. import nodes as n
+from .contexts import shared_contexts
 from .elementwise import backprop
 from .quotients import divisions
 from .sums import common_factors, like_terms, sums_of_entries
 from .signs import signs_out
 from .transposes import transposes_out
 
-RULES = (like_terms, common_factors, sums_of_entries, backprop, divisions, transposes_out, signs_out)
+RULES = (like_terms, common_factors, sums_of_entries, shared_contexts, backprop, divisions, transposes_out,
+         signs_out)
 
 
-def simplify(node: n.Node, build: Builder) -> n.Node:
-    """The result written as a textbook prints it: every rule of RULES, in order."""
+def simplify(node: n.Node, build: Builder, function: n.Node | None = None) -> n.Node:
+    """The result written as a textbook prints it: every rule of RULES, in order. The subexpressions of
+    the function differentiated are written as the user wrote them (a rule never rewrites them)."""
+    keep = frozenset(sub for sub in n.walk(function) if any(True for _ in sub.children())) if function else frozenset()
     for rule in RULES:
-        node = rule(node, build)
+        node = rule(node, build, keep)
     return node

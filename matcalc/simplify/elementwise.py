@@ -25,7 +25,7 @@ from .sums import signed_terms
 from .walk import bottom_up, hadamard_factors, product_factors
 
 
-def backprop(node: n.Node, build: Builder) -> n.Node:
+def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """>>> from matcalc import diff
     >>> diff("1/2 ||relu(W x + b) - y||^2", wrt="b", let="b: vector(m)", layout="denominator").text
     '(relu(W x + b) - y) .* step(W x + b)'
@@ -41,28 +41,32 @@ def backprop(node: n.Node, build: Builder) -> n.Node:
             return _shared_factor(_as_slope(current, build), build)
         return current
 
-    return bottom_up(node, rewrite)
+    return bottom_up(node, rewrite, keep)
 
 
 def _diagonals_absorbed(node: n.MatMul, build: Builder) -> n.Node:
+    """diag(v) u = u ⊙ v for the rightmost diagonal followed by a column first (so that the column of a
+    diagonal further left has its own diagonals absorbed already), then uᵀ diag(v) = (u ⊙ v)ᵀ."""
     factors = product_factors(node)
     changed = False
-    position = 0
-    while position < len(factors):
-        diagonal = factors[position]
-        if isinstance(diagonal, n.DiagMatrix):
-            column_end = next((q for q in range(position + 1, len(factors)) if factors[q].shape.cols == 1), None)
-            row_start = next((r for r in range(position - 1, -1, -1) if factors[r].shape.rows == 1), None)
-            if column_end is not None:
-                u = reduce(build.matmul, factors[position + 1 : column_end + 1])
-                factors[position : column_end + 1] = [_times(u, diagonal.operand, build)]
-                changed = True
-            elif row_start is not None:
-                u = build.transpose(reduce(build.matmul, factors[row_start:position]))
-                factors[row_start : position + 1] = [build.transpose(_times(u, diagonal.operand, build))]
-                position = row_start
-                changed = True
-        position += 1
+    while True:
+        columns = [p for p, f in enumerate(factors) if isinstance(f, n.DiagMatrix)
+                   and any(g.shape.cols == 1 for g in factors[p + 1 :])]
+        rows = [p for p, f in enumerate(factors) if isinstance(f, n.DiagMatrix)
+                and any(g.shape.rows == 1 for g in factors[:p])]
+        if columns:
+            position = columns[-1]
+            end = next(q for q in range(position + 1, len(factors)) if factors[q].shape.cols == 1)
+            u = reduce(build.matmul, factors[position + 1 : end + 1])
+            factors[position : end + 1] = [_times(u, factors[position].operand, build)]
+        elif rows:
+            position = rows[0]
+            start = next(r for r in range(position - 1, -1, -1) if factors[r].shape.rows == 1)
+            u = build.transpose(reduce(build.matmul, factors[start:position]))
+            factors[start : position + 1] = [build.transpose(_times(u, factors[position].operand, build))]
+        else:
+            break
+        changed = True
     return reduce(build.matmul, factors) if changed else node
 
 

@@ -17,12 +17,12 @@ from .walk import bottom_up
 _SYMBOLS = (n.Var, n.DimSize, n.Const)
 
 
-def divisions(node: n.Node, build: Builder) -> n.Node:
+def divisions(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """>>> from matcalc import diff
     >>> diff("sqrt(x'P x)", wrt="x", let="P: symmetric(n)", layout="denominator").text
     "P x / sqrt(x'P x)"
     """
-    return bottom_up(node, lambda current: _division(current, build))
+    return bottom_up(node, lambda current: _division(current, build), keep)
 
 
 def _reciprocal(node: n.Node) -> n.Node | None:

@@ -10,7 +10,7 @@ from .walk import bottom_up
 _PRODUCTS = (n.MatMul, n.ScalarMul, n.Hadamard)
 
 
-def signs_out(node: n.Node, build: Builder) -> n.Node:
+def signs_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """>>> from matcalc.simplify.signs import signs_out
     >>> from matcalc.build import Builder
     >>> from matcalc.api import parse
@@ -18,7 +18,7 @@ def signs_out(node: n.Node, build: Builder) -> n.Node:
     >>> expression_text(signs_out(parse("A diag(-x) A").expr, Builder()))
     '-A diag(x) A'
     """
-    return bottom_up(node, _sign_out)
+    return bottom_up(node, _sign_out, keep)
 
 
 def _sign_out(node: n.Node) -> n.Node:

@@ -13,12 +13,12 @@ from ..shapes import Shape
 from .walk import bottom_up, product_factors
 
 
-def sums_of_entries(node: n.Node, build: Builder) -> n.Node:
+def sums_of_entries(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """>>> from matcalc import diff
     >>> diff("sum(x z)", wrt="z", let="x: vector(n), z: scalar").text
     'sum(x)'
     """
-    return bottom_up(node, _sum_of_entries)
+    return bottom_up(node, _sum_of_entries, keep)
 
 
 def _sum_of_entries(node: n.Node) -> n.Node:
@@ -40,7 +40,7 @@ def _ones(node: n.Node) -> bool:
     return isinstance(node, n.Fill) and is_one(node.value)
 
 
-def like_terms(node: n.Node, build: Builder) -> n.Node:
+def like_terms(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """Terms equal up to how their products associate are one term: -z(uᵀS) - (z uᵀ)S = -2z uᵀS
     (two chain-rule paths that reached the same product in different orders).
 
@@ -48,7 +48,8 @@ def like_terms(node: n.Node, build: Builder) -> n.Node:
     >>> diff("(x - M'z)'S(x - M'z)", wrt="M", let="S: symmetric(n)", layout="denominator").text
     "-2z(x - M'z)'S"
     """
-    return bottom_up(node, lambda current: _like_terms(current, build) if isinstance(current, n.Add) else current)
+    return bottom_up(node, lambda current: _like_terms(current, build) if isinstance(current, n.Add) else current,
+                     keep)
 
 
 def _like_terms(node: n.Add, build: Builder) -> n.Node:
@@ -90,7 +91,7 @@ def _associated(node: n.Node) -> n.Node:
     return bottom_up(node, left_to_right)
 
 
-def common_factors(node: n.Node, build: Builder) -> n.Node:
+def common_factors(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """A scalar factor every term of a sum has is written once, and what is left is collected:
     σ(1 - σ)(1 - σ) - σ(1 - σ)σ = σ(1 - σ)(1 - 2σ) (the second derivative of σ, PRML (4.88) twice).
 
@@ -98,7 +99,8 @@ def common_factors(node: n.Node, build: Builder) -> n.Node:
     >>> diff("sigmoid(a)", wrt="a", let="a: scalar", order=2).text
     'sigmoid(a)(1 - sigmoid(a))(1 - 2sigmoid(a))'
     """
-    return bottom_up(node, lambda current: _common_factors(current, build) if isinstance(current, n.Add) else current)
+    return bottom_up(node, lambda current: _common_factors(current, build) if isinstance(current, n.Add) else current,
+                     keep)
 
 
 def _common_factors(node: n.Add, build: Builder) -> n.Node:

@@ -18,7 +18,7 @@ from .walk import bottom_up, product_factors
 _MIN_CHAIN = 3  # factors of a product written as one transpose
 
 
-def transposes_out(node: n.Node, build: Builder) -> n.Node:
+def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """>>> from matcalc import diff
     >>> diff("-y' log(softmax(o))", wrt="o", let="y: onehot(n)").text
     "(softmax(o) - y)'"
@@ -39,7 +39,7 @@ def transposes_out(node: n.Node, build: Builder) -> n.Node:
                 return n.Transpose(product, shape=current.shape)
         return current
 
-    return bottom_up(node, rewrite)
+    return bottom_up(node, rewrite, keep)
 
 
 def _product_shape(a: n.Node, b: n.Node):

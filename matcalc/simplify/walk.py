@@ -7,11 +7,13 @@ from collections.abc import Callable
 from .. import nodes as n
 
 
-def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node]) -> n.Node:
+def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node],
+              keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """rewrite applied to each subexpression after its children; shared subexpressions (a deep
     network's result repeats its layers) are rewritten once. Without recursion: results nest deeply.
-    A rewrite that would change a subexpression's shape is not taken."""
-    done: dict[n.Node, n.Node] = {}
+    A rewrite that would change a subexpression's shape is not taken, and what is in keep (the
+    function's own subexpressions: y - X w, D X E + F E) stays as the user wrote it."""
+    done: dict[n.Node, n.Node] = {kept: kept for kept in keep}
     stack: list[tuple[n.Node, bool]] = [(node, False)]
     while stack:
         current, expanded = stack.pop()
