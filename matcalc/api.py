@@ -21,7 +21,7 @@ from .errors import InputError, MatcalcError, UnknownSymbolError
 from .layout import Layout
 from .parser import parse as parse_syntax
 from .render.canonical import canonical
-from .render.latex import latex_expression, latex_name, latex_text
+from .render.latex import LINE_WIDTH, latex_expression, latex_name, latex_text
 from .render.numpy import NumpyPrinter, dimension_sources, numpy_expression, numpy_function
 from .render.text import derivative_text, expression_text, notes, report
 from .result import Derivative, IndexTerm, differentiate, share_names
@@ -186,8 +186,9 @@ class DiffResult:
 
     @property
     def latex(self) -> str:
-        """The derivative as one line of LaTeX: the whole equation."""
-        return latex_text(self.derivative, "equation")
+        """The derivative as one line of LaTeX: the whole equation, as an aligned block if it would not
+        fit a displayed line of an article page (LINE_WIDTH)."""
+        return latex_text(self.derivative, "equation", LINE_WIDTH)
 
     def latex_text(self, mode: str = "equation", width: int | None = None, *, derivative: str = "frac",
                    matrices: str = "italic", sigmoid: str = "sigma", notes: str | None = None) -> str:

@@ -392,3 +392,33 @@ def test_matcalc_agrees_with_the_textbook(entry):
     scale = max(np.abs(expected).max(), 1.0)
     assert np.abs(actual.reshape(expected.shape) - expected).max() / scale < 1e-9, \
         f"line {entry.line}: matcalc's {entry.wrt}-derivative of {entry.expr} is not {entry.form}"
+
+
+# ------------------------------------------------------------------------------------------ LaTeX
+
+
+def test_every_corpus_result_sets_in_latex_on_an_article_page(tmp_path, pdflatex_available):
+    """Issue 11: matcalc's LaTeX for every corpus entry compiles with pdflatex on an article page (the
+    packages SPEC §4 allows), with no overfull box over 1 pt; one entry a source line, so pdflatex's
+    line numbers name the entry."""
+    import subprocess
+
+    from matcalc import diff
+
+    lines = []
+    for entry in ENTRIES:
+        result = diff(entry.expr, entry.wrt, entry.let or None, entry.layout, entry.order, check=False)
+        lines.append((entry, rf"\[ {result.latex} \]"))
+    preamble = ["\\documentclass{article}", "\\usepackage{amsmath,amssymb}", "\\begin{document}"]
+    source = preamble + [text for _, text in lines] + ["\\end{document}"]
+    (tmp_path / "corpus.tex").write_text("\n".join(source) + "\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "corpus.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    log = (tmp_path / "corpus.log").read_text(errors="replace")
+    assert run.returncode == 0, log[-2000:]
+    overfull = []
+    for match in re.finditer(r"Overfull \\hbox \(([\d.]+)pt too wide\).*?lines? (\d+)", log):
+        if float(match[1]) > 1.0:
+            entry, text = lines[int(match[2]) - len(preamble) - 1]
+            overfull.append(f"corpus line {entry.line}: {match[1]} pt: {text}")
+    assert not overfull, "\n".join(overfull)

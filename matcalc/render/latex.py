@@ -98,7 +98,7 @@ def _sigmoid_style(sigmoid: str, nodes: list[n.Node]) -> str:
     return sigmoid
 
 
-LINE_WIDTH = 50  # visible characters: about a displayed line of an article page at 10pt
+LINE_WIDTH = 50  # characters of 6.5pt as set (set_width): a displayed line of an article page at 10pt
 
 
 def latex_text(result: Derivative, mode: str = "equation", width: int | None = None, *,
@@ -111,8 +111,12 @@ def latex_text(result: Derivative, mode: str = "equation", width: int | None = N
     `\frac{\partial y_{i}}{\partial X_{jk}} = ...` in index notation for order 3 and 4,
     followed by what y stands for); mode "rhs" gives the right-hand side alone.
     Named subexpressions follow in both modes: `, \quad \text{where } t_{1} = ...`.
-    A result wider than `width` visible characters (None: never) is broken into an `aligned`
-    block, still on one line of text: a sum after its terms, the `where` clauses each on a row.
+    A result whose whole line (head, `=`, right-hand side, `where` clauses and notes) would set wider
+    than `width` characters of 6.5pt (set_width's estimate; LINE_WIDTH is an article page's line;
+    None: never) is broken into an `aligned` block, still on one line of text: a sum after its terms,
+    one long product between its factors, the `where` clauses and the notes each on rows of their own.
+    A head too wide (over half the line, or leaving no room for the widest row) is written ∂y/∂x,
+    with y defined on the `where` row.
 
     The notation (see the module's docstring): `derivative` "frac" or "nabla" (a scalar function of a
     vector or matrix: `\nabla_{\mathbf{w}} f`, `(\nabla_{\mathbf{w}} f)^\top` in numerator layout,
@@ -154,23 +158,25 @@ def latex_text(result: Derivative, mode: str = "equation", width: int | None = N
     if clauses:
         line += r", \quad \text{where } " + r", \quad ".join(clauses)
     line += "".join(rf" \quad ({remark})" for remark in remarks)
-    if width is None or _visible_length(line) <= width:
+    if width is None or _set_characters(line) <= width:
         return _commented(result, line, notes)
-    if result.matrix is not None and len(terms) == 1:
-        terms = _factors(result.matrix, printer)  # one long product: broken between its factors
-    widest = max(_visible_length(text) for text in terms)
-    if head and result.matrix is not None and (_visible_length(head) > width // 2 or
-                                               _visible_length(head) + 2 + widest > width):
-        # a long function, or one that leaves too little room after it: ∂y/∂x, with y defined below
+    # Too wide for one line: an aligned block, the right-hand side in rows (a sum broken after its
+    # terms, one long product between its factors), each definition and each note on rows of its own.
+    if head and result.matrix is not None and _head_too_wide(head, terms, definitions, remarks, printer, width):
+        # ∂y/∂x, with y defined below
         name = n.Var(output_name(result), shape=result.expr.shape)
         head = _matrix_head(replace(result, expr=name), printer, derivative)
         definitions.insert(0, (name, result.expr))
-    # every row but the first starts where the right-hand side does, after the head (and a \quad)
-    indent = _visible_length(head) + 2 if head else 0
+    # every row's right-hand part starts where the first row's `=` does, after the head
+    indent = _set_characters(head) if head else 0
+    if result.matrix is not None:
+        terms = _pieces(result.matrix, terms, f"{head} = ", width, printer)
     rows = _packed(f"{head} &= " if head else "& ", terms, width, indent)
     for position, (name, node) in enumerate(definitions):
         lead = r"&\text{where } " if position == 0 else r"&\phantom{\text{where }} "
-        rows += _packed(f"{lead}{printer.text(name)} = ", _signed_terms(node, printer), width, indent, indent)
+        lead += f"{printer.text(name)} = "
+        pieces = _pieces(node, _signed_terms(node, printer), lead, width - indent, printer)
+        rows += _packed(lead, pieces, width, indent, indent)
     rows += [f"&({remark})" for remark in remarks]
     return _commented(result, r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}", notes)
 
@@ -231,27 +237,51 @@ def _signed_terms(node: n.Node, printer: LatexPrinter) -> list[str]:
 
 
 def _factors(node: n.Node, printer: LatexPrinter) -> list[str]:
-    """A product of matrices as its factors, each as written in the product (joined by a space)."""
-    factors, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, n.MatMul):
-            stack += [current.right, current.left]
-        else:
-            factors.append(printer.wrap(current, PRODUCT))
+    """A product as its factors, each as written in the product, the second on starting with the space
+    that joins it: split only where the product's text is its two sides' texts side by side (so never
+    inside parentheses the product adds, nor at a `\\cdot`)."""
+    def split(current: n.Node) -> list[str]:
+        if not isinstance(current, (n.MatMul, n.ScalarMul)):
+            return [printer.text(current)]
+        left_text, right_text = printer.sides(current, current.left, current.right)
+        if _juxtapose(left_text, right_text) != f"{left_text} {right_text}":
+            return [printer.text(current)]
+        left = split(current.left) if left_text == printer.text(current.left) else [left_text]
+        right = split(current.right) if right_text == printer.text(current.right) else [right_text]
+        return left + right
+
+    factors = split(node)
     return [" " + factor if position else factor for position, factor in enumerate(factors)]
 
 
-def _packed(lead: str, pieces: list[str], width: int, indent: int = 0, first_indent: int = 0) -> list[str]:
-    """Rows of at most `width` visible characters: the first starts with `lead` (after `first_indent`
-    characters of the alignment), the others with `&\\quad` (after `indent`); a term of a sum keeps
-    its sign, a factor of a product (starting with a space) joins as is."""
+def _pieces(node: n.Node, terms: list[str], lead: str, width: float, printer: LatexPrinter) -> list[str]:
+    """The terms of a sum, or one term's factors if it is a product too wide to follow `lead`."""
+    if len(terms) == 1 and _set_characters(lead + terms[0]) > width:
+        return _factors(node, printer)
+    return terms
+
+
+def _head_too_wide(head: str, terms: list[str], definitions: list[tuple[n.Node, n.Node]], remarks: list[str],
+                   printer: LatexPrinter, width: int) -> bool:
+    """Whether the head ∂f/∂x takes more than half the line, or leaves too little room after it for the
+    widest piece that must sit on a row of its own: a term (or factor), a note, a definition's first term."""
+    pieces = [f"= {terms[0]}", *(f"+ {term.strip()}" for term in terms[1:]), *(f"({remark})" for remark in remarks)]
+    pieces += [rf"\text{{where }} {printer.text(name)} = {_signed_terms(node, printer)[0]}"
+               for name, node in definitions]
+    head_width = _set_characters(head)
+    return head_width > width / 2 or head_width + max(_set_characters(piece) for piece in pieces) > width
+
+
+def _packed(lead: str, pieces: list[str], width: int, indent: float = 0, first_indent: float = 0) -> list[str]:
+    """Rows at most `width` characters wide as set (_set_characters): the first starts with `lead` (after
+    `first_indent` characters of the alignment), the others with `&\\quad` (after `indent`); a term of a sum
+    keeps its sign, a factor of a product (starting with a space) joins as is."""
     rows: list[str] = []
     current, offset = lead, first_indent
     for position, piece in enumerate(pieces):
         if position and not piece.startswith(" "):
             piece = f"- {piece[1:]}" if piece.startswith("-") else f"+ {piece}"
-        if position and offset + _visible_length(current + piece) > width:
+        if position and offset + _set_characters(current + piece) > width:
             rows.append(current.rstrip())
             current, offset = r"&\quad ", indent
         current += piece.strip() + " "
@@ -259,14 +289,189 @@ def _packed(lead: str, pieces: list[str], width: int, indent: int = 0, first_ind
     return rows
 
 
-def _visible_length(latex: str) -> int:
-    """About how many characters wide the LaTeX sets: a command counts as one, braces and scripts
-    markers as none, a fraction as its wider part."""
-    text = re.sub(r"\\(left|right|quad|,|;|!)", "", latex)
-    text = re.sub(r"\\(mathbf|boldsymbol|operatorname|text|mathrm)\{([^{}]*)\}", r"\2", text)
-    text = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: max(m.group(1), m.group(2), key=len), text)
-    text = re.sub(r"\\[a-zA-Z]+", "x", text)
-    return len(re.sub(r"[{}^_&]", "", text))
+# How wide LaTeX sets, in points of Computer Modern at 10pt (an article page's line is 345pt): widths of
+# the glyphs (math italic, bold, roman) and the spacing TeX puts around binary operators and relations.
+LINE_POINTS = 345.0
+# `width` counts characters of 6.5pt: LINE_WIDTH of them fill the line but for the 20pt or so that the
+# estimate can fall short by (it is within 6% of what pdflatex sets on the corpus)
+_POINTS_PER_CHARACTER = 6.5
+_ITALIC = dict(zip("abcdefghijklmnopqrstuvwxyz",
+                   (5.3, 4.3, 4.3, 5.2, 4.7, 4.9, 4.8, 5.8, 3.4, 4.1, 5.2, 3.0, 8.8,
+                    6.0, 4.9, 5.0, 4.5, 4.5, 4.7, 3.6, 5.7, 4.9, 7.2, 5.7, 4.9, 4.6)))
+_ITALIC_CAPITALS = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ",  # with the italic correction TeX adds in math
+                            (7.5, 7.6, 7.9, 8.3, 7.9, 7.8, 7.9, 9.1, 5.2, 6.5, 9.2, 6.8, 10.8,
+                             9.1, 7.6, 7.8, 7.9, 7.6, 6.7, 7.2, 7.9, 8.1, 10.8, 9.1, 8.0, 7.5)))
+_BOLD = dict(zip("abcdefghijklmnopqrstuvwxyz",
+                 (5.6, 6.4, 5.1, 6.4, 5.3, 3.5, 5.8, 6.4, 3.2, 3.5, 6.1, 3.2, 9.6,
+                  6.4, 5.8, 6.4, 6.1, 4.7, 4.5, 4.5, 6.4, 6.1, 8.3, 6.1, 6.1, 5.1)))
+_ROMAN = dict(zip("abcdefghijklmnopqrstuvwxyz",
+                  (5.0, 5.6, 4.4, 5.6, 4.4, 3.1, 5.0, 5.6, 2.8, 3.1, 5.3, 2.8, 8.3,
+                   5.6, 5.0, 5.6, 5.3, 3.9, 3.9, 3.9, 5.6, 5.3, 7.2, 5.3, 5.3, 4.4)))
+_SYMBOLS = {  # commands and characters that set as one glyph: (width, TeX's class)
+    "(": (3.9, "open"), "[": (2.8, "open"), ")": (3.9, "close"), "]": (2.8, "close"),
+    r"\lVert": (5.0, "open"), r"\rVert": (5.0, "close"), r"\lvert": (2.8, "open"), r"\rvert": (2.8, "close"),
+    "+": (7.8, "bin"), "-": (7.8, "bin"), r"\odot": (7.8, "bin"), r"\oslash": (7.8, "bin"),
+    r"\cdot": (2.8, "bin"), r"\otimes": (7.8, "bin"), "=": (7.8, "rel"), r"\le": (7.8, "rel"),
+    r"\neq": (7.8, "rel"), r"\ge": (7.8, "rel"), r"\in": (6.7, "rel"), ",": (2.8, "punct"), ";": (2.8, "punct"),
+    ":": (2.8, "rel"), ".": (2.8, "ord"), "/": (5.0, "ord"), "'": (2.8, "ord"), "|": (2.8, "ord"),
+    r"\top": (7.8, "ord"), r"\circ": (5.0, "bin"), r"\partial": (5.7, "ord"), r"\nabla": (8.3, "ord"),
+    r"\infty": (10.0, "ord"), r"\sum": (14.4, "op"), r"\pi": (5.7, "ord"), r"\delta": (4.4, "ord"),
+}
+_SPACES = {r"\quad": 10.0, r"\qquad": 20.0, r"\,": 1.7, r"\;": 2.8, r"\:": 2.2, r"\!": -1.7, "~": 3.3}
+_SCALES = {"D": 1.0, "T": 1.0, "S": 0.7, "SS": 0.5}
+_SMALLER = {"D": "S", "T": "S", "S": "SS", "SS": "SS"}  # the style of a script
+_FRACTION_PARTS = {"D": "T", "T": "S", "S": "SS", "SS": "SS"}  # the style of a fraction's parts
+_TOKEN = re.compile(r"\\[a-zA-Z]+|\\.|\s+|.")
+
+
+def set_width(latex: str) -> float:
+    r"""About how wide one line of LaTeX (math) sets in a display, in points of 10pt Computer Modern:
+    each glyph its width (italic, bold and roman letters apart), a command as the glyph it makes,
+    scripts smaller, a fraction as its wider part, the spaces TeX puts around `+` and `=`.
+
+    pdflatex sets the two below 26.4pt and 59.2pt wide:
+
+    >>> round(set_width(r"\mathbf{x}^\top A \mathbf{x}")), round(set_width(r"\operatorname{softmax}(W \mathbf{x})"))
+    (26, 59)
+    """
+    return _Measure(_TOKEN.findall(latex)).width("D")
+
+
+def _set_characters(latex: str) -> float:
+    """set_width in characters, each 1/LINE_WIDTH of an article page's line (as `width` counts)."""
+    return set_width(latex) / _POINTS_PER_CHARACTER
+
+
+class _Measure:
+    """A walk over LaTeX tokens adding up widths; a group ({...}) is measured as one ordinary atom."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = [token for token in tokens if token != "&"]
+        self.at = 0
+
+    def _next(self) -> str | None:
+        while self.at < len(self.tokens) and self.tokens[self.at].isspace():
+            self.at += 1
+        if self.at == len(self.tokens):
+            return None
+        self.at += 1
+        return self.tokens[self.at - 1]
+
+    def _group(self) -> list[str]:
+        """The tokens of the next argument: a {group} or one token."""
+        token = self._next()
+        if token != "{":
+            return [token] if token else []
+        depth, start = 1, self.at
+        while self.at < len(self.tokens) and depth:
+            depth += {"{": 1, "}": -1}.get(self.tokens[self.at], 0)
+            self.at += 1
+        return self.tokens[start:self.at - 1]
+
+    def width(self, style: str) -> float:
+        """The width of the tokens set in `style` (D, T, S or SS: display, text, script, scriptscript)."""
+        scale, total, previous = _SCALES[style], 0.0, None
+        atoms: list[tuple[float, str]] = []
+        while (token := self._next()) is not None:
+            if token in ("^", "_"):
+                script = _Measure(self._group()).width(_SMALLER[style]) + 0.5 * scale
+                if atoms and atoms[-1][1] == "script":  # x_{i}^{2}: the two stacked, as wide as the wider
+                    script = max(script, atoms.pop()[0])
+                atoms.append((script, "script"))
+                continue
+            atoms.append(self._atom(token, style))
+        for size, kind in atoms:
+            if kind == "script":
+                total += size
+                continue
+            if kind == "bin" and previous in (None, "bin", "op", "rel", "open", "punct"):
+                kind = "ord"  # a sign: -x
+            total += _space(previous, kind, style) + size
+            previous = kind
+        return total
+
+    def _atom(self, token: str, style: str) -> tuple[float, str]:
+        scale = _SCALES[style]
+        if token == "{":
+            return self._inner(self._group(), style), "ord"
+        if token in _SPACES:
+            return _SPACES[token] * (1 if token.startswith(r"\q") else scale), "space"
+        if token in (r"\frac", r"\dfrac", r"\tfrac"):
+            parts = _FRACTION_PARTS[style] if token == r"\frac" else {r"\dfrac": "T"}.get(token, "S")
+            above, below = self._inner(self._group(), parts), self._inner(self._group(), parts)
+            return max(above, below) + 2.4 * scale, "inner"
+        if token in (r"\left", r"\right"):
+            delimiter = self._next() or "."
+            size = 0.0 if delimiter == "." else 1.2 * _SYMBOLS.get(delimiter, (3.9, ""))[0] * scale
+            return size, "open" if token == r"\left" else "close"
+        if token in (r"\mathbf", r"\boldsymbol"):
+            return self._letters(self._group(), _BOLD, 8.6, style), "ord"
+        if token in (r"\operatorname", r"\mathrm", r"\text", r"\mathit"):
+            table = _ITALIC if token == r"\mathit" else _ROMAN
+            if token == r"\text":
+                return self._text(self._group(), scale), "ord"
+            return self._letters(self._group(), table, 7.5, style), "op" if token == r"\operatorname" else "ord"
+        if token in (r"\sqrt", r"\phantom"):
+            inner = self._inner(self._group(), style)
+            return inner + (8.3 * scale if token == r"\sqrt" else 0), "ord"
+        if token in (r"\begin", r"\end"):
+            self._group()
+            return 0.0, "space"
+        if token in _SYMBOLS:
+            size, kind = _SYMBOLS[token]
+            return size * scale, kind
+        if token.startswith("\\") and token[1:] in _OPERATORS_SET:
+            return sum(_ROMAN.get(c, 5.0) for c in token[1:]) * scale, "op"
+        if token.startswith("\\") and len(token) > 2:  # a Greek letter, a symbol
+            return (7.2 if token[1].isupper() else 5.7) * scale, "ord"
+        return self._letters([token], _ITALIC, 7.6, style), "ord"
+
+    @staticmethod
+    def _inner(tokens: list[str], style: str) -> float:
+        return _Measure(tokens).width(style)
+
+    @staticmethod
+    def _letters(tokens: list[str], table: dict[str, float], capital: float, style: str) -> float:
+        """Letters in one font (digits 5pt, capitals `capital`); anything else as measured in `style`."""
+        total = 0.0
+        for token in tokens:
+            if len(token) == 1 and (token.isalnum()):
+                total += (table.get(token, 5.0) if not token.isupper() else
+                          _ITALIC_CAPITALS[token] if table is _ITALIC and token.isascii() else capital) * _SCALES[style]
+            elif not token.isspace():
+                total += _Measure([token]).width(style)
+        return total
+
+    @staticmethod
+    def _text(tokens: list[str], scale: float) -> float:
+        """Roman text: letters, 3.3pt spaces, punctuation."""
+        total = 0.0
+        for token in tokens:
+            for char in ([token] if token.startswith("\\") else token):
+                total += 3.3 if char.isspace() else 7.5 if char.isupper() else \
+                    _ROMAN.get(char, 5.0 if char.isdigit() else 2.8)
+        return total * scale
+
+
+_OPERATORS_SET = frozenset(word for command in _OPERATORS.values() for word in command.split("\\") if word)
+
+
+def _space(before: str | None, after: str, style: str) -> float:
+    """TeX's spacing between two atoms (its table in the TeXbook, ch. 18): thin, medium, thick."""
+    if before is None or "space" in (before, after):
+        return 0.0
+    script = style in ("S", "SS")
+    if "bin" in (before, after):
+        return 0.0 if script else 2.2
+    if "rel" in (before, after):
+        return 0.0 if script else 2.8
+    if (before == "op" and after in ("ord", "op")) or (after == "op" and before in ("ord", "close")):
+        return 1.7 * _SCALES[style]
+    if before == "punct":
+        return 0.0 if script else 1.7
+    if "inner" in (before, after) and before != "open" and after not in ("close", "punct"):
+        return 0.0 if script else 1.7
+    return 0.0
 
 
 # ---------------------------------------------------------------- names
@@ -417,6 +622,10 @@ class LatexPrinter(Printer):
         return self.wrap(operand, PRODUCT)
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
+        return _juxtapose(*self.sides(node, left, right))
+
+    def sides(self, node: n.Node, left: n.Node, right: n.Node) -> tuple[str, str]:
+        """A product's two sides as it writes them, parenthesized where they need it."""
         if isinstance(left, (n.Hadamard, n.Divide)) and self.precedence(left) == PRODUCT or \
                 isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and left.shape.is_scalar \
                 and not node.shape.is_scalar:
@@ -433,7 +642,7 @@ class LatexPrinter(Printer):
             right_text = self.wrap(right, PRODUCT if associative else POWER)
         if right_text.startswith("-"):
             right_text = _parens(right_text)  # A (-B x), never A -B x
-        return _juxtapose(left_text, right_text)
+        return left_text, right_text
 
     def _elementwise(self, left: n.Node, op: str, right: n.Node) -> str:
         """`a \\odot b`, `a \\oslash b`: a product or a negation on either side gets parentheses."""
