@@ -66,6 +66,12 @@ FIXTURES = [
     ("sqrt(a)", "a", "", "numerator", 1, "1 / (2sqrt(a))"),
     ("||A x - b||", "x", "", "denominator", 1, "A'(A x - b) / ||A x - b||"),
     ("sqrt(x)", "x", "x: vector(n)", "numerator", 1, "diag(1 ./ (2sqrt(x)))"),  # P&H §4.5.2
+    # a divisor every term has, written once: the normalised vector's Jacobian (Cookbook (129) and the
+    # quotient rule), which is also the norm's Hessian
+    ("x/||x||", "x", "x: vector(n)", "numerator", 1, "(I - x x' / ||x||^2) / ||x||"),
+    ("||x||", "x", "x: vector(n)", "denominator", 2, "(I - x x' / ||x||^2) / ||x||"),
+    # the logistic sigmoid out of a quotient: the logistic loss with labels ±1 (ESL §4.4)
+    ("log(1 + exp(-s w'x))", "w", "s: scalar, w: vector(n), x: vector(n)", "denominator", 1, "-s sigmoid(-s w'x) x"),
     # a single symbol's reciprocal stays in front (d2l §3.1: (1/n) Xᵀ(Xw - y))
     ("1/(2n) ||X w - y||^2", "w", "n: scalar", "denominator", 1, "(1 / n) X'(X w - y)"),
     # transposes out of a sum of transposes (d2l §4.1.2 as a row; Cookbook (107), (63))

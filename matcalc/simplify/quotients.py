@@ -5,16 +5,25 @@
 - c (u / s) = (p u) / (q s) for a number c = p/q: ½ (1 / √a) = 1 / (2√a); a fraction's number joins
   an elementwise quotient, in a diagonal too: ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x)) (P&H §4.5.2);
 - c ((1 / N) u) = (c / N) u for a single symbol N: -2 (1/N) u is -(2/N) u.
+- (u / s)ᵀ = uᵀ / s and (u / s) / t = u / (s t): a quotient's divisor moves out to the term;
+- a divisor every term of a sum has, to some power, is written once: I / ‖x‖ - x xᵀ / ‖x‖³ =
+  (I - x xᵀ / ‖x‖²) / ‖x‖ (the derivative of x / ‖x‖, Cookbook (129) differentiated again);
+- exp(u) s / (1 + exp(u)) = σ(u) s: the logistic sigmoid taken out of a quotient.
 A single symbol's reciprocal stays a coefficient in front, (1/m) Xᵀ(X w - y), as the sources print it.
 """
 
 from __future__ import annotations
 
+from functools import reduce
+
 from .. import nodes as n
-from ..build import Builder, number, number_value
+from ..build import Builder, logistic_operand, number, number_value
+from ..contract import collect
+from .sums import signed_terms
 from .walk import bottom_up
 
 _SYMBOLS = (n.Var, n.DimSize, n.Const)
+_PASSES = 4
 
 
 def divisions(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
@@ -22,7 +31,12 @@ def divisions(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset(
     >>> diff("sqrt(x'P x)", wrt="x", let="P: symmetric(n)", layout="denominator").text
     "P x / sqrt(x'P x)"
     """
-    return bottom_up(node, lambda current: _division(current, build), keep)
+    for _ in range(_PASSES):  # a rewrite makes quotients the same pass does not visit again
+        rewritten = bottom_up(node, lambda current: _division(current, build), keep)
+        if rewritten == node:
+            break
+        node = rewritten
+    return node
 
 
 def _reciprocal(node: n.Node) -> n.Node | None:
@@ -60,9 +74,57 @@ def _division(node: n.Node, build: Builder) -> n.Node:
             inner = _reciprocal(other.left)
             if inner is not None and isinstance(inner, _SYMBOLS):  # c ((1/N) u) = (c/N) u
                 return n.ScalarMul(n.Divide(number(value), inner, shape=inner.shape), other.right, shape=node.shape)
+    if isinstance(node, n.Transpose) and _scalar_quotient(node.operand):  # (u / s)ᵀ = uᵀ / s
+        inner = node.operand
+        return n.Divide(build.transpose(inner.left), inner.right, shape=node.shape)
+    if isinstance(node, n.Divide) and _scalar_quotient(node) and _scalar_quotient(node.left):  # (u / s) / t
+        return _division(n.Divide(node.left.left, build.scale(node.left.right, node.right), shape=node.shape), build)
+    if _scalar_quotient(node):
+        return _logistic_taken_out(node, build)
+    if isinstance(node, n.Add):
+        return _common_divisor(node, build)
     if isinstance(node, n.MatMul):
         if _scalar_quotient(node.right):  # A (u / s) = (A u) / s
             return n.Divide(build.matmul(node.left, node.right.left), node.right.right, shape=node.shape)
         if _scalar_quotient(node.left):
             return n.Divide(build.matmul(node.left.left, node.right), node.left.right, shape=node.shape)
+    return node
+
+
+def _powers(node: n.Node) -> tuple[n.Node, int]:
+    """(s, k) for s^k with a whole k > 0; (node, 1) otherwise."""
+    if isinstance(node, n.Power) and number_value(node.exponent) is not None and \
+            number_value(node.exponent).denominator == 1 and number_value(node.exponent) > 0:
+        return node.base, int(number_value(node.exponent))
+    return node, 1
+
+
+def _common_divisor(node: n.Add, build: Builder) -> n.Node:
+    terms = signed_terms(node)
+    divisors = [_powers(core.right) if _scalar_quotient(core) else None for _, core in terms]
+    if len(terms) < 2 or any(d is None for d in divisors) or len({base for base, _ in divisors}) != 1:
+        return node
+    base = divisors[0][0]
+    lowest = min(power for _, power in divisors)
+    parts = []
+    for (coefficient, core), (_, power) in zip(terms, divisors):
+        left = core.left if power == lowest else \
+            n.Divide(core.left, build.power(base, number(power - lowest)), shape=core.shape)
+        parts.append(build.scale(number(coefficient), left))
+    return n.Divide(collect(parts, build), build.power(base, number(lowest)), shape=node.shape)
+
+
+def _logistic_taken_out(node: n.Divide, build: Builder) -> n.Node:
+    """σ(u) s for exp(u) s / (1 + exp(u)), the exp(u) one of the scalar factors of the numerator."""
+    factors, rest = [], node.left
+    while isinstance(rest, n.ScalarMul) and (rest.left.shape.is_scalar or rest.right.shape.is_scalar):
+        scalar, rest = (rest.left, rest.right) if rest.left.shape.is_scalar else (rest.right, rest.left)
+        factors.append(scalar)
+    factors.append(rest)
+    for position, factor in enumerate(factors):
+        if factor.shape.is_scalar and logistic_operand(factor, node.right) is not None:
+            others = factors[:position] + factors[position + 1:]
+            sigmoid = build.apply("sigmoid", factor.operand)
+            return reduce(lambda acc, f: build.scale(f, acc), reversed(others[:-1]),
+                          build.scale(sigmoid, others[-1])) if others else sigmoid
     return node
