@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"n": 3, "m": 4, "k": 5}
 STEPS = {1: 1e-4, 2: 1e-3, 3: 2e-3, 4: 1e-2}
 TOLERANCE = {1: 1e-7, 2: 1e-6, 3: 1e-5, 4: 1e-4}
-EXACT_FLOOR = 270  # the exact-form count of scripts/corpus_report.py (191 when this test was written); it may only rise
+EXACT_FLOOR = 272  # the exact-form count of scripts/corpus_report.py (191 when this test was written); it may only rise
 
 
 def _report_module():
