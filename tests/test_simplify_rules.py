@@ -36,6 +36,9 @@ FIXTURES = [
     ("1/2 ||V tanh(W x) - t||^2", "W", "", "denominator", 1, "((V'(V tanh(W x) - t)) .* (1 - tanh(W x)^2))x'"),
     ("1/2 ||V tanh(W x) - t||^2", "x", "", "denominator", 1, "W'((V'(V tanh(W x) - t)) .* (1 - tanh(W x)^2))"),
     ("sum(tanh(x))", "x", "", "denominator", 2, "-2diag(tanh(x) .* (1 - tanh(x)^2))"),
+    # and second in a dot product: the bias of a ReLU regression (P&H §6)
+    ("1/N ||y - relu(X w + b)||^2", "b", "b: scalar, N: scalar", "numerator", 1,
+     "-(2 / N)(y - relu(X w + b))'step(X w + b)"),
     # a factor every term has, written once (DL §6.5.4: a softmax output layer over a tanh layer)
     ("logsumexp(V tanh(W x)) - t'V tanh(W x)", "W", "", "denominator", 1,
      "((V'(softmax(V tanh(W x)) - t)) .* (1 - tanh(W x)^2))x'"),

@@ -6,7 +6,8 @@ first, the slope of the elementwise function after it.
   a matrix (a Jacobian, diag(σ′(z)) W) stays as it is.
 - In an elementwise product the factors that make up an elementwise function's slope (step(z) for
   relu(z), 1 - tanh(z)² for tanh(z), σ(z) and 1 - σ(z) for σ(z); the table is the rules' own,
-  rules.elementwise_slope) come after the others: (relu(z) - y) ⊙ step(z), tanh(x) ⊙ (1 - tanh(x)²).
+  rules.elementwise_slope) come after the others: (relu(z) - y) ⊙ step(z), tanh(x) ⊙ (1 - tanh(x)²);
+  and in a dot product: (y - relu(z))ᵀstep(z).
 - A factor every term of a sum has is written once: (Vᵀs) ⊙ g - (Vᵀt) ⊙ g = (Vᵀ(s - t)) ⊙ g.
 - A sum that is a multiple of a slope is written as the slope: σ - σ² = σ ⊙ (1 - σ), the Hessian of
   logistic regression's Xᵀdiag(σ ⊙ (1 - σ))X (PRML (4.97)), not Xᵀdiag(σ - σ²)X.
@@ -31,6 +32,8 @@ def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()
     '(relu(W x + b) - y) .* step(W x + b)'
     """
     def rewrite(current: n.Node) -> n.Node:
+        if isinstance(current, n.MatMul) and current.shape.is_scalar:
+            return _slope_second(current, build)
         if isinstance(current, n.MatMul):
             return _diagonals_absorbed(current, build)
         if isinstance(current, n.Hadamard):
@@ -68,6 +71,17 @@ def _diagonals_absorbed(node: n.MatMul, build: Builder) -> n.Node:
             break
         changed = True
     return reduce(build.matmul, factors) if changed else node
+
+
+def _slope_second(node: n.MatMul, build: Builder) -> n.Node:
+    """uᵀv = vᵀu written with the slope second: (y - relu(z))ᵀstep(z), as P&H §6 writes the bias's gradient."""
+    left, right = node.left, node.right
+    if not (isinstance(left, n.Transpose) and left.operand.shape.is_column and right.shape.is_column):
+        return node
+    slopes = _slope_factors([left.operand, right], build)
+    if left.operand in slopes and right not in slopes:
+        return n.MatMul(build.transpose(right), left.operand, shape=node.shape)
+    return node
 
 
 def _times(u: n.Node, v: n.Node, build: Builder) -> n.Node:
