@@ -1,11 +1,17 @@
 """Long LaTeX results break across lines (issue 11): an aligned block chosen by width, still one line
 of text, that pdflatex sets on an article page with no overfull box."""
 
+import importlib.util
+import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from matcalc import diff
 from matcalc.cli import cli
+from matcalc.render.latex import LINE_WIDTH, LatexPrinter, _factors, _set_characters, latex_text, set_width
 
 LONG = [
     ["y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "--wrt", "w", "--order", "2"],
@@ -44,3 +50,135 @@ def test_long_results_set_without_an_overfull_box(runner, tmp_path, pdflatex_ava
     log = (tmp_path / "long.log").read_text(errors="replace")
     assert run.returncode == 0, log[-2000:]
     assert "Overfull" not in log, [line for line in log.splitlines() if "Overfull" in line]
+
+
+# ------------------------------------------------------------------ the width estimate and the decision
+
+# Widths pdflatex sets (\setbox0\hbox{$\displaystyle ...$}, \the\wd0, article at 10pt), measured by hand.
+MEASURED = [
+    (r"\mathbf{x}^\top A \mathbf{x}", 26.39),
+    (r"\operatorname{softmax}(W \mathbf{x})", 59.18),
+    (r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + A^\top)", 102.56),
+]
+
+
+@pytest.mark.parametrize("latex_source, points", MEASURED)
+def test_the_estimate_is_near_what_pdflatex_sets(latex_source, points):
+    assert abs(set_width(latex_source) - points) <= 0.06 * points
+
+
+def test_the_estimate_counts_what_is_set_not_the_source():
+    # a command is its glyph, a font switch its letters: \mathbf{x} is one letter, \operatorname{diag} four
+    assert set_width(r"\mathbf{x}") < set_width("xy")
+    assert set_width(r"\operatorname{diag}") < set_width("diagx")
+    # a fraction is as wide as its wider part, not both
+    assert set_width(r"\frac{a + b}{c}") < set_width("a + b + c")
+    assert set_width(r"\frac{a + b}{c}") > set_width("a + b")
+    # scripts are smaller, and stacked ones as wide as the wider
+    assert set_width("x^{2}") < set_width("x2")
+    assert set_width(r"\lVert \mathbf{x} \rVert_2^{2}") == pytest.approx(set_width(r"\lVert \mathbf{x} \rVert_2"))
+    # spaces around a binary operator, none around a sign
+    assert set_width("a - b") > set_width("a") + set_width("-") + set_width("b")
+    assert set_width("-b") == pytest.approx(set_width("-") + set_width("b"))
+    # a \text note is set in roman, its spaces counted
+    assert set_width(r"\text{any value in } [0, 1]") > set_width(r"\text{anyvaluein}")
+
+
+def test_the_estimate_is_near_what_pdflatex_sets_on_the_corpus(tmp_path, pdflatex_available):
+    """Every corpus result's one-line form, measured by pdflatex: the estimate is within 6%."""
+    report = sys.modules.get("corpus_report")  # as tests/test_corpus.py loads it, if it has
+    if report is None:
+        script = Path(__file__).parents[1] / "scripts" / "corpus_report.py"
+        spec = importlib.util.spec_from_file_location("corpus_report", script)
+        report = importlib.util.module_from_spec(spec)
+        sys.modules["corpus_report"] = report  # dataclasses look their module up
+        spec.loader.exec_module(report)
+    texts = [diff(e.expr, e.wrt, e.let or None, e.layout, e.order, check=False).latex_text() for e in report.load()]
+    boxes = [rf"\setbox0\hbox{{$\displaystyle {text}$}}\typeout{{WIDTH {i} \the\wd0}}" for i, text in enumerate(texts)]
+    (tmp_path / "w.tex").write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+                                    + "\n".join(boxes) + "\n\\end{document}\n")
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "w.tex"],
+                   cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    log = (tmp_path / "w.log").read_text(errors="replace")
+    widths = {int(m[1]): float(m[2]) for m in re.finditer(r"WIDTH (\d+) ([\d.]+)pt", log)}
+    assert len(widths) == len(texts)
+    off = [(texts[i], set_width(texts[i]), points) for i, points in widths.items()
+           if abs(set_width(texts[i]) - points) > 0.06 * points]
+    assert not off, off[:5]
+
+
+def test_the_line_width_is_an_article_line_with_room_for_the_estimate():
+    assert 300 <= LINE_WIDTH * set_width("x") / _set_characters("x") <= 345
+
+
+NETWORK = "a: vector(k), x: vector(n), W: matrix(m, n), V: matrix(k, m), t: vector(k)"
+
+
+def rows(text: str) -> list[str]:
+    assert text.startswith(r"\begin{aligned} ") and text.endswith(r" \end{aligned}")
+    return text[len(r"\begin{aligned} "):-len(r" \end{aligned}")].split(r" \\ ")
+
+
+def test_a_note_that_does_not_fit_after_the_formula_has_a_row_of_its_own():
+    result = diff("max(0, w'x + b)", "w", "x: vector(n), w: vector(n), b: scalar", check=False)
+    assert rows(result.latex) == [
+        r"\frac{\partial \max(0, \mathbf{w}^\top \mathbf{x} + b)}{\partial \mathbf{w}} &= "
+        r"\operatorname{step}(\mathbf{w}^\top \mathbf{x} + b) \mathbf{x}^\top",
+        r"&(\text{subgradient where } \mathbf{w}^\top \mathbf{x} + b = 0\text{: weights } \tfrac{1}{2})"]
+    # a short one stays on the line, after \quad
+    assert diff("abs(a)", "a", "a: scalar", check=False).latex == (
+        r"\frac{\partial \lvert a \rvert}{\partial a} = \operatorname{sign}(a) \quad "
+        r"(\text{subgradient at } a = 0\text{: any value in } [-1, 1])")
+
+
+def test_the_decision_measures_the_head_too():
+    """The right-hand side alone fits; with the logistic regression's log-likelihood in the head it does
+    not: the head becomes ∂f/∂w, f defined below."""
+    source = "-(y'log(sigmoid(X w)) + (1 - y)'log(1 - sigmoid(X w))) + lambda/2 ||w||^2"
+    result = diff(source, "w", "y: vector(m), X: matrix(m, n), w: vector(n), lambda: scalar", "denominator",
+                  check=False)
+    assert _set_characters(result.latex_text("rhs")) < LINE_WIDTH / 2
+    assert rows(result.latex) == [
+        r"\frac{\partial f}{\partial \mathbf{w}} &= X^\top (\sigma(X \mathbf{w}) - \mathbf{y}) + \lambda \mathbf{w}",
+        r"&\text{where } f = -(\mathbf{y}^\top \log(\sigma(X \mathbf{w})) + (1 - \mathbf{y})^\top "
+        r"\log(1 - \sigma(X \mathbf{w}))) + \frac{\lambda}{2} \lVert \mathbf{w} \rVert_2^{2}"]
+
+
+def test_a_long_product_takes_the_short_head_then_breaks_between_its_factors():
+    result = diff("logsumexp(V tanh(W x)) - t'V tanh(W x)", "W", NETWORK, "denominator", check=False)
+    first, *_ = rows(result.latex)
+    assert first.startswith(r"\frac{\partial y}{\partial W} &= ") and r"\\" not in first
+    narrow = rows(result.latex_text("equation", 30))
+    product = result.latex_text("rhs")
+    broken = narrow[:next(i for i, row in enumerate(narrow) if row.startswith(r"&\text{where"))]
+    assert len(broken) > 1 and all(row.startswith(r"&\quad ") for row in broken[1:])
+    joined = " ".join([broken[0].split("&= ", 1)[1]] + [row[len(r"&\quad "):] for row in broken[1:]])
+    assert joined == product  # the product as written, broken only between factors
+
+
+def test_factors_are_split_only_where_the_product_writes_its_sides_side_by_side():
+    result = diff("1/2 ||relu(W x + b) - y||^2", "W", "x: vector(n), W: matrix(m, n), b: vector(m), y: vector(m)",
+                  "denominator", check=False)
+    printer = LatexPrinter()
+    factors = _factors(result.derivative.matrix, printer)
+    assert "".join(factors) == printer.text(result.derivative.matrix)
+    assert factors[0].startswith("((") and factors[-1] == r" \mathbf{x}^\top"  # (u ⊙ v) kept whole
+
+
+@pytest.mark.parametrize("args", LONG)
+def test_every_row_fits_the_width(args):
+    source, *options = args
+    wrt = options[options.index("--wrt") + 1]
+    order = int(options[options.index("--order") + 1]) if "--order" in options else 1
+    layout = options[options.index("--layout") + 1] if "--layout" in options else "numerator"
+    result = diff(source, wrt, None, layout, order, check=False)
+    text = result.latex_text("equation", LINE_WIDTH)
+    table = rows(text)
+    head = table[0].split("&", 1)[0]
+    for row in table:
+        assert _set_characters(head) + _set_characters(row.split("&", 1)[1]) <= LINE_WIDTH + 1, row
+
+
+def test_short_results_are_as_before():
+    assert latex_text(diff("x'Ax", "x").derivative, "equation", LINE_WIDTH) == \
+        r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + A^\top)"
