@@ -252,11 +252,11 @@ GOLDEN = [
     golden("x ./ y", "y", "-diag(x ⊘ y^2)",
            r"\frac{\partial \mathbf{x} \oslash \mathbf{y}}{\partial \mathbf{y}} = "
            r"-\operatorname{diag}(\mathbf{x} \oslash \mathbf{y}^{\circ 2})"),
-    # d||x|| = x'dx / ||x||: the row (x/||x||)' in numerator layout; a fraction by a scalar is \frac. At x = 0
+    # d||x|| = x'dx / ||x||: the row x'/||x|| in numerator layout; a fraction by a scalar is \frac. At x = 0
     # the subdifferential of the 2-norm is the unit ball {g : ||g|| ≤ 1}.
-    golden("||x||", "x", "(x / ‖x‖)ᵀ",
+    golden("||x||", "x", "xᵀ / ‖x‖",
            r"\frac{\partial \lVert \mathbf{x} \rVert_2}{\partial \mathbf{x}} = "
-           r"\left(\frac{\mathbf{x}}{\lVert \mathbf{x} \rVert_2}\right)^\top \quad (\text{subgradient at } "
+           r"\frac{\mathbf{x}^\top}{\lVert \mathbf{x} \rVert_2} \quad (\text{subgradient at } "
            r"\mathbf{x} = 0\text{: any } \mathbf{g} \text{ with } \lVert \mathbf{g} \rVert_2 \le 1)"),
     # X by itself: ∂X_ij/∂X_kl = δ_ik δ_jl, the identity of order 4 (no "where": y is X itself).
     golden("X", "X", "∂X_ij/∂X_kl = δ_ik δ_jl",

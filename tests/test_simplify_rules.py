@@ -13,6 +13,7 @@ from test_properties import DECLS, SIZES, numeric_scale, random_values, typed_ex
 
 from matcalc import diff, parse
 from matcalc.build import Builder
+from matcalc.errors import MatcalcError
 from matcalc.evaluate import evaluate
 from matcalc.render.text import expression_text
 from matcalc.simplify import RULES, simplify
@@ -123,4 +124,51 @@ def test_a_rule_keeps_the_shape_of_what_it_rewrites():
     """B - (B - 2) is 2 broadcast to B's shape: like terms must not leave the number 2 (exploring profile)."""
     result = diff("sum(max(B, B - 2)')", "B", "B: matrix(n, m)", "numerator")
     assert result.shape == ("m", "n")
+    assert result.check.holds
+
+
+def unsimplified(text: str, wrt: str, layout: str):
+    """The collected result before the rules of simplify/ (what they are given), or None."""
+    import matcalc.simplify as simplify_package
+
+    saved, simplify_package.RULES = simplify_package.RULES, ()
+    try:
+        return diff(text, wrt, DECLS, layout, check=False).derivative.inline_matrix
+    except MatcalcError:
+        return None
+    finally:
+        simplify_package.RULES = saved
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@given(typed_expressions(), st.sampled_from(["numerator", "denominator"]), st.data())
+def test_no_rule_changes_the_value_of_a_derivative(case, layout, data):
+    """Every rule applied to what it is really given: generated expressions' derivatives, collected.
+    (A context rebuilt by identity replaced both sides of u ⊙ u: found by the fuzz test.)"""
+    text, _ = case
+    parsed = parse(text, let=DECLS)
+    variables = sorted(parsed.shapes())
+    assume(variables)
+    wrt = data.draw(st.sampled_from(variables), label="wrt")
+    node = unsimplified(text, wrt, layout)
+    assume(node is not None)
+    values = random_values(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    build = Builder(frozenset({"S"}))
+    with np.errstate(all="ignore"):
+        try:
+            before = np.asarray(evaluate(node, values, SIZES), dtype=float)
+        except (MatcalcError, np.linalg.LinAlgError):
+            assume(False)
+        assume(np.all(np.isfinite(before)) and np.max(np.abs(before), initial=0) < 1e6)
+        scale = max(1.0, float(np.max(np.abs(before), initial=0)))
+        for rewrite in (*RULES, simplify):
+            after = np.asarray(evaluate(rewrite(node, build), values, SIZES), dtype=float)
+            np.testing.assert_allclose(after.reshape(before.shape), before, rtol=1e-8, atol=1e-8 * scale,
+                                       err_msg=f"{rewrite.__name__} on d/d{wrt} {text}")
+
+
+def test_a_context_with_the_same_part_twice():
+    """u ⊙ u with one u differing from the other term's: only that one is replaced (fuzz test)."""
+    result = diff("(a^2 - 1) exp(-1a^2n/2)  (a^2 - 1) exp(-1a^2n/2)", "a", "a: scalar, n: vector(m)")
     assert result.check.holds

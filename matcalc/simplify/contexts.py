@@ -88,14 +88,21 @@ def _hole(a: n.Node, b: n.Node):
     if a == b:
         return None
     if type(a) is type(b) and isinstance(a, _LINEAR) and a.shape == b.shape:
-        differing = [(x, y) for x, y in zip(a.children(), b.children()) if x != y]
+        differing = [k for k, (x, y) in enumerate(zip(a.children(), b.children())) if x != y]
         if len(differing) == 1 and _same_apart_from_children(a, b):
-            x, y = differing[0]
+            position = differing[0]
+            x, y = list(a.children())[position], list(b.children())[position]
             if x.shape == y.shape:
                 inner_a, inner_b, rebuild = _hole(x, y)
-                return inner_a, inner_b, lambda part: a.map_children(lambda child: rebuild(part) if child is x else child)
+                return inner_a, inner_b, lambda part: _replaced(a, position, rebuild(part))
     return a, b, lambda part: part
 
 
 def _same_apart_from_children(a: n.Node, b: n.Node) -> bool:
     return a.map_children(lambda _: n.Number(Fraction(0))) == b.map_children(lambda _: n.Number(Fraction(0)))
+
+
+def _replaced(node: n.Node, position: int, part: n.Node) -> n.Node:
+    """node with its child at position replaced (by position: u ⊙ u has the same node twice)."""
+    children = iter(range(len(list(node.children()))))
+    return node.map_children(lambda child: part if next(children) == position else child)
