@@ -99,6 +99,27 @@ def logistic_operand(a: n.Node, b: n.Node) -> n.Node | None:
     return None
 
 
+def negation_of(node: n.Node) -> n.Node | None:
+    """v when node is -v written with its sign in front or on its first factor (-a, -s wᵀx); else None."""
+    if isinstance(node, n.Neg):
+        return node.operand
+    if isinstance(node, (n.ScalarMul, n.MatMul)):
+        inner = negation_of(node.left)
+        return None if inner is None else node.map_children(lambda child: inner if child is node.left else child)
+    return None
+
+
+def reciprocal_logistic_operand(b: n.Node) -> n.Node | None:
+    """u, when 1 / b is 1 / (1 + exp(-u)), the logistic sigmoid of u."""
+    if not isinstance(b, n.Add):
+        return None
+    one = (lambda node: is_one(node) or (isinstance(node, n.Fill) and is_one(node.value)))
+    exponential = b.right if one(b.left) else b.left if one(b.right) else None
+    if isinstance(exponential, n.Apply) and exponential.function == "exp" and exponential.shape == b.shape:
+        return negation_of(exponential.operand)
+    return None
+
+
 def _sum_of(node: n.Node) -> n.Node | None:
     """v when node is the sum of v's entries: sum(v), 1ᵀv or vᵀ1 for a column v."""
     if isinstance(node, n.Sum):
@@ -369,6 +390,9 @@ class Builder:
         logistic = logistic_operand(a, b)
         if logistic is not None:  # exp(u) ⊘ (1 + exp(u)) = σ(u)
             return self.apply("sigmoid", logistic)
+        reciprocal = reciprocal_logistic_operand(b)
+        if reciprocal is not None and (is_one(a) or isinstance(a, n.Fill) and is_one(a.value)):
+            return self.apply("sigmoid", reciprocal)  # 1 ⊘ (1 + exp(-u)) = σ(u)
         softmax = self._absorbed_softmax(b, a) if b.shape.is_scalar and not a.shape.is_scalar else None
         if softmax is not None:  # exp(u) / sum(exp(u)) = softmax(u)
             return softmax

@@ -16,7 +16,8 @@ from fractions import Fraction
 from functools import reduce
 
 from . import nodes as n
-from .build import ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, logistic_operand, number
+from .build import (ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, logistic_operand, number,
+                    negation_of, reciprocal_logistic_operand)
 from .shapes import Dim, Shape
 from .syntax import SUM_BALANCE_ABOVE
 from .tensor import Factor, Term
@@ -430,7 +431,7 @@ def polynomial(terms: list[n.Node], build: Builder) -> dict[tuple, tuple[Fractio
         if expanded is None:
             return None
         for coefficient, factors in expanded:
-            factors = _logistic_written(_with_powers_combined(factors, build))
+            factors = logistic_written(_with_powers_combined(factors, build))
             key = tuple(sorted(repr(f) for f in factors))
             previous = monomials.get(key, (Fraction(0), factors))[0]
             monomials[key] = (previous + coefficient, factors)
@@ -508,11 +509,20 @@ def _with_powers_combined(factors, build: Builder | None) -> tuple[n.Node, ...]:
     return tuple(combined)
 
 
-def _logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
+def logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
     """exp(u)^p ⊘ (1 + exp(u))^q with the logistic sigmoid taken out: exp(u)² ⊘ (1 + exp(u))² = σ(u)²
     (the second derivative of the softplus log(1 + eᵘ))."""
-    exponents = {base: power for base, power in map(_base_and_power, factors)}
-    changed = False
+    exponents: dict[n.Node, int] = {}
+    for base, power in map(_base_and_power, factors):
+        exponents[base] = exponents.get(base, 0) + power
+    changed = len(exponents) < len(factors)
+    for base, power in list(exponents.items()):  # (1 + exp(-u))^-q = σ(u)^q
+        operand = reciprocal_logistic_operand(base)
+        if operand is not None and power < 0:
+            sigmoid = n.Apply("sigmoid", operand, shape=base.shape)
+            exponents[sigmoid] = exponents.get(sigmoid, 0) - power
+            exponents[base] = 0
+            changed = True
     for base, power in list(exponents.items()):
         if not (isinstance(base, n.Apply) and base.function == "exp" and power > 0):
             continue
@@ -525,9 +535,36 @@ def _logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
         exponents[denominator] += taken
         exponents[sigmoid] = exponents.get(sigmoid, 0) + taken
         changed = True
+    while _sigmoid_pairs(exponents):  # σ(u) exp(-u) makes σ(-u), which then pairs with σ(u)
+        changed = True
     if not changed:
         return factors
     return tuple(_raised(base, power) for base, power in exponents.items() if power != 0)
+
+
+def _sigmoid_pairs(exponents: dict[n.Node, int]) -> bool:
+    """σ(u) exp(-u) = σ(-u), and σ(-u) beside σ(u) written 1 - σ(u): σ(u) σ(-u) = σ(u)(1 - σ(u)), the slope."""
+    changed = False
+    for base, power in list(exponents.items()):
+        if not (isinstance(base, n.Apply) and base.function == "sigmoid" and exponents.get(base, 0) > 0):
+            continue
+        for other, other_power in list(exponents.items()):
+            if other_power <= 0 or exponents.get(base, 0) <= 0 or not isinstance(other, n.Apply) or \
+                    negation_of(other.operand) != base.operand:
+                continue
+            taken = min(exponents[base], other_power)
+            if other.function == "exp":  # σ(u) exp(-u) = σ(-u)
+                replacement = n.Apply("sigmoid", other.operand, shape=base.shape)
+                exponents[base] -= taken
+            elif other.function == "sigmoid":  # σ(-u) = 1 - σ(u) beside σ(u)
+                one = ONE if base.shape.is_scalar else n.Fill(ONE, shape=base.shape)
+                replacement = n.Add(one, n.Neg(base, shape=base.shape), shape=base.shape)
+            else:
+                continue
+            exponents[other] -= taken
+            exponents[replacement] = exponents.get(replacement, 0) + taken
+            changed = True
+    return changed
 
 
 def _raised(base: n.Node, power: int) -> n.Node:

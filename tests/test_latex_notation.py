@@ -57,10 +57,11 @@ def test_the_sigmoid_by_its_name():
 
 
 def test_a_variable_called_sigma_keeps_the_sigmoid_by_name():
-    # with a variable sigma, \sigma(a) would read as sigma times a: d(σ sigmoid(a))/da = sigmoid'(a) σ
+    # with a variable sigma, \sigma(a) would read as sigma times a: d(σ sigmoid(a))/da = σ sigmoid'(a), the
+    # symbol before the function as authors write it
     assert latex("sigma sigmoid(a)", "a", "sigma: scalar, a: scalar") == (
-        r"\frac{\partial \sigma \operatorname{sigmoid}(a)}{\partial a} = \operatorname{sigmoid}(a) (1 - "
-        r"\operatorname{sigmoid}(a)) \sigma")
+        r"\frac{\partial \sigma \operatorname{sigmoid}(a)}{\partial a} = \sigma \operatorname{sigmoid}(a) (1 - "
+        r"\operatorname{sigmoid}(a))")
     assert latex_expression(parse("sigmoid(a) + σ", "σ: scalar, a: scalar").expr) == \
         r"\operatorname{sigmoid}(a) + \sigma"
 

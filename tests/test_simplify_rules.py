@@ -63,6 +63,23 @@ FIXTURES = [
     # the function's own sums are written as the user wrote them (Cookbook (119): D X E + F E stays)
     ("tr((D X E + F E)(D X E + F E)')", "X", "D: matrix(n, m), X: matrix(m, k), E: matrix(k, l), F: matrix(n, k)",
      "denominator", 1, "2D'(D X E + F E) E'"),
+    # a number every term in a bracket has stands in front (DL (5.11); M&N ch. 11, the Rayleigh quotient)
+    ("w'X'X w - 2w'X'y + y'y", "w", "", "denominator", 1, "2X'(X w - y)"),
+    ("x'S x/(x'x)", "x", "S: symmetric(n)", "denominator", 1, "2(S x - (x'S x) x / (x'x)) / (x'x)"),
+    # a sum whose terms are all negative inside a product: the sign in front (Cookbook (125))
+    ("tr((X'C X)^-1 H)", "X", "C: symmetric(n), X: matrix(n, m), H: matrix(m, m)", "denominator", 1,
+     "-C X(X'C X)^-1(H + H')(X'C X)^-1"),
+    # scalar factors: equal ones a power, symbols and polynomials before functions (PRML (1.46))
+    ("exp(-a^2/2)", "a", "a: scalar", "denominator", 1, "-a exp(-a^2 / 2)"),
+    ("exp(-a^2/2)", "a", "a: scalar", "denominator", 2, "(a^2 - 1)exp(-a^2 / 2)"),
+    ("log(sin(a^3)^2)", "a", "a: scalar", "denominator", 1, "6a^2 cos(a^3) / sin(a^3)"),  # P&H §4.5.1
+    # the logistic sigmoid written as 1/(1 + e⁻ᵘ) (PRML (4.59)); σ(u)e⁻ᵘ = σ(-u); σ(-u) beside σ(u) is 1 - σ(u)
+    ("1/(1 + exp(-a))", "a", "a: scalar", "denominator", 1, "sigmoid(a)(1 - sigmoid(a))"),
+    ("log(1 + exp(-a))", "a", "a: scalar", "denominator", 1, "-sigmoid(-a)"),  # DL (3.40)
+    ("log(1 + exp(-s w'x))", "w", "s: scalar, w: vector(n), x: vector(n)", "denominator", 2,
+     "s^2 sigmoid(s w'x)(1 - sigmoid(s w'x))x x'"),  # ESL §4.4, labels ±1
+    # a factor every elementwise term has, the other term's rest 1: (P&H §4.1, product rule)
+    ("x .* exp(x)", "x", "x: vector(n)", "numerator", 1, "diag((1 + x) .* exp(x))"),
     # a diagonal times a matrix is a Jacobian and stays: ∂ relu(W x)/∂x = diag(step(W x)) W
     ("relu(W x)", "x", "", "numerator", 1, "diag(step(W x)) W"),
     # divisions: the Mahalanobis norm (Cookbook (81) and the chain rule), ∂√a (d2l §2.4.1), ‖Ax - b‖ (MC (129))

@@ -14,6 +14,8 @@ Then these rules write the sum the way a textbook prints it, one after another:
 4. `quotients.divisions`       (1/s) u = u / s for a compound s; c (1/N) = c/N
 5. `transposes.transposes_out` Bᵀ Qᵀ + Qᵀ Bᵀ = (Q B + B Q)ᵀ: a transpose taken out of a sum (or a
                                product of three or more) whose parts are all transposed
+   `sums.bracket_coefficients` Xᵀ(2Xw - 2y) = 2Xᵀ(Xw - y): a number every term in a bracket has, in front
+   `products.scalar_products`  a a = a², and numbers, symbols, polynomials, then functions: -a exp(-a²/2)
 6. `signs.signs_out`           a minus sign in front of a term, never inside a factor
 
 Every rule keeps the value: tests/test_simplify_rules.py checks each on generated expressions
@@ -28,13 +30,14 @@ from ..build import Builder
 from .. import nodes as n
 from .contexts import shared_contexts
 from .elementwise import backprop
+from .products import scalar_products
 from .quotients import divisions
-from .sums import common_factors, like_terms, sums_of_entries
+from .sums import bracket_coefficients, common_factors, like_terms, sums_of_entries
 from .signs import signs_out
 from .transposes import transposes_out
 
-RULES = (like_terms, common_factors, sums_of_entries, shared_contexts, backprop, divisions, transposes_out,
-         signs_out)
+RULES = (like_terms, common_factors, sums_of_entries, shared_contexts, backprop, scalar_products, divisions,
+         transposes_out, bracket_coefficients, signs_out)
 
 
 def simplify(node: n.Node, build: Builder, function: n.Node | None = None) -> n.Node:

@@ -8,7 +8,8 @@ first, the slope of the elementwise function after it.
   relu(z), 1 - tanh(z)² for tanh(z), σ(z) and 1 - σ(z) for σ(z); the table is the rules' own,
   rules.elementwise_slope) come after the others: (relu(z) - y) ⊙ step(z), tanh(x) ⊙ (1 - tanh(x)²);
   and in a dot product: (y - relu(z))ᵀstep(z).
-- A factor every term of a sum has is written once: (Vᵀs) ⊙ g - (Vᵀt) ⊙ g = (Vᵀ(s - t)) ⊙ g.
+- A factor every term of a sum has is written once: (Vᵀs) ⊙ g - (Vᵀt) ⊙ g = (Vᵀ(s - t)) ⊙ g,
+  eˣ + x ⊙ eˣ = (1 + x) ⊙ eˣ.
 - A sum that is a multiple of a slope is written as the slope: σ - σ² = σ ⊙ (1 - σ), the Hessian of
   logistic regression's Xᵀdiag(σ ⊙ (1 - σ))X (PRML (4.97)), not Xᵀdiag(σ - σ²)X.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 from functools import reduce
 
 from .. import nodes as n
-from ..build import Builder, number
+from ..build import ONE, Builder, number
 from ..errors import MatcalcError
 from ..rules import elementwise_slope
 from ..contract import collect, polynomial
@@ -115,7 +116,8 @@ def _slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:
 def _shared_factor(node: n.Add, build: Builder) -> n.Node:
     terms = signed_terms(node)
     factor_lists = [hadamard_factors(core) for _, core in terms]
-    shared = [f for f in factor_lists[0] if len(factor_lists[0]) > 1 and all(f in fs for fs in factor_lists[1:])]
+    several = any(len(factors) > 1 for factors in factor_lists)
+    shared = [f for f in factor_lists[0] if several and all(f in fs for fs in factor_lists[1:])]
     if not shared:
         return node
     common = shared[-1]
@@ -123,10 +125,10 @@ def _shared_factor(node: n.Add, build: Builder) -> n.Node:
     for (coefficient, _), factors in zip(terms, factor_lists):
         others = list(factors)
         others.remove(common)
-        if not others:
-            return node
-        rests.append(build.scale(number(coefficient), reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), others)))
-    return _slopes_last(n.Hadamard(collect(rests, build), common, shape=node.shape), build)
+        rest = reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), others) if others else ONE
+        rests.append(build.scale(number(coefficient), rest))
+    inner = reduce(build.add, rests) if any(r.shape.is_scalar for r in rests) else collect(rests, build)
+    return _slopes_last(n.Hadamard(inner, common, shape=node.shape), build)  # eˣ + x ⊙ eˣ = (1 + x) ⊙ eˣ
 
 
 def _as_slope(node: n.Add, build: Builder) -> n.Node:

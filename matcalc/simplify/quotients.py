@@ -2,6 +2,7 @@
 `1 / (2 sqrt(a))`, rather than a reciprocal coefficient `(1 / sqrt(xᵀP x)) P x`.
 
 - (1 / s) u = u / s, and A (u / s) = (A u) / s, for a scalar s that is not a single symbol;
+- t (u / s) = (t u) / s and (u / s) t = (u t) / s: 6a² cos(a³) / sin(a³);
 - c (u / s) = (p u) / (q s) for a number c = p/q: ½ (1 / √a) = 1 / (2√a); a fraction's number joins
   an elementwise quotient, in a diagonal too: ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x)) (P&H §4.5.2);
 - c ((1 / N) u) = (c / N) u for a single symbol N: -2 (1/N) u is -(2/N) u.
@@ -60,6 +61,11 @@ def _division(node: n.Node, build: Builder) -> n.Node:
         divisor = _reciprocal(scalar)
         if divisor is not None and not isinstance(divisor, _SYMBOLS):
             return n.Divide(other, divisor, shape=node.shape)  # (1 / s) u = u / s
+        if number_value(scalar) is None and _scalar_quotient(other):  # t (u / s) = (t u) / s
+            return n.Divide(build.scale(scalar, other.left), other.right, shape=node.shape)
+        if _scalar_quotient(node.left) and not node.left.shape.is_scalar and node.right.shape.is_scalar:
+            quotient = node.left  # (u / s) t = (u t) / s, t a product kept after u: x (xᵀS x)
+            return n.Divide(n.ScalarMul(quotient.left, node.right, shape=node.shape), quotient.right, shape=node.shape)
         value = number_value(scalar)
         if value is not None and _scalar_quotient(other) or value is not None and value.denominator != 1 and \
                 _elementwise_quotient(other):

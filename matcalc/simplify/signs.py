@@ -1,5 +1,6 @@
 """A minus sign stands in front of a term, never inside one of its factors: -Xᵀdiag(σ ⊙ (1 - σ))X, not
-Xᵀdiag(-(σ ⊙ (1 - σ)))X. The other rules may leave a sign inside; this one is last."""
+Xᵀdiag(-(σ ⊙ (1 - σ)))X, and -C X M(H + Hᵀ)M, not C X M(-H - Hᵀ)M (Cookbook (125)). The other rules may
+leave a sign inside; this one is last."""
 
 from __future__ import annotations
 
@@ -21,7 +22,28 @@ def signs_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset(
     return bottom_up(node, _sign_out, keep)
 
 
+def _all_negative(node: n.Add) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.Add):
+            stack += [current.left, current.right]
+        elif not isinstance(current, n.Neg):
+            return False
+    return True
+
+
+def _negated_terms(node: n.Node) -> n.Node:
+    """-a - b as a + b (every term of node negative)."""
+    if isinstance(node, n.Add):
+        return n.Add(_negated_terms(node.left), _negated_terms(node.right), shape=node.shape)
+    return node.operand
+
+
 def _sign_out(node: n.Node) -> n.Node:
+    if isinstance(node, (*_PRODUCTS, n.DiagMatrix, n.Transpose)):  # M(-H - Hᵀ)M = -M(H + Hᵀ)M
+        node = node.map_children(lambda child: n.Neg(_negated_terms(child), shape=child.shape)
+                                 if isinstance(child, n.Add) and _all_negative(child) else child)
     if isinstance(node, n.Neg) and isinstance(node.operand, n.Neg):
         return node.operand.operand
     if isinstance(node, (n.DiagMatrix, n.Transpose)) and isinstance(node.operand, n.Neg):

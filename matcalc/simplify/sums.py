@@ -76,9 +76,18 @@ def signed_terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
             stack.append((-sign, current.operand))
         elif isinstance(current, n.ScalarMul) and constant_value(current.left) is not None:
             stack.append((sign * constant_value(current.left), current.right))
+        elif isinstance(current, n.Divide) and current.right.shape.is_scalar and _numbered(current.left):
+            numerator = current.left  # (2u) / s is 2 (u / s)
+            value = -1 if isinstance(numerator, n.Neg) else constant_value(numerator.left)
+            rest = numerator.operand if isinstance(numerator, n.Neg) else numerator.right
+            stack.append((sign * value, n.Divide(rest, current.right, shape=current.shape)))
         else:
             terms.append((sign, current))
     return terms
+
+
+def _numbered(node: n.Node) -> bool:
+    return isinstance(node, n.Neg) or isinstance(node, n.ScalarMul) and constant_value(node.left) is not None
 
 
 def _associated(node: n.Node) -> n.Node:
@@ -115,7 +124,7 @@ def _common_factors(node: n.Add, build: Builder) -> n.Node:
                 left.remove(f)
                 kept.append(f)
         common = kept
-    if not common or any(len(factors) == len(common) for factors in factor_lists) and node.shape.is_scalar:
+    if not common:
         return node
     rests = []
     for (coefficient, _), factors in zip(terms, factor_lists):
@@ -127,6 +136,37 @@ def _common_factors(node: n.Add, build: Builder) -> n.Node:
             else [(coefficient, rest)]
     inner = collect([build.scale(number(c), core) for c, core in rests], build)
     return reduce(lambda acc, f: build.scale(f, acc), reversed(common), inner)
+
+
+def bracket_coefficients(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
+    """A number every term in a bracket has, up to sign, stands in front of the product or quotient:
+    Xᵀ(2X w - 2y) = 2Xᵀ(X w - y), (2S x - 2(xᵀS x)x / (xᵀx)) / (xᵀx) = 2(S x - ...) / (xᵀx) (a sum of
+    the result itself keeps its signs: -2Xᵀ(y - Xw) + 2λw).
+
+    >>> from matcalc import diff
+    >>> diff("w'X'X w - 2w'X'y + y'y", wrt="w", layout="denominator").text
+    "2X'(X w - y)"
+    """
+    def rewrite(current: n.Node) -> n.Node:
+        if not isinstance(current, (n.MatMul, n.Hadamard, n.ScalarMul, n.Divide)):
+            return current
+        for position, child in enumerate(current.children()):
+            if isinstance(current, n.Divide) and position == 1:
+                break  # a number in the divisor is not one in front: x / (2a + 2b) is ½ (x / (a + b))
+            if isinstance(child, n.Add):
+                terms = signed_terms(child)
+                magnitudes = {abs(c) for c, _ in terms}
+                if len(magnitudes) == 1 and magnitudes != {1}:
+                    shared = magnitudes.pop()
+                    inner = collect([build.scale(number(c / shared), core) for c, core in terms], build)
+                    if isinstance(current, n.Divide):  # 2(S x - ...) / (xᵀx)
+                        return n.Divide(build.scale(number(shared), inner), current.right, shape=current.shape)
+                    children = iter(range(2))
+                    rebuilt = current.map_children(lambda c: inner if next(children) == position else c)
+                    return build.scale(number(shared), rebuilt)
+        return current
+
+    return bottom_up(node, rewrite, keep)
 
 
 def _scalar_factors(node: n.Node) -> list[n.Node]:
