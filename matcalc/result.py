@@ -106,7 +106,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
         if matrix is None:
             notes.append("this result has no matrix form that matcalc can find; it is shown in index notation")
     if matrix is None:
-        index_form = _index_form(terms, free, contractor, names, order)
+        index_form = _index_form(terms, free, contractor, names, order, expr)
         _name_summed(names, index_form)
     result = Derivative(expr, wrt, order, layout, shape, free, names, indices.dims, terms, matrix, index_form,
                         notes=notes, kinks=differ.kinks, inline_matrix=matrix, inline_index_form=index_form,
@@ -206,7 +206,7 @@ def _zero(arranged: tuple, contractor: Contractor) -> n.Node:
 
 
 def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor,
-                names: dict[str, str] | None = None, order: int = 1) -> list[IndexTerm]:
+                names: dict[str, str] | None = None, order: int = 1, function: n.Node | None = None) -> list[IndexTerm]:
     """The terms in index notation, each factor oriented as a textbook writes it (see _as_written)."""
     build = contractor.build
     form = []
@@ -220,7 +220,17 @@ def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor
     form = [_as_written(term, reading, build) for term in form]
     form = _combine_scalars(form, build)
     form = _combine_pieces(form, reading, build)
+    form = [_simplified(term, build, function) for term in form]
     return _terms_ordered(form, reading, order)
+
+
+def _simplified(term: IndexTerm, build: Builder, function: n.Node | None) -> IndexTerm:
+    """Each factor of an index-notation term written by the rules of simplify/, as matrix results are:
+    (σ(x) ⊙ (1 - σ(x)))_i, not (σ(x) - σ(x)²)_i."""
+    scalars = tuple(simplify(s, build, function) for s in term.scalars)
+    pieces = tuple(Piece([simplify(e, build, function) for e in piece.elements], piece.indices)
+                   for piece in term.pieces)
+    return IndexTerm(term.coefficient, scalars, pieces, term.summed)
 
 
 # Index notation as it is written: rules on the index form, each keeping its value

@@ -80,6 +80,13 @@ FIXTURES = [
      "s^2 sigmoid(s w'x)(1 - sigmoid(s w'x))x x'"),  # ESL §4.4, labels ±1
     # a factor every elementwise term has, the other term's rest 1: (P&H §4.1, product rule)
     ("x .* exp(x)", "x", "x: vector(n)", "numerator", 1, "diag((1 + x) .* exp(x))"),
+    # a polynomial in σ that its slope divides: σ'' = σ ⊙ (1 - σ) ⊙ (1 - 2σ), also in index notation (DL (3.40));
+    # and a function's slope after it among scalar factors: tanh'' = -2tanh(1 - tanh²)
+    ("sum(log(1 + exp(x)))", "x", "x: vector(n)", "numerator", 3,
+     "∂³y/∂x_i ∂x_j ∂x_k = (sigmoid(x) .* (1 - sigmoid(x)) .* (1 - 2sigmoid(x)))_i delta_ij delta_ik"),
+    ("log(1 + exp(x))", "x", "x: vector(n)", "numerator", 2,
+     "∂²y_i/∂x_j ∂x_k = (sigmoid(x) .* (1 - sigmoid(x)))_i delta_ij delta_ik"),
+    ("tanh(a)", "a", "a: scalar", "numerator", 2, "-2tanh(a)(1 - tanh(a)^2)"),
     # a diagonal times a matrix is a Jacobian and stays: ∂ relu(W x)/∂x = diag(step(W x)) W
     ("relu(W x)", "x", "", "numerator", 1, "diag(step(W x)) W"),
     # divisions: the Mahalanobis norm (Cookbook (81) and the chain rule), ∂√a (d2l §2.4.1), ‖Ax - b‖ (MC (129))

@@ -16,10 +16,11 @@ first, the slope of the elementwise function after it.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import ONE, Builder, number
+from ..build import ONE, Builder, number, number_value
 from ..errors import MatcalcError
 from ..rules import elementwise_slope
 from ..contract import collect, polynomial
@@ -39,10 +40,10 @@ def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()
             return _diagonals_absorbed(current, build)
         if isinstance(current, n.Hadamard):
             return _slopes_last(current, build)
-        if isinstance(current, n.Add) and current.shape.is_scalar:
-            return _as_slope(current, build)
         if isinstance(current, n.Add):
-            return _shared_factor(_as_slope(current, build), build)
+            written = _as_slope(current, build)
+            return _shared_factor(written, build) if isinstance(written, n.Add) and not written.shape.is_scalar \
+                else written
         return current
 
     return bottom_up(node, rewrite, keep)
@@ -79,7 +80,7 @@ def _slope_second(node: n.MatMul, build: Builder) -> n.Node:
     left, right = node.left, node.right
     if not (isinstance(left, n.Transpose) and left.operand.shape.is_column and right.shape.is_column):
         return node
-    slopes = _slope_factors([left.operand, right], build)
+    slopes = slope_factors([left.operand, right], build)
     if left.operand in slopes and right not in slopes:
         return n.MatMul(build.transpose(right), left.operand, shape=node.shape)
     return node
@@ -93,14 +94,14 @@ def _times(u: n.Node, v: n.Node, build: Builder) -> n.Node:
 
 def _slopes_last(node: n.Hadamard, build: Builder) -> n.Node:
     factors = hadamard_factors(node)
-    slopes = _slope_factors(factors, build)
+    slopes = slope_factors(factors, build)
     ordered = [f for f in factors if f not in slopes] + [f for f in factors if f in slopes]
     if ordered == factors:
         return node
     return reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), ordered)
 
 
-def _slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:
+def slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:
     """The factors of the slopes of the elementwise functions the factors contain."""
     slopes: set[n.Node] = set()
     for sub in {s for f in factors for s in n.walk(f) if isinstance(s, n.Apply)}:
@@ -149,4 +150,64 @@ def _as_slope(node: n.Add, build: Builder) -> n.Node:
         ratios = {own[key][0] / theirs[key][0] for key in own if theirs[key][0] != 0}
         if len(ratios) == 1:
             return build.scale(number(ratios.pop()), slope)
-    return node
+    return _slope_times_polynomial(node, own, build)
+
+
+def _slope_times_polynomial(node: n.Add, own: dict, build: Builder) -> n.Node:
+    """f'(u) ⊙ Q(f(u)) for a polynomial in one function f(u) that its slope divides, the slope being a
+    polynomial in f(u) itself: 2σ³ - 3σ² + σ = σ ⊙ (1 - σ) ⊙ (1 - 2σ) (σ'' of the softplus's σ)."""
+    powers = _univariate(own)
+    if powers is None:
+        return node
+    base, coefficients = powers
+    try:
+        slope = elementwise_slope(build, base) if isinstance(base, n.Apply) else None
+    except MatcalcError:
+        return node
+    divisor = _univariate(polynomial([slope], build)) if slope is not None else None
+    if divisor is None or divisor[0] != base or len(divisor[1]) < 2:
+        return node
+    quotient = _divided(coefficients, divisor[1])
+    if quotient is None or len(quotient) < 2:
+        return node
+    terms = [build.scale(number(c), build.power(base, number(k)) if k else _one(base))
+             for k, c in sorted(quotient.items())]
+    return build.hadamard(slope, collect(terms, build))
+
+
+def _one(like: n.Node) -> n.Node:
+    return ONE if like.shape.is_scalar else n.Fill(ONE, shape=like.shape)
+
+
+def _univariate(monomials: dict | None) -> tuple[n.Node, dict[int, Fraction]] | None:
+    """(f, {k: c_k}) when every monomial is a number times a power of the same f."""
+    if not monomials:
+        return None
+    base, coefficients = None, {}
+    for coefficient, factors in monomials.values():
+        power = 0
+        for f in factors:
+            b, p = (f.base, int(number_value(f.exponent))) if isinstance(f, n.Power) and \
+                number_value(f.exponent) is not None and number_value(f.exponent).denominator == 1 else (f, 1)
+            if base is None:
+                base = b
+            if b != base or p < 0:
+                return None
+            power += p
+        coefficients[power] = coefficients.get(power, Fraction(0)) + coefficient
+    return (base, coefficients) if base is not None else None
+
+
+def _divided(dividend: dict[int, Fraction], divisor: dict[int, Fraction]) -> dict[int, Fraction] | None:
+    """dividend / divisor as polynomials in one variable, or None if the division leaves a remainder."""
+    remainder = {k: c for k, c in dividend.items() if c != 0}
+    top = max(divisor)
+    quotient: dict[int, Fraction] = {}
+    while remainder and max(remainder) >= top:
+        k = max(remainder)
+        factor = remainder[k] / divisor[top]
+        quotient[k - top] = factor
+        for j, c in divisor.items():
+            remainder[j + k - top] = remainder.get(j + k - top, Fraction(0)) - factor * c
+        remainder = {j: c for j, c in remainder.items() if c != 0}
+    return None if remainder else quotient

@@ -11,6 +11,7 @@ from fractions import Fraction
 from .. import nodes as n
 from ..build import Builder, constant_value, number
 from ..contract import logistic_written
+from .elementwise import slope_factors
 from .walk import bottom_up
 
 _SYMBOLS = (n.Var, n.DimSize, n.Const)
@@ -44,7 +45,8 @@ def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
         after = [s for s in scalars if isinstance(s, n.MatMul)]
         scalars = [s for s in scalars if not isinstance(s, n.MatMul)]
     powers = _powers(list(logistic_written(tuple(scalars))), build)  # σ(u) exp(-u) = σ(-u), ...
-    ordered = sorted(powers, key=_rank)
+    slopes = slope_factors(powers, build)  # and a function's slope after it: -2tanh(a)(1 - tanh(a)²)
+    ordered = sorted(powers, key=lambda f: (_rank(f), f in slopes))
     if ordered == scalars and not after and coefficient == 1:
         return node
     result = rest
