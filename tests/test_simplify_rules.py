@@ -26,6 +26,8 @@ FIXTURES = [
     ("(x - M'z)'S(x - M'z)", "M", "S: symmetric(n)", "denominator", 1, "-2z(x - M'z)'S"),
     # a scalar factor of every term written once (PRML (4.88) twice)
     ("sigmoid(a)", "a", "a: scalar", "numerator", 2, "sigmoid(a)(1 - sigmoid(a))(1 - 2sigmoid(a))"),
+    # like terms whatever form their numbers take: ½(α w) and (α/2) w are one term (PRML (3.55))
+    ("beta/2 ||t - Phi w||^2 + alpha/2 w'w", "w", "", "denominator", 1, "alpha w - beta Phi'(t - Phi w)"),
     # sum of entries: ∂ sum(x z)/∂z = sum(x) (P&H §4.3); the bias of a squared error (d2l §3.1.1)
     ("sum(x z)", "z", "x: vector(n), z: scalar", "numerator", 1, "sum(x)"),
     ("1/2 ||X w + b - y||^2", "b", "b: scalar", "denominator", 1, "sum(X w + b - y)"),

@@ -53,7 +53,7 @@ def like_terms(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset
 
 
 def _like_terms(node: n.Add, build: Builder) -> n.Node:
-    terms = signed_terms(node)
+    terms = [_numbers_out(c, core) for c, core in signed_terms(node)]
     keys = [repr(_associated(core)) for _, core in terms]
     if len(set(keys)) == len(keys):
         return node
@@ -63,6 +63,38 @@ def _like_terms(node: n.Add, build: Builder) -> n.Node:
         combined[key] = (previous + coefficient, core)
     parts = [build.scale(number(c), core) for c, core in combined.values() if c != 0]
     return collect(parts, build) if parts else node
+
+
+def _numbers_out(coefficient: Fraction, core: n.Node) -> tuple[Fraction, n.Node]:
+    """The numbers of a product of scalars and one vector or matrix in the coefficient, the scalars in one
+    order: ½ (α w) and (α / 2) w are both (½, α w)."""
+    scalars, rest, stack = [], None, [core]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.ScalarMul):
+            stack += [current.right, current.left]
+        elif isinstance(current, n.Neg):
+            coefficient = -coefficient
+            stack.append(current.operand)
+        elif constant_value(current) is not None:
+            coefficient *= constant_value(current)
+        elif isinstance(current, n.Divide) and current.shape.is_scalar and constant_value(current.right):
+            coefficient /= constant_value(current.right)
+            stack.append(current.left)
+        elif current.shape.is_scalar and rest is None and not core.shape.is_scalar or \
+                current.shape.is_scalar and core.shape.is_scalar:
+            scalars.append(current)
+        else:
+            if rest is not None:
+                return coefficient, core  # not a product of scalars and one matrix: as it is
+            rest = current
+    factors = sorted(scalars, key=repr) + ([rest] if rest is not None else [])
+    if not factors:
+        return coefficient, core
+    shape = core.shape
+    return coefficient, reduce(lambda a, b: n.ScalarMul(a, b, shape=shape if not (a.shape.is_scalar and
+                                                                                   b.shape.is_scalar) else a.shape),
+                               factors)
 
 
 def signed_terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
