@@ -13,6 +13,7 @@ from functools import reduce
 
 from .. import nodes as n
 from ..build import Builder
+from .sums import signed_terms
 from .walk import bottom_up, product_factors
 
 _MIN_CHAIN = 3  # factors of a product written as one transpose
@@ -29,7 +30,7 @@ def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
     def rewrite(current: n.Node) -> n.Node:
         if current.shape.is_scalar or current.shape.is_column and not isinstance(current, n.Add):
             return current
-        if isinstance(current, n.Add) and all(_reduces(t, build) for t in _terms(current)):
+        if isinstance(current, n.Add) and all(_reduces(core, build) for _, core in signed_terms(current)):
             return n.Transpose(flipped(current, build), shape=current.shape)
         if isinstance(current, n.MatMul) and current not in inner_products:
             factors = product_factors(current)
@@ -44,22 +45,6 @@ def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
 
 def _product_shape(a: n.Node, b: n.Node):
     return type(a.shape)(a.shape.rows, b.shape.cols)
-
-
-def _terms(node: n.Node) -> list[n.Node]:
-    """The terms of a sum, each without its sign and number."""
-    terms, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, n.Add):
-            stack += [current.right, current.left]
-        elif isinstance(current, n.Neg):
-            stack.append(current.operand)
-        elif isinstance(current, n.ScalarMul) and isinstance(current.left, n.Number):
-            stack.append(current.right)
-        else:
-            terms.append(current)
-    return terms
 
 
 def marks(node: n.Node) -> int:

@@ -31,27 +31,24 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node],
     return done[node]
 
 
-def product_factors(node: n.Node) -> list[n.Node]:
-    """The factors of a matrix product chain, left to right: ((A B) C) x -> [A, B, C, x]."""
+def chain(node: n.Node, kind: type) -> list[n.Node]:
+    """The factors of a chain of one binary operation, left to right, however it is nested."""
     factors: list[n.Node] = []
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, n.MatMul):
+        if isinstance(current, kind):
             stack += [current.right, current.left]
         else:
             factors.append(current)
     return factors
+
+
+def product_factors(node: n.Node) -> list[n.Node]:
+    """The factors of a matrix product chain, left to right: ((A B) C) x -> [A, B, C, x]."""
+    return chain(node, n.MatMul)
 
 
 def hadamard_factors(node: n.Node) -> list[n.Node]:
     """The factors of an elementwise product chain, left to right."""
-    factors: list[n.Node] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, n.Hadamard):
-            stack += [current.right, current.left]
-        else:
-            factors.append(current)
-    return factors
+    return chain(node, n.Hadamard)
