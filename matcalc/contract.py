@@ -411,7 +411,7 @@ def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node 
     """The sum with its elementwise products of sums multiplied out and like monomials combined."""
     if not terms or terms[0].shape.is_scalar or not any(isinstance(sub, n.Hadamard) for t in terms for sub in n.walk(t)):
         return None
-    if all(t.shape.is_row for t in terms):  # rows: multiplied out as columns, (σ ⊙ (1 - y))ᵀ - (y ⊙ (1 - σ))ᵀ = (σ - y)ᵀ
+    if all(t.shape.is_row for t in terms):  # rows as columns: (σ ⊙ (1 - y))ᵀ - (y ⊙ (1 - σ))ᵀ = (σ - y)ᵀ
         columns = _multiplied_out([build.transpose(t) for t in terms], build, inner)
         return None if columns is None else build.transpose(columns)
     monomials = polynomial(terms, build)
@@ -422,17 +422,17 @@ def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node 
     return _collected(parts, build, inner) if parts else n.Fill(ZERO_NUMBER, shape=terms[0].shape)
 
 
-def polynomial(terms: list[n.Node], build: Builder) -> dict[tuple, tuple[Fraction, tuple[n.Node, ...]]] | None:
+def polynomial(terms: list[n.Node], build: Builder) -> dict[frozenset, tuple[Fraction, tuple[n.Node, ...]]] | None:
     """The sum of terms as an elementwise polynomial: for each monomial (its factors, powers combined,
     as a key), its coefficient and factors; None where a term is not such a product."""
-    monomials: dict[tuple, tuple[Fraction, tuple[n.Node, ...]]] = {}
+    monomials: dict[frozenset, tuple[Fraction, tuple[n.Node, ...]]] = {}
     for term in terms:
         expanded = elementwise_monomials(term)
         if expanded is None:
             return None
         for coefficient, factors in expanded:
             factors = logistic_written(_with_powers_combined(factors, build))
-            key = tuple(sorted(repr(f) for f in factors))
+            key = frozenset(factors)  # each base once (powers combined); nodes hash once, deep ones too
             previous = monomials.get(key, (Fraction(0), factors))[0]
             monomials[key] = (previous + coefficient, factors)
     return monomials

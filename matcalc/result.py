@@ -20,7 +20,7 @@ from .contract import Contractor, Piece, collect
 from .cse import name_repeated
 from .decls import Env
 from .rules import Differentiator, Kink
-from .simplify import simplify
+from .simplify import kept, simplify
 from .errors import UnsupportedError
 from .layout import Layout, arrange_order, derivative_shape
 from .shapes import Dim, Shape
@@ -220,15 +220,16 @@ def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor
     form = [_as_written(term, reading, build) for term in form]
     form = _combine_scalars(form, build)
     form = _combine_pieces(form, reading, build)
-    form = [_simplified(term, build, function) for term in form]
+    keep = kept(function)
+    form = [_simplified(term, build, keep) for term in form]
     return _terms_ordered(form, reading, order)
 
 
-def _simplified(term: IndexTerm, build: Builder, function: n.Node | None) -> IndexTerm:
+def _simplified(term: IndexTerm, build: Builder, keep: frozenset[n.Node]) -> IndexTerm:
     """Each factor of an index-notation term written by the rules of simplify/, as matrix results are:
     (σ(x) ⊙ (1 - σ(x)))_i, not (σ(x) - σ(x)²)_i."""
-    scalars = tuple(simplify(s, build, function) for s in term.scalars)
-    pieces = tuple(Piece([simplify(e, build, function) for e in piece.elements], piece.indices)
+    scalars = tuple(simplify(s, build, keep=keep) for s in term.scalars)
+    pieces = tuple(Piece([simplify(e, build, keep=keep) for e in piece.elements], piece.indices)
                    for piece in term.pieces)
     return IndexTerm(term.coefficient, scalars, pieces, term.summed)
 

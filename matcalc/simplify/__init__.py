@@ -40,10 +40,16 @@ RULES = (like_terms, common_factors, sums_of_entries, shared_contexts, backprop,
          transposes_out, bracket_coefficients, signs_out)
 
 
-def simplify(node: n.Node, build: Builder, function: n.Node | None = None) -> n.Node:
+def kept(function: n.Node | None) -> frozenset[n.Node]:
+    """The subexpressions of the function differentiated, which no rule rewrites (y - X w stays)."""
+    return frozenset(sub for sub in n.walk(function) if any(True for _ in sub.children())) if function else frozenset()
+
+
+def simplify(node: n.Node, build: Builder, function: n.Node | None = None,
+             keep: frozenset[n.Node] | None = None) -> n.Node:
     """The result written as a textbook prints it: every rule of RULES, in order. The subexpressions of
-    the function differentiated are written as the user wrote them (a rule never rewrites them)."""
-    keep = frozenset(sub for sub in n.walk(function) if any(True for _ in sub.children())) if function else frozenset()
+    the function differentiated are written as the user wrote them (`keep`, from `kept(function)`)."""
+    keep = kept(function) if keep is None else keep
     for rule in RULES:
         node = rule(node, build, keep)
     return node

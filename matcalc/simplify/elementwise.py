@@ -25,7 +25,7 @@ from ..errors import MatcalcError
 from ..rules import elementwise_slope
 from ..contract import collect, polynomial
 from .sums import signed_terms
-from .walk import bottom_up, hadamard_factors, product_factors
+from .walk import bottom_up, hadamard_factors, outer_applications, product_factors
 
 
 def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
@@ -104,7 +104,7 @@ def _slopes_last(node: n.Hadamard, build: Builder) -> n.Node:
 def slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:
     """The factors of the slopes of the elementwise functions the factors contain."""
     slopes: set[n.Node] = set()
-    for sub in {s for f in factors for s in n.walk(f) if isinstance(s, n.Apply)}:
+    for sub in {a for f in factors for a in outer_applications(f)}:
         try:
             slope = elementwise_slope(build, sub)
         except MatcalcError:
@@ -137,7 +137,7 @@ def _as_slope(node: n.Add, build: Builder) -> n.Node:
     own = polynomial([node], build)
     if own is None:
         return node
-    for sub in {s for s in n.walk(node) if isinstance(s, n.Apply)}:
+    for sub in outer_applications(node):
         try:
             slope = elementwise_slope(build, sub)
         except MatcalcError:

@@ -48,16 +48,16 @@ def like_terms(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset
     >>> diff("(x - M'z)'S(x - M'z)", wrt="M", let="S: symmetric(n)", layout="denominator").text
     "-2z(x - M'z)'S"
     """
-    return bottom_up(node, lambda current: _like_terms(current, build) if isinstance(current, n.Add) else current,
-                     keep)
+    return bottom_up(node, lambda current: _like_terms(current, build, keep) if isinstance(current, n.Add)
+                     else current, keep)
 
 
-def _like_terms(node: n.Add, build: Builder) -> n.Node:
+def _like_terms(node: n.Add, build: Builder, keep: frozenset[n.Node]) -> n.Node:
     terms = [_numbers_out(c, core) for c, core in signed_terms(node)]
-    keys = [repr(_associated(core)) for _, core in terms]
+    keys = [_associated(core, keep) for _, core in terms]  # nodes hash once: no repr of deep layers
     if len(set(keys)) == len(keys):
         return node
-    combined: dict[str, tuple[Fraction, n.Node]] = {}
+    combined: dict[n.Node, tuple[Fraction, n.Node]] = {}
     for (coefficient, core), key in zip(terms, keys):
         previous = combined.get(key, (Fraction(0), core))[0]
         combined[key] = (previous + coefficient, core)
@@ -122,14 +122,15 @@ def _numbered(node: n.Node) -> bool:
     return isinstance(node, n.Neg) or isinstance(node, n.ScalarMul) and constant_value(node.left) is not None
 
 
-def _associated(node: n.Node) -> n.Node:
-    """The node with every product chain associated to the left."""
+def _associated(node: n.Node, keep: frozenset[n.Node] = frozenset()) -> n.Node:
+    """The node with every product chain associated to the left (the function's own subexpressions, in
+    keep, as they are)."""
     def left_to_right(current: n.Node) -> n.Node:
         if not isinstance(current, n.MatMul):
             return current
         return reduce(lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)), product_factors(current))
 
-    return bottom_up(node, left_to_right)
+    return bottom_up(node, left_to_right, keep)
 
 
 def common_factors(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:

@@ -13,11 +13,14 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node],
     network's result repeats its layers) are rewritten once. Without recursion: results nest deeply.
     A rewrite that would change a subexpression's shape is not taken, and what is in keep (the
     function's own subexpressions: y - X w, D X E + F E) stays as the user wrote it."""
-    done: dict[n.Node, n.Node] = {kept: kept for kept in keep}
+    done: dict[n.Node, n.Node] = {}
     stack: list[tuple[n.Node, bool]] = [(node, False)]
     while stack:
         current, expanded = stack.pop()
         if current in done:
+            continue
+        if current in keep:
+            done[current] = current
             continue
         if not expanded:
             stack.append((current, True))
@@ -52,3 +55,20 @@ def product_factors(node: n.Node) -> list[n.Node]:
 def hadamard_factors(node: n.Node) -> list[n.Node]:
     """The factors of an elementwise product chain, left to right."""
     return chain(node, n.Hadamard)
+
+
+def outer_applications(node: n.Node) -> set[n.Apply]:
+    """The elementwise functions of node that are not inside another's argument: in (relu(z) - y) ⊙ v,
+    relu(z) but not what z holds (a deep network's layers are not looked through again and again)."""
+    found: set[n.Apply] = set()
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if isinstance(current, n.Apply):
+            found.add(current)
+        else:
+            stack += list(current.children())
+    return found
