@@ -57,10 +57,11 @@ def hadamard_factors(node: n.Node) -> list[n.Node]:
     return chain(node, n.Hadamard)
 
 
-def outer_applications(node: n.Node) -> set[n.Apply]:
-    """The elementwise functions of node that are not inside another's argument: in (relu(z) - y) ⊙ v,
-    relu(z) but not what z holds (a deep network's layers are not looked through again and again)."""
-    found: set[n.Apply] = set()
+def outer_applications(node: n.Node) -> list[n.Apply]:
+    """The elementwise functions of node that are not inside another's argument, in reading order: in
+    (relu(z) - y) ⊙ v, relu(z) but not what z holds (a deep network's layers are not looked through
+    again and again)."""
+    found: list[n.Apply] = []
     stack, seen = [node], set()
     while stack:
         current = stack.pop()
@@ -68,7 +69,7 @@ def outer_applications(node: n.Node) -> set[n.Apply]:
             continue
         seen.add(current)
         if isinstance(current, n.Apply):
-            found.add(current)
+            found.append(current)
         else:
-            stack += list(current.children())
+            stack += reversed(list(current.children()))
     return found
