@@ -241,8 +241,9 @@ Examples:
 @click.option("--latex", "latex_mode", type=click.Choice(["equation", "rhs"]), default="equation", show_default=True,
               help="with --format latex: the whole equation or its right-hand side")
 @click.option("--latex-width", "latex_width", type=click.IntRange(0, None), default=LATEX_WIDTH, show_default=True,
-              help="with --format latex: break a result wider than this many characters into an aligned block "
-                   "(still one line of text); 0 never breaks")
+              help="with --format latex: break a result that would set wider than this many characters (of "
+                   "6.5 pt, estimated from the glyphs) into an aligned block (still one line of text); 0 never "
+                   "breaks")
 @click.option("--latex-derivative", "latex_derivative", type=click.Choice(["frac", "nabla"]), default="frac",
               show_default=True,
               help="with --format latex: \\frac{\\partial f}{\\partial \\mathbf{w}}, or \\nabla_{\\mathbf{w}} f for a "
