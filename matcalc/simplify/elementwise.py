@@ -10,6 +10,8 @@ first, the slope of the elementwise function after it.
   and in a dot product: (y - relu(z))ᵀstep(z).
 - A factor every term of a sum has is written once: (Vᵀs) ⊙ g - (Vᵀt) ⊙ g = (Vᵀ(s - t)) ⊙ g,
   eˣ + x ⊙ eˣ = (1 + x) ⊙ eˣ.
+- Elementwise fractions with one denominator over it, where that is shorter: 4x² ⊘ (1 - x²)² + 2 ⊘ (1 - x²)
+  = 2(1 + x²) ⊘ (1 - x²)² (B&V ex. 9.30).
 - A sum that is a multiple of a slope is written as the slope: σ - σ² = σ ⊙ (1 - σ), the Hessian of
   logistic regression's Xᵀdiag(σ ⊙ (1 - σ))X (PRML (4.97)), not Xᵀdiag(σ - σ²)X.
 """
@@ -41,7 +43,7 @@ def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()
         if isinstance(current, n.Hadamard):
             return _slopes_last(current, build)
         if isinstance(current, n.Add):
-            written = _as_slope(current, build)
+            written = _over_common_denominator(_as_slope(current, build), build)
             return _shared_factor(written, build) if isinstance(written, n.Add) and not written.shape.is_scalar \
                 else written
         return current
@@ -211,3 +213,53 @@ def _divided(dividend: dict[int, Fraction], divisor: dict[int, Fraction]) -> dic
             remainder[j + k - top] = remainder.get(j + k - top, Fraction(0)) - factor * c
         remainder = {j: c for j, c in remainder.items() if c != 0}
     return None if remainder else quotient
+
+
+def _over_common_denominator(node: n.Node, build: Builder) -> n.Node:
+    """A sum of elementwise fractions whose denominators are powers of one sum d, over d^k: the
+    numerators multiplied out and collected; kept only where it is shorter than the sum."""
+    if not isinstance(node, n.Add):
+        return node
+    own = polynomial([node], build)
+    if own is None or len(own) < 2:
+        return node
+    denominators = {base for _, factors in own.values() for base, power in map(_base_power, factors)
+                    if power < 0}
+    if len(denominators) != 1:
+        return node
+    (base,) = denominators
+    if not isinstance(base, n.Add):
+        return node
+    depth = max(-power for _, factors in own.values() for b, power in map(_base_power, factors) if b == base)
+    numerators = []
+    for coefficient, factors in own.values():
+        lowered = depth + sum(power for b, power in map(_base_power, factors) if b == base)
+        others = [f for f in factors if _base_power(f)[0] != base]
+        parts = others + [build.power(base, number(lowered))] * (lowered > 0)
+        product = reduce(build.hadamard, parts) if parts else _one(node)
+        numerators.append(build.scale(number(coefficient), product))
+    expanded = polynomial(numerators, build)
+    if expanded is None:
+        return node
+    monomials = sorted(expanded.values(), key=lambda monomial: sum(_base_power(f)[1] for f in monomial[1]))
+    terms = [build.scale(number(c), reduce(build.hadamard, factors) if factors else _one(node))
+             for c, factors in monomials if c != 0]  # by degree: 1 + x², and x² - 1 with the negative last
+    if not terms:
+        return node
+    numerator = collect(terms, build)
+    written = n.Divide(numerator, build.power(base, number(depth)), shape=node.shape)
+    return written if _size(written) < _size(node) else node
+
+
+def _base_power(f: n.Node) -> tuple[n.Node, int]:
+    if isinstance(f, n.Divide) and number_value(f.left) == 1 or \
+            isinstance(f, n.Divide) and isinstance(f.left, n.Fill) and number_value(f.left.value) == 1:
+        base, power = _base_power(f.right)
+        return base, -power
+    if isinstance(f, n.Power) and number_value(f.exponent) is not None and number_value(f.exponent).denominator == 1:
+        return f.base, int(number_value(f.exponent))
+    return f, 1
+
+
+def _size(node: n.Node) -> int:
+    return sum(1 for _ in n.walk(node))

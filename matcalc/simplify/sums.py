@@ -7,7 +7,7 @@ from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import Builder, constant_value, is_one, number
+from ..build import Builder, constant_value, is_one, number, number_value
 from ..contract import collect
 from ..shapes import Shape
 from .walk import bottom_up, product_factors
@@ -181,6 +181,8 @@ def bracket_coefficients(node: n.Node, build: Builder, keep: frozenset[n.Node] =
     "2X'(X w - y)"
     """
     def rewrite(current: n.Node) -> n.Node:
+        if isinstance(current, n.DiagMatrix):
+            return _number_out_of_diagonal(current, build)
         if not isinstance(current, (n.MatMul, n.Hadamard, n.ScalarMul, n.Divide)):
             return current
         for position, child in enumerate(current.children()):
@@ -200,6 +202,19 @@ def bracket_coefficients(node: n.Node, build: Builder, keep: frozenset[n.Node] =
         return current
 
     return bottom_up(node, rewrite, keep)
+
+
+def _number_out_of_diagonal(node: n.DiagMatrix, build: Builder) -> n.Node:
+    """diag(2u ⊘ d) = 2diag(u ⊘ d): a whole number in front of a diagonal (a fraction stays inside,
+    diag(1 ⊘ (2√x)))."""
+    inside = node.operand
+    numerator = inside.left if isinstance(inside, n.Divide) else inside
+    if not (isinstance(numerator, n.ScalarMul) and number_value(numerator.left) is not None
+            and number_value(numerator.left).denominator == 1):
+        return node
+    value, rest = number_value(numerator.left), numerator.right
+    stripped = n.Divide(rest, inside.right, shape=inside.shape) if isinstance(inside, n.Divide) else rest
+    return build.scale(number(value), n.DiagMatrix(stripped, shape=node.shape))
 
 
 def _scalar_factors(node: n.Node) -> list[n.Node]:
