@@ -89,8 +89,8 @@ def _numbers_out(coefficient: Fraction, core: n.Node) -> tuple[Fraction, n.Node]
                 return coefficient, core  # not a product of scalars and one matrix: as it is
             rest = current
     factors = sorted(scalars, key=repr) + ([rest] if rest is not None else [])
-    if not factors:
-        return coefficient, core
+    if not factors:  # a number: all of it is the coefficient (x + (x + 2) is 2x + 2, not 2x + 4)
+        return coefficient, number(1)
     shape = core.shape
     return coefficient, reduce(lambda a, b: n.ScalarMul(a, b, shape=shape if not (a.shape.is_scalar and
                                                                                    b.shape.is_scalar) else a.shape),
