@@ -170,18 +170,22 @@ def _jitters(result: Derivative, point: Point, weight: np.ndarray, directions: l
 def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.ndarray,
                 directions: list[np.ndarray], k: int, point: Point, step: float) -> tuple[float, float]:
     """The central difference along directions[k] of the order-k result's contraction, and the
-    contraction's magnitude there."""
-    def contraction(values: dict) -> float:
+    contraction's magnitude there: the sum of its terms' absolute values, which sets its rounding
+    (Σ U ⊙ σ(z) for a saturated σ cancels to a small number with the rounding of its large terms)."""
+    def contraction(values: dict) -> tuple[float, float]:
         moved = Point(values, point.sizes)
         if lower is None:
-            return float(np.sum(weight * _evaluate(expr, moved)))
-        return _contract(lower, evaluate_shown(lower, moved), weight, directions, moved)
+            value = _evaluate(expr, moved)
+            return float(np.sum(weight * value)), float(np.sum(np.abs(weight * value)))
+        value = evaluate_shown(lower, moved)
+        return (_contract(lower, value, weight, directions, moved),
+                _contract(lower, np.abs(value), np.abs(weight), [np.abs(d) for d in directions], moved))
 
     forward, backward = dict(point.values), dict(point.values)
     forward[wrt] = point.values[wrt] + step * directions[k]
     backward[wrt] = point.values[wrt] - step * directions[k]
-    ahead, behind = contraction(forward), contraction(backward)
-    return (ahead - behind) / (2 * step), max(abs(ahead), abs(behind))
+    (ahead, ahead_size), (behind, behind_size) = contraction(forward), contraction(backward)
+    return (ahead - behind) / (2 * step), max(ahead_size, behind_size)
 
 
 def _contract(result: Derivative, value: np.ndarray, weight: np.ndarray, directions: list[np.ndarray],

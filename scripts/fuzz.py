@@ -330,7 +330,8 @@ class Fuzzer:
                 return ""
         except MatcalcError as error:
             self._outcome(f"refused (exit {error.exit_code})")
-            return ""
+            # exit 4 is a derivative the self-check refused: a wrong rule, never the input's fault
+            return f"exit 4 (the self-check refused a result): {error}" if error.exit_code == 4 else ""
         except Exception:  # noqa: BLE001 - this is what the fuzzer looks for
             return traceback.format_exc(limit=-6)
         self._outcome("answered")
