@@ -21,6 +21,7 @@ from .cse import name_repeated
 from .decls import Env
 from .rules import Differentiator, Kink
 from .simplify import kept, simplify
+from .simplify.walk import product_factors
 from .errors import UnsupportedError
 from .layout import Layout, arrange_order, derivative_shape
 from .shapes import Dim, Shape
@@ -286,7 +287,17 @@ def _oriented(piece: Piece, reading, build: Builder) -> Piece:
 
 
 def _diagonal_opened(piece: Piece, reading, build: Builder) -> list[Piece]:
-    """Rule 2: diag(v)_ab = v_a δ_ab, v carrying the index read first; v simplified where that is shorter."""
+    """Rule 2: diag(v)_ab = v_a δ_ab, v carrying the index read first; v simplified where that is shorter.
+    A diagonal at either end of a product opens too: (diag(v) U)_ab = v_a U_ab, (U diag(v))_ab = U_ab v_b."""
+    elements = [f for e in piece.elements for f in product_factors(e)]
+    if len(piece.indices) == 2 and len(elements) > 1 and piece.indices[0] != piece.indices[1]:
+        a, b = piece.indices
+        if isinstance(elements[0], n.DiagMatrix):
+            return [Piece([_shorter(_column(elements[0].operand, build), build)], (a,)),
+                    *_diagonal_opened(Piece(elements[1:], (a, b)), reading, build)]
+        if isinstance(elements[-1], n.DiagMatrix):
+            return [*_diagonal_opened(Piece(elements[:-1], (a, b)), reading, build),
+                    Piece([_shorter(_column(elements[-1].operand, build), build)], (b,))]
     if len(piece.indices) != 2 or len(piece.elements) != 1 or not isinstance(piece.elements[0], n.DiagMatrix) \
             or piece.indices[0] == piece.indices[1]:
         return [piece]
@@ -294,6 +305,10 @@ def _diagonal_opened(piece: Piece, reading, build: Builder) -> list[Piece]:
     vector = diagonal.operand if diagonal.operand.shape.is_column else build.transpose(diagonal.operand)
     first = min(piece.indices, key=reading)
     return [Piece([_shorter(vector, build)], (first,)), Piece([n.Identity(shape=diagonal.shape)], piece.indices)]
+
+
+def _column(vector: n.Node, build: Builder) -> n.Node:
+    return vector if vector.shape.is_column else build.transpose(vector)
 
 
 def _shorter(vector: n.Node, build: Builder) -> n.Node:

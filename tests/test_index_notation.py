@@ -112,9 +112,11 @@ def test_diagonal_fixture():
     # diag(x)_ki = x_i δ_ki: the vector takes the index read first
     assert _diagonal_opened(Piece([build.diag_matrix(x)], ("k", "i")), reading, build) == \
         [Piece([x], ("i",)), Piece([eye], ("k", "i"))]
-    # a diagonal inside a product stays: (A diag(x))_ij
+    # a diagonal at the end of a product opens: (A diag(x))_ij = A_ij x_j; one inside it stays
     A = n.Var("A", shape=Shape("n", "n"))
-    inside = Piece([A, build.diag_matrix(x)], ("i", "j"))
+    assert _diagonal_opened(Piece([A, build.diag_matrix(x)], ("i", "j")), reading, build) == \
+        [Piece([A], ("i", "j")), Piece([x], ("j",))]
+    inside = Piece([A, build.diag_matrix(x), A], ("i", "j"))
     assert _diagonal_opened(inside, reading, build) == [inside]
 
 

@@ -190,13 +190,13 @@ GOLDEN = [
            r"\operatorname{diag}(1 - \tanh(W_{2} \tanh(W_{1} \mathbf{x}))^{\circ 2}) W_{2} \operatorname{diag}(1 - "
            r"\tanh(W_{1} \mathbf{x})^{\circ 2}) W_{1}",
            let=None),
-    # dy = W3 D2 W2 D1 dW1 x (D1, D2 the tanh' diagonals), so ∂y_i/∂(W1)_jk = (W3 D2 W2 D1)_ij x_k.
+    # dy = W3 D2 W2 D1 dW1 x (D1, D2 the tanh' diagonals), so ∂y_i/∂(W1)_jk = (W3 D2 W2)_ij (D1)_jj x_k: the
+    # diagonal at the end of the product opens into its vector, (1 - tanh(W1 x)²)_j.
     golden("W3 tanh(W2 tanh(W1 x))", "W1",
-           "∂y_i/∂(W1)_jk = (W3 diag(1 - tanh(W2 tanh(W1 x))^2) W2 diag(1 - tanh(W1 x)^2))_ij x_k",
+           "∂y_i/∂(W1)_jk = (W3 diag(1 - tanh(W2 tanh(W1 x))^2) W2)_ij (1 - tanh(W1 x)^2)_j x_k",
            r"\frac{\partial y_{i}}{\partial (W_{1})_{jk}} = (W_{3} \operatorname{diag}(1 - \tanh(W_{2} "
-           r"\tanh(W_{1} \mathbf{x}))^{\circ 2}) W_{2} \operatorname{diag}(1 - \tanh(W_{1} "
-           r"\mathbf{x})^{\circ 2}))_{ij} x_{k}, \quad \text{where } \mathbf{y} = W_{3} \tanh(W_{2} \tanh(W_{1} "
-           r"\mathbf{x}))",
+           r"\tanh(W_{1} \mathbf{x}))^{\circ 2}) W_{2})_{ij} (1 - \tanh(W_{1} \mathbf{x})^{\circ 2})_{j} x_{k}, "
+           r"\quad \text{where } \mathbf{y} = W_{3} \tanh(W_{2} \tanh(W_{1} \mathbf{x}))",
            let=None),
     # Matrix Cookbook (57): ∂ log det X / ∂X = X^-T in denominator layout (the shape of X); X^-T exists only
     # for an invertible X, which the note says (log det X needs det X > 0, so X is invertible anyway).

@@ -95,6 +95,12 @@ FIXTURES = [
     # diagonal (B&V exercise 9.30, the log barrier's Hessian: 4x² ⊘ (1 - x²)² + 2 ⊘ (1 - x²))
     ("-sum(log(1 - A x)) - sum(log(1 - x^2))", "x", "A: matrix(m, n), x: vector(n)", "denominator", 2,
      "2diag((1 + x^2) ./ (1 - x^2)^2) + A'diag(1 ./ (1 - A x)^2) A"),
+    # a whole number joins an elementwise quotient's numerator (B&V ex. 9.30's gradient)
+    ("-sum(log(1 - A x)) - sum(log(1 - x^2))", "x", "A: matrix(m, n), x: vector(n)", "denominator", 1,
+     "A'(1 ./ (1 - A x)) + 2x ./ (1 - x^2)"),
+    # a diagonal at the end of an index-notation factor opens: (diag(s) U)_ji = s_j U_ji (PRML (4.106), keys)
+    ("U'softmax(K q)", "K", "U: matrix(n, p), K: matrix(n, m), q: vector(m)", "numerator", 1,
+     "∂y_i/∂K_jk = softmax(K q)_j U_ji q_k - (U' softmax(K q))_i softmax(K q)_j q_k"),
     # a diagonal times a matrix is a Jacobian and stays: ∂ relu(W x)/∂x = diag(step(W x)) W
     ("relu(W x)", "x", "", "numerator", 1, "diag(step(W x)) W"),
     # divisions: the Mahalanobis norm (Cookbook (81) and the chain rule), ∂√a (d2l §2.4.1), ‖Ax - b‖ (MC (129))

@@ -3,8 +3,9 @@
 
 - (1 / s) u = u / s, and A (u / s) = (A u) / s, for a scalar s that is not a single symbol;
 - t (u / s) = (t u) / s and (u / s) t = (u t) / s: 6a² cos(a³) / sin(a³);
-- c (u / s) = (p u) / (q s) for a number c = p/q: ½ (1 / √a) = 1 / (2√a); a fraction's number joins
-  an elementwise quotient, in a diagonal too: ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x)) (P&H §4.5.2);
+- c (u / s) = (p u) / (q s) for a number c = p/q: ½ (1 / √a) = 1 / (2√a), 2(x ⊘ (1 - x²)) = 2x ⊘ (1 - x²);
+  a fraction's number joins an elementwise quotient in a diagonal too: ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x))
+  (P&H §4.5.2);
 - c ((1 / N) u) = (c / N) u for a single symbol N: -2 (1/N) u is -(2/N) u.
 - (u / s)ᵀ = uᵀ / s and (u / s) / t = u / (s t): a quotient's divisor moves out to the term;
 - a divisor every term of a sum has, to some power, is written once: I / ‖x‖ - x xᵀ / ‖x‖³ =
@@ -67,8 +68,7 @@ def _division(node: n.Node, build: Builder) -> n.Node:
             quotient = node.left  # (u / s) t = (u t) / s, t a product kept after u: x (xᵀS x)
             return n.Divide(n.ScalarMul(quotient.left, node.right, shape=node.shape), quotient.right, shape=node.shape)
         value = number_value(scalar)
-        if value is not None and _scalar_quotient(other) or value is not None and value.denominator != 1 and \
-                _elementwise_quotient(other):
+        if value is not None and (_scalar_quotient(other) or _elementwise_quotient(other)):
             top = build.scale(number(value.numerator), other.left)
             bottom = build.scale(number(value.denominator), other.right)
             return n.Divide(top, bottom, shape=other.shape)  # c (u / s) = (p u) / (q s)
