@@ -214,3 +214,15 @@ def test_a_context_with_the_same_part_twice():
     """u ⊙ u with one u differing from the other term's: only that one is replaced (fuzz test)."""
     result = diff("(a^2 - 1) exp(-1a^2n/2)  (a^2 - 1) exp(-1a^2n/2)", "a", "a: scalar, n: vector(m)")
     assert result.check.holds
+
+
+def test_terms_that_cancel_inside_a_context_leave_nothing_malformed():
+    """C[a] - C[a] inside an index-notation factor: the two terms go, not C[0] with a scalar 0 where a
+    matrix belongs (its value could not be computed; exploring profile)."""
+    from matcalc.numeric import Point, evaluate_shown, evaluate_terms
+
+    result = diff("(||log(exp(z x'))||) * (x'x)", "x", DECLS, "numerator", 3)
+    point = Point(random_values(0), dict(SIZES))
+    shown, truth = evaluate_shown(result.derivative, point), evaluate_terms(result.derivative, point)
+    np.testing.assert_allclose(shown.reshape(truth.shape), truth, rtol=1e-9, atol=1e-9)
+    assert result.check.holds

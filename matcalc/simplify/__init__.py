@@ -4,22 +4,23 @@ The terms of a derivative are first collected (`contract.collect`: like terms, s
 coefficients) with the Builder's constructors (`build.py`: numbers folded, σ recognised, A A = A², …).
 Then these rules write the sum the way a textbook prints it, one after another:
 
-1. `sums.like_terms`           -z(uᵀS) - (z uᵀ)S = -2z uᵀS: terms equal up to association combined
-   `sums.common_factors`       σ(1 - σ)(1 - σ) - σ(1 - σ)σ = σ(1 - σ)(1 - 2σ): a scalar factor of every term
-2. `sums.sums_of_entries`      𝟏ᵀv = sum(v) for a scalar: sum(x), not 1ᵀx
-   `contexts.shared_contexts`  c₁C[a] + c₂C[b] = C[c₁a + c₂b] for a context C linear in the part that differs:
-                               the error δ = softmax(z) - y carried back once
-3. `elementwise.backprop`      diag(v) u = u ⊙ v, and an elementwise function's slope last in ⊙:
-                               (Wᵀδ) ⊙ σ′(z), as backpropagation is written
-4. `quotients.divisions`       (1/s) u = u / s for a compound s; c (1/N) = c/N
-5. `transposes.transposes_out` Bᵀ Qᵀ + Qᵀ Bᵀ = (Q B + B Q)ᵀ: a transpose taken out of a sum (or a
-                               product of three or more) whose parts are all transposed
-   `sums.bracket_coefficients` Xᵀ(2Xw - 2y) = 2Xᵀ(Xw - y): a number every term in a bracket has, in front
-   `products.scalar_products`  a a = a², and numbers, symbols, polynomials, then functions: -a exp(-a²/2)
-6. `signs.signs_out`           a minus sign in front of a term, never inside a factor
+1. `sums.like_terms`             -z(uᵀS) - (z uᵀ)S = -2z uᵀS, ½(αw) + (α/2)w = αw: like terms however written
+2. `sums.common_factors`         σ(1 - σ)(1 - σ) - σ(1 - σ)σ = σ(1 - σ)(1 - 2σ): a scalar factor of every term
+3. `sums.sums_of_entries`        𝟏ᵀv = sum(v) for a scalar: sum(x), not 1ᵀx
+4. `contexts.shared_contexts`    c₁C[a] + c₂C[b] = C[c₁a + c₂b] for a context C linear in the part that
+                                 differs: the error δ = softmax(z) - y carried back once
+5. `elementwise.backprop`        diag(v) u = u ⊙ v, the slope of an activation last ((Wᵀδ) ⊙ σ′(z)), a slope
+                                 recognised (σ - σ² = σ ⊙ (1 - σ)), fractions over one denominator
+6. `products.scalar_products`    a a = a², and numbers, symbols, polynomials, then functions: -a exp(-a²/2)
+7. `quotients.divisions`         (1/s) u = u / s for a compound s, a divisor every term has written once
+8. `transposes.transposes_out`   Bᵀ Qᵀ + Qᵀ Bᵀ = (Q B + B Q)ᵀ: a transpose taken out of a sum (or a product
+                                 of three or more) whose parts are all transposed
+9. `sums.bracket_coefficients`   Xᵀ(2Xw - 2y) = 2Xᵀ(Xw - y): a number every term in a bracket has, in front
+10. `signs.signs_out`            a minus sign in front of a term, never inside a factor
 
-Every rule keeps the value: tests/test_simplify_rules.py checks each on generated expressions
-against finite differences, and the self-check compares every shown result with its index form.
+Every rule keeps the value: tests/test_simplify_rules.py evaluates each, before and after, on generated
+expressions and on generated expressions' derivatives, and the self-check compares every shown result
+with finite differences of the function.
 A rule is `rule(node, build, keep) -> node`; `bottom_up` applies a local rewrite to every subexpression
 once, except those in keep (the function's own).
 """

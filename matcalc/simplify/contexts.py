@@ -13,7 +13,7 @@ from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import Builder, constant_value, number
+from ..build import ZERO, Builder, constant_value, is_zero, number
 from ..contract import collect
 from .sums import signed_terms
 from .walk import bottom_up
@@ -49,6 +49,9 @@ def _merged(node: n.Add, build: Builder) -> n.Node:
                 break
     if len(terms) == len(signed_terms(node)):
         return node
+    terms = [term for term in terms if term[0] != 0]
+    if not terms:
+        return n.Fill(ZERO, shape=node.shape)
     return collect([build.scale(number(c), reduce(lambda acc, s: build.scale(s, acc), scalars, core))
                     for c, scalars, core in terms], build)
 
@@ -79,6 +82,10 @@ def _merge(first, second, build: Builder):
         return None
     part = lambda c, scalars, x: build.scale(number(c), reduce(lambda acc, s: build.scale(s, acc), scalars, x))
     inside = collect([part(c1, s1, inner_a), part(c2, s2, inner_b)], build)
+    if is_zero(inside):  # C[a - a] = 0: both terms go (a zero of the hole's shape would need one anyway)
+        return Fraction(0), [], a
+    if inside.shape != inner_a.shape:
+        return None
     return Fraction(1), [], rebuild(inside)
 
 

@@ -22,7 +22,7 @@ from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import ONE, Builder, number, number_value
+from ..build import ONE, Builder, is_zero, number, number_value
 from ..errors import MatcalcError
 from ..rules import elementwise_slope
 from ..contract import collect, polynomial
@@ -131,6 +131,8 @@ def _shared_factor(node: n.Add, build: Builder) -> n.Node:
         rest = reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), others) if others else ONE
         rests.append(build.scale(number(coefficient), rest))
     inner = reduce(build.add, rests) if any(r.shape.is_scalar for r in rests) else collect(rests, build)
+    if is_zero(inner) or inner.shape != node.shape and not inner.shape.is_scalar:
+        return node  # the terms cancel: collect has its own zero for that
     return _slopes_last(n.Hadamard(inner, common, shape=node.shape), build)  # eˣ + x ⊙ eˣ = (1 + x) ⊙ eˣ
 
 

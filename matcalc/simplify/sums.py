@@ -194,6 +194,8 @@ def bracket_coefficients(node: n.Node, build: Builder, keep: frozenset[n.Node] =
                 if len(magnitudes) == 1 and magnitudes != {1}:
                     shared = magnitudes.pop()
                     inner = collect([build.scale(number(c / shared), core) for c, core in terms], build)
+                    if inner.shape != child.shape:
+                        return current
                     if isinstance(current, n.Divide):  # 2(S x - ...) / (xᵀx)
                         return n.Divide(build.scale(number(shared), inner), current.right, shape=current.shape)
                     children = iter(range(2))
