@@ -125,7 +125,13 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
 
         with np.errstate(all="ignore"):
             try:
-                shown = _contract(result, evaluate_shown(result, point), weight, directions, point)
+                value = evaluate_shown(result, point)
+            except ValueError:  # shapes that do not conform: the shown form is malformed, not unreliable
+                return float("inf")
+            except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError):
+                raise _Unreliable from None
+            try:
+                shown = _contract(result, value, weight, directions, point)
                 coarse, size = difference(STEP)
                 # rounding in a difference is about eps |C| / h: below ten times that, a value is noise
                 noise = 10 * np.finfo(float).eps * size / STEP / TOLERANCE

@@ -78,3 +78,18 @@ def test_rounding_of_a_cancelling_sum_is_not_a_wrong_result():
     The self-check refused this right derivative (fuzz test); finite differences agree to 1e-10 by hand."""
     result = diff("sigmoid(||tr(A) ones(n)||^2 exp(tanh(A x)))", "A", "a: scalar")
     assert result.check.holds
+
+
+def test_a_malformed_shown_form_is_refused_not_left_unchecked(runner, monkeypatch):
+    """A rule that leaves shapes that do not conform (W W for an m×n W) makes the shown form impossible to
+    evaluate: that is a wrong result (exit 4), never a point the check skips as unreliable."""
+    import matcalc.simplify as simplify_package
+    from matcalc import nodes as n
+
+    def malformed(node, build, keep=frozenset()):
+        return n.MatMul(node, node, shape=node.shape) if node.shape.is_matrix else node
+
+    monkeypatch.setattr(simplify_package, "RULES", (malformed,))
+    result = runner.invoke(cli, ["diff", "W x", "--wrt", "x", "--let", "W: matrix(m, n), x: vector(n)"])
+    assert result.exit_code == 4, result.output
+    assert "internal error" in result.stderr
