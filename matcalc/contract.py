@@ -658,7 +658,7 @@ def _combine_equal(pairs: list[tuple[Fraction, n.Node]]) -> list[tuple[Fraction,
     return [(c, core) for core, c in combined.items() if c != 0]
 
 
-def _outer_factor(core: n.Node, side: str) -> tuple[n.Node, n.Node] | None:
+def _outer_factor(core: n.Node, side: str, build: Builder) -> tuple[n.Node, n.Node] | None:
     """The first (side left) or last (side right) factor of a product chain, and the rest of it:
     ((U' s) s') -> (U', s s') on the left, (s', U' s) on the right."""
     if not isinstance(core, n.MatMul):
@@ -668,7 +668,7 @@ def _outer_factor(core: n.Node, side: str) -> tuple[n.Node, n.Node] | None:
     first, rest = core.left, [core.right]
     while isinstance(first, n.MatMul):  # products associate to the left
         first, rest = first.left, [first.right, *rest]
-    return first, reduce(lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)), rest)
+    return first, reduce(build.matmul, rest)  # the builder: z (zᵀz) is a scaling, not a product
 
 
 def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: str) -> list[tuple[Fraction, n.Node]]:
@@ -677,7 +677,7 @@ def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: s
     groups: dict[n.Node, list[tuple[Fraction, n.Node]]] = {}
     order: list[object] = []
     for coefficient, core in pairs:
-        outer = _outer_factor(core, side)
+        outer = _outer_factor(core, side, build)
         key = outer[0] if outer is not None else None
         if key is None:
             order.append((coefficient, core))
@@ -695,7 +695,7 @@ def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: s
         if len(members) == 1:
             result.append(members[0])
             continue
-        rests = [build.scale(number(c), _outer_factor(core, side)[1]) for c, core in members]
+        rests = [build.scale(number(c), _outer_factor(core, side, build)[1]) for c, core in members]
         inner = collect(rests, build, inner=True)
         result.append((Fraction(1), build.matmul(inner, item) if side == "right" else build.matmul(item, inner)))
     return result

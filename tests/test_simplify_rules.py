@@ -30,6 +30,9 @@ FIXTURES = [
     ("sum((x + 2) .* x)", "x", "x: vector(n)", "denominator", 1, "2x + 2"),
     # like terms whatever form their numbers take: ½(α w) and (α/2) w are one term (PRML (3.55))
     ("beta/2 ||t - Phi w||^2 + alpha/2 w'w", "w", "", "denominator", 1, "alpha w - beta Phi'(t - Phi w)"),
+    # and wherever their scalar factors stand: z zᵀ(zᵀz) and (zᵀz) z zᵀ are one term; the NumPy code of
+    # z(zᵀz) as a product of a vector and a 1×1 matrix was wrong (exploring profile)
+    ("(z z') ((z z') z)", "z", "z: vector(m)", "numerator", 1, "(z'z)^2 I + 4z z'(z'z)"),
     # sum of entries: ∂ sum(x z)/∂z = sum(x) (P&H §4.3); the bias of a squared error (d2l §3.1.1)
     ("sum(x z)", "z", "x: vector(n), z: scalar", "numerator", 1, "sum(x)"),
     ("1/2 ||X w + b - y||^2", "b", "b: scalar", "denominator", 1, "sum(X w + b - y)"),

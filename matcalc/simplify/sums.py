@@ -54,15 +54,34 @@ def like_terms(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset
 
 def _like_terms(node: n.Add, build: Builder, keep: frozenset[n.Node]) -> n.Node:
     terms = [_numbers_out(c, core) for c, core in signed_terms(node)]
-    keys = [_associated(core, keep) for _, core in terms]  # nodes hash once: no repr of deep layers
+    keys = [_product_key(_associated(core, keep)) for _, core in terms]  # nodes hash once: no text
     if len(set(keys)) == len(keys):
         return node
-    combined: dict[n.Node, tuple[Fraction, n.Node]] = {}
+    combined: dict[object, tuple[Fraction, n.Node]] = {}
     for (coefficient, core), key in zip(terms, keys):
         previous = combined.get(key, (Fraction(0), core))[0]
         combined[key] = (previous + coefficient, core)
     parts = [build.scale(number(c), core) for c, core in combined.values() if c != 0]
     return collect(parts, build) if parts else node
+
+
+def _product_key(node: n.Node) -> object:
+    """What a product is, whatever the place of its scalar factors: z zᵀ(zᵀz), (zᵀz) z zᵀ and z(zᵀz) zᵀ have
+    one key (its scalars as a multiset, its vectors and matrices in order); anything else is itself."""
+    if not isinstance(node, (n.MatMul, n.ScalarMul)) or node.shape.is_scalar:
+        return node
+    scalars: dict[n.Node, int] = {}
+    factors: list[n.Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (n.MatMul, n.ScalarMul)) and not current.shape.is_scalar:
+            stack += [current.right, current.left]
+        elif current.shape.is_scalar:
+            scalars[current] = scalars.get(current, 0) + 1
+        else:
+            factors.append(current)
+    return frozenset(scalars.items()), tuple(factors)
 
 
 def _numbers_out(coefficient: Fraction, core: n.Node) -> tuple[Fraction, n.Node]:
