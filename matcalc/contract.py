@@ -588,17 +588,17 @@ def _size(node: n.Node) -> int:
 
 def _merged_diagonals(terms: list[n.Node], build: Builder) -> list[n.Node]:
     """diag(a) + 2 diag(b) - diag(c) = diag(a + 2b - c): several diagonal matrices are one."""
-    diagonals = [(c, core) for c, core in map(_split_coefficient, terms) if isinstance(core, n.DiagMatrix)]
+    diagonals = [(c, core) for c, core in map(split_coefficient, terms) if isinstance(core, n.DiagMatrix)]
     if len(diagonals) < 2:
         return terms
-    others = [t for t in terms if not isinstance(_split_coefficient(t)[1], n.DiagMatrix)]
+    others = [t for t in terms if not isinstance(split_coefficient(t)[1], n.DiagMatrix)]
     inside = collect([build.scale(number(c), core.operand) for c, core in diagonals], build)
     return [build.diag_matrix(inside), *others]
 
 
 def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
     terms = _merged_diagonals(terms, build)
-    pairs = _combine_equal([_split_coefficient(term) for term in terms])
+    pairs = _combine_equal([split_coefficient(term) for term in terms])
     pairs = _factor_shared(pairs, build, side="right")
     pairs = _factor_shared(pairs, build, side="left")
     pairs = _combine_equal(pairs)
@@ -641,12 +641,13 @@ def _joined(signed: list[tuple[bool, n.Node]], build: Builder) -> n.Node:
     return result
 
 
-def _split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:
+def split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:
+    """-2 M as (-2, M)."""
     if isinstance(node, n.Neg):
-        c, core = _split_coefficient(node.operand)
+        c, core = split_coefficient(node.operand)
         return -c, core
     if isinstance(node, n.ScalarMul) and constant_value(node.left) is not None:
-        c, core = _split_coefficient(node.right)
+        c, core = split_coefficient(node.right)
         return constant_value(node.left) * c, core
     return Fraction(1), node
 

@@ -16,7 +16,7 @@ from functools import reduce
 
 from . import nodes as n
 from .build import ONE, ZERO, Builder, constant_value, is_zero, number
-from .contract import Contractor, Piece, collect
+from .contract import Contractor, Piece, collect, split_coefficient
 from .cse import name_repeated
 from .decls import Env
 from .rules import Differentiator, Kink
@@ -376,7 +376,7 @@ def _combine_pieces(form: list[IndexTerm], reading, build: Builder) -> list[Inde
         shared = magnitudes.pop() if len(magnitudes) == 1 and 0 not in magnitudes else Fraction(1)
         total = collect([build.scale(number(c / shared), first if node is None else node) for c, node in parts],
                         build, inner=True)
-        coefficient, core = _numeric_factor(total)
+        coefficient, core = split_coefficient(total)
         coefficient *= shared
         if coefficient == 0 or is_zero(core):
             continue
@@ -408,17 +408,6 @@ def _differs_in_one_piece(template: IndexTerm, term: IndexTerm, at: int | None,
         return None
     aligned = theirs if theirs.indices == mine.indices else _flipped(theirs, build)
     return k, aligned.node(build)
-
-
-def _numeric_factor(node: n.Node) -> tuple[Fraction, n.Node]:
-    """-2 M as (-2, M)."""
-    if isinstance(node, n.Neg):
-        c, core = _numeric_factor(node.operand)
-        return -c, core
-    if isinstance(node, n.ScalarMul) and constant_value(node.left) is not None:
-        c, core = _numeric_factor(node.right)
-        return constant_value(node.left) * c, core
-    return Fraction(1), node
 
 
 def _terms_ordered(form: list[IndexTerm], reading, order: int) -> list[IndexTerm]:
