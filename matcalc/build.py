@@ -184,10 +184,15 @@ def _inverted_product(build: Builder, node: n.Node) -> list[n.Node] | None:
 
 
 def _chain(node: n.Node) -> list[n.Node]:
-    """The factors of a product chain, left to right."""
-    if isinstance(node, n.MatMul):
-        return _chain(node.left) + _chain(node.right)
-    return [node]
+    """The factors of a product chain, left to right (without recursion: a network's chains are long)."""
+    factors, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.MatMul):
+            stack += [current.right, current.left]
+        else:
+            factors.append(current)
+    return factors
 
 
 def _is_ones(node: n.Node) -> bool:

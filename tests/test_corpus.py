@@ -239,13 +239,12 @@ def contract(tensor: np.ndarray, directions: list[np.ndarray], expr_shape) -> np
     return np.asarray(tensor).reshape(expr_shape)
 
 
-def check_entry(entry) -> float:
+def textbook_at_a_point(entry, rng: np.random.Generator):
+    """A point in the functions' domains and, there, the textbook form's tensor (in its natural axis
+    order), with the function's and the variable's shapes."""
     sizes = sizes_for(entry.let)
     expr = parse(entry.expr, entry.let)
-    pieces = [expr]
-    if not entry.index_notation:
-        pieces.append(parse(entry.form, entry.let))
-    rng = np.random.default_rng(seed(entry))
+    pieces = [expr] if entry.index_notation else [expr, parse(entry.form, entry.let)]
     for attempt in range(200):
         values = draw(pieces, entry.wrt, sizes, rng, attempt % 3)
         if well_conditioned(values) and inside(pieces, values, sizes, entry.wrt, rng):
@@ -258,6 +257,12 @@ def check_entry(entry) -> float:
         tensor = index_form_tensor(entry, values, sizes, expr_shape, var_shape)
     else:
         tensor = matrix_form_tensor(value_of(pieces[1].expr, values, sizes), entry, expr_shape, var_shape)
+    return values, sizes, expr, tensor, expr_shape, var_shape
+
+
+def check_entry(entry) -> float:
+    rng = np.random.default_rng(seed(entry))
+    values, sizes, expr, tensor, expr_shape, var_shape = textbook_at_a_point(entry, rng)
     worst = 0.0
     for _ in range(2):
         directions = [rng.standard_normal(var_shape) for _ in range(entry.order)]
@@ -372,20 +377,7 @@ def matcalc_value(entry, values: dict[str, np.ndarray]) -> np.ndarray:
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: f"line{e.line}")
 def test_matcalc_agrees_with_the_textbook(entry):
     """Every matcalc result is numerically the textbook form (the form may differ, the value may not)."""
-    sizes = sizes_for(entry.let)
-    expr = parse(entry.expr, entry.let)
-    pieces = [expr] if entry.index_notation else [expr, parse(entry.form, entry.let)]
-    rng = np.random.default_rng(seed(entry) + 1)
-    for attempt in range(200):
-        values = draw(pieces, entry.wrt, sizes, rng, attempt % 3)
-        if well_conditioned(values) and inside(pieces, values, sizes, entry.wrt, rng):
-            break
-    expr_shape = value_of(expr.expr, values, sizes).shape
-    var_shape = values[entry.wrt].shape
-    if entry.index_notation:
-        tensor = index_form_tensor(entry, values, sizes, expr_shape, var_shape)
-    else:
-        tensor = matrix_form_tensor(value_of(pieces[1].expr, values, sizes), entry, expr_shape, var_shape)
+    values, _, _, tensor, expr_shape, var_shape = textbook_at_a_point(entry, np.random.default_rng(seed(entry) + 1))
     expected = arranged(tensor, entry, expr_shape, var_shape)
     actual = matcalc_value(entry, values)
     assert actual.shape == expected.shape or actual.size == expected.size == 1

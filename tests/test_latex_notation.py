@@ -23,7 +23,7 @@ from matcalc import nodes as n
 from matcalc.api import diff, parse
 from matcalc.cli import cli
 from matcalc.errors import InputError
-from matcalc.render.latex import LINE_WIDTH, latex_expression, latex_text
+from matcalc.render.latex import LINE_WIDTH, latex_expression
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_latex_input import normal, reads_back, sized, zero_matrix  # noqa: E402

@@ -13,6 +13,7 @@ from functools import reduce
 
 from .. import nodes as n
 from ..build import Builder
+from ..shapes import Shape
 from .sums import signed_terms
 from .walk import bottom_up, product_factors
 
@@ -35,16 +36,12 @@ def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
         if isinstance(current, n.MatMul) and current not in inner_products:
             factors = product_factors(current)
             if len(factors) >= _MIN_CHAIN and all(_reduces(f, build) for f in factors):
-                product = reduce(lambda a, b: n.MatMul(a, b, shape=_product_shape(a, b)),
+                product = reduce(lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)),
                                  [flipped(f, build) for f in reversed(factors)])
                 return n.Transpose(product, shape=current.shape)
         return current
 
     return bottom_up(node, rewrite, keep)
-
-
-def _product_shape(a: n.Node, b: n.Node):
-    return type(a.shape)(a.shape.rows, b.shape.cols)
 
 
 def marks(node: n.Node) -> int:
