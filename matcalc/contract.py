@@ -592,7 +592,9 @@ def _merged_diagonals(terms: list[n.Node], build: Builder) -> list[n.Node]:
     if len(diagonals) < 2:
         return terms
     others = [t for t in terms if not isinstance(split_coefficient(t)[1], n.DiagMatrix)]
-    inside = collect([build.scale(number(c), core.operand) for c, core in diagonals], build)
+    # diag(zᵀ) = diag(z): every operand a column, or a row and a column would be added
+    columns = [core.operand if core.operand.shape.is_column else build.transpose(core.operand) for _, core in diagonals]
+    inside = collect([build.scale(number(c), column) for (c, _), column in zip(diagonals, columns)], build)
     return [build.diag_matrix(inside), *others]
 
 

@@ -52,6 +52,9 @@ from matcalc import diff
      "det(A Q B) Q⁻ᵀ"),
     ("det(A X B)", "X", "A: matrix(n, m), X: matrix(m, k), B: matrix(k, n)", "denominator", 1,
      "det(A X B)(B(A X B)^-1 A)'", "det(A X B)(B(A X B)⁻¹ A)ᵀ"),
+    # diagonals of a row and of a column merge as columns: d(z ⊙ z) = 2diag(z), never diag(z + zᵀ), whose
+    # shapes do not conform (exploring profile, once the self-check refused unconforming shapes)
+    ("diag(z') z", "z", "z: vector(m)", "numerator", 1, "2diag(z)", "2diag(z)"),
     # XᵀS X is symmetric for a symmetric S, so (XᵀS X)⁻ᵀ = (XᵀS X)⁻¹ and two terms are one (Cookbook (53))
     ("det(X'S X)", "X", "S: symmetric(n), X: matrix(n, m)", "denominator", 1, "2det(X'S X) S X(X'S X)^-1",
      "2det(XᵀS X) S X(XᵀS X)⁻¹"),
