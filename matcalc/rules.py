@@ -200,17 +200,19 @@ class Differentiator:
     def _matpower(self, node: n.MatPower, row, col) -> list[Term]:
         b = self.build
         base, power = node.base, node.exponent
-        if power < 0:
-            return self.derive(b.matpower(b.inverse(base), -power), row, col)
+        # A^-p = (A^-1)^p. What is differentiated is A^-1 as written, never simplified by symmetry: the
+        # builder's (Sᵀ)⁻¹ = S⁻¹ holds for a symmetric S, not for its unconstrained derivative
+        differentiated, value = (n.Inverse(base, shape=base.shape), b.inverse(base)) if power < 0 else (base, base)
+        power = abs(power)
         if power > MAX_MATRIX_POWER:
             raise UnsupportedError(f"matcalc differentiates matrix powers up to {MAX_MATRIX_POWER}",
                                    span=node.span)
         terms: list[Term] = []
         for k in range(power):  # d(A^p) = Σ_k A^k dA A^(p-1-k)
             j, l = self.fresh(base.shape.rows), self.fresh(base.shape.cols)
-            before = _identity_or(b.matpower(base, k), row, j)
-            after = _identity_or(b.matpower(base, power - 1 - k), l, col)
-            terms += with_factors(self.derive(base, j, l), *before, *after)
+            before = _identity_or(b.matpower(value, k), row, j)
+            after = _identity_or(b.matpower(value, power - 1 - k), l, col)
+            terms += with_factors(self.derive(differentiated, j, l), *before, *after)
         return terms
 
     def _transpose(self, node: n.Transpose, row, col) -> list[Term]:
@@ -219,7 +221,8 @@ class Differentiator:
     def _inverse(self, node: n.Inverse, row, col) -> list[Term]:
         # d(A^-1) = -A^-1 dA A^-1
         j, l = self.fresh(node.shape.rows), self.fresh(node.shape.cols)
-        terms = with_factors(self.derive(node.operand, j, l), factor(node, row, j), factor(node, l, col))
+        value = self.build.inverse(node.operand)  # (A⁻¹)⁻¹ is A as a value
+        terms = with_factors(self.derive(node.operand, j, l), factor(value, row, j), factor(value, l, col))
         return scaled(terms, Fraction(-1))
 
     # Functions

@@ -739,3 +739,12 @@ def test_a_sum_whose_factors_all_cancel_counts_its_terms():
     want = 2 * np.eye(4) - 2 * np.outer(ones, s) - 2 * np.outer(s, ones) - 2 * total * (np.diag(s) - np.outer(s, s)) \
         + 2 * 4 * np.outer(s, s)
     assert_close(eval(result.numpy, {"np": np}, {"x": x}), want)
+
+
+@pytest.mark.parametrize("source", ["inv(S^T)^-2", "inv(S')^-3", "(S')^-2"])
+def test_negative_powers_of_a_symmetric_variable_are_differentiated_as_written(source):
+    """A symmetric variable's derivative is the unconstrained one (its entries independent), so what is
+    differentiated may not be simplified by the symmetry: inv(Sᵀ)^-2 is (Sᵀ)², whose derivative by S is not
+    that of S² (exploring profile: it was, and the self-check refused it). Checked against finite differences."""
+    result = diff(source, "S", "S: symmetric(n)")
+    assert result.check.holds and result.check.points > 0
