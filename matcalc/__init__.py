@@ -10,4 +10,4 @@ from .errors import ExitStatus, MatcalcError
 from .layout import Layout
 
 __all__ = ["DiffResult", "DiffResults", "ExitStatus", "Layout", "MatcalcError", "Parsed", "declarations", "diff", "parse"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
