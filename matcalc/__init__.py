@@ -9,5 +9,15 @@ from .api import DiffResult, DiffResults, Parsed, declarations, diff, parse
 from .errors import ExitStatus, MatcalcError
 from .layout import Layout
 
-__all__ = ["DiffResult", "DiffResults", "ExitStatus", "Layout", "MatcalcError", "Parsed", "declarations", "diff", "parse"]
+__all__ = [
+    "DiffResult",
+    "DiffResults",
+    "ExitStatus",
+    "Layout",
+    "MatcalcError",
+    "Parsed",
+    "declarations",
+    "diff",
+    "parse",
+]
 __version__ = "0.2.0"

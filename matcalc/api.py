@@ -6,12 +6,11 @@ escaping error, so the CLI can show it with a caret.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import difflib
-import re
 
 from . import nodes
 from .assign import parse_assignments
@@ -29,9 +28,9 @@ from .result import Derivative, IndexTerm, differentiate, share_names
 if TYPE_CHECKING:
     from .selfcheck import CheckReport
     from .steps import Derivation
+from .closed_form import Solution
+from .closed_form import solve as stationary_point
 from .shapes import Shape
-from .solve import Solution
-from .solve import solve as stationary_point
 
 Declarations = str | Iterable[str] | Env | None
 MAX_ORDER = 6  # each order multiplies the terms; beyond the sixth no one asks, and the work grows fast
@@ -72,8 +71,7 @@ class Parsed:
 
     def shape_facts(self) -> dict[str, Any]:
         """The JSON fields every command shares: each variable's shape, and which were assumed."""
-        return {"shapes": {name: shape.dims() for name, shape in self.shapes().items()},
-                "assumed": list(self.assumed)}
+        return {"shapes": {name: shape.dims() for name, shape in self.shapes().items()}, "assumed": list(self.assumed)}
 
     def to_sympy(self):
         """The expression as a SymPy object: a matrix expression over MatrixSymbols whose dimensions are
@@ -113,7 +111,7 @@ def declarations(let: Declarations) -> Env:
     try:
         return parse_declarations(text)
     except MatcalcError as error:
-        raise error.with_source(text)
+        raise error.with_source(text) from None
 
 
 def parse(source: str, let: Declarations = None, layout: Layout | str = Layout.NUMERATOR) -> Parsed:
@@ -128,7 +126,7 @@ def parse(source: str, let: Declarations = None, layout: Layout | str = Layout.N
         tree = parse_syntax(source, env.decls.keys())
         checked = check(tree, env, source, Layout(layout))
     except MatcalcError as error:
-        raise error.with_source(source)
+        raise error.with_source(source) from None
     return Parsed(source, checked.expr, env, checked.assumed)
 
 
@@ -190,8 +188,16 @@ class DiffResult:
         fit a displayed line of an article page (LINE_WIDTH)."""
         return latex_text(self.derivative, "equation", LINE_WIDTH)
 
-    def latex_text(self, mode: str = "equation", width: int | None = None, *, derivative: str = "frac",
-                   matrices: str = "italic", sigmoid: str = "sigma", notes: str | None = None) -> str:
+    def latex_text(
+        self,
+        mode: str = "equation",
+        width: int | None = None,
+        *,
+        derivative: str = "frac",
+        matrices: str = "italic",
+        sigmoid: str = "sigma",
+        notes: str | None = None,
+    ) -> str:
         """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone); a
         result wider than `width` characters broken into an aligned block; with steps, the
         derivation as one align* block. The notation: `derivative` "frac" or "nabla", `matrices`
@@ -205,8 +211,9 @@ class DiffResult:
             from .render.steps import steps_latex
 
             return steps_latex(self.derivation)
-        return latex_text(self.derivative, mode, width, derivative=derivative, matrices=matrices, sigmoid=sigmoid,
-                          notes=notes)
+        return latex_text(
+            self.derivative, mode, width, derivative=derivative, matrices=matrices, sigmoid=sigmoid, notes=notes
+        )
 
     def report(self, unicode: bool = True) -> list[str]:
         """The lines of `matcalc diff`'s text output (after the derivation's steps, with steps), ending
@@ -215,8 +222,11 @@ class DiffResult:
         if self.derivation is not None:
             from .render.steps import steps_text
 
-            lines = [f"{self.parsed.source}: the derivation, step by step", *steps_text(self.derivation, unicode),
-                     *lines]
+            lines = [
+                f"{self.parsed.source}: the derivation, step by step",
+                *steps_text(self.derivation, unicode),
+                *lines,
+            ]
         return lines + ([self.check.text()] if self.check is not None else [])
 
     def summary(self) -> dict[str, str]:
@@ -237,8 +247,10 @@ class DiffResult:
         """<Derivative ∂(x'Ax)/∂x = (A + A')x, shape (n, 1), denominator>"""
         power = "" if self.order == 1 else str(self.order).translate(_SUPERSCRIPTS)
         where = "".join(f", {name} = {value}" for name, value in self.where)
-        return (f"<Derivative ∂{power}({self.parsed.source})/∂{self.wrt}{power} = {self.text}{where}, "
-                f"shape {_shape_text(self.shape)}, {self.layout.value}>")
+        return (
+            f"<Derivative ∂{power}({self.parsed.source})/∂{self.wrt}{power} = {self.text}{where}, "
+            f"shape {_shape_text(self.shape)}, {self.layout.value}>"
+        )
 
     def to_sympy(self):
         """The derivative as a SymPy object with the shape's dimension symbols: a matrix expression over
@@ -280,8 +292,11 @@ class DiffResult:
 
         def derivative(*args, **kwargs):
             values = dict(zip(names, args)) | kwargs
-            point = point_from({name: np.asarray(value, dtype=float).tolist() for name, value in values.items()},
-                               self.parsed.shapes(), dimensions)
+            point = point_from(
+                {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()},
+                self.parsed.shapes(),
+                dimensions,
+            )
             return np.asarray(evaluate_shown(self.derivative, point), dtype=float)
 
         derivative.__name__ = f"d_{self.wrt}"
@@ -292,8 +307,11 @@ class DiffResult:
         return f"$${self.latex}$$"
 
     def _repr_markdown_(self) -> str:
-        lines = [f"$${self.latex_text(notes='none')}$$", "",  # the notes follow, as text
-                 f"shape {self.summary()['result shape']}, {self.layout.value} layout"]
+        lines = [
+            f"$${self.latex_text(notes='none')}$$",
+            "",  # the notes follow, as text
+            f"shape {self.summary()['result shape']}, {self.layout.value} layout",
+        ]
         if self.parsed.assumed:
             lines.append(f"; assumed {self.parsed.assumed_text()}")
         lines += [f"\n\n*note:* {note}" for note in self.notes]
@@ -310,7 +328,7 @@ class DiffResult:
             dimensions = {sub.name for sub in nodes.walk(self.parsed.expr) if isinstance(sub, nodes.DimSize)}
             point = point_from(assignments, self.parsed.shapes(), dimensions)
         except MatcalcError as error:
-            raise error.with_source(source)
+            raise error.with_source(source) from None
         return as_plain(evaluate_shown(self.derivative, point))
 
     def verify(self, seed: int = 0, points: int = 10) -> float:
@@ -373,8 +391,11 @@ class DiffResults(list):
         objects = {"expression": first.parsed.to_sympy()}
         objects |= {f"d_{result.wrt}": result.to_sympy() for result in self}
         layout = first.layout.value
-        return sympy_code(objects, f"{first.parsed.source} and its derivative{'s' if len(self) > 1 else ''} by "
-                                   f"{', '.join(r.wrt for r in self)} ({layout} layout), built by matcalc")
+        return sympy_code(
+            objects,
+            f"{first.parsed.source} and its derivative{'s' if len(self) > 1 else ''} by "
+            f"{', '.join(r.wrt for r in self)} ({layout} layout), built by matcalc",
+        )
 
     def code(self, backend: str = "numpy") -> str:
         """One self-contained module for numpy, torch or jax: f(...), derivative(...) returning every
@@ -398,8 +419,14 @@ class DiffResults(list):
             d = result.derivative
             for name, definition in d.where:
                 where.setdefault(name, to_sympy(definition))
-            gradients.append(Gradient(result.wrt, _sympy_of(d.matrix, d.index_form, d),
-                                      tuple(_plain(dim) for dim in d.shape if dim != 1), _contraction(d)))
+            gradients.append(
+                Gradient(
+                    result.wrt,
+                    _sympy_of(d.matrix, d.index_form, d),
+                    tuple(_plain(dim) for dim in d.shape if dim != 1),
+                    _contraction(d),
+                )
+            )
         # example inputs for check_gradient: where the expression is defined (det(C B) may be singular)
         point = sample_point(parsed.expr, parsed.env, np.random.default_rng(0), symbolic_derivatives=False)
         values = {}
@@ -408,13 +435,24 @@ class DiffResults(list):
             value = value.item() if shape.is_scalar else value.ravel() if shape.is_column else value
             values[name] = np.round(value, 6).tolist() if not shape.is_scalar else round(value, 6)
         value_shape = tuple(_plain(dim) for dim in (parsed.shape.rows, parsed.shape.cols) if dim != 1)
-        title = (f"{parsed.source}: its value and its derivative{'s' if len(self) > 1 else ''} by "
-                 f"{', '.join(r.wrt for r in self)} ({first.layout.value} layout"
-                 f"{'' if first.order == 1 else f', order {first.order}'})")
-        return framework_module(backend, title=title, variables=variables, sizes_from=sources,
-                                value=to_sympy(parsed.expr), value_shape=value_shape, where=list(where.items()),
-                                gradients=gradients, order=first.order, point=values,
-                                sample_sizes={k: v for k, v in point.sizes.items() if isinstance(k, str)})
+        title = (
+            f"{parsed.source}: its value and its derivative{'s' if len(self) > 1 else ''} by "
+            f"{', '.join(r.wrt for r in self)} ({first.layout.value} layout"
+            f"{'' if first.order == 1 else f', order {first.order}'})"
+        )
+        return framework_module(
+            backend,
+            title=title,
+            variables=variables,
+            sizes_from=sources,
+            value=to_sympy(parsed.expr),
+            value_shape=value_shape,
+            where=list(where.items()),
+            gradients=gradients,
+            order=first.order,
+            point=values,
+            sample_sizes={k: v for k, v in point.sizes.items() if isinstance(k, str)},
+        )
 
     def numpy_code(self) -> str:
         return self.code("numpy")
@@ -440,9 +478,15 @@ def variable_names(wrt: str | Iterable[str]) -> list[str]:
     return names
 
 
-def diff(source: str, wrt: str | Iterable[str], let: Declarations = None,
-         layout: Layout | str = Layout.NUMERATOR, order: int = 1, check: bool = True,
-         steps: bool = False) -> DiffResult | DiffResults:
+def diff(
+    source: str,
+    wrt: str | Iterable[str],
+    let: Declarations = None,
+    layout: Layout | str = Layout.NUMERATOR,
+    order: int = 1,
+    check: bool = True,
+    steps: bool = False,
+) -> DiffResult | DiffResults:
     """Differentiate an expression with respect to a variable, or to several.
 
     One name gives a DiffResult; a list of names or a comma list ("W1,b1") gives a DiffResults, a list
@@ -464,14 +508,16 @@ def diff(source: str, wrt: str | Iterable[str], let: Declarations = None,
         raise InputError(f"the order of a derivative is a whole number from 1 to {MAX_ORDER}, not {order}")
     variables = [_variable(parsed, name) for name in names]
     try:
-        derivatives = [differentiate(parsed.expr, variable, parsed.env, Layout(layout), order)
-                       for variable in variables]
+        derivatives = [
+            differentiate(parsed.expr, variable, parsed.env, Layout(layout), order) for variable in variables
+        ]
     except MatcalcError as error:
-        raise error.with_source(source)
+        raise error.with_source(source) from None
     if len(derivatives) > 1:
         share_names(derivatives)
-    results = [DiffResult(parsed, derivative, run_check(parsed, derivative) if check else None)
-               for derivative in derivatives]
+    results = [
+        DiffResult(parsed, derivative, run_check(parsed, derivative) if check else None) for derivative in derivatives
+    ]
     if steps:
         for result in results:
             result.derivation = explain(parsed, result.derivative, check)
@@ -497,8 +543,9 @@ def _sympy_of(matrix: nodes.Node | None, index_form: list[IndexTerm] | None, der
 
     if matrix is not None:
         return to_sympy(matrix)
-    terms = [(t.coefficient, t.scalars, [(p.elements, p.indices) for p in t.pieces], t.summed)
-             for t in index_form or []]
+    terms = [
+        (t.coefficient, t.scalars, [(p.elements, p.indices) for p in t.pieces], t.summed) for t in index_form or []
+    ]
     return index_array(terms, derivative.free, derivative.dims)
 
 
@@ -514,8 +561,10 @@ def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Deriv
     from .steps import derive_steps, differentiate_again
 
     try:
-        orders = [differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k)
-                  for k in range(1, derivative.order)] + [derivative]
+        orders = [
+            differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k)
+            for k in range(1, derivative.order)
+        ] + [derivative]
         derivation = derive_steps(parsed.expr, derivative.wrt, parsed.env, derivative.layout, orders[0])
         differentiate_again(derivation, parsed.env, orders[1:])
         if check:
@@ -523,7 +572,7 @@ def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Deriv
                 if result is not derivative:
                     run_check(Parsed(parsed.source, result.expr, parsed.env, {}), result)
     except MatcalcError as error:
-        raise error.with_source(parsed.source)
+        raise error.with_source(parsed.source) from None
     return derivation
 
 
@@ -531,8 +580,9 @@ def run_check(parsed: Parsed, derivative: Derivative, seed: int = 0, points: int
     """SPEC §3's self-check; a result that fails it raises SelfCheckError (exit 4) and is never shown."""
     from .selfcheck import internal_error, self_check
 
-    lower = [differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k)
-             for k in range(1, derivative.order)]
+    lower = [
+        differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k) for k in range(1, derivative.order)
+    ]
     report = self_check(lower + [derivative], parsed.env, seed, points)
     if report.points and not report.holds:
         raise internal_error(derivative, parsed.source, report).with_source(parsed.source)
@@ -557,8 +607,9 @@ class SolveResult:
 
     @property
     def latex(self) -> str:
-        return f"{latex_name(self.wrt, bold=self.solution.wrt.shape.is_vector)} = " \
-               f"{latex_expression(self.solution.value)}"
+        return (
+            f"{latex_name(self.wrt, bold=self.solution.wrt.shape.is_vector)} = {latex_expression(self.solution.value)}"
+        )
 
     @property
     def numpy(self) -> str:
@@ -568,22 +619,31 @@ class SolveResult:
 
     def report(self, unicode: bool = True) -> list[str]:
         offset = expression_text(self.solution.gradient_at_zero, unicode)
-        offset = "" if offset == "0" or set(offset) <= {"0", " "} else \
-            f" - {offset[1:]}" if offset.startswith("-") else f" + {offset}"
+        offset = (
+            ""
+            if offset == "0" or set(offset) <= {"0", " "}
+            else f" - {offset[1:]}"
+            if offset.startswith("-")
+            else f" + {offset}"
+        )
         hessian = self.solution.hessian
         slope = expression_text(hessian, unicode)
         slope = f"({slope})" if isinstance(hessian, nodes.Add) else slope  # (Aᵀ + A) x, not Aᵀ + A x
-        lines = [f"{self.wrt} = {expression_text(self.solution.value, unicode)}",
-                 f"the stationary point of {self.parsed.source}, where its gradient "
-                 f"{slope} {self.wrt}{offset} is 0"]
+        lines = [
+            f"{self.wrt} = {expression_text(self.solution.value, unicode)}",
+            f"the stationary point of {self.parsed.source}, where its gradient {slope} {self.wrt}{offset} is 0",
+        ]
         if self.parsed.assumed:
             lines.append(f"assumed: {self.parsed.assumed_text()}")
         return lines
 
     def summary(self) -> dict[str, str]:
-        return {"expression": self.parsed.source, "variable": self.wrt,
-                "solution": f"{self.wrt} = {expression_text(self.solution.value, unicode=True)}",
-                "assumptions": self.parsed.assumed_text()}
+        return {
+            "expression": self.parsed.source,
+            "variable": self.wrt,
+            "solution": f"{self.wrt} = {expression_text(self.solution.value, unicode=True)}",
+            "assumptions": self.parsed.assumed_text(),
+        }
 
     def to_json(self) -> dict[str, Any]:
         parsed = self.parsed
@@ -611,13 +671,14 @@ def solve(source: str, wrt: str, let: Declarations = None) -> SolveResult:
     try:
         return SolveResult(parsed, stationary_point(parsed.expr, variable, parsed.env))
     except MatcalcError as error:
-        raise error.with_source(source)
+        raise error.with_source(source) from None
 
 
 def _variable(parsed: Parsed, wrt: str) -> nodes.Var:
     variables = parsed.shapes()
     if wrt not in variables:
         hint = difflib.get_close_matches(wrt, list(variables), n=1, cutoff=0.0)
-        raise UnknownSymbolError(f"the variable {wrt} does not appear in {parsed.source}",
-                                 hint=f"did you mean {hint[0]}?" if hint else None)
+        raise UnknownSymbolError(
+            f"the variable {wrt} does not appear in {parsed.source}", hint=f"did you mean {hint[0]}?" if hint else None
+        )
     return nodes.Var(wrt, shape=variables[wrt])

@@ -31,7 +31,7 @@ def parse_assignments(source: str) -> dict[str, float | list]:
         match = _NAME.match(text)
         if match is None:
             raise InputError("expected name=value, as in x=1 or w=[1, 2]", span=Span(start, start + len(text)))
-        raw = text[match.end():].strip()
+        raw = text[match.end() :].strip()
         where = Span(start + match.end(), start + len(text))
         try:
             value = json.loads(raw, parse_constant=_not_a_number)
@@ -40,11 +40,14 @@ def parse_assignments(source: str) -> dict[str, float | list]:
         try:
             value = _numbers(value)
         except OverflowError:
-            raise InputError(f"a number in the value of {match.group(1)} is too large (the largest is about "
-                             "1.8e308)", span=where) from None
+            raise InputError(
+                f"a number in the value of {match.group(1)} is too large (the largest is about 1.8e308)", span=where
+            ) from None
         if value is None:
-            raise InputError(f"the value of {match.group(1)} is not a number, a list of numbers or a list of "
-                             "lists of numbers", span=where)
+            raise InputError(
+                f"the value of {match.group(1)} is not a number, a list of numbers or a list of lists of numbers",
+                span=where,
+            )
         values[match.group(1)] = value
     return values
 
@@ -80,7 +83,9 @@ def _numbers(value):
             return None
         if all(isinstance(item, float) for item in items):
             return items
-        if all(isinstance(item, list) and all(isinstance(e, float) for e in item) for item in items) \
-                and len({len(item) for item in items}) == 1:
+        if (
+            all(isinstance(item, list) and all(isinstance(e, float) for e in item) for item in items)
+            and len({len(item) for item in items}) == 1
+        ):
             return items
     return None

@@ -34,7 +34,6 @@ TIME_LIMIT = 2.0  # seconds of CPU time for one identity, a safety net under the
 INTERNAL_ERROR = "internal error"  # the start of the detail of an error row that is matcalc's fault
 
 
-
 @dataclass
 class CheckResult:
     line: int
@@ -79,8 +78,9 @@ def source_lines(source: str) -> Iterator[tuple[int, str]]:
         yield number, raw.removesuffix("\r")
 
 
-def read_identities(source: str, layout: Layout = Layout.NUMERATOR, file: str = "-",
-                    seed: int = 0) -> Iterator[Identity | CheckResult]:
+def read_identities(
+    source: str, layout: Layout = Layout.NUMERATOR, file: str = "-", seed: int = 0
+) -> Iterator[Identity | CheckResult]:
     """The identities of a file, each with its context; a bad `let` or `layout` line is an error result.
 
     A `let` line declares the names it mentions, replacing an earlier declaration of the same name (a new
@@ -101,8 +101,14 @@ def read_identities(source: str, layout: Layout = Layout.NUMERATOR, file: str = 
             try:
                 context.layout = Layout(rest.strip())
             except ValueError:
-                yield CheckResult(number, text, ERROR, detail=f"unknown layout '{rest.strip()}': numerator, "
-                                  "denominator or mixed", column=raw.index(rest) + 1, file=file)
+                yield CheckResult(
+                    number,
+                    text,
+                    ERROR,
+                    detail=f"unknown layout '{rest.strip()}': numerator, denominator or mixed",
+                    column=raw.index(rest) + 1,
+                    file=file,
+                )
         else:
             yield Identity(number, text, context.env, context.layout, file, seed + number)
 
@@ -115,8 +121,10 @@ def redeclared(env: Env, let: str) -> Env:
     merged = Env(decls)
     for name in sorted(merged.dimension_names & decls.keys()):
         found = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", let)
-        raise DeclarationError(f"{name} is declared as a variable and used as a dimension",
-                               span=Span(found.start(), found.end()) if found else None)
+        raise DeclarationError(
+            f"{name} is declared as a variable and used as a dimension",
+            span=Span(found.start(), found.end()) if found else None,
+        )
     return merged
 
 
@@ -129,27 +137,45 @@ def check_identity(identity: Identity) -> CheckResult:
     except MatcalcError as error:
         return _error(identity.line, identity.text, error, identity.text, file=identity.file)
     except OutOfTime:
-        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
-                           detail=f"not answered within {TIME_LIMIT:g} s of CPU time, the limit for one identity: "
-                                  "too large to check (not supported yet)")
+        return CheckResult(
+            identity.line,
+            identity.text,
+            ERROR,
+            file=identity.file,
+            detail=f"not answered within {TIME_LIMIT:g} s of CPU time, the limit for one identity: "
+            "too large to check (not supported yet)",
+        )
     except RecursionError:
-        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
-                           detail="the identity is too deeply nested to work with")
+        return CheckResult(
+            identity.line,
+            identity.text,
+            ERROR,
+            file=identity.file,
+            detail="the identity is too deeply nested to work with",
+        )
     except MemoryError:
-        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
-                           detail="the identity needs more memory than matcalc allows itself (not supported yet)")
-    except Exception as error:  # noqa: BLE001 - matcalc's own fault; the other lines still get their verdicts
-        return CheckResult(identity.line, identity.text, ERROR, file=identity.file,
-                           detail=f"{INTERNAL_ERROR}: {type(error).__name__}: {error} (please report it with "
-                                  "this line)")
+        return CheckResult(
+            identity.line,
+            identity.text,
+            ERROR,
+            file=identity.file,
+            detail="the identity needs more memory than matcalc allows itself (not supported yet)",
+        )
+    except Exception as error:
+        return CheckResult(
+            identity.line,
+            identity.text,
+            ERROR,
+            file=identity.file,
+            detail=f"{INTERNAL_ERROR}: {type(error).__name__}: {error} (please report it with this line)",
+        )
 
 
 def _error(line: int, text: str, error: MatcalcError, source: str, offset: int = 0, file: str = "-") -> CheckResult:
     error.with_source(source)
     column = error.column()
     detail = error.message + (f" ({error.hint})" if error.hint else "")
-    return CheckResult(line, text, ERROR, detail=detail, column=None if column is None else column + offset,
-                       file=file)
+    return CheckResult(line, text, ERROR, detail=detail, column=None if column is None else column + offset, file=file)
 
 
 def _check(identity: Identity) -> CheckResult:
@@ -157,8 +183,10 @@ def _check(identity: Identity) -> CheckResult:
 
     env = identity.env
     lhs_tree, rhs_tree = parse_equation(identity.text, env.decls.keys())
-    lhs, rhs = (checked.expr for checked in check_all([lhs_tree, rhs_tree], env, identity.text, identity.layout,
-                                                      same_shape=True))
+    lhs, rhs = (
+        checked.expr
+        for checked in check_all([lhs_tree, rhs_tree], env, identity.text, identity.layout, same_shape=True)
+    )
     result = CheckResult(identity.line, identity.text, HOLDS, file=identity.file)
     if not _shapes_agree(lhs, rhs):
         return _shape_mismatch(identity, env, result, lhs, rhs)
@@ -211,8 +239,7 @@ def _other_layout_hint(identity: Identity, env: Env, lhs: n.Node, rhs: n.Node) -
             continue
         try:
             trees = parse_equation(identity.text, env.decls.keys())
-            other_lhs, other_rhs = (c.expr for c in check_all(list(trees), env, identity.text, layout,
-                                                              same_shape=True))
+            other_lhs, other_rhs = (c.expr for c in check_all(list(trees), env, identity.text, layout, same_shape=True))
         except MatcalcError:
             continue
         if not _shapes_agree(other_lhs, other_rhs):
@@ -247,15 +274,21 @@ def _proved(lhs: n.Node, rhs: n.Node, env: Env) -> bool:
         return False
 
 
-def check_source(source: str, layout: Layout = Layout.NUMERATOR, file: str = "-", seed: int = 0,
-                 jobs: int = 1) -> list[CheckResult]:
+def check_source(
+    source: str, layout: Layout = Layout.NUMERATOR, file: str = "-", seed: int = 0, jobs: int = 1
+) -> list[CheckResult]:
     """Check every identity of a file's text, in order."""
     return check_files([(file, source)], layout, seed, jobs)
 
 
-def check_files(sources: list[tuple[str, str | MatcalcError]], layout: Layout = Layout.NUMERATOR, seed: int = 0, jobs: int = 1,
-                on_start: Callable[[int], None] | None = None,
-                on_checked: Callable[[], None] | None = None) -> list[CheckResult]:
+def check_files(
+    sources: list[tuple[str, str | MatcalcError]],
+    layout: Layout = Layout.NUMERATOR,
+    seed: int = 0,
+    jobs: int = 1,
+    on_start: Callable[[int], None] | None = None,
+    on_checked: Callable[[], None] | None = None,
+) -> list[CheckResult]:
     """Check every identity of several (name, text) files, in order; a text may be the error that kept the
     file from being read, which becomes its one error row. The callbacks let a caller show progress: on_start gets the number of identities, on_checked is called after each."""
     items = [item for name, text in sources for item in _file_items(name, text, layout, seed)]
@@ -297,6 +330,11 @@ def report_json(results: list[CheckResult]) -> dict:
     counts = {status: sum(result.status == status for result in results) for status in (PROVED, HOLDS, FALSE, ERROR)}
     return {
         "results": [result.to_json() for result in results],
-        "summary": {"identities": len(results), "proved": counts[PROVED], "holds": counts[HOLDS],
-                    "false": counts[FALSE], "errors": counts[ERROR]},
+        "summary": {
+            "identities": len(results),
+            "proved": counts[PROVED],
+            "holds": counts[HOLDS],
+            "false": counts[FALSE],
+            "errors": counts[ERROR],
+        },
     }

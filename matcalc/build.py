@@ -60,9 +60,14 @@ def _matrix_power_parts(node: n.Node) -> tuple[n.Node, bool, int]:
 
 def _scalar_power_of_same(a: n.Node, b: n.Node) -> tuple[n.Node, int] | None:
     """(u, p + q) when the scalars a and b are u^p and u^q for whole positive p and q (u counts as u^1)."""
+
     def split(node: n.Node) -> tuple[n.Node, int]:
-        if isinstance(node, n.Power) and isinstance(node.exponent, n.Number) and node.exponent.value.denominator == 1 \
-                and node.exponent.value > 0:
+        if (
+            isinstance(node, n.Power)
+            and isinstance(node.exponent, n.Number)
+            and node.exponent.value.denominator == 1
+            and node.exponent.value > 0
+        ):
             return node.base, int(node.exponent.value)
         return node, 1
 
@@ -93,7 +98,7 @@ def logistic_operand(a: n.Node, b: n.Node) -> n.Node | None:
     """u, when a / b is exp(u) / (1 + exp(u)), the logistic sigmoid of u."""
     if not (isinstance(a, n.Apply) and a.function == "exp" and isinstance(b, n.Add) and a.shape == b.shape):
         return None
-    one = (lambda node: is_one(node) or (isinstance(node, n.Fill) and is_one(node.value)))
+    one = lambda node: is_one(node) or (isinstance(node, n.Fill) and is_one(node.value))
     if (one(b.left) and b.right == a) or (one(b.right) and b.left == a):
         return a.operand
     return None
@@ -113,7 +118,7 @@ def reciprocal_logistic_operand(b: n.Node) -> n.Node | None:
     """u, when 1 / b is 1 / (1 + exp(-u)), the logistic sigmoid of u."""
     if not isinstance(b, n.Add):
         return None
-    one = (lambda node: is_one(node) or (isinstance(node, n.Fill) and is_one(node.value)))
+    one = lambda node: is_one(node) or (isinstance(node, n.Fill) and is_one(node.value))
     exponential = b.right if one(b.left) else b.left if one(b.right) else None
     if isinstance(exponential, n.Apply) and exponential.function == "exp" and exponential.shape == b.shape:
         return negation_of(exponential.operand)
@@ -125,7 +130,7 @@ def _sum_of(node: n.Node) -> n.Node | None:
     if isinstance(node, n.Sum):
         return node.operand
     if isinstance(node, n.MatMul) and node.shape.is_scalar:
-        ones = (lambda m: isinstance(m, n.Fill) and is_one(m.value))
+        ones = lambda m: isinstance(m, n.Fill) and is_one(m.value)
         if isinstance(node.left, n.Transpose) and ones(node.left.operand) and node.right.shape.is_column:
             return node.right
         if isinstance(node.left, n.Fill) and ones(node.left) and node.right.shape.is_column:
@@ -158,8 +163,9 @@ def _buried_number(node: n.Node) -> tuple[Fraction, n.Node] | None:
         if isinstance(side, n.ScalarMul):
             found = _buried_number(side)
             if found is not None:
-                return found[0], n.ScalarMul(found[1], other, shape=node.shape) if side is node.left \
-                    else n.ScalarMul(other, found[1], shape=node.shape)
+                return found[0], n.ScalarMul(found[1], other, shape=node.shape) if side is node.left else n.ScalarMul(
+                    other, found[1], shape=node.shape
+                )
     return None
 
 
@@ -177,8 +183,11 @@ def _inverted_product(build: Builder, node: n.Node) -> list[n.Node] | None:
     """The factors P1 … Pk of a node that is (P1 … Pk)⁻¹ or its transpose (read as (Pkᵀ … P1ᵀ)⁻¹)."""
     if isinstance(node, n.Inverse) and isinstance(node.operand, n.MatMul):
         return _chain(node.operand)
-    if isinstance(node, n.Transpose) and isinstance(node.operand, n.Inverse) and \
-            isinstance(node.operand.operand, n.MatMul):
+    if (
+        isinstance(node, n.Transpose)
+        and isinstance(node.operand, n.Inverse)
+        and isinstance(node.operand.operand, n.MatMul)
+    ):
         return [build.transpose(f) for f in reversed(_chain(node.operand.operand))]
     return None
 
@@ -259,8 +268,9 @@ class Builder:
         inner = _buried_number(a)
         if inner is not None:  # 2 (λ (½ w)) = λ w: every number of a product in one coefficient
             value, rest = inner
-            return self.scale(number((vs if vs is not None else 1) * value), rest if vs is not None
-                              else self.scale(s, rest))
+            return self.scale(
+                number((vs if vs is not None else 1) * value), rest if vs is not None else self.scale(s, rest)
+            )
         if isinstance(s, n.Divide) and is_one(s.left) and not a.shape.is_scalar:
             softmax = self._absorbed_softmax(s.right, a)
             if softmax is not None:  # (1 / sum(exp(u))) exp(u) = softmax(u), also inside a product
@@ -278,8 +288,11 @@ class Builder:
             s, a = a, s
         if a.shape.is_scalar and vs is None and va is None:
             for reciprocal, other in ((s, a), (a, s)):  # (1 / b) a = a / b, for scalars
-                if isinstance(reciprocal, n.Divide) and is_one(reciprocal.left) and \
-                        logistic_operand(other, reciprocal.right) is not None:
+                if (
+                    isinstance(reciprocal, n.Divide)
+                    and is_one(reciprocal.left)
+                    and logistic_operand(other, reciprocal.right) is not None
+                ):
                     return self.divide(other, reciprocal.right)
             power = _scalar_power_of_same(s, a)  # cos(a) cos(a) = cos(a)^2
             if power is not None:
@@ -326,14 +339,12 @@ class Builder:
         so d det(AQB) = det(AQB) Q⁻ᵀ (Cookbook (51)). None when no factor meets its own inverse."""
         last = a.right if isinstance(a, n.MatMul) else a
         product = _inverted_product(self, b)
-        if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 \
-                and product[-1] == last:
+        if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 and product[-1] == last:
             inverse = self.inverse(reduce(self.matmul, product[:-1]))
             return inverse if last is a else self.matmul(a.left, inverse)
         first = _chain(b)[0]
         product = _inverted_product(self, a)
-        if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 \
-                and product[0] == first:
+        if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 and product[0] == first:
             inverse = self.inverse(reduce(self.matmul, product[1:]))
             rest = _chain(b)[1:]
             return reduce(self.matmul, rest, inverse)
@@ -356,6 +367,7 @@ class Builder:
 
     def _sums_to_one(self, a: n.Node, b: n.Node) -> bool:
         """1'y or y'1 for a onehot or simplex y."""
+
         def ones_row(node: n.Node) -> bool:
             if isinstance(node, n.Transpose):
                 node = node.operand
@@ -396,7 +408,7 @@ class Builder:
         if logistic is not None:  # exp(u) ⊘ (1 + exp(u)) = σ(u)
             return self.apply("sigmoid", logistic)
         reciprocal = reciprocal_logistic_operand(b)
-        if reciprocal is not None and (is_one(a) or isinstance(a, n.Fill) and is_one(a.value)):
+        if reciprocal is not None and (is_one(a) or (isinstance(a, n.Fill) and is_one(a.value))):
             return self.apply("sigmoid", reciprocal)  # 1 ⊘ (1 + exp(-u)) = σ(u)
         softmax = self._absorbed_softmax(b, a) if b.shape.is_scalar and not a.shape.is_scalar else None
         if softmax is not None:  # exp(u) / sum(exp(u)) = softmax(u)
@@ -491,8 +503,9 @@ class Builder:
         if isinstance(a, n.Transpose):
             inner = a.operand
             if isinstance(inner, n.MatMul):
-                return self.matmul(self.push_transposes(self.transpose(inner.right)),
-                                   self.push_transposes(self.transpose(inner.left)))
+                return self.matmul(
+                    self.push_transposes(self.transpose(inner.right)), self.push_transposes(self.transpose(inner.left))
+                )
             if isinstance(inner, (n.Neg, n.ScalarMul)):
                 return self.push_transposes(inner.map_children(self.transpose, shape=a.shape))
             return self.transpose(inner)
@@ -516,8 +529,9 @@ class Builder:
             return len(factors) % 2 == 0 or self.is_symmetric(factors[half])
         if isinstance(a, n.Add):  # A + Aᵀ, and sums of symmetric matrices
             left, right = a.left, a.right
-            if isinstance(right, n.Transpose) and right.operand == left or \
-                    isinstance(left, n.Transpose) and left.operand == right:
+            if (isinstance(right, n.Transpose) and right.operand == left) or (
+                isinstance(left, n.Transpose) and left.operand == right
+            ):
                 return True
             return self.is_symmetric(left) and self.is_symmetric(right)
         if isinstance(a, n.Neg):

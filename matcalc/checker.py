@@ -16,16 +16,30 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, fields
-from functools import cache
 from fractions import Fraction
+from functools import cache
+from itertools import pairwise
 
 from . import nodes as n
 from .decls import Decl, Env
-from .errors import Span, ShapeError, UnknownSymbolError, UnsupportedError
+from .errors import ShapeError, Span, UnknownSymbolError, UnsupportedError
 from .layout import Layout, derivative_shape
 from .shapes import SCALAR, Dim, Dims, DimVar, Shape
-from .syntax import DIMENSION_FUNCTIONS, GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate, \
-    PostfixInverse, PostfixTranspose, Syntax, walk
+from .syntax import (
+    DIMENSION_FUNCTIONS,
+    GREEK,
+    Bars,
+    BinOp,
+    Call,
+    Deriv,
+    Literal,
+    Name,
+    Negate,
+    PostfixInverse,
+    PostfixTranspose,
+    Syntax,
+    walk,
+)
 
 _DIMENSION_POOL = ("n", "m", "k", "l", "p", "q", "r", "s")
 # Kind inference from use: the other kinds to try for a name, by the kind its letter gives it.
@@ -48,8 +62,9 @@ def check(tree: Syntax, env: Env, source: str = "", layout: Layout = Layout.NUME
     return check_all([tree], env, source, layout)[0]
 
 
-def check_all(trees: list[Syntax], env: Env, source: str = "", layout: Layout = Layout.NUMERATOR,
-              same_shape: bool = False) -> list[Checked]:
+def check_all(
+    trees: list[Syntax], env: Env, source: str = "", layout: Layout = Layout.NUMERATOR, same_shape: bool = False
+) -> list[Checked]:
     """Check several trees over one set of names, so they share inferred shapes (the two sides
     of an identity). With same_shape, their shapes are unified where they can be, so that
     `d/dX tr(X) = I` gives I its size.
@@ -65,8 +80,9 @@ def check_all(trees: list[Syntax], env: Env, source: str = "", layout: Layout = 
     except ShapeError as error:
         first_error = error
     size = sum(1 for tree in trees for _ in walk(tree))
-    search = _KindSearch(env, source, layout, trees, same_shape,
-                         budget=min(_MAX_KIND_TRIALS, _MAX_KIND_WORK // max(size, 1)))
+    search = _KindSearch(
+        env, source, layout, trees, same_shape, budget=min(_MAX_KIND_TRIALS, _MAX_KIND_WORK // max(size, 1))
+    )
     found = search.from_error(checker, first_error, depth=0)
     if found is None:
         raise first_error
@@ -111,11 +127,14 @@ def _kind_candidates(checker: Checker, error: ShapeError) -> list[tuple[str, str
     order = list(checker.inferred_kinds)
 
     def inside(name: str) -> bool:
-        return span is not None and any(span.start <= use.start and use.end <= span.end
-                                        for use in checker.uses.get(name, ()))
+        return span is not None and any(
+            span.start <= use.start and use.end <= span.end for use in checker.uses.get(name, ())
+        )
 
-    names = sorted((name for name in order if name not in checker.kinds),
-                   key=lambda name: (not inside(name), _KIND_RANK[checker.inferred_kinds[name]], order.index(name)))
+    names = sorted(
+        (name for name in order if name not in checker.kinds),
+        key=lambda name: (not inside(name), _KIND_RANK[checker.inferred_kinds[name]], order.index(name)),
+    )
     return [(name, kind) for name in names for kind in _OTHER_KINDS[checker.inferred_kinds[name]]]
 
 
@@ -129,15 +148,17 @@ def _later(error: ShapeError, before: ShapeError) -> bool:
 def _check_all(checker: Checker, trees: list[Syntax], same_shape: bool) -> list[Checked]:
     typed = [checker.check_tree(tree) for tree in trees]
     if same_shape:
-        for first, other in zip(typed, typed[1:]):
+        for first, other in pairwise(typed):
             checker.dims.unify_shapes(first.shape, other.shape)
     nodes = [node for expr in typed for node in n.walk(expr)]
     checker.require_sizes(typed, nodes)
     names = checker.name_dimensions(typed, nodes)
     shapes: dict[Shape, Shape] = {}
     resolved = [checker.resolve(expr, names, shapes) for expr in typed]
-    assumed = {name: Decl(checker.inferred_kinds[name], shapes.get(shape) or _resolved(checker.dims, shape, names))
-               for name, shape in checker.inferred.items()}
+    assumed = {
+        name: Decl(checker.inferred_kinds[name], shapes.get(shape) or _resolved(checker.dims, shape, names))
+        for name, shape in checker.inferred.items()
+    }
     return [Checked(expr, assumed) for expr in resolved]
 
 
@@ -226,8 +247,9 @@ class Checker:
         return rule(self, node, left, right)
 
     def _sum(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
-        shape = self._elementwise_shape(node, left, right, "a sum" if node.op == "+" else "a difference",
-                                        suggest=node.op)
+        shape = self._elementwise_shape(
+            node, left, right, "a sum" if node.op == "+" else "a difference", suggest=node.op
+        )
         if node.op == "-":
             right = n.Neg(right, span=right.span, shape=right.shape)
         return n.Add(left, right, span=node.span, shape=shape)
@@ -248,8 +270,7 @@ class Checker:
     def _matrix_product(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
         a, b = left.shape, right.shape
         if not self.dims.unify(a.cols, b.rows):
-            raise self._mismatch("shapes do not conform for a matrix product", node, left, right,
-                                 suggest="product")
+            raise self._mismatch("shapes do not conform for a matrix product", node, left, right, suggest="product")
         if a.is_scalar or b.is_scalar:
             return n.ScalarMul(left, right, span=node.span, shape=b if a.is_scalar else a)
         return n.MatMul(left, right, span=node.span, shape=Shape(a.rows, b.cols))
@@ -262,8 +283,11 @@ class Checker:
 
     def _divide(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
         if not right.shape.is_scalar:
-            raise ShapeError("'/' divides by a scalar only", span=node.span,
-                             hint=f"{self._text(node.right)} is {self._show(right.shape)}; use ./ to divide elementwise")
+            raise ShapeError(
+                "'/' divides by a scalar only",
+                span=node.span,
+                hint=f"{self._text(node.right)} is {self._show(right.shape)}; use ./ to divide elementwise",
+            )
         return n.Divide(left, right, span=node.span, shape=left.shape)
 
     def _elementwise_divide(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
@@ -272,16 +296,20 @@ class Checker:
 
     def _power(self, node: BinOp, base: n.Node, exponent: n.Node) -> n.Node:
         if not exponent.shape.is_scalar:
-            raise ShapeError("the exponent of '^' must be a scalar", span=node.right.span,
-                             hint=f"{self._text(node.right)} is {self._show(exponent.shape)}; use .^ for an elementwise power")
+            raise ShapeError(
+                "the exponent of '^' must be a scalar",
+                span=node.right.span,
+                hint=f"{self._text(node.right)} is {self._show(exponent.shape)}; use .^ for an elementwise power",
+            )
         self._check_constant_power(node, base, exponent)
         if not base.shape.is_matrix:
             return n.Power(base, exponent, span=node.span, shape=base.shape)
         self._require_square(base, node, "a matrix power", hint="use .^ for an elementwise power")
         value = _constant_value(exponent)
         if value is None or value != int(value):
-            raise ShapeError("a matrix power needs an integer exponent", span=node.right.span,
-                             hint="use .^ for an elementwise power")
+            raise ShapeError(
+                "a matrix power needs an integer exponent", span=node.right.span, hint="use .^ for an elementwise power"
+            )
         if value == -1:
             return n.Inverse(base, span=node.span, shape=base.shape)
         return n.MatPower(base, int(value), span=node.span, shape=base.shape)
@@ -296,8 +324,9 @@ class Checker:
         if value is not None and abs(value) > _MAX_CONSTANT_EXPONENT and _constant_value(base) is not None:
             raise ShapeError("this power of numbers is too large to work with", span=node.span)
 
-    def _elementwise_shape(self, node: BinOp, left: n.Node, right: n.Node, what: str,
-                           suggest: str | None = None) -> Shape:
+    def _elementwise_shape(
+        self, node: BinOp, left: n.Node, right: n.Node, what: str, suggest: str | None = None
+    ) -> Shape:
         """Same shapes, or one side a scalar that is expanded to the other's shape."""
         if left.shape.is_scalar:
             return right.shape
@@ -315,8 +344,12 @@ class Checker:
 
     def _norm(self, operand: n.Node, subscript: str, span: Span) -> n.Node:
         is_matrix = operand.shape.is_matrix
-        p = {"": "F" if is_matrix else "2", "1": "1", "F": "F" if is_matrix else "2",
-             "2": "spectral" if is_matrix else "2"}[subscript]
+        p = {
+            "": "F" if is_matrix else "2",
+            "1": "1",
+            "F": "F" if is_matrix else "2",
+            "2": "spectral" if is_matrix else "2",
+        }[subscript]
         return n.Norm(operand, p, span=span)
 
     def _check_call(self, node: Call) -> n.Node:
@@ -337,8 +370,9 @@ class Checker:
         elif isinstance(arg, Name) and arg.id not in self.env.decls and arg.id not in self.inferred:
             size = arg.id
         else:
-            raise ShapeError(f"{node.function} takes a dimension: a name such as n or a positive integer",
-                             span=arg.span)
+            raise ShapeError(
+                f"{node.function} takes a dimension: a name such as n or a positive integer", span=arg.span
+            )
         if node.function == "eye":
             return n.Identity(span=node.span, shape=Shape(size, size))
         return n.Fill(n.Number(Fraction(1)), span=node.span, shape=Shape(size, 1))
@@ -360,16 +394,22 @@ class Checker:
             return n.DiagMatrix(operand, span=node.span, shape=Shape(size, size))
         if shape.is_matrix and self.dims.unify(shape.rows, shape.cols):
             return n.DiagOf(operand, span=node.span, shape=Shape(shape.rows, 1))
-        raise ShapeError("diag takes a vector or a square matrix", span=node.span,
-                         hint=f"{self._text(node.args[0])} is {self._show(shape)}")
+        raise ShapeError(
+            "diag takes a vector or a square matrix",
+            span=node.span,
+            hint=f"{self._text(node.args[0])} is {self._show(shape)}",
+        )
 
     def _elementwise_function(self, node: Call, operand: n.Node) -> n.Node:
         return n.Apply(node.function, operand, span=node.span, shape=operand.shape)
 
     def _vector_function(self, node: Call, operand: n.Node) -> n.Node:
         if not operand.shape.is_vector:
-            raise ShapeError(f"{node.function} takes a vector", span=node.span,
-                             hint=f"{self._text(node.args[0])} is {self._show(operand.shape)}")
+            raise ShapeError(
+                f"{node.function} takes a vector",
+                span=node.span,
+                hint=f"{self._text(node.args[0])} is {self._show(operand.shape)}",
+            )
         if node.function == "softmax":
             return n.Softmax(operand, span=node.span, shape=operand.shape)
         return n.LogSumExp(operand, span=node.span)
@@ -388,8 +428,12 @@ class Checker:
             return n.ScalarMul(left, right, span=node.span)
         if shape.is_row:
             return n.MatMul(left, n.Transpose(right, span=right.span, shape=shape.transposed()), span=node.span)
-        product = n.MatMul(n.Transpose(left, span=left.span, shape=shape.transposed()), right, span=node.span,
-                           shape=Shape(shape.cols, shape.cols))
+        product = n.MatMul(
+            n.Transpose(left, span=left.span, shape=shape.transposed()),
+            right,
+            span=node.span,
+            shape=Shape(shape.cols, shape.cols),
+        )
         return product if shape.is_column else n.Trace(product, span=node.span)
 
     def _fill(self, node: Call, value: n.Node) -> n.Node:
@@ -409,20 +453,26 @@ class Checker:
         shape = derivative_shape(operand.shape, wrt.shape, self.layout, node.order)
         if len(shape) > 2:
             raise UnsupportedError(
-                f"a derivative of order {len(shape)} cannot be part of an expression", span=node.span,
-                hint="use matcalc diff to see it in index notation")
+                f"a derivative of order {len(shape)} cannot be part of an expression",
+                span=node.span,
+                hint="use matcalc diff to see it in index notation",
+            )
         rows, cols = (shape[0], 1) if len(shape) == 1 else shape
         return n.Derivative(operand, wrt, node.order, self.layout.value, span=node.span, shape=Shape(rows, cols))
 
     def _wrt(self, node: Deriv, operand: n.Node) -> n.Var:
         name = node.wrt.id
         if name in self.env.functions:
-            raise ShapeError(f"{name} is a function: a derivative is taken with respect to a variable",
-                             span=node.wrt.span)
+            raise ShapeError(
+                f"{name} is a function: a derivative is taken with respect to a variable", span=node.wrt.span
+            )
         used = n.variables(operand)
         if name not in used and name not in self.env.decls:
-            raise UnknownSymbolError(f"the variable {name} does not appear in the expression",
-                                     span=node.wrt.span, hint=_did_you_mean(name, list(used)))
+            raise UnknownSymbolError(
+                f"the variable {name} does not appear in the expression",
+                span=node.wrt.span,
+                hint=_did_you_mean(name, list(used)),
+            )
         shape = self.env.decls[name].shape if name in self.env.decls else used[name]
         return n.Var(name, span=node.wrt.span, shape=shape)
 
@@ -432,11 +482,15 @@ class Checker:
         shape = operand.shape
         if shape.is_scalar or not self.dims.unify(shape.rows, shape.cols):
             part = _operand_syntax(node)
-            raise ShapeError(f"{what} needs a square matrix", span=node.span,
-                             hint=f"{self._text(part)} is {self._show(shape)}" + (f"; {hint}" if hint else ""))
+            raise ShapeError(
+                f"{what} needs a square matrix",
+                span=node.span,
+                hint=f"{self._text(part)} is {self._show(shape)}" + (f"; {hint}" if hint else ""),
+            )
 
-    def _mismatch(self, message: str, node: Syntax, left: n.Node, right: n.Node,
-                  suggest: str | None = None) -> ShapeError:
+    def _mismatch(
+        self, message: str, node: Syntax, left: n.Node, right: n.Node, suggest: str | None = None
+    ) -> ShapeError:
         parts = node.args if isinstance(node, Call) else (node.left, node.right)
         left_text, right_text = self._text(parts[0]), self._text(parts[1])
         hint = f"{left_text} is {self._show(left.shape)}, {right_text} is {self._show(right.shape)}"
@@ -489,8 +543,11 @@ class Checker:
 
     def require_sizes(self, typed: list[n.Node], nodes: list[n.Node] | None = None) -> None:
         """I, vector(c) and matrix(c) take their size from the context; refuse one that has none."""
-        sized = [node for node in (nodes if nodes is not None else [m for e in typed for m in n.walk(e)])
-                 if isinstance(node, (n.Identity, n.Fill))]
+        sized = [
+            node
+            for node in (nodes if nodes is not None else [m for e in typed for m in n.walk(e)])
+            if isinstance(node, (n.Identity, n.Fill))
+        ]
         if not sized:
             return
         tied = {self.dims.find(dim) for shape in self.inferred.values() for dim in (shape.rows, shape.cols)}
@@ -499,8 +556,11 @@ class Checker:
             for dim in (node.shape.rows, node.shape.cols):
                 root = self.dims.find(dim)
                 if isinstance(root, DimVar) and root not in tied:
-                    raise ShapeError("nothing in the expression gives this a size", span=node.span,
-                                     hint="write eye(n), ones(n) or declare a variable of that size")
+                    raise ShapeError(
+                        "nothing in the expression gives this a size",
+                        span=node.span,
+                        hint="write eye(n), ones(n) or declare a variable of that size",
+                    )
 
     # Naming the inferred dimensions
 
@@ -601,8 +661,11 @@ def _transposed(text: str) -> str:
 
 def _size_names(tree: Syntax) -> set[str]:
     """The names written as eye(n) or ones(n): dimensions, so n alone is that size, a scalar."""
-    return {node.args[0].id for node in walk(tree)
-            if isinstance(node, Call) and node.function in DIMENSION_FUNCTIONS and isinstance(node.args[0], Name)}
+    return {
+        node.args[0].id
+        for node in walk(tree)
+        if isinstance(node, Call) and node.function in DIMENSION_FUNCTIONS and isinstance(node.args[0], Name)
+    }
 
 
 def _operand_syntax(node: Syntax) -> Syntax:
@@ -647,18 +710,35 @@ def _constant_value(node: n.Node) -> float | None:
 
 
 _BINARY_RULES = {
-    "+": Checker._sum, "-": Checker._sum, "*": Checker._product, "@": Checker._matrix_product,
-    ".*": Checker._hadamard, "/": Checker._divide, "./": Checker._elementwise_divide,
-    "^": Checker._power, ".^": Checker._elementwise_power,
+    "+": Checker._sum,
+    "-": Checker._sum,
+    "*": Checker._product,
+    "@": Checker._matrix_product,
+    ".*": Checker._hadamard,
+    "/": Checker._divide,
+    "./": Checker._elementwise_divide,
+    "^": Checker._power,
+    ".^": Checker._elementwise_power,
 }
 
 _CALL_RULES = {
-    "sum": Checker._sum_or_mean, "mean": Checker._sum_or_mean,
-    "tr": Checker._square_function, "trace": Checker._square_function, "det": Checker._square_function,
-    "logdet": Checker._square_function, "inv": Checker._square_function, "diag": Checker._diag,
-    "norm": Checker._norm_call, "norm1": Checker._norm_call, "norm2": Checker._norm_call,
-    "softmax": Checker._vector_function, "logsumexp": Checker._vector_function,
-    "max": Checker._extremum, "min": Checker._extremum, "dot": Checker._dot,
-    "vector": Checker._fill, "matrix": Checker._fill,
+    "sum": Checker._sum_or_mean,
+    "mean": Checker._sum_or_mean,
+    "tr": Checker._square_function,
+    "trace": Checker._square_function,
+    "det": Checker._square_function,
+    "logdet": Checker._square_function,
+    "inv": Checker._square_function,
+    "diag": Checker._diag,
+    "norm": Checker._norm_call,
+    "norm1": Checker._norm_call,
+    "norm2": Checker._norm_call,
+    "softmax": Checker._vector_function,
+    "logsumexp": Checker._vector_function,
+    "max": Checker._extremum,
+    "min": Checker._extremum,
+    "dot": Checker._dot,
+    "vector": Checker._fill,
+    "matrix": Checker._fill,
     **{name: Checker._elementwise_function for name in n.ELEMENTWISE_FUNCTIONS},
 }

@@ -9,7 +9,16 @@ import sys
 
 import click
 
-from .errors import ExitStatus, FileError, InputError, MatcalcError, OutOfTime, UnsupportedError, format_error, time_limit
+from .errors import (
+    ExitStatus,
+    FileError,
+    InputError,
+    MatcalcError,
+    OutOfTime,
+    UnsupportedError,
+    format_error,
+    time_limit,
+)
 from .layout import Layout
 
 LAYOUTS = [layout.value for layout in Layout]
@@ -17,9 +26,11 @@ DIFF_FORMATS = ["text", "latex", "table", "json", "numpy", "sympy", "torch", "ja
 SOLVE_FORMATS = ["text", "latex", "table", "json", "numpy"]
 CODE_FORMATS = ("numpy", "torch", "jax")  # a module with f_and_grad and check_gradient
 _LAYOUT_HELP = "numerator (the default), denominator or mixed; the environment variable MATCALC_LAYOUT sets the default"
-_DIFF_FORMAT_HELP = ("text (Unicode math), latex (one line), table, json (one object; an array for several "
-                     "variables), numpy, torch or jax (a module with f_and_grad and check_gradient), sympy "
-                     "(Python code that builds the SymPy objects)")
+_DIFF_FORMAT_HELP = (
+    "text (Unicode math), latex (one line), table, json (one object; an array for several "
+    "variables), numpy, torch or jax (a module with f_and_grad and check_gradient), sympy "
+    "(Python code that builds the SymPy objects)"
+)
 MAX_ORDER = 6  # as matcalc.api.MAX_ORDER; not imported from there, so that --help stays fast
 VERIFY_POINTS = 10
 LATEX_WIDTH = 50  # as matcalc.render.latex.LINE_WIDTH: about a displayed line of an article page
@@ -44,16 +55,22 @@ class MatcalcGroup(click.Group):
             click.echo("error: this input needs more memory than matcalc allows itself (500 MB)", err=True)
             ctx.exit(ExitStatus.UNSUPPORTED)
         except OutOfTime as limit:
-            click.echo(f"error: not answered within {limit.args[0]:g} s of CPU time, what matcalc allows itself for "
-                       "one command: this input is too large for matcalc yet", err=True)
+            click.echo(
+                f"error: not answered within {limit.args[0]:g} s of CPU time, what matcalc allows itself for "
+                "one command: this input is too large for matcalc yet",
+                err=True,
+            )
             ctx.exit(ExitStatus.UNSUPPORTED)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as error:  # matcalc's own fault: a message that asks for a report, not a traceback
             if os.environ.get("MATCALC_DEBUG"):
                 raise
-            click.echo(f"{INTERNAL_ERROR}: {type(error).__name__}: {error}\n  this is a bug in matcalc; please "
-                       "report it with the command that caused it (MATCALC_DEBUG=1 shows the traceback)", err=True)
+            click.echo(
+                f"{INTERNAL_ERROR}: {type(error).__name__}: {error}\n  this is a bug in matcalc; please "
+                "report it with the command that caused it (MATCALC_DEBUG=1 shows the traceback)",
+                err=True,
+            )
             ctx.exit(ExitStatus.INTERNAL)
 
 
@@ -80,8 +97,12 @@ class ExpressionCommand(click.Command):
         if ctx.params.get("expression") == "-":
             ctx.params["expression"] = read_text(None, "standard input").strip()
         limit = _time_limit(self.name)
-        if limit is not None and self.name in ("diff", "parse") and ctx.params.get("fmt") in SYMPY_FORMATS \
-                and not os.environ.get("MATCALC_TIME_LIMIT"):
+        if (
+            limit is not None
+            and self.name in ("diff", "parse")
+            and ctx.params.get("fmt") in SYMPY_FORMATS
+            and not os.environ.get("MATCALC_TIME_LIMIT")
+        ):
             limit += SYMPY_TIME  # importing SymPy and printing through it
         with time_limit(limit):
             return super().invoke(ctx)
@@ -118,7 +139,9 @@ def several_variables(ctx: click.Context, param: click.Parameter, value: tuple[s
     """The variables of --wrt: a comma list (--wrt W1,b1), --wrt repeated, or both, in order."""
     names = [name.strip() for text in value for name in re.split(r"[,;]", text)]
     if not all(names):
-        raise InputError(f"--wrt needs variable names, as in --wrt x or --wrt W1,b1 (got {', '.join(map(repr, value))})")
+        raise InputError(
+            f"--wrt needs variable names, as in --wrt x or --wrt W1,b1 (got {', '.join(map(repr, value))})"
+        )
     return names
 
 
@@ -126,8 +149,10 @@ def one_variable(ctx: click.Context, param: click.Parameter, value: tuple[str, .
     """The one variable of --wrt. Several (--wrt x --wrt y, --wrt x,y) are refused, never dropped."""
     names = [name.strip() for text in value for name in re.split(r"[,;]", text)]
     if len(names) > 1 and all(names):
-        raise UnsupportedError(f"several variables ({', '.join(names)}) are not supported yet: give one --wrt "
-                               "and run the command once for each")
+        raise UnsupportedError(
+            f"several variables ({', '.join(names)}) are not supported yet: give one --wrt "
+            "and run the command once for each"
+        )
     if not all(names):
         raise InputError(f"--wrt needs a variable name, as in --wrt x (got {', '.join(map(repr, value))})")
     return names[0]
@@ -146,14 +171,17 @@ def _expressions_last(params: list[click.Parameter], args: list[str]) -> list[st
     while position < len(args):
         arg = args[position]
         if arg == "--":
-            positional += args[position + 1:]
+            positional += args[position + 1 :]
             break
         if arg in takes_value:
-            options += args[position:position + 2]
+            options += args[position : position + 2]
             position += 2
             continue
-        if arg in flags or (_LONG_OPTION.fullmatch(arg) and arg.split("=", 1)[0] not in flags) \
-                or any(arg.startswith(name) for name in takes_value if len(name) == 2):
+        if (
+            arg in flags
+            or (_LONG_OPTION.fullmatch(arg) and arg.split("=", 1)[0] not in flags)
+            or any(arg.startswith(name) for name in takes_value if len(name) == 2)
+        ):
             options.append(arg)  # --name, --name=value, -ovalue; an unknown --name is click's error
         else:
             positional.append(arg)
@@ -189,22 +217,33 @@ def decode_text(data: bytes, name: str) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
-        raise FileError(f"{name} is not UTF-8 text{hint}: byte 0x{data[error.start]:02x} on line {line} "
-                        f"cannot be read", line) from None
+        raise FileError(
+            f"{name} is not UTF-8 text{hint}: byte 0x{data[error.start]:02x} on line {line} cannot be read", line
+        ) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise FileError(f"{name} is a binary file, not text (a NUL character on line {line})", line)
     return text
 
 
-@cli.command("parse", cls=ExpressionCommand, epilog="""\b
+@cli.command(
+    "parse",
+    cls=ExpressionCommand,
+    epilog="""\b
 Example:
   matcalc parse "||y - Xw||^2"
-  echo "x'Ax" | matcalc parse -""")
+  echo "x'Ax" | matcalc parse -""",
+)
 @click.argument("expression")
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sympy"]), default="text", show_default=True,
-              help="text, json (one object) or sympy (Python code that builds the expression in SymPy)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sympy"]),
+    default="text",
+    show_default=True,
+    help="text, json (one object) or sympy (Python code that builds the expression in SymPy)",
+)
 def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
     """Print the canonical form of EXPRESSION, its shape and the assumed shapes."""
     from .api import parse
@@ -222,50 +261,121 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
         click.echo(f"assumed: {parsed.assumed_text()}")
 
 
-@cli.command("diff", cls=ExpressionCommand, epilog="""\b
+@cli.command(
+    "diff",
+    cls=ExpressionCommand,
+    epilog="""\b
 Examples:
   matcalc diff "x'Ax" --wrt x
   matcalc diff "sigmoid(w'x)" --wrt w --layout denominator --format latex --latex-derivative nabla --latex-matrices bold
   matcalc diff "-y' log(softmax(W2 tanh(W1 x + b1)))" --wrt W1,b1,W2 --format torch
-  echo "||y - Xw||^2" | matcalc diff - --wrt w --layout denominator""")
+  echo "||y - Xw||^2" | matcalc diff - --wrt w --layout denominator""",
+)
 @click.argument("expression")
-@click.option("--wrt", required=True, multiple=True, callback=several_variables, metavar="VARIABLE[,VARIABLE...]",
-              help="the variable to differentiate by; several (--wrt W1,b1 or --wrt repeated) give one result each")
+@click.option(
+    "--wrt",
+    required=True,
+    multiple=True,
+    callback=several_variables,
+    metavar="VARIABLE[,VARIABLE...]",
+    help="the variable to differentiate by; several (--wrt W1,b1 or --wrt repeated) give one result each",
+)
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
-@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout,
-              help=_LAYOUT_HELP)
-@click.option("--order", type=click.IntRange(1, MAX_ORDER), default=1, show_default=True,
-              help="2 for the Hessian (or second derivative), and so on")
-@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True,
-              help=_DIFF_FORMAT_HELP)
-@click.option("--latex", "latex_mode", type=click.Choice(["equation", "rhs"]), default="equation", show_default=True,
-              help="with --format latex: the whole equation or its right-hand side")
-@click.option("--latex-width", "latex_width", type=click.IntRange(0, None), default=LATEX_WIDTH, show_default=True,
-              help="with --format latex: break a result that would set wider than this many characters (of "
-                   "6.5 pt, estimated from the glyphs) into an aligned block (still one line of text); 0 never "
-                   "breaks")
-@click.option("--latex-derivative", "latex_derivative", type=click.Choice(["frac", "nabla"]), default="frac",
-              show_default=True,
-              help="with --format latex: \\frac{\\partial f}{\\partial \\mathbf{w}}, or \\nabla_{\\mathbf{w}} f for a "
-                   "scalar function of a vector or matrix (\\nabla^{2} for its Hessian)")
-@click.option("--latex-matrices", "latex_matrices", type=click.Choice(["italic", "bold"]), default="italic",
-              show_default=True, help="with --format latex: matrices as A, or as \\mathbf{A} (d2l, the Matrix Cookbook)")
-@click.option("--latex-sigmoid", "latex_sigmoid", type=click.Choice(["sigma", "name"]), default="sigma",
-              show_default=True, help="with --format latex: the sigmoid as \\sigma(z), or as \\operatorname{sigmoid}(z)")
-@click.option("--latex-notes", "latex_notes", type=click.Choice(["text", "comment", "none"]), default=None,
-              help="with --format latex: the notes (subgradients at kinks, inverses assumed, a symmetric variable) "
-                   "as \\text{} after the formula, as % lines before it, or none  [default: text; with "
-                   "--latex rhs, none]")
-@click.option("--steps", "show_steps", is_flag=True,
-              help="show the derivation step by step, each step's rule named as the course notes name it")
-@click.option("--no-check", "no_check", is_flag=True,
-              help="skip the self-check of the result against finite differences (faster start-up)")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout, help=_LAYOUT_HELP)
+@click.option(
+    "--order",
+    type=click.IntRange(1, MAX_ORDER),
+    default=1,
+    show_default=True,
+    help="2 for the Hessian (or second derivative), and so on",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True, help=_DIFF_FORMAT_HELP
+)
+@click.option(
+    "--latex",
+    "latex_mode",
+    type=click.Choice(["equation", "rhs"]),
+    default="equation",
+    show_default=True,
+    help="with --format latex: the whole equation or its right-hand side",
+)
+@click.option(
+    "--latex-width",
+    "latex_width",
+    type=click.IntRange(0, None),
+    default=LATEX_WIDTH,
+    show_default=True,
+    help="with --format latex: break a result that would set wider than this many characters (of "
+    "6.5 pt, estimated from the glyphs) into an aligned block (still one line of text); 0 never "
+    "breaks",
+)
+@click.option(
+    "--latex-derivative",
+    "latex_derivative",
+    type=click.Choice(["frac", "nabla"]),
+    default="frac",
+    show_default=True,
+    help="with --format latex: \\frac{\\partial f}{\\partial \\mathbf{w}}, or \\nabla_{\\mathbf{w}} f for a "
+    "scalar function of a vector or matrix (\\nabla^{2} for its Hessian)",
+)
+@click.option(
+    "--latex-matrices",
+    "latex_matrices",
+    type=click.Choice(["italic", "bold"]),
+    default="italic",
+    show_default=True,
+    help="with --format latex: matrices as A, or as \\mathbf{A} (d2l, the Matrix Cookbook)",
+)
+@click.option(
+    "--latex-sigmoid",
+    "latex_sigmoid",
+    type=click.Choice(["sigma", "name"]),
+    default="sigma",
+    show_default=True,
+    help="with --format latex: the sigmoid as \\sigma(z), or as \\operatorname{sigmoid}(z)",
+)
+@click.option(
+    "--latex-notes",
+    "latex_notes",
+    type=click.Choice(["text", "comment", "none"]),
+    default=None,
+    help="with --format latex: the notes (subgradients at kinks, inverses assumed, a symmetric variable) "
+    "as \\text{} after the formula, as % lines before it, or none  [default: text; with "
+    "--latex rhs, none]",
+)
+@click.option(
+    "--steps",
+    "show_steps",
+    is_flag=True,
+    help="show the derivation step by step, each step's rule named as the course notes name it",
+)
+@click.option(
+    "--no-check",
+    "no_check",
+    is_flag=True,
+    help="skip the self-check of the result against finite differences (faster start-up)",
+)
 @click.option("--verify", is_flag=True, help="check the result harder: more random points, the largest error printed")
 @click.option("--at", "at", metavar="VALUES", help='evaluate the derivative at a point: "x=1, A=[[1, 2], [3, 4]]"')
-def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: str, order: int, fmt: str,
-                 latex_mode: str, latex_width: int, latex_derivative: str, latex_matrices: str, latex_sigmoid: str,
-                 latex_notes: str | None, show_steps: bool, no_check: bool, verify: bool,
-                 at: str | None) -> None:
+def diff_command(
+    expression: str,
+    wrt: list[str],
+    let: tuple[str, ...],
+    layout: str,
+    order: int,
+    fmt: str,
+    latex_mode: str,
+    latex_width: int,
+    latex_derivative: str,
+    latex_matrices: str,
+    latex_sigmoid: str,
+    latex_notes: str | None,
+    show_steps: bool,
+    no_check: bool,
+    verify: bool,
+    at: str | None,
+) -> None:
     """Differentiate EXPRESSION with respect to a variable, or to several (one result each, in order,
     sharing their named subexpressions).
 
@@ -280,8 +390,9 @@ def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: 
             result.check = run_check(result.parsed, result.derivative, points=VERIFY_POINTS)
     values = [result.value_at(at) if at is not None else None for result in results]
     if fmt == "json":
-        objects = [result.to_json() | ({"value": value} if value is not None else {})
-                   for result, value in zip(results, values)]
+        objects = [
+            result.to_json() | ({"value": value} if value is not None else {}) for result, value in zip(results, values)
+        ]
         click.echo(json.dumps(objects if several else objects[0], ensure_ascii=False))
     elif fmt in CODE_FORMATS:
         click.echo(results.code(fmt), nl=False)
@@ -289,8 +400,16 @@ def diff_command(expression: str, wrt: list[str], let: tuple[str, ...], layout: 
         click.echo(results.sympy_code(), nl=False)
     elif fmt == "latex":
         for result in results:  # one line each and nothing else (but --latex-notes comment's % lines before it)
-            click.echo(result.latex_text(latex_mode, latex_width or None, derivative=latex_derivative,
-                                         matrices=latex_matrices, sigmoid=latex_sigmoid, notes=latex_notes))
+            click.echo(
+                result.latex_text(
+                    latex_mode,
+                    latex_width or None,
+                    derivative=latex_derivative,
+                    matrices=latex_matrices,
+                    sigmoid=latex_sigmoid,
+                    notes=latex_notes,
+                )
+            )
     elif fmt == "table":
         from rich.console import Console
 
@@ -316,15 +435,26 @@ def _format_value(value) -> str:
     return json.dumps(value)
 
 
-@cli.command("solve", cls=ExpressionCommand, epilog="""\b
+@cli.command(
+    "solve",
+    cls=ExpressionCommand,
+    epilog="""\b
 Example:
-  matcalc solve "||y - Xw||^2 + lambda ||w||^2" --wrt w""")
+  matcalc solve "||y - Xw||^2 + lambda ||w||^2" --wrt w""",
+)
 @click.argument("expression")
-@click.option("--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE",
-              help="the variable to solve for")
+@click.option(
+    "--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE", help="the variable to solve for"
+)
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
-@click.option("--format", "fmt", type=click.Choice(SOLVE_FORMATS), default="text", show_default=True,
-              help="text, latex, table, json, or numpy (one NumPy expression for the solution)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(SOLVE_FORMATS),
+    default="text",
+    show_default=True,
+    help="text, latex, table, json, or numpy (one NumPy expression for the solution)",
+)
 def solve_command(expression: str, wrt: str, let: tuple[str, ...], fmt: str) -> None:
     """Set the gradient of EXPRESSION to zero and solve for the variable, where it has a closed form.
 
@@ -348,19 +478,24 @@ def solve_command(expression: str, wrt: str, let: tuple[str, ...], fmt: str) -> 
         _print_text(result.report())
 
 
-@cli.command("plot", cls=ExpressionCommand, epilog="""\b
+@cli.command(
+    "plot",
+    cls=ExpressionCommand,
+    epilog="""\b
 Example:
-  matcalc plot "3x^2 - 4x" --wrt x --let "x: scalar" --at 1 -o tangent.png""")
+  matcalc plot "3x^2 - 4x" --wrt x --let "x: scalar" --at 1 -o tangent.png""",
+)
 @click.argument("expression")
-@click.option("--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE",
-              help="a scalar or a 2-vector")
+@click.option(
+    "--wrt", required=True, multiple=True, callback=one_variable, metavar="VARIABLE", help="a scalar or a 2-vector"
+)
 @click.option("--at", "at", required=True, metavar="POINT", help='the point: "1", or "0.5, -0.5" for a 2-vector')
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="a .png, .svg or .pdf file")
 @click.option("--let", "let", multiple=True, metavar="DECLS", help=_LET_HELP)
 def plot_command(expression: str, wrt: str, at: str, output: str, let: tuple[str, ...]) -> None:
     """Draw EXPRESSION with its tangent line at a point (a function of a scalar), or its contour lines
     with gradient arrows (a function of a 2-vector). Needs the plot extra (matplotlib)."""
-    from .plot import plot
+    from .plotting import plot
 
     click.echo(plot(expression, wrt, at, output, let or None))
 
@@ -379,17 +514,30 @@ def _print_text(lines: list[str]) -> None:
         console.print(Text(line, style="bold" if number == 0 else ""))
 
 
-@cli.command("check", epilog="""\b
+@cli.command(
+    "check",
+    epilog="""\b
 Example:
   matcalc check examples/matrix-cookbook.txt
-  echo "d/dx x'Ax = x'(A + A')" | matcalc check -""")
+  echo "d/dx x'Ax = x'(A + A')" | matcalc check -""",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table (one row per identity) or json (schemas/check-report.schema.json)")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table (one row per identity) or json (schemas/check-report.schema.json)",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random points")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
-@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout,
-              help="the layout until a file's first layout line (default: MATCALC_LAYOUT, else numerator)")
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default=default_layout,
+    help="the layout until a file's first layout line (default: MATCALC_LAYOUT, else numerator)",
+)
 def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
     """Check files of identities (FILE or - for standard input), numerically and symbolically.
 
@@ -408,9 +556,14 @@ def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
     else:
         with progress:
             task = progress.add_task("checking", total=None)
-            results = check_files(sources, Layout(layout), seed, jobs,
-                                  on_start=lambda total: progress.update(task, total=total),
-                                  on_checked=lambda: progress.advance(task))
+            results = check_files(
+                sources,
+                Layout(layout),
+                seed,
+                jobs,
+                on_start=lambda total: progress.update(task, total=total),
+                on_checked=lambda: progress.advance(task),
+            )
     if fmt == "json":
         from .batch import report_json
 
@@ -418,7 +571,7 @@ def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
     else:
         from rich.console import Console
 
-        from .render.table import check_table, check_summary
+        from .render.table import check_summary, check_table
 
         console = Console(soft_wrap=False)
         console.print(check_table(results, show_file=len(sources) > 1))
@@ -448,11 +601,13 @@ def _progress_bar(sources):
     return Progress(console=Console(stderr=True), transient=True)
 
 
-@cli.command("shapes", epilog="""\b
+@cli.command(
+    "shapes",
+    epilog="""\b
 Example:
-  matcalc shapes --layout denominator""")
-@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout,
-              help=_LAYOUT_HELP)
+  matcalc shapes --layout denominator""",
+)
+@click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout, help=_LAYOUT_HELP)
 def shapes_command(layout: str) -> None:
     """Print the shape of ∂y/∂x for each kind of y and x in a layout (SPEC §3)."""
     from rich.console import Console

@@ -16,8 +16,17 @@ from fractions import Fraction
 from functools import reduce
 
 from . import nodes as n
-from .build import (ONE, ZERO as ZERO_NUMBER, Builder, constant_value, is_one, logistic_operand, number,
-                    negation_of, reciprocal_logistic_operand)
+from .build import (
+    ONE,
+    Builder,
+    constant_value,
+    is_one,
+    logistic_operand,
+    negation_of,
+    number,
+    reciprocal_logistic_operand,
+)
+from .build import ZERO as ZERO_NUMBER
 from .shapes import Dim, Shape
 from .syntax import SUM_BALANCE_ABOVE
 from .tensor import Factor, Term
@@ -77,8 +86,9 @@ class Contractor:
                     continue
                 f = Factor(core, f.indices)
             if f.is_delta:
-                edges.append(_Edge(n.Identity(shape=Shape(self.dims[f.indices[0]], self.dims[f.indices[0]])),
-                                   f.indices))
+                edges.append(
+                    _Edge(n.Identity(shape=Shape(self.dims[f.indices[0]], self.dims[f.indices[0]])), f.indices)
+                )
             elif not f.indices:
                 result.scalars.append(f.node)
             elif len(f.indices) == 1:
@@ -109,8 +119,9 @@ class Contractor:
             crowded = [i for i, c in counts.items() if c > 2 and i not in skip]
             if not crowded:
                 return True
-            if not any(self._merge_at(edges, i) for i in crowded) \
-                    and not self._absorb_vector(edges, counts, set(free) | set(skip)):
+            if not any(self._merge_at(edges, i) for i in crowded) and not self._absorb_vector(
+                edges, counts, set(free) | set(skip)
+            ):
                 return False
 
     def _absorb_vector(self, edges: list[_Edge], counts: dict[str, int], free: set[str]) -> bool:
@@ -119,15 +130,19 @@ class Contractor:
         two (W1ᵀ diag(v) W1 in a network's Hessian)."""
         for vector in [e for e in edges if len(e.indices) == 1]:
             (i,) = vector.indices
-            matrix = next((e for e in edges if len(e.indices) == 2 and i in e.indices and e.indices[0] != e.indices[1]),
-                          None)
+            matrix = next(
+                (e for e in edges if len(e.indices) == 2 and i in e.indices and e.indices[0] != e.indices[1]), None
+            )
             if i in free or counts.get(i) != 2 or matrix is None:
                 continue
             edges.remove(vector)
             edges.remove(matrix)
             row, col = matrix.indices
-            node = self.build.matmul(self.build.transpose(matrix.node), vector.node) if row == i \
+            node = (
+                self.build.matmul(self.build.transpose(matrix.node), vector.node)
+                if row == i
                 else self.build.matmul(matrix.node, vector.node)
+            )
             edges.append(_Edge(node, (col if row == i else row,)))
             return True
         return False
@@ -178,8 +193,11 @@ class Contractor:
             result.pieces.append(Piece(elements, (start,)))
         while unused:
             # a chain starts at a vector or a dangling index; only what is left after them is a cycle
-            edge = next((e for e in unused if len(e.indices) == 1), None) or \
-                next((e for e in unused if any(_dangles(i, unused, free) for i in e.indices)), None) or unused[0]
+            edge = (
+                next((e for e in unused if len(e.indices) == 1), None)
+                or next((e for e in unused if any(_dangles(i, unused, free) for i in e.indices)), None)
+                or unused[0]
+            )
             if len(edge.indices) == 1:  # a chain from a vector: u' M ... v, or 1' M' u
                 unused.remove(edge)
                 elements, last, closed = self._walk(edge.indices[0], unused, free)
@@ -214,8 +232,9 @@ class Contractor:
                     elements.append(self.ones(last))
                 result.pieces.append(Piece(elements, (start,)))
 
-    def _walk(self, index: str, unused: list[_Edge], free: tuple[str, ...],
-              first: _Edge | None = None) -> tuple[list[n.Node], str, bool]:
+    def _walk(
+        self, index: str, unused: list[_Edge], free: tuple[str, ...], first: _Edge | None = None
+    ) -> tuple[list[n.Node], str, bool]:
         """Follow edges from an index: (the oriented elements, the last index, whether a vector closed it)."""
         b = self.build
         elements: list[n.Node] = []
@@ -266,7 +285,6 @@ class Contractor:
                 main = n.ScalarMul(main, scalar, shape=main.shape)
             main = reduce(lambda acc, s: b.scale(s, acc), reversed(before), main)
         return b.push_transposes(b.scale(number(chains.coefficient), main))
-
 
     def _single_pieces(self, chains: Chains, row: str | None, col: str | None) -> n.Node | None:
         """The main factor when each free index is carried by one piece."""
@@ -321,8 +339,12 @@ def _dangles(index: str, edges: list[_Edge], free: tuple[str, ...]) -> bool:
 
 def _scalar_chain(elements: list[n.Node], build: Builder) -> n.Node:
     """u' M ... v as one scalar; 1' diag(A) is tr(A)."""
-    if len(elements) == 2 and isinstance(elements[0], n.Fill) and isinstance(elements[1], n.DiagOf) \
-            and is_one(elements[0].value):
+    if (
+        len(elements) == 2
+        and isinstance(elements[0], n.Fill)
+        and isinstance(elements[1], n.DiagOf)
+        and is_one(elements[0].value)
+    ):
         return build.trace(elements[1].operand)
     return reduce(build.matmul, elements)
 
@@ -409,7 +431,11 @@ _MAX_MONOMIALS = 32  # multiplying out elementwise products is tried only while 
 
 def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node | None:
     """The sum with its elementwise products of sums multiplied out and like monomials combined."""
-    if not terms or terms[0].shape.is_scalar or not any(isinstance(sub, n.Hadamard) for t in terms for sub in n.walk(t)):
+    if (
+        not terms
+        or terms[0].shape.is_scalar
+        or not any(isinstance(sub, n.Hadamard) for t in terms for sub in n.walk(t))
+    ):
         return None
     if all(t.shape.is_row for t in terms):  # rows as columns: (σ ⊙ (1 - y))ᵀ - (y ⊙ (1 - σ))ᵀ = (σ - y)ᵀ
         columns = _multiplied_out([build.transpose(t) for t in terms], build, inner)
@@ -417,8 +443,11 @@ def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node 
     monomials = polynomial(terms, build)
     if monomials is None or len(monomials) > _MAX_MONOMIALS:
         return None
-    parts = [build.scale(number(c), reduce(build.hadamard, factors) if factors else n.Fill(ONE, shape=terms[0].shape))
-             for c, factors in monomials.values() if c != 0]
+    parts = [
+        build.scale(number(c), reduce(build.hadamard, factors) if factors else n.Fill(ONE, shape=terms[0].shape))
+        for c, factors in monomials.values()
+        if c != 0
+    ]
     return _collected(parts, build, inner) if parts else n.Fill(ZERO_NUMBER, shape=terms[0].shape)
 
 
@@ -545,12 +574,16 @@ def logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
 def _sigmoid_pairs(exponents: dict[n.Node, int]) -> bool:
     """σ(u) exp(-u) = σ(-u), and σ(-u) beside σ(u) written 1 - σ(u): σ(u) σ(-u) = σ(u)(1 - σ(u)), the slope."""
     changed = False
-    for base, power in list(exponents.items()):
+    for base in list(exponents):
         if not (isinstance(base, n.Apply) and base.function == "sigmoid" and exponents.get(base, 0) > 0):
             continue
         for other, other_power in list(exponents.items()):
-            if other_power <= 0 or exponents.get(base, 0) <= 0 or not isinstance(other, n.Apply) or \
-                    negation_of(other.operand) != base.operand:
+            if (
+                other_power <= 0
+                or exponents.get(base, 0) <= 0
+                or not isinstance(other, n.Apply)
+                or negation_of(other.operand) != base.operand
+            ):
                 continue
             taken = min(exponents[base], other_power)
             if other.function == "exp":  # σ(u) exp(-u) = σ(-u)
@@ -573,8 +606,9 @@ def _raised(base: n.Node, power: int) -> n.Node:
 
 
 def _base_and_power(f: n.Node) -> tuple[n.Node, int]:
-    if isinstance(f, n.Divide) and isinstance(f.left, n.Fill) and is_one(f.left.value) or \
-            isinstance(f, n.Divide) and is_one(f.left):
+    if (isinstance(f, n.Divide) and isinstance(f.left, n.Fill) and is_one(f.left.value)) or (
+        isinstance(f, n.Divide) and is_one(f.left)
+    ):
         base, power = _base_and_power(f.right)
         return base, -power
     if isinstance(f, n.Power) and isinstance(f.exponent, n.Number) and f.exponent.value.denominator == 1:

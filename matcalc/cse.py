@@ -38,8 +38,9 @@ MIN_LENGTH = 10  # characters: tanh(W1 x) may be worth a name; A x - b, x - a, P
 _NEVER_NAMED = (n.Var, n.Number, n.Const, n.DimSize, n.Identity, n.Fill)
 
 
-def name_repeated(roots: list[n.Node], taken: set[str], width: int = WIDTH
-                  ) -> tuple[list[n.Node], list[tuple[str, n.Node]]]:
+def name_repeated(
+    roots: list[n.Node], taken: set[str], width: int = WIDTH
+) -> tuple[list[n.Node], list[tuple[str, n.Node]]]:
     """The roots with repeated subexpressions replaced by names, and the names' definitions.
 
     The roots are the expressions shown together (one or several results, or the factors of an
@@ -91,7 +92,7 @@ def name_repeated(roots: list[n.Node], taken: set[str], width: int = WIDTH
 
 
 def _numbered(name: str, letter: str) -> bool:
-    return name.startswith(letter) and name[len(letter):].isdigit()
+    return name.startswith(letter) and name[len(letter) :].isdigit()
 
 
 def _distinct_in_reading_order(roots: list[n.Node]) -> list[n.Node]:
@@ -144,8 +145,19 @@ def _worth_naming(node: n.Node, sizes: dict[n.Node, int], lengths: dict[n.Node, 
 # How tightly a construct binds, loosest first: the printer's levels (render.canonical.precedence,
 # which this layer may not import), for the parentheses of the estimate.
 _SUM, _PRODUCT, _UNARY, _POWER, _POSTFIX, _ATOM = range(1, 7)
-_CALLS = {n.Trace: "tr", n.Det: "det", n.LogDet: "logdet", n.Sum: "sum", n.Mean: "mean", n.DiagMatrix: "diag",
-          n.DiagOf: "diag", n.Maximum: "max", n.Minimum: "min", n.Softmax: "softmax", n.LogSumExp: "logsumexp"}
+_CALLS = {
+    n.Trace: "tr",
+    n.Det: "det",
+    n.LogDet: "logdet",
+    n.Sum: "sum",
+    n.Mean: "mean",
+    n.DiagMatrix: "diag",
+    n.DiagOf: "diag",
+    n.Maximum: "max",
+    n.Minimum: "min",
+    n.Softmax: "softmax",
+    n.LogSumExp: "logsumexp",
+}
 
 
 def _binding(node: n.Node) -> int:
@@ -194,8 +206,9 @@ def written_length(node: n.Node, lengths: dict[n.Node, int]) -> int:
     if isinstance(node, (n.ScalarMul, n.MatMul)):
         left = wrapped(node.left, _PRODUCT)
         right = wrapped(node.right, _PRODUCT if isinstance(node.right, (n.ScalarMul, n.MatMul)) else _POWER)
-        tight = left > lengths[node.left] or right > lengths[node.right] or \
-            isinstance(node.left, (n.Transpose, n.Number))  # (a + b)x, x'A, 2x: no space
+        tight = (
+            left > lengths[node.left] or right > lengths[node.right] or isinstance(node.left, (n.Transpose, n.Number))
+        )  # (a + b)x, x'A, 2x: no space
         return left + right + (0 if tight else 1)
     if isinstance(node, n.Hadamard):
         return wrapped(node.left, _PRODUCT) + 4 + wrapped(node.right, _UNARY)

@@ -1,13 +1,13 @@
 """Declarations: `x: vector(n), A: matrix(n, n); a: scalar` -> Env.
 
-    declarations := (declaration (("," | ";") declaration)*)?
-    declaration  := NAME ":" type
-    type         := "scalar" | ("vector" | "vec") "(" dim ")"
-                  | ("matrix" | "mat") "(" dim "," dim ")"
-                  | ("symmetric" | "posdef") "(" dim ")"
-                  | ("onehot" | "simplex") "(" dim ")"   # vectors whose entries sum to 1
-                  | "function"          # an unspecified elementwise scalar function f
-    dim          := NAME | positive integer
+declarations := (declaration (("," | ";") declaration)*)?
+declaration  := NAME ":" type
+type         := "scalar" | ("vector" | "vec") "(" dim ")"
+              | ("matrix" | "mat") "(" dim "," dim ")"
+              | ("symmetric" | "posdef") "(" dim ")"
+              | ("onehot" | "simplex") "(" dim ")"   # vectors whose entries sum to 1
+              | "function"          # an unspecified elementwise scalar function f
+dim          := NAME | positive integer
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from .tokens import Kind, Token, tokenize
 
 KINDS = ("scalar", "vector", "matrix", "symmetric", "posdef", "onehot", "simplex", "function")
 _ALIASES = {"vec": "vector", "mat": "matrix"}
-_ARITY = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 1, "posdef": 1, "onehot": 1, "simplex": 1,
-          "function": 0}
+_ARITY = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 1, "posdef": 1, "onehot": 1, "simplex": 1, "function": 0}
 UNIT_SUM = ("onehot", "simplex")  # 1'y = 1
 
 
@@ -47,8 +46,9 @@ class Env:
 
     @property
     def dimension_names(self) -> set[str]:
-        return {dim for decl in self.decls.values() for dim in (decl.shape.rows, decl.shape.cols)
-                if isinstance(dim, str)}
+        return {
+            dim for decl in self.decls.values() for dim in (decl.shape.rows, decl.shape.cols) if isinstance(dim, str)
+        }
 
     @property
     def functions(self) -> set[str]:
@@ -77,15 +77,15 @@ def parse_declarations(source: str) -> Env:
     while not reader.at_end():
         name, decl = reader.declaration()
         if name.text in decls and decls[name.text] != decl:
-            raise DeclarationError(f"{name.text} is declared twice, as {decls[name.text]} and as {decl}",
-                                   span=name.span)
+            raise DeclarationError(
+                f"{name.text} is declared twice, as {decls[name.text]} and as {decl}", span=name.span
+            )
         decls[name.text] = decl
         if not reader.at_end():
             reader.expect_op(",", ";")
     env = Env(decls)
     for name in env.dimension_names & decls.keys():
-        raise DeclarationError(f"{name} is declared as a variable and used as a dimension",
-                               span=_find(source, name))
+        raise DeclarationError(f"{name} is declared as a variable and used as a dimension", span=_find(source, name))
     return env
 
 
@@ -127,9 +127,10 @@ class _Reader:
             close = difflib.get_close_matches(kind_token.text, [*KINDS, *_ALIASES], n=1)
             suggestion = f"did you mean '{close[0]}'? " if close else ""
             raise DeclarationError(
-                f"unknown shape '{kind_token.text}'", span=kind_token.span,
-                hint=f"{suggestion}a shape is scalar, vector(n), matrix(m, n), symmetric(n), posdef(n) "
-                     "or function")
+                f"unknown shape '{kind_token.text}'",
+                span=kind_token.span,
+                hint=f"{suggestion}a shape is scalar, vector(n), matrix(m, n), symmetric(n), posdef(n) or function",
+            )
         dims = self.dimensions(_ARITY[kind])
         return name, Decl(kind, _shape(kind, dims))
 

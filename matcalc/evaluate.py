@@ -39,16 +39,30 @@ def _require_invertible(matrix: np.ndarray, node: n.Node) -> np.ndarray:
     if not invertible(matrix):
         rank = int(np.linalg.matrix_rank(matrix))
         size = matrix.shape[0]
-        raise SingularMatrixError(f"a {size}×{size} matrix that must be inverted is singular at this point "
-                                  f"(its rank is {rank}); the result assumes it is invertible", rank, size)
+        raise SingularMatrixError(
+            f"a {size}×{size} matrix that must be inverted is singular at this point "
+            f"(its rank is {rank}); the result assumes it is invertible",
+            rank,
+            size,
+        )
     return matrix
 
 
 _FUNCTIONS = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
-    "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan, "sqrt": np.sqrt,
-    "sigmoid": lambda a: 1 / (1 + np.exp(-a)), "relu": lambda a: np.maximum(a, 0),
-    "sign": np.sign, "abs": np.abs,
+    "exp": np.exp,
+    "log": np.log,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
+    "arctan": np.arctan,
+    "sqrt": np.sqrt,
+    "sigmoid": lambda a: 1 / (1 + np.exp(-a)),
+    "relu": lambda a: np.maximum(a, 0),
+    "sign": np.sign,
+    "abs": np.abs,
     # step appears only in derivatives (of relu, max, min); step(0) = 1/2 lies in every subdifferential there
     "step": lambda a: np.heaviside(a, 0.5),
 }
@@ -86,8 +100,9 @@ class Evaluator:
     def __call__(self, node: n.Node) -> np.ndarray:
         rows, cols = self.shape(node.shape)
         if rows * cols > MAX_ELEMENTS:
-            raise UnsupportedError(f"a value of {rows}×{cols} entries is more than matcalc evaluates "
-                                   f"({MAX_ELEMENTS:,} at most)")
+            raise UnsupportedError(
+                f"a value of {rows}×{cols} entries is more than matcalc evaluates ({MAX_ELEMENTS:,} at most)"
+            )
         if self._outermost:  # overflow and log(-1) give inf and nan, which callers check for: no warnings
             self._outermost = False
             try:

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import TypeVar
 
-from .errors import MatcalcError, ParseError, Span, TokenizeError, UnsupportedError, UnknownSymbolError
+from .errors import MatcalcError, ParseError, Span, TokenizeError, UnknownSymbolError, UnsupportedError
 from .syntax import FUNCTIONS, GREEK, BinOp, Literal, Syntax
 from .tokens import MAX_SOURCE_LENGTH
 
@@ -44,40 +44,115 @@ _CAPITAL_GREEK = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Ups
 _GREEK_COMMANDS = {f"\\{letter}": letter for letter in (*GREEK, *_CAPITAL_GREEK, "pi")}
 # Commands that are functions, with the plain-language function they are.
 _FUNCTION_COMMANDS = {
-    r"\exp": "exp", r"\log": "log", r"\ln": "log", r"\sin": "sin", r"\cos": "cos", r"\tan": "tan",
-    r"\tanh": "tanh", r"\arcsin": "arcsin", r"\arccos": "arccos", r"\arctan": "arctan", r"\det": "det",
-    r"\max": "max", r"\min": "min", r"\tr": "tr", r"\Tr": "tr", r"\trace": "tr", r"\diag": "diag",
-    r"\sgn": "sign", r"\sqrt": "sqrt",
+    r"\exp": "exp",
+    r"\log": "log",
+    r"\ln": "log",
+    r"\sin": "sin",
+    r"\cos": "cos",
+    r"\tan": "tan",
+    r"\tanh": "tanh",
+    r"\arcsin": "arcsin",
+    r"\arccos": "arccos",
+    r"\arctan": "arctan",
+    r"\det": "det",
+    r"\max": "max",
+    r"\min": "min",
+    r"\tr": "tr",
+    r"\Tr": "tr",
+    r"\trace": "tr",
+    r"\diag": "diag",
+    r"\sgn": "sign",
+    r"\sqrt": "sqrt",
 }
 # Names written in \operatorname{...}, \mathrm{...} or \text{...} that are functions.
 _OPERATOR_NAMES = {name: name for name in FUNCTIONS if name not in ("eye", "ones", "vector", "matrix")} | {
-    "Tr": "tr", "ln": "log", "sgn": "sign", "ReLU": "relu", "Relu": "relu", "LSE": "logsumexp",
-    "softmax": "softmax", "Softmax": "softmax",
+    "Tr": "tr",
+    "ln": "log",
+    "sgn": "sign",
+    "ReLU": "relu",
+    "Relu": "relu",
+    "LSE": "logsumexp",
+    "softmax": "softmax",
+    "Softmax": "softmax",
 }
 # Commands that make what follows one name: \mathbf{x} is x, \boldsymbol{\beta} is beta.
 _NAME_COMMANDS = (r"\mathbf", r"\boldsymbol", r"\bm", r"\mathit", r"\mathsf", r"\vec", r"\pmb", r"\mathbold")
 # Commands that name a function, or a name when what they hold is not a function.
 _WORD_COMMANDS = (r"\operatorname", r"\mathrm", r"\text", r"\textrm", r"\operatorname*")
 # Accents make a name of their own: \hat{y} is y_hat.
-_ACCENTS = {r"\hat": "hat", r"\widehat": "hat", r"\bar": "bar", r"\overline": "bar", r"\tilde": "tilde",
-            r"\widetilde": "tilde", r"\dot": "dot"}
+_ACCENTS = {
+    r"\hat": "hat",
+    r"\widehat": "hat",
+    r"\bar": "bar",
+    r"\overline": "bar",
+    r"\tilde": "tilde",
+    r"\widetilde": "tilde",
+    r"\dot": "dot",
+}
 _FRACTIONS = (r"\frac", r"\tfrac", r"\dfrac", r"\cfrac")
 # Operators between two operands, as the plain language writes them.
-_OPERATOR_COMMANDS = {r"\odot": ".*", r"\circ": ".*", r"\oslash": "./", r"\cdot": "*", r"\times": "*",
-                      r"\ast": "*", r"\div": "/"}
-_BARS = {r"\|": "||", r"\lVert": "||", r"\rVert": "||", r"\Vert": "||", r"\lvert": "|", r"\rvert": "|",
-         r"\vert": "|", "|": "|"}
+_OPERATOR_COMMANDS = {
+    r"\odot": ".*",
+    r"\circ": ".*",
+    r"\oslash": "./",
+    r"\cdot": "*",
+    r"\times": "*",
+    r"\ast": "*",
+    r"\div": "/",
+}
+_BARS = {
+    r"\|": "||",
+    r"\lVert": "||",
+    r"\rVert": "||",
+    r"\Vert": "||",
+    r"\lvert": "|",
+    r"\rvert": "|",
+    r"\vert": "|",
+    "|": "|",
+}
 _LEFT_SIZES = (r"\left", r"\bigl", r"\Bigl", r"\biggl", r"\Biggl")
 _RIGHT_SIZES = (r"\right", r"\bigr", r"\Bigr", r"\biggr", r"\Biggr")
 _OPEN_DELIMITERS = {"(": "(", "[": "(", r"\lbrack": "("}
 _CLOSE_DELIMITERS = {")": ")", "]": ")", r"\rbrack": ")"}
 # Sizes of delimiters and spacing: they change how a formula looks, not what it means.
-_IGNORED = frozenset({
-    r"\left", r"\right", r"\big", r"\Big", r"\bigg", r"\Bigg", r"\bigl", r"\bigr", r"\Bigl", r"\Bigr",
-    r"\biggl", r"\biggr", r"\Biggl", r"\Biggr", r"\middle", r"\,", r"\;", r"\:", r"\!", r"\ ", r"\quad",
-    r"\qquad", r"\enspace", r"\thinspace", r"\displaystyle", r"\textstyle", r"\[", r"\]", r"\(", r"\)",
-    r"\nonumber", r"\notag", "$", "~",
-})
+_IGNORED = frozenset(
+    {
+        r"\left",
+        r"\right",
+        r"\big",
+        r"\Big",
+        r"\bigg",
+        r"\Bigg",
+        r"\bigl",
+        r"\bigr",
+        r"\Bigl",
+        r"\Bigr",
+        r"\biggl",
+        r"\biggr",
+        r"\Biggl",
+        r"\Biggr",
+        r"\middle",
+        r"\,",
+        r"\;",
+        r"\:",
+        r"\!",
+        r"\ ",
+        r"\quad",
+        r"\qquad",
+        r"\enspace",
+        r"\thinspace",
+        r"\displaystyle",
+        r"\textstyle",
+        r"\[",
+        r"\]",
+        r"\(",
+        r"\)",
+        r"\nonumber",
+        r"\notag",
+        "$",
+        "~",
+    }
+)
 _PREFIXES = ("+", "-", "−", "*", "/", ".*", "./", "|", "||")  # what cannot end a factor
 _SPACING = frozenset({r"\,", r"\;", r"\:", r"\ ", r"\quad", r"\qquad", r"\enspace", r"\thinspace", "~"})
 _TRANSPOSES = (r"\top", r"\intercal", r"\mathsf{T}", r"\mathrm{T}", r"\prime", r"{\top}", r"{\intercal}")
@@ -88,7 +163,7 @@ _UNSUPPORTED = {
     r"\int": "integrals are not supported",
     r"\lim": "limits are not supported",
     r"\nabla": "the gradient \\nabla is not supported; write \\frac{\\partial}{\\partial x} (with --layout "
-               "denominator for a column gradient)",
+    "denominator for a column gradient)",
     r"\otimes": "the Kronecker product is not supported",
     r"\oplus": "the direct sum is not supported",
     r"\dagger": "the pseudo-inverse is not supported",
@@ -96,29 +171,51 @@ _UNSUPPORTED = {
     r"\mathbb": "blackboard letters (expectations, sets) are not supported",
     r"\mathcal": "calligraphic names are not supported; write the name plainly",
     r"\infty": "infinity is not supported",
-    r"\sup": "suprema are not supported", r"\inf": "infima are not supported",
+    r"\sup": "suprema are not supported",
+    r"\inf": "infima are not supported",
     r"\arg": "arg min and arg max are not supported; use matcalc solve",
-    r"\operatorname{vec}": "vec is not supported", r"\operatorname{rank}": "rank is not supported",
+    r"\operatorname{vec}": "vec is not supported",
+    r"\operatorname{rank}": "rank is not supported",
     r"\operatorname{argmin}": "arg min is not supported; use matcalc solve",
     r"\operatorname{argmax}": "arg max is not supported",
-    r"\operatorname{Var}": "variances are not supported", r"\operatorname{E}": "expectations are not supported",
-    r"\ldots": "ellipses are not supported", r"\cdots": "ellipses are not supported",
+    r"\operatorname{Var}": "variances are not supported",
+    r"\operatorname{E}": "expectations are not supported",
+    r"\ldots": "ellipses are not supported",
+    r"\cdots": "ellipses are not supported",
     r"\begin": "environments (matrices, aligned equations) are not supported; write one formula",
-    r"\leq": "inequalities are not supported", r"\geq": "inequalities are not supported",
+    r"\leq": "inequalities are not supported",
+    r"\geq": "inequalities are not supported",
     r"\in": "set membership is not supported; declare shapes with --let",
     r"\sqrt[": "only square roots are supported",
 }
-_KNOWN_COMMANDS = sorted({*_GREEK_COMMANDS, *_FUNCTION_COMMANDS, *_NAME_COMMANDS, *_WORD_COMMANDS, *_ACCENTS,
-                          *_FRACTIONS, *_OPERATOR_COMMANDS, *_BARS, *_IGNORED, r"\top", r"\intercal", r"\sigma",
-                          *(command for command in _UNSUPPORTED if "{" not in command and "[" not in command)})
+_KNOWN_COMMANDS = sorted(
+    {
+        *_GREEK_COMMANDS,
+        *_FUNCTION_COMMANDS,
+        *_NAME_COMMANDS,
+        *_WORD_COMMANDS,
+        *_ACCENTS,
+        *_FRACTIONS,
+        *_OPERATOR_COMMANDS,
+        *_BARS,
+        *_IGNORED,
+        r"\top",
+        r"\intercal",
+        r"\sigma",
+        *(command for command in _UNSUPPORTED if "{" not in command and "[" not in command),
+    }
+)
 
-_LEXEME = re.compile(r"""
+_LEXEME = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<command>\\(?:[A-Za-z]+\*?|.))
   | (?P<number>\d+(?:\.\d+)?)
   | (?P<letters>[A-Za-z]+)
   | (?P<char>.)
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 _PLAIN_NAME = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z\u0391-\u03a9\u03b1-\u03c90-9]*(?:_[A-Za-z0-9]+)*")
 _DENOMINATOR = re.compile(rf"({_PLAIN_NAME.pattern})'?(?:\^\(([2-9])\))?")
 _SUBSCRIPT = re.compile(r"[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*")
@@ -210,8 +307,10 @@ def translate(source: str, declared: Collection[str] = (), functions: Collection
     'sigmoid(W1 x)'
     """
     if len(source) > MAX_SOURCE_LENGTH:
-        raise TokenizeError(f"input is too long ({len(source)} characters; the limit is {MAX_SOURCE_LENGTH})",
-                            span=Span(MAX_SOURCE_LENGTH, len(source)))
+        raise TokenizeError(
+            f"input is too long ({len(source)} characters; the limit is {MAX_SOURCE_LENGTH})",
+            span=Span(MAX_SOURCE_LENGTH, len(source)),
+        )
     translator = _Translator(source, _lex(source), frozenset(declared), frozenset(functions))
     translator.run()
     text, origins = [], []
@@ -273,8 +372,10 @@ def _first_character(lexeme: Lexeme) -> list[Lexeme]:
     if lexeme.kind not in ("number", "letters") or len(lexeme.text) == 1:
         return [lexeme]
     start = lexeme.span.start
-    return [Lexeme(lexeme.kind, lexeme.text[0], Span(start, start + 1), lexeme.spaced),
-            Lexeme(lexeme.kind, lexeme.text[1:], Span(start + 1, lexeme.span.end), False)]
+    return [
+        Lexeme(lexeme.kind, lexeme.text[0], Span(start, start + 1), lexeme.spaced),
+        Lexeme(lexeme.kind, lexeme.text[1:], Span(start + 1, lexeme.span.end), False),
+    ]
 
 
 def _split_arguments(lexemes: list[Lexeme]) -> list[Lexeme]:
@@ -322,8 +423,11 @@ def _split_differentials(lexemes: list[Lexeme]) -> list[Lexeme]:
         marked.add(i + 2)
         if close + 1 < len(lexemes) and lexemes[close + 1].kind == "{":
             bottom_close = _matching(lexemes, close + 1) or len(lexemes)
-            marked |= {k for k in range(close + 2, bottom_close)
-                       if lexemes[k].kind == "letters" and lexemes[k].text.startswith("d")}
+            marked |= {
+                k
+                for k in range(close + 2, bottom_close)
+                if lexemes[k].kind == "letters" and lexemes[k].text.startswith("d")
+            }
     result: list[Lexeme] = []
     for i, lexeme in enumerate(lexemes):
         if i in marked and len(lexeme.text) > 1:
@@ -410,8 +514,11 @@ class _Translator:
         saved_pos, saved_lexemes, depth = self.pos, self.lexemes, self.depth
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise ParseError(f"expression is nested too deeply (more than {MAX_NESTING} groups, fractions and "
-                             "scripts inside one another)", span=self.lexemes[max(first - 1, 0)].span)
+            raise ParseError(
+                f"expression is nested too deeply (more than {MAX_NESTING} groups, fractions and "
+                "scripts inside one another)",
+                span=self.lexemes[max(first - 1, 0)].span,
+            )
         self.lexemes, self.pos = self.lexemes[:stop], first
         try:
             while self.pos < stop:
@@ -562,8 +669,11 @@ class _Translator:
             index -= 1
 
     def _after_name(self) -> bool:
-        return bool(self.pieces) and _PLAIN_NAME.fullmatch(self.pieces[-1].text) is not None and \
-            not self.pieces[-1].text.endswith(")")
+        return (
+            bool(self.pieces)
+            and _PLAIN_NAME.fullmatch(self.pieces[-1].text) is not None
+            and not self.pieces[-1].text.endswith(")")
+        )
 
     def close_paren(self, lexeme: Lexeme) -> None:
         self.close_implicit(self.depth)
@@ -613,8 +723,12 @@ class _Translator:
         """A run of letters, for the plain language to split (`Xw` is X w). Digits right after it
         belong to it (`W1`); a subscript right after it belongs to its last letter (`Ax_i` is A x_i)."""
         following = self.peek()
-        if following is not None and following.kind == "number" and not following.spaced \
-                and re.fullmatch(r"\d+", following.text):
+        if (
+            following is not None
+            and following.kind == "number"
+            and not following.spaced
+            and re.fullmatch(r"\d+", following.text)
+        ):
             self.pos += 1
             self.emit(lexeme.text + following.text, lexeme.span.cover(following.span), exact=True)
             return
@@ -639,8 +753,11 @@ class _Translator:
         elif raw in (r"-\top", "-T", r"-\intercal") and "T" not in self.declared:
             self.emit("⁻ᵀ", span)
         elif raw in (r"\dagger", "+", r"\star", "*"):
-            raise UnsupportedError(f"the superscript {raw} is not supported", span=span,
-                                   hint="write ^{-1} for an inverse, ^\\top for a transpose")
+            raise UnsupportedError(
+                f"the superscript {raw} is not supported",
+                span=span,
+                hint="write ^{-1} for an inverse, ^\\top for a transpose",
+            )
         elif self.lexemes[first].text == r"\circ":
             self.in_exponent += 1
             text, _ = self.captured_text(first + 1, stop)
@@ -665,13 +782,17 @@ class _Translator:
             self.norm_subscript(first, stop, span)
             return
         if previous is None or _PLAIN_NAME.fullmatch(previous.text) is None or previous.text in FUNCTIONS:
-            raise UnsupportedError("a subscript here is not supported; subscripts name variables (W_{1}) and "
-                                   "norms (\\|x\\|_2)", span=span)
+            raise UnsupportedError(
+                "a subscript here is not supported; subscripts name variables (W_{1}) and norms (\\|x\\|_2)", span=span
+            )
         text, _ = self.captured_text(first, stop)
         text = text.replace(" ", "")
         if not _SUBSCRIPT.fullmatch(text):
-            raise UnsupportedError(f"the subscript {self.raw(first, stop)} is not supported; subscripts name "
-                                   "variables (W_{1}, x_{i}, W_{\\mathrm{out}})", span=span)
+            raise UnsupportedError(
+                f"the subscript {self.raw(first, stop)} is not supported; subscripts name "
+                "variables (W_{1}, x_{i}, W_{\\mathrm{out}})",
+                span=span,
+            )
         name = previous.text
         if name == "I" and f"I_{text}" not in self.declared and "I" not in self.declared:
             previous.text, previous.span, previous.exact = f"eye({text})", previous.span.cover(span), False
@@ -686,8 +807,9 @@ class _Translator:
         text, _ = self.captured_text(first, stop)
         text = {"fro": "F", "Fro": "F", "F": "F", "1": "1", "2": "2"}.get(text.replace(" ", ""))
         if text is None:
-            raise UnsupportedError(f"the norm {self.raw(first, stop)} is not supported: a norm's subscript is "
-                                   "1, 2 or F", span=span)
+            raise UnsupportedError(
+                f"the norm {self.raw(first, stop)} is not supported: a norm's subscript is 1, 2 or F", span=span
+            )
         self.emit(f"_{text}", span, glued=True)
 
     # Commands
@@ -714,8 +836,11 @@ class _Translator:
             raise UnsupportedError(_UNSUPPORTED[text], span=lexeme.span)
         else:
             suggestion = difflib.get_close_matches(text, _KNOWN_COMMANDS, n=1, cutoff=0.6)
-            raise UnknownSymbolError(f"unknown LaTeX command {text}", span=lexeme.span,
-                                     hint=f"did you mean {suggestion[0]}?" if suggestion else None)
+            raise UnknownSymbolError(
+                f"unknown LaTeX command {text}",
+                span=lexeme.span,
+                hint=f"did you mean {suggestion[0]}?" if suggestion else None,
+            )
 
     def greek(self, lexeme: Lexeme) -> None:
         name = _GREEK_COMMANDS[lexeme.text]
@@ -746,8 +871,11 @@ class _Translator:
             self.close_paren(self.closer(first, stop))
             return
         if self.at("^", "_"):
-            raise UnsupportedError(f"a script on \\{name} is not supported", span=self.peek().span,
-                                   hint=f"write (\\{name} x)^2 for a power of the function's value")
+            raise UnsupportedError(
+                f"a script on \\{name} is not supported",
+                span=self.peek().span,
+                hint=f"write (\\{name} x)^2 for a power of the function's value",
+            )
         self.emit(name, span)
         if self._paren_follows():
             self.glue_next = True
@@ -764,14 +892,17 @@ class _Translator:
         unsupported = _UNSUPPORTED.get(rf"\operatorname{{{word}}}")
         if unsupported:
             raise UnsupportedError(unsupported, span=span)
-        if word in _OPERATOR_NAMES or word.lower() in _OPERATOR_NAMES and word.lower() != "e":
+        if word in _OPERATOR_NAMES or (word.lower() in _OPERATOR_NAMES and word.lower() != "e"):
             self.function(_OPERATOR_NAMES.get(word, _OPERATOR_NAMES.get(word.lower(), word)), lexeme, span)
         elif word in ("sigmoid", "sigma") or word == r"\sigma":
             self.function("sigmoid", lexeme, span)
         elif lexeme.text.startswith(r"\operatorname"):
             suggestion = difflib.get_close_matches(word, list(_OPERATOR_NAMES), n=1, cutoff=0.6)
-            raise UnknownSymbolError(f"unknown function \\operatorname{{{word}}}", span=span,
-                                     hint=f"did you mean \\operatorname{{{suggestion[0]}}}?" if suggestion else None)
+            raise UnknownSymbolError(
+                f"unknown function \\operatorname{{{word}}}",
+                span=span,
+                hint=f"did you mean \\operatorname{{{suggestion[0]}}}?" if suggestion else None,
+            )
         elif _PLAIN_NAME.fullmatch(word):
             self.emit(word, span)
         else:
@@ -831,9 +962,7 @@ class _Translator:
         if first >= stop:
             return None
         lexeme = self.lexemes[first]
-        if lexeme.text == r"\partial":
-            index = first + 1
-        elif lexeme.kind == "letters" and lexeme.text == "d" and "d" not in self.declared:
+        if lexeme.text == r"\partial" or (lexeme.kind == "letters" and lexeme.text == "d" and "d" not in self.declared):
             index = first + 1
         elif lexeme.text in (r"\mathrm", r"\text", r"\mathit") and self.raw(first + 1, first + 4) == "{d}":
             index = first + 4
@@ -847,8 +976,10 @@ class _Translator:
             index, self.pos = self.pos, saved
             exponent = self.raw(first_exponent, stop_exponent).replace(" ", "")
             if not re.fullmatch("[2-9]", exponent):
-                raise UnsupportedError("the order of a derivative is a whole number from 2 to 9",
-                                       span=caret.span.cover(self.span_of(first_exponent, stop_exponent)))
+                raise UnsupportedError(
+                    "the order of a derivative is a whole number from 2 to 9",
+                    span=caret.span.cover(self.span_of(first_exponent, stop_exponent)),
+                )
             order = int(exponent)
         return order, index
 
@@ -859,13 +990,16 @@ class _Translator:
         function_stop = top[1]
         bottom_head = self._derivative_head(*bottom)
         if bottom_head is None:
-            raise ParseError("the denominator of a derivative is \\partial and the variable: \\partial x",
-                             span=self.span_of(*bottom))
+            raise ParseError(
+                "the denominator of a derivative is \\partial and the variable: \\partial x", span=self.span_of(*bottom)
+            )
         _, variable_start = bottom_head
         variable, denominator_order = self.variable(variable_start, bottom[1], span)
         if denominator_order != order:
-            raise ParseError(f"a derivative of order {order} needs the variable to the power {order} below",
-                             span=self.span_of(*bottom))
+            raise ParseError(
+                f"a derivative of order {order} needs the variable to the power {order} below",
+                span=self.span_of(*bottom),
+            )
         head_text = f"d/d{variable}" if order == 1 else f"d{order}/d{variable}{order}"
         if function_start >= function_stop:
             self.emit(head_text, span)
@@ -892,8 +1026,9 @@ class _Translator:
             text = self.captured_text(*part)[0].replace(" ", "")
             match = _DENOMINATOR.fullmatch(text)
             if match is None:
-                raise ParseError("the denominator of a derivative is \\partial and a variable's name",
-                                 span=self.span_of(*part))
+                raise ParseError(
+                    "the denominator of a derivative is \\partial and a variable's name", span=self.span_of(*part)
+                )
             names.add(match.group(1))
             order += int(match.group(2) or 1)
         if len(names) != 1:

@@ -17,11 +17,22 @@ from .errors import UnsupportedError
 from .shapes import Dim, Shape
 
 _FUNCTIONS = {
-    "exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh,
-    "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "sqrt": sp.sqrt,
-    "sigmoid": lambda t: 1 / (1 + sp.exp(-t)), "relu": lambda t: sp.Max(0, t, evaluate=False),
+    "exp": sp.exp,
+    "log": sp.log,
+    "sin": sp.sin,
+    "cos": sp.cos,
+    "tan": sp.tan,
+    "tanh": sp.tanh,
+    "arcsin": sp.asin,
+    "arccos": sp.acos,
+    "arctan": sp.atan,
+    "sqrt": sp.sqrt,
+    "sigmoid": lambda t: 1 / (1 + sp.exp(-t)),
+    "relu": lambda t: sp.Max(0, t, evaluate=False),
     # unevaluated: evaluating Max or Abs of a trace makes SymPy rebuild the trace's argument as a scalar
-    "sign": sp.sign, "abs": lambda t: sp.Abs(t, evaluate=False), "step": lambda t: sp.Heaviside(t, sp.Rational(1, 2)),
+    "sign": sp.sign,
+    "abs": lambda t: sp.Abs(t, evaluate=False),
+    "step": lambda t: sp.Heaviside(t, sp.Rational(1, 2)),
 }
 
 
@@ -66,8 +77,11 @@ def _elementwise(function, operand: sp.Basic, shape: Shape) -> sp.Basic:
     # --format sympy, builds an equal one), numbered above every bound variable already inside the body
     # and the operand, so that evaluating one function never substitutes into another's variable.
     body = function(_BOUND)
-    inside = [s.name[2:] for s in (body.free_symbols | operand.free_symbols) | _bound_in(body) | _bound_in(operand)
-              if isinstance(s, sp.Symbol) and s.name.startswith("_t") and s.name[2:].isdigit()]
+    inside = [
+        s.name[2:]
+        for s in (body.free_symbols | operand.free_symbols) | _bound_in(body) | _bound_in(operand)
+        if isinstance(s, sp.Symbol) and s.name.startswith("_t") and s.name[2:].isdigit()
+    ]
     t = sp.Symbol(f"_t{max(map(int, inside), default=0) + 1}")
     return ElementwiseApplyFunction(sp.Lambda(t, body.xreplace({_BOUND: t})), operand)
 
@@ -149,8 +163,11 @@ def _norm(node: n.Norm) -> sp.Basic:
     if node.p == "1":
         return _sum_entries(_elementwise(sp.Abs, value, shape), shape)
     if node.p == "spectral":
-        raise UnsupportedError("the spectral norm ||A||_2 of a matrix is not supported yet", span=node.span,
-                               hint="use ||A||_F for the Frobenius norm")
+        raise UnsupportedError(
+            "the spectral norm ||A||_2 of a matrix is not supported yet",
+            span=node.span,
+            hint="use ||A||_F for the Frobenius norm",
+        )
     if shape.is_row:
         return sp.sqrt(_trace(value * value.T))
     return sp.sqrt(_trace(value.T * value))
@@ -188,8 +205,7 @@ def _diagonal_of(node: n.DiagOf) -> sp.Basic:
 
 
 def _derivative(node: n.Derivative) -> sp.Basic:
-    raise UnsupportedError("a derivative inside an expression cannot be converted to SymPy yet",
-                           span=node.span)
+    raise UnsupportedError("a derivative inside an expression cannot be converted to SymPy yet", span=node.span)
 
 
 def _function(name: str):
@@ -198,8 +214,9 @@ def _function(name: str):
     if not n.is_unspecified(name):
         return _FUNCTIONS[name]
     count = n.primes(name)
-    return sp.Function(name.rstrip("'") + ("" if count == 0 else "_prime" if count == 1 else f"_prime{count}"),
-                       real=True)
+    return sp.Function(
+        name.rstrip("'") + ("" if count == 0 else "_prime" if count == 1 else f"_prime{count}"), real=True
+    )
 
 
 def _fraction(node: n.Number) -> sp.Rational:
@@ -221,16 +238,19 @@ _RULES = {
     n.Divide: _divide,
     n.Power: _power,
     n.MatPower: lambda node: sp.MatPow(to_sympy(node.base), node.exponent),
-    n.Transpose: lambda node: _entry(sp.Transpose(to_sympy(node.operand)), node.shape)
-    if not node.shape.is_scalar else to_sympy(node.operand),
+    n.Transpose: lambda node: (
+        _entry(sp.Transpose(to_sympy(node.operand)), node.shape) if not node.shape.is_scalar else to_sympy(node.operand)
+    ),
     n.Inverse: lambda node: sp.Inverse(to_sympy(node.operand)),
     n.Trace: lambda node: _trace(to_sympy(node.operand)),
     n.Det: lambda node: _determinant(to_sympy(node.operand)),
     n.LogDet: lambda node: sp.log(_determinant(to_sympy(node.operand))),
     n.Norm: _norm,
     n.Sum: lambda node: _sum_entries(to_sympy(node.operand), node.operand.shape),
-    n.Mean: lambda node: _sum_entries(to_sympy(node.operand), node.operand.shape)
-    / (dimension(node.operand.shape.rows) * dimension(node.operand.shape.cols)),
+    n.Mean: lambda node: (
+        _sum_entries(to_sympy(node.operand), node.operand.shape)
+        / (dimension(node.operand.shape.rows) * dimension(node.operand.shape.cols))
+    ),
     n.DiagMatrix: _diag_matrix,
     n.DiagOf: _diagonal_of,
     n.Apply: lambda node: _elementwise(_function(node.function), to_sympy(node.operand), node.shape),
@@ -248,8 +268,14 @@ def index_array(terms, free: tuple[str, ...], dims: dict[str, Dim]) -> sp.Basic:
     scalars typed nodes, pieces (elements, indices) pairs whose elements multiply to a vector (one
     index) or a matrix (two). Pieces become a tensor product; an index shared by pieces is a
     contraction (summed) or a diagonal (free); axes are then permuted into the order of `free`."""
-    from sympy.tensor.array.expressions import (ArrayAdd, ArrayContraction, ArrayDiagonal, ArrayTensorProduct,
-                                                OneArray, PermuteDims)
+    from sympy.tensor.array.expressions import (
+        ArrayAdd,
+        ArrayContraction,
+        ArrayDiagonal,
+        ArrayTensorProduct,
+        OneArray,
+        PermuteDims,
+    )
 
     total = []
     dims = dict(dims)
@@ -275,13 +301,15 @@ def index_array(terms, free: tuple[str, ...], dims: dict[str, Dim]) -> sp.Basic:
         array = ArrayTensorProduct(*operands) if len(operands) > 1 else operands[0]
         summed = [index for index in dict.fromkeys(labels) if index not in free]
         if summed:
-            array = ArrayContraction(array, *[tuple(k for k, label in enumerate(labels) if label == index)
-                                              for index in summed])
+            array = ArrayContraction(
+                array, *[tuple(k for k, label in enumerate(labels) if label == index) for index in summed]
+            )
             labels = [label for label in labels if label in free]
         repeated = [index for index in dict.fromkeys(labels) if labels.count(index) > 1]
         if repeated:
-            array = ArrayDiagonal(array, *[tuple(k for k, label in enumerate(labels) if label == index)
-                                           for index in repeated])
+            array = ArrayDiagonal(
+                array, *[tuple(k for k, label in enumerate(labels) if label == index) for index in repeated]
+            )
             labels = [label for label in labels if label not in repeated] + repeated
         permutation = [labels.index(index) for index in free]
         if permutation != sorted(permutation):

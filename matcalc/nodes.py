@@ -9,9 +9,9 @@ do, so two equal trees mean the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
-from collections.abc import Callable, Iterator
 from functools import cache
 
 from .errors import NO_SPAN, Span
@@ -203,8 +203,21 @@ class DiagOf(Node):
 
 
 ELEMENTWISE_FUNCTIONS = (
-    "exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan",
-    "sqrt", "sigmoid", "relu", "sign", "abs", "step",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sqrt",
+    "sigmoid",
+    "relu",
+    "sign",
+    "abs",
+    "step",
 )  # step (Heaviside, step(0) = 1/2) is the derivative of relu; matcalc writes it in results
 
 

@@ -49,8 +49,13 @@ def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -
 
 def large_dimensions(exprs: list[n.Node]) -> set[int]:
     """The integer dimensions above LARGEST_SAMPLED that the expressions use."""
-    return {dim for expr in exprs for sub in n.walk(expr) for dim in (sub.shape.rows, sub.shape.cols)
-            if isinstance(dim, int) and dim > LARGEST_SAMPLED}
+    return {
+        dim
+        for expr in exprs
+        for sub in n.walk(expr)
+        for dim in (sub.shape.rows, sub.shape.cols)
+        if isinstance(dim, int) and dim > LARGEST_SAMPLED
+    }
 
 
 def stand_in_is_exact(exprs: list[n.Node], large: set[int]) -> bool:
@@ -58,6 +63,7 @@ def stand_in_is_exact(exprs: list[n.Node], large: set[int]) -> bool:
     large integer dimensions: true unless a large size also enters as a number, through a mean (1/n), a
     constant vector or identity matrix of that size (sum(ones(n)) = n), scalar expansion (d/da sum(x + a) =
     n), or a number the user wrote that is a multiple or divisor of it (sum(x)/30000)."""
+
     def involves(node: n.Node) -> bool:
         return node.shape.rows in large or node.shape.cols in large
 
@@ -67,11 +73,15 @@ def stand_in_is_exact(exprs: list[n.Node], large: set[int]) -> bool:
                 return False
             if isinstance(node, (n.Fill, n.Identity)) and involves(node):
                 return False
-            if isinstance(node, (n.Add, n.Maximum, n.Minimum)) \
-                    and node.left.shape.is_scalar != node.right.shape.is_scalar and involves(node):
+            if (
+                isinstance(node, (n.Add, n.Maximum, n.Minimum))
+                and node.left.shape.is_scalar != node.right.shape.is_scalar
+                and involves(node)
+            ):
                 return False
-            if isinstance(node, n.Number) and any(_related(part, size) for size in large
-                                                  for part in (node.value.numerator, node.value.denominator)):
+            if isinstance(node, n.Number) and any(
+                _related(part, size) for size in large for part in (node.value.numerator, node.value.denominator)
+            ):
                 return False
     return True
 
@@ -89,8 +99,9 @@ def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
     return sizes[dim]
 
 
-def sample(shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng: np.random.Generator,
-           positive: bool = False) -> dict[str, np.ndarray]:
+def sample(
+    shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng: np.random.Generator, positive: bool = False
+) -> dict[str, np.ndarray]:
     """Random values for the variables, as 2-D arrays."""
     values = {}
     for name, shape in shapes.items():
@@ -127,9 +138,15 @@ class Point:
 KINK_DISTANCE = 1e-3  # a sample this close to a kink of abs, relu, sign, max or min is redrawn
 
 
-def sample_point(exprs: n.Node | list[n.Node], env: Env, rng: np.random.Generator, tries: int = 30,
-                 first: int = FIRST_SIZE, differentiated: list[n.Node] | None = None,
-                 symbolic_derivatives: bool = True) -> Point:
+def sample_point(
+    exprs: n.Node | list[n.Node],
+    env: Env,
+    rng: np.random.Generator,
+    tries: int = 30,
+    first: int = FIRST_SIZE,
+    differentiated: list[n.Node] | None = None,
+    symbolic_derivatives: bool = True,
+) -> Point:
     """A point where every expression is finite, every matrix it inverts is well conditioned, and the
     differentiated ones (by default all) are away from kinks. With symbolic_derivatives (a derivative
     formula will be evaluated there, not only finite differences), the arguments of det and logdet in the
@@ -145,7 +162,8 @@ def sample_point(exprs: n.Node | list[n.Node], env: Env, rng: np.random.Generato
         raise UnsupportedError(
             f"the declared size {max(large)} is too large to check numerically, and small sizes cannot stand in "
             "for it here (it enters as a number: a mean, ones or eye of that size, scalar expansion, or a number "
-            "written in the expression); declare the dimension with a name, as in vector(n), to check it")
+            "written in the expression); declare the dimension with a name, as in vector(n), to check it"
+        )
     for expr in exprs:
         for name, size in dimension_sizes(expr, first + len(sizes), small).items():
             sizes.setdefault(name, size)
@@ -170,9 +188,11 @@ def sample_point(exprs: n.Node | list[n.Node], env: Env, rng: np.random.Generato
         raise UnsupportedError(
             f"no random point found where the matrices this needs to invert are invertible: a {singular.size}×"
             f"{singular.size} one had rank {singular.rank} at every point tried, so it looks singular for "
-            "all values (the result assumes it is invertible); it cannot be checked numerically")
-    raise UnsupportedError("no random point found where the expression is defined and away from kinks, "
-                           "so it cannot be checked numerically")
+            "all values (the result assumes it is invertible); it cannot be checked numerically"
+        )
+    raise UnsupportedError(
+        "no random point found where the expression is defined and away from kinks, so it cannot be checked numerically"
+    )
 
 
 def _inverted_operands(exprs: list[n.Node], differentiated: list[n.Node]) -> list[n.Node]:
@@ -192,8 +212,9 @@ def _inverted_operands(exprs: list[n.Node], differentiated: list[n.Node]) -> lis
     return list(found)
 
 
-def _check_conditioning(operands: list[n.Node], values: Mapping[str, np.ndarray],
-                        sizes: Mapping[str | int, int]) -> None:
+def _check_conditioning(
+    operands: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str | int, int]
+) -> None:
     for operand in operands:
         matrix = evaluate_numeric(operand, values, sizes)
         if not invertible(matrix, WELL_CONDITIONED):
@@ -230,8 +251,12 @@ class _NumericEvaluator(Evaluator):
         if node.wrt.name not in n.variables(node.operand):  # d/da of what does not hold a: zero
             return np.zeros(self.shape(node.shape))
         if node.order > 1 and node.wrt.shape.is_scalar:
-            value = arrange_array(kth_difference(node.operand, node.wrt.name, point, node.order)[..., None, None],
-                                  node.operand.shape, node.wrt.shape, Layout(node.layout))
+            value = arrange_array(
+                kth_difference(node.operand, node.wrt.name, point, node.order)[..., None, None],
+                node.operand.shape,
+                node.wrt.shape,
+                Layout(node.layout),
+            )
         elif node.order == 2:
             value = second_difference(node.operand, node.wrt.name, point)
         else:
@@ -261,8 +286,11 @@ def finite_difference(expr: n.Node, wrt: str, point: Point, layout: Layout, step
 
 
 def _has_kinks(expr: n.Node) -> bool:
-    return any((isinstance(node, n.Apply) and node.function in ("abs", "relu", "sign", "step"))
-               or isinstance(node, (n.Maximum, n.Minimum, n.Norm)) for node in n.walk(expr))
+    return any(
+        (isinstance(node, n.Apply) and node.function in ("abs", "relu", "sign", "step"))
+        or isinstance(node, (n.Maximum, n.Minimum, n.Norm))
+        for node in n.walk(expr)
+    )
 
 
 def _central_difference(expr: n.Node, wrt: str, point: Point, layout: Layout, step: float) -> np.ndarray:
@@ -291,7 +319,7 @@ def kth_difference(expr: n.Node, wrt: str, point: Point, order: int) -> np.ndarr
             values = dict(point.values)
             values[wrt] = base + (order / 2 - j) * h
             total = total + (-1) ** j * math.comb(order, j) * evaluate_numeric(expr, values, point.sizes)
-        return total / h ** order
+        return total / h**order
 
     return (4 * stencil(step / 2) - stencil(step)) / 3
 
@@ -310,8 +338,9 @@ def second_difference(expr: n.Node, wrt: str, point: Point, step: float = 1e-4) 
     unit = np.eye(size) * step
     for a in range(size):
         for b in range(size):
-            hessian[a, b] = (at(unit[a] + unit[b]) - at(unit[a] - unit[b]) - at(unit[b] - unit[a])
-                             + at(-unit[a] - unit[b])) / (4 * step * step)
+            hessian[a, b] = (
+                at(unit[a] + unit[b]) - at(unit[a] - unit[b]) - at(unit[b] - unit[a]) + at(-unit[a] - unit[b])
+            ) / (4 * step * step)
     return hessian if size > 1 else hessian.reshape(())
 
 
@@ -351,7 +380,11 @@ def evaluate_terms(result: Derivative, point: Point) -> np.ndarray:
                 operands.append(np.eye(size_of(result.dims[f.indices[0]], point.sizes)))
             else:
                 value = evaluate(f.node, point.values, point.sizes)
-                operands.append(value.reshape([value.shape[k] for k, d in enumerate((f.node.shape.rows, f.node.shape.cols)) if d != 1]))
+                operands.append(
+                    value.reshape(
+                        [value.shape[k] for k, d in enumerate((f.node.shape.rows, f.node.shape.cols)) if d != 1]
+                    )
+                )
             subscripts.append("".join(letters[i] for i in f.indices))
         total = total + float(term.coefficient) * _einsum(subscripts, operands, output, total.shape)
     return total
@@ -365,8 +398,9 @@ def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
     if result.matrix is not None:
         value = evaluator(result.matrix)
         return value.reshape([size_of(d, point.sizes) for d in result.shape if d != 1])  # unit axes of the shape
-    letters = einsum_letters(result, [i for term in result.index_form or [] for piece in term.pieces
-                                      for i in piece.indices])
+    letters = einsum_letters(
+        result, [i for term in result.index_form or [] for piece in term.pieces for i in piece.indices]
+    )
     output = "".join(letters[i] for i in result.free)
     total = _zeros([size_of(result.dims[i], point.sizes) for i in result.free])
     for term in result.index_form or []:
@@ -385,8 +419,10 @@ def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
 def _zeros(shape: list[int] | tuple[int, ...]) -> np.ndarray:
     """An array of zeros, refused when it is larger than matcalc evaluates."""
     if float(np.prod(shape, dtype=float)) > MAX_ELEMENTS:
-        raise UnsupportedError(f"a result of {' × '.join(map(str, shape))} entries is more than matcalc "
-                               f"evaluates ({MAX_ELEMENTS:,} at most)")
+        raise UnsupportedError(
+            f"a result of {' × '.join(map(str, shape))} entries is more than matcalc "
+            f"evaluates ({MAX_ELEMENTS:,} at most)"
+        )
     return np.zeros(shape)
 
 
@@ -445,14 +481,19 @@ def _difference(lhs: n.Node, rhs: n.Node, point: Point) -> float:
 
 
 def _describe_counterexample(lhs: n.Node, rhs: n.Node, point: Point, worst: float) -> str:
-    left, right = np.broadcast_arrays(evaluate_numeric(lhs, point.values, point.sizes),
-                                      evaluate_numeric(rhs, point.values, point.sizes))
-    sizes = ", ".join(f"{name}={size}" if isinstance(name, str) else f"{name} checked at size {size}"
-                      for name, size in point.sizes.items())
+    left, right = np.broadcast_arrays(
+        evaluate_numeric(lhs, point.values, point.sizes), evaluate_numeric(rhs, point.values, point.sizes)
+    )
+    sizes = ", ".join(
+        f"{name}={size}" if isinstance(name, str) else f"{name} checked at size {size}"
+        for name, size in point.sizes.items()
+    )
     values = "; ".join(f"{name} = {_short(value)}" for name, value in point.values.items())
     where = f" with {sizes}" if sizes else ""
-    return (f"largest relative difference {worst:.2g}; for example{where}: {values} gives "
-            f"left {_short(left)}, right {_short(right)}")
+    return (
+        f"largest relative difference {worst:.2g}; for example{where}: {values} gives "
+        f"left {_short(left)}, right {_short(right)}"
+    )
 
 
 def _short(value: np.ndarray) -> str:
@@ -466,8 +507,9 @@ def _short(value: np.ndarray) -> str:
     return "[" + "; ".join(", ".join(f"{v:.3g}" for v in row) for row in rows) + "]"
 
 
-def point_from(assignments: Mapping[str, object], shapes: Mapping[str, Shape],
-               dimension_names: set[str] = frozenset()) -> Point:
+def point_from(
+    assignments: Mapping[str, object], shapes: Mapping[str, Shape], dimension_names: set[str] = frozenset()
+) -> Point:
     """A point from given values (numbers and nested lists), checked against the variables' shapes;
     the values fix the sizes of the dimensions."""
     unknown = sorted(set(assignments) - set(shapes))
@@ -481,11 +523,19 @@ def point_from(assignments: Mapping[str, object], shapes: Mapping[str, Shape],
         array = np.array(assignments[name], dtype=float)
         wanted_ndim = 0 if shape.is_scalar else 1 if shape.is_vector else 2
         if array.ndim != wanted_ndim:
-            raise InputError(f"{name} is a {shape.kind}, so its value is "
-                             + ("a number" if wanted_ndim == 0 else "a list of numbers" if wanted_ndim == 1
-                                else "a list of rows"))
-        matrix = array.reshape(1, 1) if wanted_ndim == 0 else array.reshape(-1, 1) if shape.is_column \
-            else array.reshape(1, -1) if wanted_ndim == 1 else array
+            raise InputError(
+                f"{name} is a {shape.kind}, so its value is "
+                + ("a number" if wanted_ndim == 0 else "a list of numbers" if wanted_ndim == 1 else "a list of rows")
+            )
+        matrix = (
+            array.reshape(1, 1)
+            if wanted_ndim == 0
+            else array.reshape(-1, 1)
+            if shape.is_column
+            else array.reshape(1, -1)
+            if wanted_ndim == 1
+            else array
+        )
         for dim, size in zip((shape.rows, shape.cols), matrix.shape):
             if isinstance(dim, int) and dim != size:
                 raise InputError(f"{name} has {size} where its shape {shape} needs {dim}")
@@ -503,6 +553,8 @@ def as_plain(value: np.ndarray) -> float | list:
     function's domain) is an InputError, as JSON has no Infinity or NaN."""
     value = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(value)):
-        raise InputError("the value is not finite at this point (it overflows, or the point is outside the "
-                         "domain of a function in it)")
+        raise InputError(
+            "the value is not finite at this point (it overflows, or the point is outside the "
+            "domain of a function in it)"
+        )
     return float(value) if value.ndim == 0 else value.tolist()

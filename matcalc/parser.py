@@ -40,12 +40,26 @@ import difflib
 import re
 import sys
 from collections.abc import Collection
+from itertools import pairwise
 
 from .errors import ParseError, Span, UnknownSymbolError
 from .latex_input import is_latex, translate
 from .syntax import (
-    CONSTANTS, FUNCTIONS, GREEK, BinOp, Bars, Call, Deriv, Literal, Name, Negate,
-    PostfixInverse, PostfixTranspose, Syntax, children, sum_split,
+    CONSTANTS,
+    FUNCTIONS,
+    GREEK,
+    Bars,
+    BinOp,
+    Call,
+    Deriv,
+    Literal,
+    Name,
+    Negate,
+    PostfixInverse,
+    PostfixTranspose,
+    Syntax,
+    children,
+    sum_split,
 )
 from .tokens import MAX_SOURCE_LENGTH, Kind, Token, tokenize
 
@@ -70,7 +84,8 @@ def parse(source: str, declared: Collection[str] = (), functions: Collection[str
     tree's and the errors' spans in the LaTeX."""
     if is_latex(source):  # the LaTeX's length was checked; its translation may be longer
         return _translated(source, declared, functions).restore(
-            lambda text: _expression(Parser(text, declared, functions, limit=None)))
+            lambda text: _expression(Parser(text, declared, functions, limit=None))
+        )
     return _expression(Parser(source, declared, functions))
 
 
@@ -80,12 +95,14 @@ def _expression(parser: Parser) -> Syntax:
     return _bounded(tree)
 
 
-def parse_equation(source: str, declared: Collection[str] = (),
-                   functions: Collection[str] | None = None) -> tuple[Syntax, Syntax]:
+def parse_equation(
+    source: str, declared: Collection[str] = (), functions: Collection[str] | None = None
+) -> tuple[Syntax, Syntax]:
     """Parse `lhs = rhs`."""
     if is_latex(source):
         return _translated(source, declared, functions).restore(
-            lambda text: _equation(Parser(text, declared, functions, limit=None)))
+            lambda text: _equation(Parser(text, declared, functions, limit=None))
+        )
     return _equation(Parser(source, declared, functions))
 
 
@@ -117,8 +134,13 @@ def _ensure_recursion_limit() -> None:
 
 
 class Parser:
-    def __init__(self, source: str, declared: Collection[str] = (), functions: Collection[str] | None = None,
-                 limit: int | None = MAX_SOURCE_LENGTH):
+    def __init__(
+        self,
+        source: str,
+        declared: Collection[str] = (),
+        functions: Collection[str] | None = None,
+        limit: int | None = MAX_SOURCE_LENGTH,
+    ):
         _ensure_recursion_limit()
         self.source = source
         self.functions = frozenset(functions) if functions is not None else _declared_functions(declared)
@@ -160,9 +182,11 @@ class Parser:
     def nested(self, opener: Token) -> None:
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise ParseError(f"expression is nested too deeply (more than {MAX_NESTING} levels of "
-                             "parentheses, bars, calls, signs and powers inside one another)",
-                             span=opener.span)
+            raise ParseError(
+                f"expression is nested too deeply (more than {MAX_NESTING} levels of "
+                "parentheses, bars, calls, signs and powers inside one another)",
+                span=opener.span,
+            )
 
     # Grammar rules
 
@@ -195,9 +219,11 @@ class Parser:
                 return node
             factors += 1
             if factors > MAX_FACTORS:
-                raise ParseError(f"a product of more than {MAX_FACTORS} factors is too long to work with",
-                                 span=node.span.cover(right.span),
-                                 hint="group it with parentheses, e.g. (A B ... )(C D ...), or write a power")
+                raise ParseError(
+                    f"a product of more than {MAX_FACTORS} factors is too long to work with",
+                    span=node.span.cover(right.span),
+                    hint="group it with parentheses, e.g. (A B ... )(C D ...), or write a power",
+                )
             node = BinOp(op, node, right, span=node.span.cover(right.span))
 
     def _parse_unary(self) -> Syntax:
@@ -272,8 +298,9 @@ class Parser:
         if token.kind is Kind.END:
             raise ParseError("expected an expression, found end of input", span=token.span)
         if self.at(")"):
-            raise ParseError("unmatched ')'" if self.nesting == 0 else "expected an expression, found ')'",
-                             span=token.span)
+            raise ParseError(
+                "unmatched ')'" if self.nesting == 0 else "expected an expression, found ')'", span=token.span
+            )
         raise ParseError(f"expected an expression, found {_describe(token)}", span=token.span)
 
     def _parse_group(self) -> Syntax:
@@ -289,14 +316,16 @@ class Parser:
     def _parse_call(self) -> Syntax:
         name = self.advance()
         if not self.at("("):
-            raise ParseError(f"function {name.text} needs its argument in parentheses: {name.text}(...)",
-                             span=name.span)
+            raise ParseError(
+                f"function {name.text} needs its argument in parentheses: {name.text}(...)", span=name.span
+            )
         args, closer = self._arguments()
         span = name.span.cover(closer.span)
         if len(args) != FUNCTIONS[name.text]:
             count = FUNCTIONS[name.text]
-            raise ParseError(f"{name.text} takes {count} argument{'s' if count > 1 else ''}, "
-                             f"not {len(args)}", span=span)
+            raise ParseError(
+                f"{name.text} takes {count} argument{'s' if count > 1 else ''}, not {len(args)}", span=span
+            )
         return Call(name.text, tuple(args), span=span)
 
     def _arguments(self) -> tuple[list[Syntax], Token]:
@@ -321,13 +350,16 @@ class Parser:
             primes += 1
             self.advance()
         if not self.at("("):
-            raise ParseError(f"{name.text} is declared a function: write {name.text}(...)",
-                             span=name.span.cover(self.tokens[self.pos - 1].span))
+            raise ParseError(
+                f"{name.text} is declared a function: write {name.text}(...)",
+                span=name.span.cover(self.tokens[self.pos - 1].span),
+            )
         args, closer = self._arguments()
         span = name.span.cover(closer.span)
         if len(args) != 1:
-            raise ParseError(f"{name.text} is a function of one argument (it applies entry by entry), "
-                             f"not {len(args)}", span=span)
+            raise ParseError(
+                f"{name.text} is a function of one argument (it applies entry by entry), not {len(args)}", span=span
+            )
         return Call(name.text + "'" * primes, tuple(args), span=span)
 
     def _parse_bars(self) -> Syntax:
@@ -353,10 +385,10 @@ class Parser:
         shown = "‖" if self.source[opener.span.start] == "‖" else opener.text
         wanted = "‖" if shown == "‖" else closer
         if self.token.kind is Kind.END or self.at(")", "|", "||"):
-            raise ParseError(f"unclosed '{shown}'", span=opener.span,
-                             hint=f"expected '{wanted}' before {_describe(self.token)}")
-        raise ParseError(f"expected an operator or '{wanted}', found {_describe(self.token)}",
-                         span=self.token.span)
+            raise ParseError(
+                f"unclosed '{shown}'", span=opener.span, hint=f"expected '{wanted}' before {_describe(self.token)}"
+            )
+        raise ParseError(f"expected an operator or '{wanted}', found {_describe(self.token)}", span=self.token.span)
 
     def _starts_primary(self) -> bool:
         token = self.token
@@ -417,7 +449,7 @@ def _is_denominator(head: Token, token: Token) -> bool:
 
 
 def _adjacent(*tokens: Token) -> bool:
-    return all(a.span.end == b.span.start for a, b in zip(tokens, tokens[1:]))
+    return all(a.span.end == b.span.start for a, b in pairwise(tokens))
 
 
 def _match_parens(tokens: list[Token]) -> dict[int, int]:
@@ -449,7 +481,7 @@ def _build_sum(terms: list[tuple[Token | None, Syntax]]) -> Syntax:
     op, first = terms[left_count]
     if op is not None and op.text == "-":
         first = Negate(first, span=op.span.cover(first.span))
-    right = _build_sum([(None, first), *terms[left_count + 1:]])
+    right = _build_sum([(None, first), *terms[left_count + 1 :]])
     return BinOp("+", left, right, span=left.span.cover(right.span))
 
 
@@ -458,14 +490,18 @@ def _call_of_unknown(token: Token) -> ParseError:
     name = token.text
     if _SIMPLE_NAME.fullmatch(name) and "_" not in name:
         return UnknownSymbolError(
-            f"{name}(...) is written like a call of a function {name}, which is not declared", span=token.span,
+            f"{name}(...) is written like a call of a function {name}, which is not declared",
+            span=token.span,
             hint=f'declare it "{name}: function" (--let or a let line), or for a product put a space or * before '
-                 f"the parenthesis: {name} (...) or {name}*(...)")
+            f"the parenthesis: {name} (...) or {name}*(...)",
+        )
     suggestion = _suggest(name, FUNCTIONS)
     return UnknownSymbolError(
-        f"unknown function '{name}'", span=token.span,
-        hint=suggestion or f'declare it "{name}: function" (--let or a let line), or for a product put a space before '
-                           "the parenthesis")
+        f"unknown function '{name}'",
+        span=token.span,
+        hint=suggestion
+        or f'declare it "{name}: function" (--let or a let line), or for a product put a space before the parenthesis',
+    )
 
 
 def _describe(token: Token) -> str:
@@ -486,9 +522,11 @@ def _bounded(tree: Syntax) -> Syntax:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_TREE_DEPTH:
-            raise ParseError(f"expression is too deep (more than {MAX_TREE_DEPTH} levels of operations "
-                             "inside one another)", span=node.span,
-                             hint="long sums do not count; nested calls, products and powers do")
+            raise ParseError(
+                f"expression is too deep (more than {MAX_TREE_DEPTH} levels of operations inside one another)",
+                span=node.span,
+                hint="long sums do not count; nested calls, products and powers do",
+            )
         stack.extend((child, depth + 1) for child in children(node))
     return tree
 
@@ -527,8 +565,7 @@ def split_names(tokens: list[Token], declared: frozenset[str]) -> list[Token]:
             result.append(token)
             continue
         if called and not all(piece in declared for piece in pieces):
-            raise UnknownSymbolError(f"unknown function '{text}'", span=token.span,
-                                     hint=_suggest(text, FUNCTIONS))
+            raise UnknownSymbolError(f"unknown function '{text}'", span=token.span, hint=_suggest(text, FUNCTIONS))
         start = token.span.start
         for piece in pieces:
             result.append(Token(Kind.NAME, piece, Span(start, start + len(piece))))
@@ -556,8 +593,12 @@ def _derivative_denominators(tokens: list[Token]) -> set[int]:
     found = set()
     for i in range(2, len(tokens)):
         before, slash, token = tokens[i - 2], tokens[i - 1], tokens[i]
-        if i - 2 in head_of and slash.text == "/" and _adjacent(before, slash, token) \
-                and _is_denominator(tokens[head_of[i - 2]], token):
+        if (
+            i - 2 in head_of
+            and slash.text == "/"
+            and _adjacent(before, slash, token)
+            and _is_denominator(tokens[head_of[i - 2]], token)
+        ):
             found.add(i)
     return found
 
@@ -586,7 +627,7 @@ def _fewest_pieces(text: str, is_piece, longest: int) -> list[str] | None:
         return None
     pieces, start = [], 0
     while start < len(text):
-        pieces.append(text[start:cut[start]])
+        pieces.append(text[start : cut[start]])
         start = cut[start]
     return pieces
 
@@ -611,8 +652,12 @@ def _split(text: str, declared: frozenset[str]) -> list[str]:
 
 
 def _is_piece(piece: str, declared: frozenset[str]) -> bool:
-    return piece in declared or _LETTER_PIECE.fullmatch(piece) is not None or piece in CONSTANTS or \
-        (piece[1:2].isalpha() and _is_greek(piece))
+    return (
+        piece in declared
+        or _LETTER_PIECE.fullmatch(piece) is not None
+        or piece in CONSTANTS
+        or (piece[1:2].isalpha() and _is_greek(piece))
+    )
 
 
 def _refuse_function_prefix(token: Token) -> None:
@@ -622,8 +667,10 @@ def _refuse_function_prefix(token: Token) -> None:
         head, rest = text[:length], text[length:]
         if head in FUNCTIONS and rest[0].isupper():
             raise UnknownSymbolError(
-                f"unknown name '{text}'", span=token.span,
-                hint=f"for the function write {head}({rest}); for a product put spaces between the factors")
+                f"unknown name '{text}'",
+                span=token.span,
+                hint=f"for the function write {head}({rest}); for a product put spaces between the factors",
+            )
 
 
 def _refuse_word(token: Token, pieces: list[str], declared: frozenset[str]) -> None:
@@ -634,8 +681,10 @@ def _refuse_word(token: Token, pieces: list[str], declared: frozenset[str]) -> N
         if run >= _WORD_STRETCH:
             raise UnknownSymbolError(
                 f"unknown name '{token.text}': it mixes upper- and lowercase letters, so it would be read as "
-                f"the product {' '.join(pieces)}", span=token.span,
-                hint=f"declare {token.text} to use it as one name, or put spaces between the factors")
+                f"the product {' '.join(pieces)}",
+                span=token.span,
+                hint=f"declare {token.text} to use it as one name, or put spaces between the factors",
+            )
 
 
 def _refuse_typo(token: Token, declared: frozenset[str]) -> None:
@@ -648,8 +697,10 @@ def _refuse_typo(token: Token, declared: frozenset[str]) -> None:
     matches = difflib.get_close_matches(text, [*FUNCTIONS, *GREEK], n=3, cutoff=0.75)
     if near_declared or (matches and not any(match in text or match.startswith(text) for match in matches)):
         raise UnknownSymbolError(
-            f"unknown name '{text}'", span=token.span,
-            hint=f"did you mean '{(near_declared or matches)[0]}'? (declare {text} to use it as a name of its own)")
+            f"unknown name '{text}'",
+            span=token.span,
+            hint=f"did you mean '{(near_declared or matches)[0]}'? (declare {text} to use it as a name of its own)",
+        )
 
 
 def _refuse_near_product(token: Token, declared: frozenset[str]) -> None:
@@ -664,8 +715,10 @@ def _refuse_near_product(token: Token, declared: frozenset[str]) -> None:
     declared_text = ", ".join(dict.fromkeys(named))
     raise UnknownSymbolError(
         f"unknown name '{text}': it looks like the product {' '.join(pieces)} "
-        f"({declared_text} {'is' if len(set(named)) == 1 else 'are'} declared)", span=token.span,
-        hint=f"write {' '.join(pieces)} with spaces for the product, or declare {text} to use it as one name")
+        f"({declared_text} {'is' if len(set(named)) == 1 else 'are'} declared)",
+        span=token.span,
+        hint=f"write {' '.join(pieces)} with spaces for the product, or declare {text} to use it as one name",
+    )
 
 
 def _suggest(text: str, known: Collection[str]) -> str:

@@ -19,14 +19,13 @@ from .build import ONE, ZERO, Builder, constant_value, is_zero, number
 from .contract import Contractor, Piece, collect, split_coefficient
 from .cse import name_repeated
 from .decls import Env
-from .rules import Differentiator, Kink
-from .simplify import kept, simplify
-from .simplify.walk import product_factors
 from .errors import UnsupportedError
 from .layout import Layout, arrange_order, derivative_shape
+from .rules import Differentiator, Kink
 from .shapes import Dim, Shape
+from .simplify import kept, simplify
+from .simplify.walk import product_factors
 from .tensor import Indices, Term, simplify_terms
-
 
 TOLERANCE = 1e-5  # relative error allowed against central finite differences (step 1e-6)
 
@@ -97,8 +96,10 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     terms = simplify_terms(terms, free, indices, symmetric)
     notes: list[str] = []
     if symmetric & {wrt.name}:
-        notes.append(f"{wrt.name} is {env.decls[wrt.name].kind}: its entries are treated as independent "
-                     "(the unconstrained derivative)")
+        notes.append(
+            f"{wrt.name} is {env.decls[wrt.name].kind}: its entries are treated as independent "
+            "(the unconstrained derivative)"
+        )
     names = _index_names(out_axes, groups, free)
     contractor = Contractor(build, indices.dims)
     matrix, index_form = None, None
@@ -109,24 +110,44 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     if matrix is None:
         index_form = _index_form(terms, free, contractor, names, order, expr)
         _name_summed(names, index_form)
-    result = Derivative(expr, wrt, order, layout, shape, free, names, indices.dims, terms, matrix, index_form,
-                        notes=notes, kinks=differ.kinks, inline_matrix=matrix, inline_index_form=index_form,
-                        out_axes=out_axes, wrt_groups=tuple(groups),
-                        invertible=_needs_inverse(differ.invertible, env))
+    result = Derivative(
+        expr,
+        wrt,
+        order,
+        layout,
+        shape,
+        free,
+        names,
+        indices.dims,
+        terms,
+        matrix,
+        index_form,
+        notes=notes,
+        kinks=differ.kinks,
+        inline_matrix=matrix,
+        inline_index_form=index_form,
+        out_axes=out_axes,
+        wrt_groups=tuple(groups),
+        invertible=_needs_inverse(differ.invertible, env),
+    )
     _name_repeated(result)
     return result
 
 
 def _bound(terms: list[Term], expr: n.Node) -> None:
     if len(terms) > MAX_TERMS:
-        raise UnsupportedError(f"this derivative has more than {MAX_TERMS:,} terms in index form, more than "
-                               "matcalc works through in reasonable time and memory", span=expr.span)
+        raise UnsupportedError(
+            f"this derivative has more than {MAX_TERMS:,} terms in index form, more than "
+            "matcalc works through in reasonable time and memory",
+            span=expr.span,
+        )
 
 
 def _needs_inverse(matrices: list[n.Node], env: Env) -> list[n.Node]:
     """The matrices the result inverts, less those invertible by declaration (posdef)."""
-    return [m for m in matrices if not (isinstance(m, n.Var) and m.name in env.decls
-                                        and env.decls[m.name].kind == "posdef")]
+    return [
+        m for m in matrices if not (isinstance(m, n.Var) and m.name in env.decls and env.decls[m.name].kind == "posdef")
+    ]
 
 
 def _name_repeated(result: Derivative) -> None:
@@ -147,14 +168,19 @@ def share_names(derivatives: list[Derivative]) -> None:
     for d in derivatives:
         position = _take_named(d, named, position)
         used: set[str] = set()
-        stack = [sub.name for root in _shown_roots(d, named=True) for sub in n.walk(root)
-                 if isinstance(sub, n.Var) and sub.name in definitions]
+        stack = [
+            sub.name
+            for root in _shown_roots(d, named=True)
+            for sub in n.walk(root)
+            if isinstance(sub, n.Var) and sub.name in definitions
+        ]
         while stack:
             name = stack.pop()
             if name not in used:
                 used.add(name)
-                stack += [sub.name for sub in n.walk(definitions[name])
-                          if isinstance(sub, n.Var) and sub.name in definitions]
+                stack += [
+                    sub.name for sub in n.walk(definitions[name]) if isinstance(sub, n.Var) and sub.name in definitions
+                ]
         d.where = [(name, value) for name, value in where if name in used]
 
 
@@ -185,8 +211,9 @@ def _take_named(d: Derivative, named: list[n.Node], position: int) -> int:
     return position
 
 
-def _matrix_form(terms: list[Term], arranged: tuple, contractor: Contractor, build: Builder,
-                 function: n.Node) -> n.Node | None:
+def _matrix_form(
+    terms: list[Term], arranged: tuple, contractor: Contractor, build: Builder, function: n.Node
+) -> n.Node | None:
     row, col = arranged if len(arranged) == 2 else (None, None)
     parts = []
     for term in terms:
@@ -206,8 +233,14 @@ def _zero(arranged: tuple, contractor: Contractor) -> n.Node:
     return ZERO if shape.is_scalar else n.Fill(ZERO, shape=shape)
 
 
-def _index_form(terms: list[Term], free: tuple[str, ...], contractor: Contractor,
-                names: dict[str, str] | None = None, order: int = 1, function: n.Node | None = None) -> list[IndexTerm]:
+def _index_form(
+    terms: list[Term],
+    free: tuple[str, ...],
+    contractor: Contractor,
+    names: dict[str, str] | None = None,
+    order: int = 1,
+    function: n.Node | None = None,
+) -> list[IndexTerm]:
     """The terms in index notation, each factor oriented as a textbook writes it (see _as_written)."""
     build = contractor.build
     form = []
@@ -230,8 +263,9 @@ def _simplified(term: IndexTerm, build: Builder, keep: frozenset[n.Node]) -> Ind
     """Each factor of an index-notation term written by the rules of simplify/, as matrix results are:
     (σ(x) ⊙ (1 - σ(x)))_i, not (σ(x) - σ(x)²)_i."""
     scalars = tuple(simplify(s, build, keep=keep) for s in term.scalars)
-    pieces = tuple(Piece([simplify(e, build, keep=keep) for e in piece.elements], piece.indices)
-                   for piece in term.pieces)
+    pieces = tuple(
+        Piece([simplify(e, build, keep=keep) for e in piece.elements], piece.indices) for piece in term.pieces
+    )
     return IndexTerm(term.coefficient, scalars, pieces, term.summed)
 
 
@@ -293,13 +327,21 @@ def _diagonal_opened(piece: Piece, reading, build: Builder) -> list[Piece]:
     if len(piece.indices) == 2 and len(elements) > 1 and piece.indices[0] != piece.indices[1]:
         a, b = piece.indices
         if isinstance(elements[0], n.DiagMatrix):
-            return [Piece([_shorter(_column(elements[0].operand, build), build)], (a,)),
-                    *_diagonal_opened(Piece(elements[1:], (a, b)), reading, build)]
+            return [
+                Piece([_shorter(_column(elements[0].operand, build), build)], (a,)),
+                *_diagonal_opened(Piece(elements[1:], (a, b)), reading, build),
+            ]
         if isinstance(elements[-1], n.DiagMatrix):
-            return [*_diagonal_opened(Piece(elements[:-1], (a, b)), reading, build),
-                    Piece([_shorter(_column(elements[-1].operand, build), build)], (b,))]
-    if len(piece.indices) != 2 or len(piece.elements) != 1 or not isinstance(piece.elements[0], n.DiagMatrix) \
-            or piece.indices[0] == piece.indices[1]:
+            return [
+                *_diagonal_opened(Piece(elements[:-1], (a, b)), reading, build),
+                Piece([_shorter(_column(elements[-1].operand, build), build)], (b,)),
+            ]
+    if (
+        len(piece.indices) != 2
+        or len(piece.elements) != 1
+        or not isinstance(piece.elements[0], n.DiagMatrix)
+        or piece.indices[0] == piece.indices[1]
+    ):
         return [piece]
     diagonal = piece.elements[0]
     vector = diagonal.operand if diagonal.operand.shape.is_column else build.transpose(diagonal.operand)
@@ -374,8 +416,9 @@ def _combine_pieces(form: list[IndexTerm], reading, build: Builder) -> list[Inde
         first = piece.node(build)
         magnitudes = {abs(c) for c, _ in parts}  # 2 B_ik - 2 (Bᵀ)_ik = 2 (B - Bᵀ)_ik: an equal one taken out
         shared = magnitudes.pop() if len(magnitudes) == 1 and 0 not in magnitudes else Fraction(1)
-        total = collect([build.scale(number(c / shared), first if node is None else node) for c, node in parts],
-                        build, inner=True)
+        total = collect(
+            [build.scale(number(c / shared), first if node is None else node) for c, node in parts], build, inner=True
+        )
         coefficient, core = split_coefficient(total)
         coefficient *= shared
         if coefficient == 0 or is_zero(core):
@@ -386,8 +429,9 @@ def _combine_pieces(form: list[IndexTerm], reading, build: Builder) -> list[Inde
     return combined
 
 
-def _differs_in_one_piece(template: IndexTerm, term: IndexTerm, at: int | None,
-                          build: Builder) -> tuple[int, n.Node] | None:
+def _differs_in_one_piece(
+    template: IndexTerm, term: IndexTerm, at: int | None, build: Builder
+) -> tuple[int, n.Node] | None:
     """(where, the other term's piece as a matrix on the template's indices), if the two terms have the same
     scalars and pieces (in any order) but for one non-delta piece on the same indices (the template's piece
     at that position, if given)."""
@@ -403,8 +447,12 @@ def _differs_in_one_piece(template: IndexTerm, term: IndexTerm, at: int | None,
         return None
     k = unmatched[0]
     mine, (theirs,) = template.pieces[k], rest
-    if _is_delta(mine) or _is_delta(theirs) or set(mine.indices) != set(theirs.indices) \
-            or len(mine.indices) != len(theirs.indices):
+    if (
+        _is_delta(mine)
+        or _is_delta(theirs)
+        or set(mine.indices) != set(theirs.indices)
+        or len(mine.indices) != len(theirs.indices)
+    ):
         return None
     aligned = theirs if theirs.indices == mine.indices else _flipped(theirs, build)
     return k, aligned.node(build)
@@ -415,8 +463,9 @@ def _terms_ordered(form: list[IndexTerm], reading, order: int) -> list[IndexTerm
     sets the order of its terms: where each term has a vector factor, the term whose vector carries i comes
     first, then j, ... (8 x_i δ_jk + 8 x_j δ_ik + 8 x_k δ_ij). A first derivative keeps the product rule's
     order (δ_ik x_j + x_i δ_jk for x xᵀ)."""
-    vectors = [[reading(p.indices[0]) for p in term.pieces if len(p.indices) == 1 and not _is_delta(p)]
-               for term in form]
+    vectors = [
+        [reading(p.indices[0]) for p in term.pieces if len(p.indices) == 1 and not _is_delta(p)] for term in form
+    ]
     if order < 2 or len(form) < 2 or not all(vectors):
         return form
     keyed = sorted(zip(form, vectors), key=lambda pair: sorted(pair[1]))

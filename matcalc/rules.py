@@ -22,6 +22,7 @@ from .tensor import Factor, Indices, Term, broadcast, delta, factor, scaled, siz
 MAX_MATRIX_POWER = 12
 MAX_WORK = 200_000  # terms the rules may make for one derivative (a tower a^a^...^a doubles them per level)
 
+
 @dataclass(frozen=True)
 class Kink:
     """Where a function of the expression is not differentiable: `kind` names the function, at `operands`."""
@@ -54,8 +55,7 @@ def elementwise_slope(b: Builder, node: n.Apply) -> n.Node | None:
     if f == "sqrt":
         return b.divide(one, b.scale(number(2), node))
     if f == "sigmoid":
-        return b.hadamard(node, b.sub(one, node)) if not node.shape.is_scalar \
-            else b.scale(node, b.sub(one, node))
+        return b.hadamard(node, b.sub(one, node)) if not node.shape.is_scalar else b.scale(node, b.sub(one, node))
     if f == "relu":
         return b.apply("step", u)
     if f == "abs":
@@ -111,9 +111,11 @@ class Differentiator:
         terms = rule(node, row, col)
         self.produced += len(terms)
         if self.produced > MAX_WORK:
-            raise UnsupportedError(f"this derivative grows past {MAX_WORK:,} terms in index form before it is "
-                                   "simplified, more than matcalc works through in reasonable time and memory",
-                                   span=node.span)
+            raise UnsupportedError(
+                f"this derivative grows past {MAX_WORK:,} terms in index form before it is "
+                "simplified, more than matcalc works through in reasonable time and memory",
+                span=node.span,
+            )
         return broadcast(terms, self.indices, row, col)
 
     def derive_factor(self, f: Factor) -> list[Term]:
@@ -158,14 +160,16 @@ class Differentiator:
 
     def _scalarmul(self, node: n.ScalarMul, row, col) -> list[Term]:
         left, right = node.left, node.right
-        return (with_factors(self.derive(left, row, col), factor(right, row, col))
-                + with_factors(self.derive(right, row, col), factor(left, row, col)))
+        return with_factors(self.derive(left, row, col), factor(right, row, col)) + with_factors(
+            self.derive(right, row, col), factor(left, row, col)
+        )
 
     def _matmul(self, node: n.MatMul, row, col) -> list[Term]:
         inner = self.fresh(node.left.shape.cols)
         left, right = node.left, node.right
-        return (with_factors(self.derive(left, row, inner), factor(right, inner, col))
-                + with_factors(self.derive(right, inner, col), factor(left, row, inner)))
+        return with_factors(self.derive(left, row, inner), factor(right, inner, col)) + with_factors(
+            self.derive(right, inner, col), factor(left, row, inner)
+        )
 
     def _hadamard(self, node: n.Hadamard, row, col) -> list[Term]:
         return self._scalarmul(node, row, col)  # the same indices on both sides: the same rule
@@ -175,9 +179,9 @@ class Differentiator:
         left, right = node.left, node.right
         reciprocal = b.divide(ONE, right)
         quotient_over = b.divide(left, b.power(right, number(2)))  # l / r^2
-        return (with_factors(self.derive(left, row, col), factor(reciprocal, row, col))
-                + scaled(with_factors(self.derive(right, row, col), factor(quotient_over, row, col)),
-                         Fraction(-1)))
+        return with_factors(self.derive(left, row, col), factor(reciprocal, row, col)) + scaled(
+            with_factors(self.derive(right, row, col), factor(quotient_over, row, col)), Fraction(-1)
+        )
 
     def _power(self, node: n.Power, row, col) -> list[Term]:
         b = self.build
@@ -188,12 +192,18 @@ class Differentiator:
             j, l = self.fresh(u.shape.rows), self.fresh(u.shape.cols)
             return scaled(with_factors(self.derive(u, j, l), factor(u, j, l)), Fraction(2))
         # d(u^p) = p u^(p-1) du + u^p log(u) dp
-        slope = b.scale(exponent, b.power(base, b.sub(exponent, ONE))) if exponent.shape.is_scalar \
+        slope = (
+            b.scale(exponent, b.power(base, b.sub(exponent, ONE)))
+            if exponent.shape.is_scalar
             else b.hadamard(exponent, b.power(base, b.sub(exponent, ONE)))
+        )
         terms = with_factors(self.derive(base, row, col), factor(slope, row, col))
         if self.depends(exponent):
-            growth = b.hadamard(node, b.apply("log", base)) if not node.shape.is_scalar \
+            growth = (
+                b.hadamard(node, b.apply("log", base))
+                if not node.shape.is_scalar
                 else b.scale(node, b.apply("log", base))
+            )
             terms += with_factors(self.derive(exponent, row, col), factor(growth, row, col))
         return terms
 
@@ -205,8 +215,7 @@ class Differentiator:
         differentiated, value = (n.Inverse(base, shape=base.shape), b.inverse(base)) if power < 0 else (base, base)
         power = abs(power)
         if power > MAX_MATRIX_POWER:
-            raise UnsupportedError(f"matcalc differentiates matrix powers up to {MAX_MATRIX_POWER}",
-                                   span=node.span)
+            raise UnsupportedError(f"matcalc differentiates matrix powers up to {MAX_MATRIX_POWER}", span=node.span)
         terms: list[Term] = []
         for k in range(power):  # d(A^p) = Σ_k A^k dA A^(p-1-k)
             j, l = self.fresh(base.shape.rows), self.fresh(base.shape.cols)
@@ -249,8 +258,11 @@ class Differentiator:
         operand = node.operand
         j, l = self.fresh(operand.shape.rows), self.fresh(operand.shape.cols)
         if node.p == "spectral":
-            raise UnsupportedError("matcalc cannot differentiate the spectral norm ||A||_2 of a matrix yet",
-                                   span=node.span, hint="the Frobenius norm ||A||_F is supported")
+            raise UnsupportedError(
+                "matcalc cannot differentiate the spectral norm ||A||_2 of a matrix yet",
+                span=node.span,
+                hint="the Frobenius norm ||A||_F is supported",
+            )
         if node.p == "1":
             self.kink("norm1", operand)
             slope = self.build.apply("sign", operand)
@@ -321,8 +333,9 @@ class Differentiator:
         return with_factors(self.derive(x, *at_j), factor(softmax, *at_j))
 
     def _derivative(self, node: n.Derivative, row, col) -> list[Term]:
-        raise UnsupportedError("a derivative inside the expression to differentiate is not supported yet",
-                               span=node.span)
+        raise UnsupportedError(
+            "a derivative inside the expression to differentiate is not supported yet", span=node.span
+        )
 
 
 def _axis(dim, index: str | None) -> str | None:
@@ -334,6 +347,3 @@ def _identity_or(node: n.Node, row: str | None, col: str | None) -> tuple[Factor
     if isinstance(node, n.Identity):
         return delta(row, col)
     return (factor(node, row, col),)
-
-
-

@@ -97,8 +97,9 @@ def _error_at(results: list[Derivative], point: Point, rng: np.random.Generator)
     towards 0 where finite differences are unreliable at full scale (a deep network's chaos); None
     if no scale gives a reliable comparison or the results cannot be evaluated."""
     for scale in POINT_SCALES:
-        scaled = point if scale == 1 else Point({name: scale * value for name, value in point.values.items()},
-                                                point.sizes)
+        scaled = (
+            point if scale == 1 else Point({name: scale * value for name, value in point.values.items()}, point.sizes)
+        )
         if not _assumptions_hold(results[-1], scaled):
             return None
         try:
@@ -121,7 +122,7 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
         lower = results[k - 1] if k else None
 
         def difference(step: float) -> tuple[float, float]:
-            return _difference(expr, lower, wrt, weight, directions, k, point, step)
+            return _difference(expr, lower, wrt, weight, directions, k, point, step)  # noqa: B023 (called in this iteration)
 
         with np.errstate(all="ignore"):
             try:
@@ -134,7 +135,9 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
                 shown = _contract(result, value, weight, directions, point)
                 coarse, size = difference(STEP)
                 # rounding in a difference is about eps |C| / h: below ten times that, a value is noise
-                noise = 10 * np.finfo(float).eps * size / STEP / TOLERANCE
+                # a Python float: a NumPy scalar here became the max error of a zero result, and its
+                # comparison a numpy.bool_ in the JSON report, which json.dumps refuses
+                noise = 10 * float(np.finfo(float).eps) * size / STEP / TOLERANCE
                 if _agrees(shown, coarse, noise):  # one difference settles it; Richardson is for when it does not
                     worst = max(worst, abs(shown - coarse) / max(abs(coarse), abs(shown), noise))
                     continue
@@ -143,8 +146,11 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
                 raise _Unreliable from None
         expected = (4 * fine - coarse) / 3  # Richardson: the step's h² error cancels
         judged = max(abs(expected), noise)  # the differences' own scale: the shown value must not widen it
-        if not all(np.isfinite(v) for v in (shown, coarse, fine)) or abs(fine - coarse) > RELIABLE * judged \
-                or 0 < judged < UNDERFLOW:
+        if (
+            not all(np.isfinite(v) for v in (shown, coarse, fine))
+            or abs(fine - coarse) > RELIABLE * judged
+            or 0 < judged < UNDERFLOW
+        ):
             raise _Unreliable
         scale = max(judged, abs(shown))
         error = abs(shown - expected) / scale if scale > 0 else 0.0  # 0 = 0 exactly
@@ -154,15 +160,24 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
     return worst
 
 
-def _jitters(result: Derivative, point: Point, weight: np.ndarray, directions: list[np.ndarray],
-             shown: float, discrepancy: float, rng: np.random.Generator) -> bool:
+def _jitters(
+    result: Derivative,
+    point: Point,
+    weight: np.ndarray,
+    directions: list[np.ndarray],
+    shown: float,
+    discrepancy: float,
+    rng: np.random.Generator,
+) -> bool:
     """Whether the shown formula's value here is rounding noise as large as the discrepancy: moving
     the point by a relative 1e-9 moves a sound evaluation by about that much, but one that cancels
     catastrophically (1 - tanh(u)² at a large u, or 1 - 1 where the result is 0) by as much as the
     noise itself. A few moves, so that noise cannot repeat itself by chance."""
     for _ in range(JITTERS):
-        moved = Point({name: value * (1 + JITTER * rng.standard_normal(value.shape))
-                       for name, value in point.values.items()}, point.sizes)
+        moved = Point(
+            {name: value * (1 + JITTER * rng.standard_normal(value.shape)) for name, value in point.values.items()},
+            point.sizes,
+        )
         with np.errstate(all="ignore"):
             try:
                 again = _contract(result, evaluate_shown(result, moved), weight, directions, moved)
@@ -173,19 +188,30 @@ def _jitters(result: Derivative, point: Point, weight: np.ndarray, directions: l
     return False
 
 
-def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.ndarray,
-                directions: list[np.ndarray], k: int, point: Point, step: float) -> tuple[float, float]:
+def _difference(
+    expr: n.Node,
+    lower: Derivative | None,
+    wrt: str,
+    weight: np.ndarray,
+    directions: list[np.ndarray],
+    k: int,
+    point: Point,
+    step: float,
+) -> tuple[float, float]:
     """The central difference along directions[k] of the order-k result's contraction, and the
     contraction's magnitude there: the sum of its terms' absolute values, which sets its rounding
     (Σ U ⊙ σ(z) for a saturated σ cancels to a small number with the rounding of its large terms)."""
+
     def contraction(values: dict) -> tuple[float, float]:
         moved = Point(values, point.sizes)
         if lower is None:
             value = _evaluate(expr, moved)
             return float(np.sum(weight * value)), float(np.sum(np.abs(weight * value)))
         value = evaluate_shown(lower, moved)
-        return (_contract(lower, value, weight, directions, moved),
-                _contract(lower, np.abs(value), np.abs(weight), [np.abs(d) for d in directions], moved))
+        return (
+            _contract(lower, value, weight, directions, moved),
+            _contract(lower, np.abs(value), np.abs(weight), [np.abs(d) for d in directions], moved),
+        )
 
     forward, backward = dict(point.values), dict(point.values)
     forward[wrt] = point.values[wrt] + step * directions[k]
@@ -194,8 +220,9 @@ def _difference(expr: n.Node, lower: Derivative | None, wrt: str, weight: np.nda
     return (ahead - behind) / (2 * step), max(ahead_size, behind_size)
 
 
-def _contract(result: Derivative, value: np.ndarray, weight: np.ndarray, directions: list[np.ndarray],
-              point: Point) -> float:
+def _contract(
+    result: Derivative, value: np.ndarray, weight: np.ndarray, directions: list[np.ndarray], point: Point
+) -> float:
     """Σ result[free] U[out axes] V_1[first variable axes] ... as one number."""
     letters = {index: chr(ord("a") + k) for k, index in enumerate(result.free)}
     operands = [np.asarray(value)]
@@ -208,8 +235,12 @@ def _contract(result: Derivative, value: np.ndarray, weight: np.ndarray, directi
 
 def _agrees(shown: float, difference: float, noise: float) -> bool:
     """A close agreement with one central difference (its h² error is far below the tolerance)."""
-    return bool(np.isfinite(shown) and np.isfinite(difference)
-                and abs(shown - difference) <= TOLERANCE / 10 * max(abs(difference), noise) and 0 < max(abs(difference), noise))
+    return bool(
+        np.isfinite(shown)
+        and np.isfinite(difference)
+        and abs(shown - difference) <= TOLERANCE / 10 * max(abs(difference), noise)
+        and max(abs(difference), noise) > 0
+    )
 
 
 def _size(dim, point: Point) -> int:
@@ -235,8 +266,10 @@ def _why_unevaluable(result: Derivative) -> str:
 
     if result.invertible:
         names = " and ".join(expression_text(m, unicode=True) for m in result.invertible)
-        return (f"the result assumes {names} invertible, and no random point was found where "
-                f"{'they are' if len(result.invertible) > 1 else 'it is'}")
+        return (
+            f"the result assumes {names} invertible, and no random point was found where "
+            f"{'they are' if len(result.invertible) > 1 else 'it is'}"
+        )
     return "the result could not be evaluated at any random point"
 
 
@@ -246,4 +279,5 @@ def internal_error(result: Derivative, source: str, report: CheckReport) -> Self
         f"internal error: matcalc's derivative of {source} by {variable} (order {result.order}, "
         f"{result.layout.value} layout) disagrees with finite differences of the function itself "
         f"(max rel. error {report.max_error:.1e} at {report.points} random points), so it is not shown",
-        hint="this is a bug in matcalc, not in your input; please report it with the command you ran")
+        hint="this is a bug in matcalc, not in your input; please report it with the command you ran",
+    )

@@ -9,7 +9,6 @@ inferred, a `DimVar` that unification later binds or names. Pure: no SymPy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class DimVar:
         return f"?{self.id}"
 
 
-Dim = Union[int, str, DimVar]
+Dim = int | str | DimVar
 
 
 @dataclass(frozen=True)

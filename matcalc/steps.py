@@ -42,8 +42,23 @@ from .result import Derivative, differentiate
 MAX_STEPS = 12  # beyond this, local derivatives with the same rules are grouped into one step
 
 # Nodes whose dependent argument gets an intermediate variable.
-_CUT = (n.Apply, n.Maximum, n.Minimum, n.Softmax, n.LogSumExp, n.Norm, n.Sum, n.Mean, n.Power, n.Det,
-        n.LogDet, n.Trace, n.Inverse, n.DiagMatrix, n.DiagOf)
+_CUT = (
+    n.Apply,
+    n.Maximum,
+    n.Minimum,
+    n.Softmax,
+    n.LogSumExp,
+    n.Norm,
+    n.Sum,
+    n.Mean,
+    n.Power,
+    n.Det,
+    n.LogDet,
+    n.Trace,
+    n.Inverse,
+    n.DiagMatrix,
+    n.DiagOf,
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +110,11 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
     used = {sub.name for sub in n.walk(expr) if isinstance(sub, n.Var)}
     output = next(name for name in ("y", "f", "g", "F", "L") if name not in used)
     derivation = Derivation(expr, wrt, layout, output)
-    names = iter(name for name in ("u", "v", "z", "q", "r", "s", *(f"u{k}" for k in range(1, 100)))
-                 if name not in used | {output})
+    names = iter(
+        name
+        for name in ("u", "v", "z", "q", "r", "s", *(f"u{k}" for k in range(1, 100)))
+        if name not in used | {output}
+    )
     definitions: list[tuple[str, n.Node]] = []
     top = _cut(expr, wrt, definitions, names)
     chain = definitions + [(output, top)]
@@ -116,9 +134,16 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
             variable = wrt if by == wrt.name else n.Var(by, shape=expanded[by].shape)
             result = differentiate(body, variable, env, Layout.NUMERATOR)
             expansion = _product_rule_in_differentials(body, variable)
-            locals_.append(Equation(name, by, result, partial=len(depends_on) > 1,
-                                    differential=_identified(body, variable) or bool(expansion),
-                                    expansion=expansion))
+            locals_.append(
+                Equation(
+                    name,
+                    by,
+                    result,
+                    partial=len(depends_on) > 1,
+                    differential=_identified(body, variable) or bool(expansion),
+                    expansion=expansion,
+                )
+            )
         if locals_:
             rule = _rules(body, depends_on, wrt, definitions)
             if any(equation.expansion for equation in locals_):
@@ -130,33 +155,54 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
             total = differentiate(expanded[name], wrt, env, Layout.NUMERATOR) if name != output else numerator
             middle = tuple(_chain_factors(name, by, wrt.name) for by in depends_on)
             shown = _named(total, chain, expanded)
-            chain_steps.append(Step(_chain_rule(body, depends_on, wrt, expanded),
-                                    (Equation(name, wrt.name, total, middle, shown),)))
+            chain_steps.append(
+                Step(_chain_rule(body, depends_on, wrt, expanded), (Equation(name, wrt.name, total, middle, shown),))
+            )
             totals[name] = total
     derivation.steps += _grouped(local_steps, len(derivation.steps) + len(chain_steps) + 2)
     derivation.steps += chain_steps
     if definitions:
-        derivation.steps.append(Step("substitution of the intermediate variables",
-                                     (Equation(output, wrt.name, numerator),)))
+        derivation.steps.append(
+            Step("substitution of the intermediate variables", (Equation(output, wrt.name, numerator),))
+        )
     reversed_ = layout is Layout.DENOMINATOR or (layout is Layout.MIXED and expr.shape.is_scalar)
-    if reversed_ and (numerator.shape != final.shape or numerator.free != final.free
-                      or numerator.inline_matrix != final.inline_matrix):
-        derivation.steps.append(Step(
-            f"layout convention: {layout.value} layout reverses the axes of the numerator-layout result"
-            + (" (the gradient has the shape of the variable)" if expr.shape.is_scalar else ""),
-            (Equation(output, wrt.name, final),)))
+    if reversed_ and (
+        numerator.shape != final.shape or numerator.free != final.free or numerator.inline_matrix != final.inline_matrix
+    ):
+        derivation.steps.append(
+            Step(
+                f"layout convention: {layout.value} layout reverses the axes of the numerator-layout result"
+                + (" (the gradient has the shape of the variable)" if expr.shape.is_scalar else ""),
+                (Equation(output, wrt.name, final),),
+            )
+        )
     return derivation
 
 
-_MULTILINEAR = (n.Add, n.Neg, n.ScalarMul, n.MatMul, n.Hadamard, n.Transpose, n.Var, n.Number, n.Const,
-                n.DimSize, n.Identity, n.Fill)
+_MULTILINEAR = (
+    n.Add,
+    n.Neg,
+    n.ScalarMul,
+    n.MatMul,
+    n.Hadamard,
+    n.Transpose,
+    n.Var,
+    n.Number,
+    n.Const,
+    n.DimSize,
+    n.Identity,
+    n.Fill,
+)
 
 
 def _product_rule_in_differentials(body: n.Node, variable: n.Var) -> tuple[n.Node, ...]:
     """d(xᵀAx) = dxᵀA x + xᵀA dx: for a scalar made of sums and products in which the variable occurs
     more than once, one term per occurrence, with dx in its place (Magnus & Neudecker)."""
-    if not body.shape.is_scalar or variable.shape.is_scalar or \
-            not all(isinstance(sub, _MULTILINEAR) for sub in n.walk(body)):
+    if (
+        not body.shape.is_scalar
+        or variable.shape.is_scalar
+        or not all(isinstance(sub, _MULTILINEAR) for sub in n.walk(body))
+    ):
         return ()
     differential = n.Var(f"d{variable.name}", shape=variable.shape)
     terms = tuple(_occurrences_replaced(body, variable, differential))
@@ -296,8 +342,11 @@ def _rule(node: n.Node, by: list[str]) -> str:
         case n.MatMul():
             return "linear map rule (∂(A x)/∂x = A)"
         case n.Hadamard(left=left, right=right) | n.Divide(left=left, right=right):
-            return "element-wise product rule (diagonal Jacobians)" if dep(left) and dep(right) \
+            return (
+                "element-wise product rule (diagonal Jacobians)"
+                if dep(left) and dep(right)
                 else "element-wise diagonal property"
+            )
         case n.Apply(function=f) if f in ("relu", "abs", "sign", "step"):
             return "element-wise diagonal property, subgradient at the kink"
         case n.Apply():
@@ -334,7 +383,7 @@ def _rule(node: n.Node, by: list[str]) -> str:
 def _chain_rule(body: n.Node, by: list[str], wrt: n.Var, expanded: dict[str, n.Node]) -> str:
     if len(by) > 1:
         return "total-derivative chain rule"
-    inner = expanded[by[0]] if by[0] in expanded else wrt
+    inner = expanded.get(by[0], wrt)
     if inner.shape.is_scalar and wrt.shape.is_scalar and body.shape.is_scalar:
         return "single-variable chain rule"
     return "vector chain rule"
@@ -369,7 +418,10 @@ def _grouped(steps: list[Step], others: int) -> list[Step]:
 def differentiate_again(derivation: Derivation, env: Env, results: list[Derivative]) -> None:
     """Orders above 1: each the derivative of the one before (results: orders 2, 3, ... in the layout)."""
     for result in results:
-        derivation.steps.append(Step(
-            f"the derivative of order {result.order} is the derivative of the one of order {result.order - 1} "
-            "(each differentiation appends the variable's axes)",
-            (Equation(derivation.output, derivation.wrt.name, result, order=result.order),)))
+        derivation.steps.append(
+            Step(
+                f"the derivative of order {result.order} is the derivative of the one of order {result.order - 1} "
+                "(each differentiation appends the variable's axes)",
+                (Equation(derivation.output, derivation.wrt.name, result, order=result.order),),
+            )
+        )

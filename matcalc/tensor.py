@@ -106,8 +106,9 @@ class Tensor:
     indices: Indices
 
 
-def simplify_terms(terms: list[Term], free: tuple[str, ...], indices: Indices,
-                   symmetric: frozenset[str] = frozenset()) -> list[Term]:
+def simplify_terms(
+    terms: list[Term], free: tuple[str, ...], indices: Indices, symmetric: frozenset[str] = frozenset()
+) -> list[Term]:
     """Eliminate deltas over summed indices, fold numbers, and collect equal terms."""
     collected: dict[tuple, Term] = {}
     for term in terms:
@@ -131,8 +132,12 @@ def ones(index: str, dim: Dim) -> Factor:
 
 
 def is_ones(f: Factor) -> bool:
-    return isinstance(f.node, n.Fill) and isinstance(f.node.value, n.Number) and f.node.value.value == 1 \
+    return (
+        isinstance(f.node, n.Fill)
+        and isinstance(f.node.value, n.Number)
+        and f.node.value.value == 1
         and len(f.indices) == 1
+    )
 
 
 def broadcast(terms: list[Term], indices: Indices, *carried: str | None) -> list[Term]:
@@ -223,8 +228,10 @@ def canonical_key(term: Term, free: tuple[str, ...], symmetric: frozenset[str] =
     """A key equal for terms that differ only in the order of factors and the names of summed
     indices (and in the index order of symmetric variables): x'A'x and x'A x have one key."""
     dummies = [i for i in term.indices() if i not in free]
-    described = [(repr(f.node), f.indices, f.is_delta or (isinstance(f.node, n.Var) and f.node.name in symmetric))
-                 for f in term.factors]
+    described = [
+        (repr(f.node), f.indices, f.is_delta or (isinstance(f.node, n.Var) and f.node.name in symmetric))
+        for f in term.factors
+    ]
     namings = permutations(range(len(dummies))) if len(dummies) <= EXHAUSTIVE_DUMMIES else [range(len(dummies))]
     return min(_key_with(described, dict(zip(dummies, (f"#{k}" for k in order)))) for order in namings)
 

@@ -19,18 +19,18 @@ LAYERS = {
     "contract": 6, "prove": 6,
     "simplify": 6.5,  # after contract (its collect), before result
     "result": 7,
-    "numeric": 8, "solve": 8, "steps": 8,
+    "numeric": 8, "closed_form": 8, "steps": 8,
     "render": 9,
     "batch": 10, "selfcheck": 10,
     "api": 11,
-    "plot": 12,
+    "plotting": 12,
     "cli": 13,
     "__init__": 14, "__main__": 14,
 }
 # Third-party libraries and the only modules allowed to import them.
-OWNERS = {"matplotlib": {"plot"}, "click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower", "render.sympy"},
+OWNERS = {"matplotlib": {"plotting"}, "click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower", "render.sympy"},
           # api imports numpy lazily, for DiffResult.function() and the sample point of generated modules
-          "numpy": {"evaluate", "numeric", "plot", "selfcheck", "api"}}
+          "numpy": {"evaluate", "numeric", "plotting", "selfcheck", "api"}}
 
 
 def modules():

@@ -1,4 +1,4 @@
-"""matcalc.plot: the files it writes (size, format), the numbers it draws, and its errors.
+"""matcalc.plotting: the files it writes (size, format), the numbers it draws, and its errors.
 
 The tests that write files skip only when matplotlib (the `plot` extra) is not installed;
 the numbers and the errors are checked without it.
@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from matcalc.errors import ExitStatus, InputError, MatcalcError, UnsupportedError
-from matcalc.plot import gradient_field, plot, tangent_line
+from matcalc.plotting import gradient_field, plot, tangent_line
 
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
                                       reason="the plot extra (matplotlib) is not installed")

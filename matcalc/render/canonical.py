@@ -27,8 +27,17 @@ def canonical(node: n.Node) -> str:
 
 
 FUNCTION_NAMES = {
-    n.Trace: "tr", n.Det: "det", n.LogDet: "logdet", n.Sum: "sum", n.Mean: "mean", n.DiagMatrix: "diag",
-    n.DiagOf: "diag", n.Maximum: "max", n.Minimum: "min", n.Softmax: "softmax", n.LogSumExp: "logsumexp",
+    n.Trace: "tr",
+    n.Det: "det",
+    n.LogDet: "logdet",
+    n.Sum: "sum",
+    n.Mean: "mean",
+    n.DiagMatrix: "diag",
+    n.DiagOf: "diag",
+    n.Maximum: "max",
+    n.Minimum: "min",
+    n.Softmax: "softmax",
+    n.LogSumExp: "logsumexp",
 }
 
 
@@ -99,8 +108,9 @@ def _grouped_as_parsed(node: n.Node, terms: list[n.Node], start: int, stop: int)
     left_count = sum_split(count)
     if left_count is None:
         return node.right is terms[stop - 1] and _grouped_as_parsed(node.left, terms, start, stop - 1)
-    return _grouped_as_parsed(node.left, terms, start, start + left_count) and \
-        _grouped_as_parsed(node.right, terms, start + left_count, stop)
+    return _grouped_as_parsed(node.left, terms, start, start + left_count) and _grouped_as_parsed(
+        node.right, terms, start + left_count, stop
+    )
 
 
 class Printer:

@@ -45,27 +45,91 @@ NOTES = ("text", "comment", "none")  # \quad (\text{...}) after the formula, % l
 # Upper-case Greek names that LaTeX has a letter for (the others look like Latin capitals).
 _GREEK_CAPITALS = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")
 # The tokenizer's Greek letters (U+0391-U+03A9, U+03B1-U+03C9) as LaTeX.
-_UNICODE_GREEK = dict(zip(
-    "αβγδεζηθικλμνξοπρςστυφχψω",
-    [r"\alpha", r"\beta", r"\gamma", r"\delta", r"\varepsilon", r"\zeta", r"\eta", r"\theta", r"\iota",
-     r"\kappa", r"\lambda", r"\mu", r"\nu", r"\xi", "o", r"\pi", r"\rho", r"\varsigma", r"\sigma", r"\tau",
-     r"\upsilon", r"\varphi", r"\chi", r"\psi", r"\omega"],
-)) | dict(zip(
-    "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ",
-    [r"\mathrm{A}", r"\mathrm{B}", r"\Gamma", r"\Delta", r"\mathrm{E}", r"\mathrm{Z}", r"\mathrm{H}", r"\Theta",
-     r"\mathrm{I}", r"\mathrm{K}", r"\Lambda", r"\mathrm{M}", r"\mathrm{N}", r"\Xi", r"\mathrm{O}", r"\Pi",
-     r"\mathrm{P}", r"\Sigma", r"\mathrm{T}", r"\Upsilon", r"\Phi", r"\mathrm{X}", r"\Psi", r"\Omega"],
-))
+_UNICODE_GREEK = dict(
+    zip(
+        "αβγδεζηθικλμνξοπρςστυφχψω",
+        [
+            r"\alpha",
+            r"\beta",
+            r"\gamma",
+            r"\delta",
+            r"\varepsilon",
+            r"\zeta",
+            r"\eta",
+            r"\theta",
+            r"\iota",
+            r"\kappa",
+            r"\lambda",
+            r"\mu",
+            r"\nu",
+            r"\xi",
+            "o",
+            r"\pi",
+            r"\rho",
+            r"\varsigma",
+            r"\sigma",
+            r"\tau",
+            r"\upsilon",
+            r"\varphi",
+            r"\chi",
+            r"\psi",
+            r"\omega",
+        ],
+    )
+) | dict(
+    zip(
+        "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ",
+        [
+            r"\mathrm{A}",
+            r"\mathrm{B}",
+            r"\Gamma",
+            r"\Delta",
+            r"\mathrm{E}",
+            r"\mathrm{Z}",
+            r"\mathrm{H}",
+            r"\Theta",
+            r"\mathrm{I}",
+            r"\mathrm{K}",
+            r"\Lambda",
+            r"\mathrm{M}",
+            r"\mathrm{N}",
+            r"\Xi",
+            r"\mathrm{O}",
+            r"\Pi",
+            r"\mathrm{P}",
+            r"\Sigma",
+            r"\mathrm{T}",
+            r"\Upsilon",
+            r"\Phi",
+            r"\mathrm{X}",
+            r"\Psi",
+            r"\Omega",
+        ],
+    )
+)
 
 # Function names (canonical text) -> LaTeX operators; any other name is an \operatorname.
 _OPERATORS = {
-    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh",
-    "arcsin": r"\arcsin", "arccos": r"\arccos", "arctan": r"\arctan", "det": r"\det", "logdet": r"\log\det",
-    "max": r"\max", "min": r"\min",
+    "exp": r"\exp",
+    "log": r"\log",
+    "sin": r"\sin",
+    "cos": r"\cos",
+    "tan": r"\tan",
+    "tanh": r"\tanh",
+    "arcsin": r"\arcsin",
+    "arccos": r"\arccos",
+    "arctan": r"\arctan",
+    "det": r"\det",
+    "logdet": r"\log\det",
+    "max": r"\max",
+    "min": r"\min",
 }
 # Every function matcalc itself writes as a call; any other name is a declared `f: function` (or f', f'').
-_KNOWN_CALLS = frozenset(n.ELEMENTWISE_FUNCTIONS) | set(_OPERATORS) | {
-    "sum", "mean", "diag", "tr", "trace", "softmax", "logsumexp", "dot", "norm", "norm1", "norm2", "inv"}
+_KNOWN_CALLS = (
+    frozenset(n.ELEMENTWISE_FUNCTIONS)
+    | set(_OPERATORS)
+    | {"sum", "mean", "diag", "tr", "trace", "softmax", "logsumexp", "dot", "norm", "norm1", "norm2", "inv"}
+)
 _NORM_SUBSCRIPTS = {"2": "2", "F": "F", "1": "1", "spectral": "2"}
 _LARGEST_FRACTION_DENOMINATOR = 100  # 0.25 is \frac{1}{4}; 0.001 stays 0.001
 _ZERO, _ONE = n.Number(Fraction(0)), n.Number(Fraction(1))
@@ -92,8 +156,8 @@ def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
 def _sigmoid_style(sigmoid: str, nodes: list[n.Node]) -> str:
     r"""σ for the sigmoid, unless a variable is called sigma (σ): then \sigma(z) would read as sigma times z."""
     if _choice("sigmoid", sigmoid, SIGMOIDS) == "sigma" and any(
-            getattr(sub, "name", getattr(sub, "function", None)) in ("sigma", "σ")
-            for node in nodes for sub in n.walk(node)):
+        getattr(sub, "name", getattr(sub, "function", None)) in ("sigma", "σ") for node in nodes for sub in n.walk(node)
+    ):
         return "name"
     return sigmoid
 
@@ -101,9 +165,16 @@ def _sigmoid_style(sigmoid: str, nodes: list[n.Node]) -> str:
 LINE_WIDTH = 50  # characters of 6.5pt as set (set_width): a displayed line of an article page at 10pt
 
 
-def latex_text(result: Derivative, mode: str = "equation", width: int | None = None, *,
-               derivative: str = "frac", matrices: str = "italic", sigmoid: str = "sigma",
-               notes: str | None = None) -> str:
+def latex_text(
+    result: Derivative,
+    mode: str = "equation",
+    width: int | None = None,
+    *,
+    derivative: str = "frac",
+    matrices: str = "italic",
+    sigmoid: str = "sigma",
+    notes: str | None = None,
+) -> str:
     r"""The derivative as one line of LaTeX.
 
     mode "equation" (the default) gives the whole equation,
@@ -240,6 +311,7 @@ def _factors(node: n.Node, printer: LatexPrinter) -> list[str]:
     """A product as its factors, each as written in the product, the second on starting with the space
     that joins it: split only where the product's text is its two sides' texts side by side (so never
     inside parentheses the product adds, nor at a `\\cdot`)."""
+
     def split(current: n.Node) -> list[str]:
         if not isinstance(current, (n.MatMul, n.ScalarMul)):
             return [printer.text(current)]
@@ -261,13 +333,20 @@ def _pieces(node: n.Node, terms: list[str], lead: str, width: float, printer: La
     return terms
 
 
-def _head_too_wide(head: str, terms: list[str], definitions: list[tuple[n.Node, n.Node]], remarks: list[str],
-                   printer: LatexPrinter, width: int) -> bool:
+def _head_too_wide(
+    head: str,
+    terms: list[str],
+    definitions: list[tuple[n.Node, n.Node]],
+    remarks: list[str],
+    printer: LatexPrinter,
+    width: int,
+) -> bool:
     """Whether the head ∂f/∂x takes more than half the line, or leaves too little room after it for the
     widest piece that must sit on a row of its own: a term (or factor), a note, a definition's first term."""
     pieces = [f"= {terms[0]}", *(f"+ {term.strip()}" for term in terms[1:]), *(f"({remark})" for remark in remarks)]
-    pieces += [rf"\text{{where }} {printer.text(name)} = {_signed_terms(node, printer)[0]}"
-               for name, node in definitions]
+    pieces += [
+        rf"\text{{where }} {printer.text(name)} = {_signed_terms(node, printer)[0]}" for name, node in definitions
+    ]
     head_width = _set_characters(head)
     return head_width > width / 2 or head_width + max(_set_characters(piece) for piece in pieces) > width
 
@@ -295,27 +374,173 @@ LINE_POINTS = 345.0
 # `width` counts characters of 6.5pt: LINE_WIDTH of them fill the line but for the 20pt or so that the
 # estimate can fall short by (it is within 6% of what pdflatex sets on the corpus)
 _POINTS_PER_CHARACTER = 6.5
-_ITALIC = dict(zip("abcdefghijklmnopqrstuvwxyz",
-                   (5.3, 4.3, 4.3, 5.2, 4.7, 4.9, 4.8, 5.8, 3.4, 4.1, 5.2, 3.0, 8.8,
-                    6.0, 4.9, 5.0, 4.5, 4.5, 4.7, 3.6, 5.7, 4.9, 7.2, 5.7, 4.9, 4.6)))
-_ITALIC_CAPITALS = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ",  # with the italic correction TeX adds in math
-                            (7.5, 7.6, 7.9, 8.3, 7.9, 7.8, 7.9, 9.1, 5.2, 6.5, 9.2, 6.8, 10.8,
-                             9.1, 7.6, 7.8, 7.9, 7.6, 6.7, 7.2, 7.9, 8.1, 10.8, 9.1, 8.0, 7.5)))
-_BOLD = dict(zip("abcdefghijklmnopqrstuvwxyz",
-                 (5.6, 6.4, 5.1, 6.4, 5.3, 3.5, 5.8, 6.4, 3.2, 3.5, 6.1, 3.2, 9.6,
-                  6.4, 5.8, 6.4, 6.1, 4.7, 4.5, 4.5, 6.4, 6.1, 8.3, 6.1, 6.1, 5.1)))
-_ROMAN = dict(zip("abcdefghijklmnopqrstuvwxyz",
-                  (5.0, 5.6, 4.4, 5.6, 4.4, 3.1, 5.0, 5.6, 2.8, 3.1, 5.3, 2.8, 8.3,
-                   5.6, 5.0, 5.6, 5.3, 3.9, 3.9, 3.9, 5.6, 5.3, 7.2, 5.3, 5.3, 4.4)))
+_ITALIC = dict(
+    zip(
+        "abcdefghijklmnopqrstuvwxyz",
+        (
+            5.3,
+            4.3,
+            4.3,
+            5.2,
+            4.7,
+            4.9,
+            4.8,
+            5.8,
+            3.4,
+            4.1,
+            5.2,
+            3.0,
+            8.8,
+            6.0,
+            4.9,
+            5.0,
+            4.5,
+            4.5,
+            4.7,
+            3.6,
+            5.7,
+            4.9,
+            7.2,
+            5.7,
+            4.9,
+            4.6,
+        ),
+    )
+)
+_ITALIC_CAPITALS = dict(
+    zip(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",  # with the italic correction TeX adds in math
+        (
+            7.5,
+            7.6,
+            7.9,
+            8.3,
+            7.9,
+            7.8,
+            7.9,
+            9.1,
+            5.2,
+            6.5,
+            9.2,
+            6.8,
+            10.8,
+            9.1,
+            7.6,
+            7.8,
+            7.9,
+            7.6,
+            6.7,
+            7.2,
+            7.9,
+            8.1,
+            10.8,
+            9.1,
+            8.0,
+            7.5,
+        ),
+    )
+)
+_BOLD = dict(
+    zip(
+        "abcdefghijklmnopqrstuvwxyz",
+        (
+            5.6,
+            6.4,
+            5.1,
+            6.4,
+            5.3,
+            3.5,
+            5.8,
+            6.4,
+            3.2,
+            3.5,
+            6.1,
+            3.2,
+            9.6,
+            6.4,
+            5.8,
+            6.4,
+            6.1,
+            4.7,
+            4.5,
+            4.5,
+            6.4,
+            6.1,
+            8.3,
+            6.1,
+            6.1,
+            5.1,
+        ),
+    )
+)
+_ROMAN = dict(
+    zip(
+        "abcdefghijklmnopqrstuvwxyz",
+        (
+            5.0,
+            5.6,
+            4.4,
+            5.6,
+            4.4,
+            3.1,
+            5.0,
+            5.6,
+            2.8,
+            3.1,
+            5.3,
+            2.8,
+            8.3,
+            5.6,
+            5.0,
+            5.6,
+            5.3,
+            3.9,
+            3.9,
+            3.9,
+            5.6,
+            5.3,
+            7.2,
+            5.3,
+            5.3,
+            4.4,
+        ),
+    )
+)
 _SYMBOLS = {  # commands and characters that set as one glyph: (width, TeX's class)
-    "(": (3.9, "open"), "[": (2.8, "open"), ")": (3.9, "close"), "]": (2.8, "close"),
-    r"\lVert": (5.0, "open"), r"\rVert": (5.0, "close"), r"\lvert": (2.8, "open"), r"\rvert": (2.8, "close"),
-    "+": (7.8, "bin"), "-": (7.8, "bin"), r"\odot": (7.8, "bin"), r"\oslash": (7.8, "bin"),
-    r"\cdot": (2.8, "bin"), r"\otimes": (7.8, "bin"), "=": (7.8, "rel"), r"\le": (7.8, "rel"),
-    r"\neq": (7.8, "rel"), r"\ge": (7.8, "rel"), r"\in": (6.7, "rel"), ",": (2.8, "punct"), ";": (2.8, "punct"),
-    ":": (2.8, "rel"), ".": (2.8, "ord"), "/": (5.0, "ord"), "'": (2.8, "ord"), "|": (2.8, "ord"),
-    r"\top": (7.8, "ord"), r"\circ": (5.0, "bin"), r"\partial": (5.7, "ord"), r"\nabla": (8.3, "ord"),
-    r"\infty": (10.0, "ord"), r"\sum": (14.4, "op"), r"\pi": (5.7, "ord"), r"\delta": (4.4, "ord"),
+    "(": (3.9, "open"),
+    "[": (2.8, "open"),
+    ")": (3.9, "close"),
+    "]": (2.8, "close"),
+    r"\lVert": (5.0, "open"),
+    r"\rVert": (5.0, "close"),
+    r"\lvert": (2.8, "open"),
+    r"\rvert": (2.8, "close"),
+    "+": (7.8, "bin"),
+    "-": (7.8, "bin"),
+    r"\odot": (7.8, "bin"),
+    r"\oslash": (7.8, "bin"),
+    r"\cdot": (2.8, "bin"),
+    r"\otimes": (7.8, "bin"),
+    "=": (7.8, "rel"),
+    r"\le": (7.8, "rel"),
+    r"\neq": (7.8, "rel"),
+    r"\ge": (7.8, "rel"),
+    r"\in": (6.7, "rel"),
+    ",": (2.8, "punct"),
+    ";": (2.8, "punct"),
+    ":": (2.8, "rel"),
+    ".": (2.8, "ord"),
+    "/": (5.0, "ord"),
+    "'": (2.8, "ord"),
+    "|": (2.8, "ord"),
+    r"\top": (7.8, "ord"),
+    r"\circ": (5.0, "bin"),
+    r"\partial": (5.7, "ord"),
+    r"\nabla": (8.3, "ord"),
+    r"\infty": (10.0, "ord"),
+    r"\sum": (14.4, "op"),
+    r"\pi": (5.7, "ord"),
+    r"\delta": (4.4, "ord"),
 }
 _SPACES = {r"\quad": 10.0, r"\qquad": 20.0, r"\,": 1.7, r"\;": 2.8, r"\:": 2.2, r"\!": -1.7, "~": 3.3}
 _SCALES = {"D": 1.0, "T": 1.0, "S": 0.7, "SS": 0.5}
@@ -366,7 +591,7 @@ class _Measure:
         while self.at < len(self.tokens) and depth:
             depth += {"{": 1, "}": -1}.get(self.tokens[self.at], 0)
             self.at += 1
-        return self.tokens[start:self.at - 1]
+        return self.tokens[start : self.at - 1]
 
     def width(self, style: str) -> float:
         """The width of the tokens set in `style` (D, T, S or SS: display, text, script, scriptscript)."""
@@ -436,8 +661,13 @@ class _Measure:
         total = 0.0
         for token in tokens:
             if len(token) == 1 and (token.isalnum()):
-                total += (table.get(token, 5.0) if not token.isupper() else
-                          _ITALIC_CAPITALS[token] if table is _ITALIC and token.isascii() else capital) * _SCALES[style]
+                total += (
+                    table.get(token, 5.0)
+                    if not token.isupper()
+                    else _ITALIC_CAPITALS[token]
+                    if table is _ITALIC and token.isascii()
+                    else capital
+                ) * _SCALES[style]
             elif not token.isspace():
                 total += _Measure([token]).width(style)
         return total
@@ -447,9 +677,14 @@ class _Measure:
         """Roman text: letters, 3.3pt spaces, punctuation."""
         total = 0.0
         for token in tokens:
-            for char in ([token] if token.startswith("\\") else token):
-                total += 3.3 if char.isspace() else 7.5 if char.isupper() else \
-                    _ROMAN.get(char, 5.0 if char.isdigit() else 2.8)
+            for char in [token] if token.startswith("\\") else token:
+                total += (
+                    3.3
+                    if char.isspace()
+                    else 7.5
+                    if char.isupper()
+                    else _ROMAN.get(char, 5.0 if char.isdigit() else 2.8)
+                )
         return total * scale
 
 
@@ -486,7 +721,7 @@ def latex_name(name: str, bold: bool = False) -> str:
     head, *parts = name.split("_")
     letters = head.rstrip("0123456789")
     if letters and letters != head:
-        parts.insert(0, head[len(letters):])
+        parts.insert(0, head[len(letters) :])
         head = letters
     base = _letters(head, bold)
     if not parts:
@@ -506,7 +741,7 @@ def _letters(word: str, bold: bool) -> str:
 
 
 def _subscript(part: str) -> str:
-    if part.isdigit() or len(part) == 1 and part.isascii():
+    if part.isdigit() or (len(part) == 1 and part.isascii()):
         return part
     if part in GREEK or part in _GREEK_CAPITALS:
         return f"\\{part}"
@@ -562,7 +797,8 @@ class LatexPrinter(Printer):
         """The node under a superscript: in parentheses unless atomic and not superscripted itself."""
         text = self.wrap(node, POSTFIX)
         superscripted = isinstance(node, (n.Transpose, n.Inverse)) or (
-            isinstance(node, n.Fill) and node.shape.is_row and self.precedence(node) == POSTFIX)
+            isinstance(node, n.Fill) and node.shape.is_row and self.precedence(node) == POSTFIX
+        )
         return _parens(text) if superscripted else text
 
     # Leaves
@@ -602,7 +838,9 @@ class LatexPrinter(Printer):
         if len(terms) > SUM_BALANCE_ABOVE:  # a long sum is a balanced tree: it reads the same flat
             text = self.wrap(terms[0], SUM)
             for term in terms[1:]:
-                text += f" - {self._negated(term.operand)}" if isinstance(term, n.Neg) else f" + {self.wrap(term, PRODUCT)}"
+                text += (
+                    f" - {self._negated(term.operand)}" if isinstance(term, n.Neg) else f" + {self.wrap(term, PRODUCT)}"
+                )
             return text
         left = self.wrap(node.left, SUM)
         right = node.right
@@ -626,9 +864,12 @@ class LatexPrinter(Printer):
 
     def sides(self, node: n.Node, left: n.Node, right: n.Node) -> tuple[str, str]:
         """A product's two sides as it writes them, parenthesized where they need it."""
-        if isinstance(left, (n.Hadamard, n.Divide)) and self.precedence(left) == PRODUCT or \
-                isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and left.shape.is_scalar \
-                and not node.shape.is_scalar:
+        if (isinstance(left, (n.Hadamard, n.Divide)) and self.precedence(left) == PRODUCT) or (
+            isinstance(node, n.ScalarMul)
+            and isinstance(left, n.MatMul)
+            and left.shape.is_scalar
+            and not node.shape.is_scalar
+        ):
             left_text = _parens(self.text(left))  # (x ⊙ y) A, never x ⊙ y A; (x^T x) I
         else:
             left_text = self.wrap(left, PRODUCT)
@@ -699,8 +940,12 @@ class LatexPrinter(Printer):
             operator = latex_name(name.rstrip("'")) + "'" * n.primes(name)  # f'(x)
         else:
             operator = _OPERATORS.get(name, rf"\operatorname{{{name}}}")
-        if name == "log" and len(args) == 1 and isinstance(args[0], n.Det) and \
-                isinstance(args[0].operand, (n.Var, n.Const)):
+        if (
+            name == "log"
+            and len(args) == 1
+            and isinstance(args[0], n.Det)
+            and isinstance(args[0].operand, (n.Var, n.Const))
+        ):
             return rf"\log\det {self.text(args[0].operand)}"
         if name in _BARE_ARGUMENT and len(args) == 1 and isinstance(args[0], (n.Var, n.Const)):
             return rf"{operator} {inner}"  # \log\det X, \det A, \log x: as books set them
@@ -711,8 +956,11 @@ class LatexPrinter(Printer):
 
     def _derivative(self, node: n.Derivative) -> str:
         variable = self.text(node.wrt)
-        head = rf"\frac{{\partial}}{{\partial {variable}}}" if node.order == 1 else \
-            rf"\frac{{\partial^{{{node.order}}}}}{{\partial {variable}^{{{node.order}}}}}"
+        head = (
+            rf"\frac{{\partial}}{{\partial {variable}}}"
+            if node.order == 1
+            else rf"\frac{{\partial^{{{node.order}}}}}{{\partial {variable}^{{{node.order}}}}}"
+        )
         return f"{head} {self.wrap(node.operand, PRODUCT)}"
 
     # Index notation
@@ -726,7 +974,8 @@ class LatexPrinter(Printer):
             text = self.text(node)
             function = isinstance(node, (n.Apply, n.DiagMatrix, n.DiagOf, n.Softmax, n.Maximum, n.Minimum))
             bare = (function and text.endswith(")")) or (  # \exp(\mathbf{x})_{i}, as text writes exp(x)_i
-                isinstance(node, n.Fill) and self.precedence(node) == ATOM)
+                isinstance(node, n.Fill) and self.precedence(node) == ATOM
+            )
         if not subscript:
             return text
         return f"{text if bare else _parens(text)}_{{{subscript}}}"
@@ -760,8 +1009,11 @@ def _parens(text: str) -> str:
 
 def _delimited(opening: str, text: str, closing: str) -> str:
     if any(tall in text for tall in _TALL):
-        return rf"\left{opening} {text} \right{closing}" if opening.startswith("\\") else \
-            rf"\left{opening}{text}\right{closing}"
+        return (
+            rf"\left{opening} {text} \right{closing}"
+            if opening.startswith("\\")
+            else rf"\left{opening}{text}\right{closing}"
+        )
     return f"{opening} {text} {closing}" if opening.startswith("\\") else f"{opening}{text}{closing}"
 
 
@@ -810,8 +1062,12 @@ def _index_head(result: Derivative, printer: LatexPrinter) -> str:
     names = result.index_names
     out = n.Var(output_name(result), shape=result.expr.shape)
     out_indices = "".join(names[i] for i in result.out_axes if i in names)
-    below = r" \, ".join(rf"\partial {printer.entry(result.wrt, ''.join(names[i] for i in group))}" if group
-                         else rf"\partial {printer.text(result.wrt)}" for group in result.wrt_groups)
+    below = r" \, ".join(
+        rf"\partial {printer.entry(result.wrt, ''.join(names[i] for i in group))}"
+        if group
+        else rf"\partial {printer.text(result.wrt)}"
+        for group in result.wrt_groups
+    )
     power = "" if result.order == 1 else f"^{{{result.order}}}"
     return rf"\frac{{\partial{power} {printer.entry(out, out_indices)}}}{{{below}}}"
 
@@ -829,8 +1085,7 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: LatexPrinter) -
         elif len(piece.elements) == 1:
             parts.append(printer.entry(piece.elements[0], subscript))
         else:
-            product = " ".join(printer.wrap(e, PRODUCT if isinstance(e, n.MatMul) else POWER)
-                               for e in piece.elements)
+            product = " ".join(printer.wrap(e, PRODUCT if isinstance(e, n.MatMul) else POWER) for e in piece.elements)
             parts.append(_parens(product) + (f"_{{{subscript}}}" if subscript else ""))
     text = " ".join(parts)
     if term.summed:

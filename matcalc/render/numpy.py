@@ -20,10 +20,21 @@ from .canonical import format_number
 ADD, MUL, UNARY, POWER, ATOM = range(1, 6)
 
 _FUNCTIONS = {
-    "exp": "np.exp({})", "log": "np.log({})", "sin": "np.sin({})", "cos": "np.cos({})", "tan": "np.tan({})",
-    "tanh": "np.tanh({})", "arcsin": "np.arcsin({})", "arccos": "np.arccos({})", "arctan": "np.arctan({})",
-    "sqrt": "np.sqrt({})", "sign": "np.sign({})", "abs": "np.abs({})", "sigmoid": "(1 / (1 + np.exp(-({}))))",
-    "relu": "np.maximum({}, 0)", "step": "np.heaviside({}, 0.5)",
+    "exp": "np.exp({})",
+    "log": "np.log({})",
+    "sin": "np.sin({})",
+    "cos": "np.cos({})",
+    "tan": "np.tan({})",
+    "tanh": "np.tanh({})",
+    "arcsin": "np.arcsin({})",
+    "arccos": "np.arccos({})",
+    "arctan": "np.arctan({})",
+    "sqrt": "np.sqrt({})",
+    "sign": "np.sign({})",
+    "abs": "np.abs({})",
+    "sigmoid": "(1 / (1 + np.exp(-({}))))",
+    "relu": "np.maximum({}, 0)",
+    "step": "np.heaviside({}, 0.5)",
 }
 
 
@@ -75,8 +86,11 @@ class NumpyPrinter:
                 return f"np.eye({self.size(node.shape.rows)})", ATOM
             case n.Fill(value=value):
                 shape = node.shape
-                size = self.size(shape.cols if shape.rows == 1 else shape.rows) if shape.is_vector \
+                size = (
+                    self.size(shape.cols if shape.rows == 1 else shape.rows)
+                    if shape.is_vector
                     else f"({self.size(shape.rows)}, {self.size(shape.cols)})"
+                )
                 ones = f"np.ones({size})"
                 return (ones, ATOM) if value == n.Number(Fraction(1)) else (f"{self.operand(value, MUL)} * {ones}", MUL)
             case n.Neg(operand=operand):
@@ -140,8 +154,11 @@ class NumpyPrinter:
                 top = f"np.max({self.text(operand)})"
                 return f"{top} + np.log(np.sum(np.exp({self.operand(operand, ADD)} - {top})))", ADD
             case n.Derivative():
-                raise UnsupportedError("NumPy code for a derivative written inside the expression (d/dV ...) is "
-                                       "not supported yet: differentiate it on its own", span=node.span)
+                raise UnsupportedError(
+                    "NumPy code for a derivative written inside the expression (d/dV ...) is "
+                    "not supported yet: differentiate it on its own",
+                    span=node.span,
+                )
         raise UnsupportedError(f"no NumPy code for {node.kind} yet", span=node.span)
 
 
@@ -162,12 +179,14 @@ def numpy_function(result: Derivative, name: str = "derivative") -> str:
     if unread:  # a dimension that no array has: the caller gives it
         arguments += (", " if arguments else "") + "*, " + ", ".join(unread)
     body = [f"    {python_name(var)} = {printer.text(value)}" for var, value in result.where]
-    value = printer.text(result.matrix) if result.matrix is not None else \
-        _einsum_sum(result, result.index_form or [], printer)
+    value = (
+        printer.text(result.matrix)
+        if result.matrix is not None
+        else _einsum_sum(result, result.index_form or [], printer)
+    )
     shape = ", ".join(str(d) for d in result.shape if d != 1)
     doc = f'    """d/d{result.wrt.name} in {result.layout.value} layout; an array of shape ({shape}{"," if len(result.free) == 1 else ""})."""'
-    return "\n".join(["import numpy as np", "", "", f"def {name}({arguments}):", doc, *body,
-                      f"    return {value}", ""])
+    return "\n".join(["import numpy as np", "", "", f"def {name}({arguments}):", doc, *body, f"    return {value}", ""])
 
 
 def _einsum_sum(result: Derivative, terms: list[IndexTerm], printer: NumpyPrinter) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .. import nodes as n
 from ..steps import Derivation, Equation, Step
-from .latex import LatexPrinter, latex_name, latex_text
 from .canonical import SUM, precedence
+from .latex import LatexPrinter, latex_name, latex_text
 from .text import SUPERSCRIPTS, derivative_text, expression_text
 
 RULE_COLUMN = 44  # text: the rule names start in this column when the equation is shorter
@@ -35,10 +35,14 @@ def _equation_text(equation: Equation, derivation: Derivation, unicode: bool) ->
     if equation.differential:
         g = _rhs_text(equation, unicode)
         by = f"d{equation.by}"
-        read_off = f"tr({g} {by})" if equation.result.wrt.shape.is_matrix else \
-            (f"({g}) {by}" if _is_sum(equation) else f"{g} {by}")
-        expansion = "".join(f"{' + ' if k else ''}{expression_text(term, unicode)}"
-                            for k, term in enumerate(equation.expansion))
+        read_off = (
+            f"tr({g} {by})"
+            if equation.result.wrt.shape.is_matrix
+            else (f"({g}) {by}" if _is_sum(equation) else f"{g} {by}")
+        )
+        expansion = "".join(
+            f"{' + ' if k else ''}{expression_text(term, unicode)}" for k, term in enumerate(equation.expansion)
+        )
         chain = " = ".join(part for part in (f"d{equation.of}", expansion, read_off) if part)
         return f"{chain}, so {_partial(equation.of, equation.by)} = {g}"
     parts = [_partial(equation.of, equation.by, equation.order)]
@@ -92,18 +96,25 @@ def _latex_equation(equation: Equation, derivation: Derivation, printer: LatexPr
     if equation.differential:
         g = _latex_rhs(equation, printer)
         by = rf"d{_latex_name_of(equation.by, derivation)}"
-        read_off = rf"\operatorname{{tr}}\left({g} \, {by}\right)" if equation.result.wrt.shape.is_matrix \
+        read_off = (
+            rf"\operatorname{{tr}}\left({g} \, {by}\right)"
+            if equation.result.wrt.shape.is_matrix
             else (rf"\left({g}\right) \, {by}" if _is_sum(equation) else rf"{g} \, {by}")
+        )
         bold = rf"\mathbf{{d{equation.by}}}"
-        expansion = " + ".join(printer.text(term).replace(bold, rf"d\mathbf{{{equation.by}}}")
-                               for term in equation.expansion)
+        expansion = " + ".join(
+            printer.text(term).replace(bold, rf"d\mathbf{{{equation.by}}}") for term in equation.expansion
+        )
         chain = " = ".join(part for part in (expansion, read_off) if part)
-        return (rf"d{_latex_name_of(equation.of, derivation)} &= {chain} \\ "
-                rf"\implies {_latex_partial(equation.of, equation.by, derivation)} &= {g}")
+        return (
+            rf"d{_latex_name_of(equation.of, derivation)} &= {chain} \\ "
+            rf"\implies {_latex_partial(equation.of, equation.by, derivation)} &= {g}"
+        )
     parts = [_latex_partial(equation.of, equation.by, derivation, equation.order)]
     if equation.middle:
-        parts.append(" + ".join(" ".join(_latex_partial(of, by, derivation) for of, by in term)
-                                for term in equation.middle))
+        parts.append(
+            " + ".join(" ".join(_latex_partial(of, by, derivation) for of, by in term) for term in equation.middle)
+        )
     return parts[0] + " &= " + " \\\\ &= ".join(parts[1:] + [_latex_rhs(equation, printer)])
 
 
@@ -117,8 +128,10 @@ def _latex_rhs(equation: Equation, printer: LatexPrinter) -> str:
 
 def _latex_partial(of: str, by: str, derivation: Derivation, order: int = 1) -> str:
     power = f"^{{{order}}}" if order > 1 else ""
-    return (rf"\frac{{\partial{power} {_latex_name_of(of, derivation)}}}"
-            rf"{{\partial {_latex_name_of(by, derivation)}{power}}}")
+    return (
+        rf"\frac{{\partial{power} {_latex_name_of(of, derivation)}}}"
+        rf"{{\partial {_latex_name_of(by, derivation)}{power}}}"
+    )
 
 
 def _latex_name_of(name: str, derivation: Derivation) -> str:
@@ -141,12 +154,22 @@ def steps_json(derivation: Derivation, unicode: bool = True) -> list[dict]:
     for step in derivation.steps:
         if step.definitions:
             for name, body in step.definitions:
-                items.append({"lhs": name, "rhs": expression_text(body, unicode), "rule": step.rule,
-                              "latex": f"{_latex_var(name, body)} = {printer.text(body)}"})
+                items.append(
+                    {
+                        "lhs": name,
+                        "rhs": expression_text(body, unicode),
+                        "rule": step.rule,
+                        "latex": f"{_latex_var(name, body)} = {printer.text(body)}",
+                    }
+                )
             continue
         for equation in step.equations:
-            items.append({"lhs": _partial(equation.of, equation.by, equation.order),
-                          "rhs": _rhs_text(equation, unicode),
-                          "rule": step.rule,
-                          "latex": _latex_equation(equation, derivation, printer).replace("&", "")})
+            items.append(
+                {
+                    "lhs": _partial(equation.of, equation.by, equation.order),
+                    "rhs": _rhs_text(equation, unicode),
+                    "rule": step.rule,
+                    "latex": _latex_equation(equation, derivation, printer).replace("&", ""),
+                }
+            )
     return items

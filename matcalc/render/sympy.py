@@ -40,8 +40,8 @@ import sys
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.core.function import AppliedUndef, UndefinedFunction
+from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.str import StrPrinter
 
 
@@ -237,7 +237,7 @@ def _atomic(text: str) -> bool:
     if head == text:
         return True
     depth = 0
-    for position, char in enumerate(text[len(head):], len(head)):
+    for position, char in enumerate(text[len(head) :], len(head)):
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth == 0:
             return position == len(text) - 1
@@ -259,10 +259,20 @@ class Backend:
 
 BACKENDS = {
     "numpy": Backend("numpy", _NumPy, "import numpy", "numpy.asarray({}, dtype=numpy.float64)", "numpy.asarray({})"),
-    "torch": Backend("torch", _Torch, "import numpy\nimport torch",
-                     "torch.tensor({}, dtype=torch.float64)", "numpy.asarray({}.detach())"),
-    "jax": Backend("jax", _Jax, 'import numpy\nimport jax\njax.config.update("jax_enable_x64", True)\nimport jax.numpy',
-                   "jax.numpy.asarray({}, dtype=jax.numpy.float64)", "numpy.asarray({})"),
+    "torch": Backend(
+        "torch",
+        _Torch,
+        "import numpy\nimport torch",
+        "torch.tensor({}, dtype=torch.float64)",
+        "numpy.asarray({}.detach())",
+    ),
+    "jax": Backend(
+        "jax",
+        _Jax,
+        'import numpy\nimport jax\njax.config.update("jax_enable_x64", True)\nimport jax.numpy',
+        "jax.numpy.asarray({}, dtype=jax.numpy.float64)",
+        "numpy.asarray({})",
+    ),
 }
 
 
@@ -387,8 +397,10 @@ def sympy_code(objects: dict[str, sp.Basic], comment: str) -> str:
                 for dim in atom.shape:
                     if isinstance(dim, sp.Symbol):
                         dimensions[dim.name] = f"{dim.name} = Symbol({dim.name!r}, integer=True, positive=True)"
-                symbols[atom.name] = (f"{python_name(atom.name)} = MatrixSymbol({atom.name!r}, "
-                                      f"{builder._print(atom.shape[0])}, {builder._print(atom.shape[1])})")
+                symbols[atom.name] = (
+                    f"{python_name(atom.name)} = MatrixSymbol({atom.name!r}, "
+                    f"{builder._print(atom.shape[0])}, {builder._print(atom.shape[1])})"
+                )
             elif atom.name.startswith("_t"):  # the variable of an elementwise function (lower.py)
                 symbols[atom.name] = f"{atom.name} = Symbol({atom.name!r})"
             elif atom.name not in dimensions:
@@ -416,10 +428,20 @@ class Gradient:
     contraction: str  # einsum subscripts: the derivative and one direction per differentiation -> f's axes
 
 
-def framework_module(backend: str, *, title: str, variables: dict[str, tuple], sizes_from: dict[str, str],
-                     value: sp.Basic, value_shape: tuple, where: list[tuple[str, sp.Basic]],
-                     gradients: list[Gradient], order: int, point: dict[str, object],
-                     sample_sizes: dict[str, int]) -> str:
+def framework_module(
+    backend: str,
+    *,
+    title: str,
+    variables: dict[str, tuple],
+    sizes_from: dict[str, str],
+    value: sp.Basic,
+    value_shape: tuple,
+    where: list[tuple[str, sp.Basic]],
+    gradients: list[Gradient],
+    order: int,
+    point: dict[str, object],
+    sample_sizes: dict[str, int],
+) -> str:
     """A self-contained module: expression, derivative, f_and_grad (with shape assertions) and
     check_gradient (central finite differences of the function along random directions), printed by
     SymPy's printers. A dimension that no array has (`ones(m)` alone, `n` written in the expression)
@@ -440,8 +462,11 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
 
     def prologue() -> list[str]:
         lines = [f"    {dim} = {source}" for dim, source in sizes_from.items()]
-        lines += [f"    {python_name(name)} = {xp}.reshape({python_name(name)}, (-1, 1))"
-                  for name, dims in variables.items() if len(dims) == 1]
+        lines += [
+            f"    {python_name(name)} = {xp}.reshape({python_name(name)}, (-1, 1))"
+            for name, dims in variables.items()
+            if len(dims) == 1
+        ]
         return lines
 
     def shaped(code: str, shape: tuple) -> str:
@@ -450,14 +475,29 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         return f"{xp}.reshape({code}, ({''.join(f'{d}, ' for d in shape)}))"
 
     several = len(gradients) > 1
-    calls = sorted({call.func.__name__ for tree in [value, *(d for _, d in where), *(g.value for g in gradients)]
-                    for call in tree.atoms(AppliedUndef)})
-    unspecified = [f"# {', '.join(calls)}: an unspecified function (a `function` declaration) and its derivatives,",
-                   "# elementwise: bind them before calling, e.g. module.f = numpy.tanh",
-                   f"{' = '.join(calls)} = None", ""] if calls else []
+    calls = sorted(
+        {
+            call.func.__name__
+            for tree in [value, *(d for _, d in where), *(g.value for g in gradients)]
+            for call in tree.atoms(AppliedUndef)
+        }
+    )
+    unspecified = (
+        [
+            f"# {', '.join(calls)}: an unspecified function (a `function` declaration) and its derivatives,",
+            "# elementwise: bind them before calling, e.g. module.f = numpy.tanh",
+            f"{' = '.join(calls)} = None",
+            "",
+        ]
+        if calls
+        else []
+    )
     returned = ", ".join(shaped(code_text(backend, g.value), g.shape) for g in gradients)
-    derivative_doc = (f"the derivatives by {', '.join(g.wrt for g in gradients)}, in that order"
-                      if several else f"the derivative by {gradients[0].wrt}")
+    derivative_doc = (
+        f"the derivatives by {', '.join(g.wrt for g in gradients)}, in that order"
+        if several
+        else f"the derivative by {gradients[0].wrt}"
+    )
     lines = [
         f'"""{title}, written by matcalc.',
         "",
@@ -491,10 +531,10 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "    found = {}",
         "    for name, dims in SHAPES.items():",
         "        shape = tuple(numpy.shape(arrays[name]))",
-        "        assert len(shape) == len(dims), f\"{name} has shape {shape}, not {dims}\"",
+        '        assert len(shape) == len(dims), f"{name} has shape {shape}, not {dims}"',
         "        for dim, size in zip(dims, shape):",
         "            expected = dim if isinstance(dim, int) else found.setdefault(dim, size)",
-        "            assert size == expected, f\"{name} has shape {shape}: its {dim} is {size}, elsewhere {expected}\"",
+        '            assert size == expected, f"{name} has shape {shape}: its {dim} is {size}, elsewhere {expected}"',
         "    return found",
         "",
         "",
@@ -505,10 +545,10 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         f"    value = expression({keywords})",
         f"    grads = derivative({keywords})",
         "    expected = tuple(found.get(d, d) for d in VALUE_SHAPE)",
-        "    assert tuple(numpy.shape(value)) == expected, f\"the value has shape {tuple(numpy.shape(value))}, not {expected}\"",
+        '    assert tuple(numpy.shape(value)) == expected, f"the value has shape {tuple(numpy.shape(value))}, not {expected}"',
         f"    for name, grad in zip(DERIVATIVE_SHAPES, {'grads' if several else '(grads,)'}):",
         "        expected = tuple(found.get(d, d) for d in DERIVATIVE_SHAPES[name])",
-        "        assert tuple(grad.shape) == expected, f\"d/d{name} has shape {tuple(grad.shape)}, not {expected}\"",
+        '        assert tuple(grad.shape) == expected, f"d/d{name} has shape {tuple(grad.shape)}, not {expected}"',
         "    return value, grads",
         "",
         "",
@@ -531,23 +571,29 @@ def framework_module(backend: str, *, title: str, variables: dict[str, tuple], s
         "    step = STEPS.get(ORDER, 1e-2)",
         "    tolerance = tolerance or (1e-5 if ORDER == 1 else 1e-3)",
         "    grads = derivative(**arrays, **GIVEN)",
-        "    size = max(float(numpy.max(numpy.abs(" + spec.to_numpy.format("expression(**arrays, **GIVEN)") + "), initial=0)), 1e-300)",
+        "    size = max(float(numpy.max(numpy.abs("
+        + spec.to_numpy.format("expression(**arrays, **GIVEN)")
+        + "), initial=0)), 1e-300)",
         "    errors = {}",
         f"    for name, grad in zip(DERIVATIVE_SHAPES, {'grads' if several else '(grads,)'}):",
         "        direction = rng.normal(size=numpy.shape(point[name]))",
         "        difference = 0",
         "        for j in range(ORDER + 1):  # the ORDER-th central difference along the direction",
         "            moved = dict(arrays)",
-        "            moved[name] = " + spec.array.format("numpy.asarray(point[name], dtype=float) + (ORDER / 2 - j) * step * direction"),
-        "            difference = difference + (-1) ** j * comb(ORDER, j) * " + spec.to_numpy.format("expression(**moved, **GIVEN)"),
+        "            moved[name] = "
+        + spec.array.format("numpy.asarray(point[name], dtype=float) + (ORDER / 2 - j) * step * direction"),
+        "            difference = difference + (-1) ** j * comb(ORDER, j) * "
+        + spec.to_numpy.format("expression(**moved, **GIVEN)"),
         "        difference = difference / step ** ORDER",
-        "        analytic = numpy.einsum(CONTRACTIONS[name], " + spec.to_numpy.format("grad") + ", *[direction] * ORDER)",
+        "        analytic = numpy.einsum(CONTRACTIONS[name], "
+        + spec.to_numpy.format("grad")
+        + ", *[direction] * ORDER)",
         "        # rounding in the difference is about 2^ORDER eps |f| / step^ORDER: a derivative that is 0 (a",
         "        # linear function's second) is compared with that noise, not divided by 0",
         "        noise = 2 ** ORDER * 1e-15 * size / step ** ORDER",
         "        scale = max(numpy.max(numpy.abs(difference)), numpy.max(numpy.abs(analytic)), 10 * noise / tolerance)",
         "        errors[name] = float(numpy.max(numpy.abs(analytic - difference)) / scale)",
-        "        assert errors[name] <= tolerance, f\"d/d{name} is off by {errors[name]:.2g} relative\"",
+        '        assert errors[name] <= tolerance, f"d/d{name} is off by {errors[name]:.2g} relative"',
         "    return errors",
         "",
         "",

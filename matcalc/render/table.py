@@ -46,17 +46,25 @@ def check_table(results: list, show_file: bool = False) -> Table:
             detail = f"column {result.column}: {detail}"
         elif result.max_error is not None and result.status != "FALSE":
             detail = f"max error {result.max_error:.1e}" + (f"; {detail}" if detail else "")
-        cells = [Text(str(result.line)), Text(result.text), Text(result.status, style=_STATUS_STYLES[result.status]),
-                 Text(detail)]
+        cells = [
+            Text(str(result.line)),
+            Text(result.text),
+            Text(result.status, style=_STATUS_STYLES[result.status]),
+            Text(detail),
+        ]
         table.add_row(*([Text(result.file)] if show_file else []), *cells)
     return table
 
 
 def check_summary(results: list) -> Text:
     counts = {status: sum(r.status == status for r in results) for status in _STATUS_STYLES}
-    parts = [f"{len(results)} identities", f"{counts['proved']} proved",
-             f"{counts['holds (numerically)']} hold numerically", f"{counts['FALSE']} false",
-             f"{counts['error']} could not be read"]
+    parts = [
+        f"{len(results)} identities",
+        f"{counts['proved']} proved",
+        f"{counts['holds (numerically)']} hold numerically",
+        f"{counts['FALSE']} false",
+        f"{counts['error']} could not be read",
+    ]
     return Text(": ".join([parts[0], ", ".join(parts[1:])]))
 
 

@@ -11,37 +11,90 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import nodes as n
-from ..rules import Kink
 from ..result import Derivative, IndexTerm
+from ..rules import Kink
 from ..syntax import SUM_BALANCE_ABOVE
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, UNARY, Printer, flat_terms, format_number, precedence
 
 _GREEK_LETTERS = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
-    "xi": "ξ", "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ", "varphi": "φ", "chi": "χ",
-    "psi": "ψ", "omega": "ω", "pi": "π",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "varepsilon": "ε",
+    "zeta": "ζ",
+    "eta": "η",
+    "theta": "θ",
+    "vartheta": "ϑ",
+    "iota": "ι",
+    "kappa": "κ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "xi": "ξ",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+    "upsilon": "υ",
+    "phi": "φ",
+    "varphi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+    "pi": "π",
 }
-_ASCII = {"'": "'", ".*": " .* ", "./": " ./ ", "||": "||", "^-1": "^-1", "1": "1", "δ": "delta",
-          "subscripts": {"1": "_1", "spectral": "_2"}}
-_UNICODE = {"'": "ᵀ", ".*": " ⊙ ", "./": " ⊘ ", "||": "‖", "^-1": "⁻¹", "1": "𝟏", "δ": "δ",
-            "subscripts": {"1": "₁", "spectral": "₂"}}
+_ASCII = {
+    "'": "'",
+    ".*": " .* ",
+    "./": " ./ ",
+    "||": "||",
+    "^-1": "^-1",
+    "1": "1",
+    "δ": "delta",
+    "subscripts": {"1": "_1", "spectral": "_2"},
+}
+_UNICODE = {
+    "'": "ᵀ",
+    ".*": " ⊙ ",
+    "./": " ⊘ ",
+    "||": "‖",
+    "^-1": "⁻¹",
+    "1": "𝟏",
+    "δ": "δ",
+    "subscripts": {"1": "₁", "spectral": "₂"},
+}
 
 
-_VULGAR = {Fraction(1, 2): "½", Fraction(1, 3): "⅓", Fraction(2, 3): "⅔", Fraction(1, 4): "¼",
-           Fraction(3, 4): "¾", Fraction(1, 5): "⅕", Fraction(1, 6): "⅙", Fraction(1, 8): "⅛"}
+_VULGAR = {
+    Fraction(1, 2): "½",
+    Fraction(1, 3): "⅓",
+    Fraction(2, 3): "⅔",
+    Fraction(1, 4): "¼",
+    Fraction(3, 4): "¾",
+    Fraction(1, 5): "⅕",
+    Fraction(1, 6): "⅙",
+    Fraction(1, 8): "⅛",
+}
 
 
 def _is_slashed(node: n.Node, printer: MathPrinter) -> bool:
     """A number printed as a/b, which needs brackets next to another factor: (2/3) x."""
-    return isinstance(node, n.Number) and node.value.denominator != 1 and \
-        not (printer.symbols is _UNICODE and node.value in _VULGAR)
+    return (
+        isinstance(node, n.Number)
+        and node.value.denominator != 1
+        and not (printer.symbols is _UNICODE and node.value in _VULGAR)
+    )
 
 
 def _scalar_product_before(node: n.Node, left: n.Node) -> bool:
     """xᵀx as the scalar of a product is bracketed: (xᵀx) I, never xᵀx I."""
-    return isinstance(node, n.ScalarMul) and isinstance(left, n.MatMul) and left.shape.is_scalar \
+    return (
+        isinstance(node, n.ScalarMul)
+        and isinstance(left, n.MatMul)
+        and left.shape.is_scalar
         and not node.shape.is_scalar
+    )
 
 
 class MathPrinter(Printer):
@@ -70,8 +123,8 @@ class MathPrinter(Printer):
     in_exponent = 0
 
     def _power(self, node: n.Power) -> str:
-        op = "^" if node.exponent.shape.is_scalar and not node.base.shape.is_matrix else self.symbols[".^"] \
-            if ".^" in self.symbols else ".^"
+        caret = node.exponent.shape.is_scalar and not node.base.shape.is_matrix
+        op = "^" if caret else self.symbols.get(".^", ".^")
         base = self.wrap(node.base, POSTFIX)
         self.in_exponent += 1
         try:
@@ -91,8 +144,9 @@ class MathPrinter(Printer):
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
         # a quotient next to another factor is bracketed: (1 / n) y', not 1 / n y'
-        bracketed = isinstance(left, (n.Divide, n.Hadamard)) or _is_slashed(left, self) or \
-            _scalar_product_before(node, left)  # (u ⊙ v) xᵀ: ⊙ binds tighter, but is not read so
+        bracketed = (
+            isinstance(left, (n.Divide, n.Hadamard)) or _is_slashed(left, self) or _scalar_product_before(node, left)
+        )  # (u ⊙ v) xᵀ: ⊙ binds tighter, but is not read so
         left_text = f"({self.text(left)})" if bracketed else self.wrap(left, PRODUCT)
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
         associative = isinstance(right, (n.MatMul, n.ScalarMul)) and not scalar_after
@@ -103,8 +157,12 @@ class MathPrinter(Printer):
         else:
             right_text = self.wrap(right, PRODUCT if associative else POWER)
         closed = left_text.endswith(")") and (precedence(left) < PRODUCT or isinstance(left, n.Hadamard))
-        tight = closed or right_text.startswith("(") or left_text.endswith(self.symbols["'"]) \
+        tight = (
+            closed
+            or right_text.startswith("(")
+            or left_text.endswith(self.symbols["'"])
             or (isinstance(left, n.Number) and right_text[0].isalpha())
+        )
         return left_text + right_text if tight else f"{left_text} {right_text}"
 
     def _add(self, node: n.Add) -> str:
@@ -171,8 +229,9 @@ def index_text(result: Derivative, printer: MathPrinter) -> str:
     names = result.index_names
     wrt = result.wrt.name if result.wrt.name.isalpha() else f"({result.wrt.name})"
     out_indices = "".join(names[i] for i in result.out_axes if i in names)
-    below = " ".join(f"∂{wrt}_{''.join(names[i] for i in group)}" if group else f"∂{wrt}"
-                     for group in result.wrt_groups)
+    below = " ".join(
+        f"∂{wrt}_{''.join(names[i] for i in group)}" if group else f"∂{wrt}" for group in result.wrt_groups
+    )
     head = f"{partial(result.order)}{output_name(result)}{'_' + out_indices if out_indices else ''}/{below}"
     body = join_signed(_index_term(term, names, printer) for term in result.index_form or [])
     return f"{head} = {body}"
@@ -208,8 +267,10 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: MathPrinter) ->
             parts.append(f"{printer.symbols['δ']}_{subscript}")
             continue
         element = piece.elements[0]
-        if len(piece.elements) == 1 and (isinstance(element, n.Var) and element.name.isalpha()
-                                         or precedence(element) == ATOM and not isinstance(element, n.Var)):
+        if len(piece.elements) == 1 and (
+            (isinstance(element, n.Var) and element.name.isalpha())
+            or (precedence(element) == ATOM and not isinstance(element, n.Var))
+        ):
             body = printer.text(element)  # b_k, softmax(x)_i; but (x1)_k, (Q⁻¹)_ik
         elif len(piece.elements) == 1:  # one pair of parentheses: (B + Bᵀ)_ik, (1 - tanh(X a)²)_i
             body = f"({printer.text(element)})"
@@ -245,8 +306,11 @@ def report(result: Derivative, source: str, assumed: str, unicode: bool = True) 
     symbol = partial(result.order)
     variable = result.wrt.name if result.order == 1 else result.wrt.name + str(result.order).translate(SUPERSCRIPTS)
     body = derivative_text(result, unicode)
-    lines = [f"{symbol}/∂{variable} {source} = {body}" if result.matrix is not None else
-             f"{body}    ({output_name(result)} = {source})"]
+    lines = [
+        f"{symbol}/∂{variable} {source} = {body}"
+        if result.matrix is not None
+        else f"{body}    ({output_name(result)} = {source})"
+    ]
     lines += [f"  where {name} = {expression_text(node, unicode)}" for name, node in result.where]
     shape = "(" + ", ".join(str(d) for d in result.shape) + (",)" if len(result.shape) == 1 else ")")
     lines.append(f"shape: {shape} ({result.layout.value} layout)")
@@ -271,15 +335,19 @@ def kink_text(kink: Kink, unicode: bool = False) -> str:
     if kink.kind == "abs":
         return f"d|{u}| = sign({u}) d({u}); at {u} = 0 it is not differentiable: any value in [-1, 1]"
     if kink.kind == "relu":
-        return (f"d relu({u}) = step({u}) d({u}); at {u} = 0 it is not differentiable: any value in [0, 1] "
-                "(step(0) = 1/2 is used)")
+        return (
+            f"d relu({u}) = step({u}) d({u}); at {u} = 0 it is not differentiable: any value in [0, 1] "
+            "(step(0) = 1/2 is used)"
+        )
     if kink.kind in ("sign", "step"):
         return f"{kink.kind}({u}) has derivative 0 where {u} ≠ 0 and none at {u} = 0"
     if kink.kind in ("max", "min"):
         v = texts[1]
         where = f"{v} = 0" if u == "0" else f"{u} = 0" if v == "0" else f"{u} = {v}"
-        return (f"{kink.kind}({u}, {v}) is not differentiable where {where}: there any convex combination "
-                f"of the derivatives of {u} and {v} is a subgradient (matcalc weighs them 1/2 each)")
+        return (
+            f"{kink.kind}({u}, {v}) is not differentiable where {where}: there any convex combination "
+            f"of the derivatives of {u} and {v} is a subgradient (matcalc weighs them 1/2 each)"
+        )
     if kink.kind == "norm2":
         return f"d||{u}|| = {u}'d({u}) / ||{u}|| for {u} ≠ 0; at {u} = 0: any g with ||g|| ≤ 1"
     return f"d||{u}||_1 = sign({u})'d({u}); where an entry of {u} is 0: any value in [-1, 1] for it"

@@ -27,18 +27,28 @@ once, except those in keep (the function's own).
 
 from __future__ import annotations
 
-from ..build import Builder
 from .. import nodes as n
+from ..build import Builder
 from .contexts import shared_contexts
 from .elementwise import backprop
 from .products import scalar_products
 from .quotients import divisions
-from .sums import bracket_coefficients, common_factors, like_terms, sums_of_entries
 from .signs import signs_out
+from .sums import bracket_coefficients, common_factors, like_terms, sums_of_entries
 from .transposes import transposes_out
 
-RULES = (like_terms, common_factors, sums_of_entries, shared_contexts, backprop, scalar_products, divisions,
-         transposes_out, bracket_coefficients, signs_out)
+RULES = (
+    like_terms,
+    common_factors,
+    sums_of_entries,
+    shared_contexts,
+    backprop,
+    scalar_products,
+    divisions,
+    transposes_out,
+    bracket_coefficients,
+    signs_out,
+)
 
 
 def kept(function: n.Node | None) -> frozenset[n.Node]:
@@ -46,8 +56,9 @@ def kept(function: n.Node | None) -> frozenset[n.Node]:
     return frozenset(sub for sub in n.walk(function) if any(True for _ in sub.children())) if function else frozenset()
 
 
-def simplify(node: n.Node, build: Builder, function: n.Node | None = None,
-             keep: frozenset[n.Node] | None = None) -> n.Node:
+def simplify(
+    node: n.Node, build: Builder, function: n.Node | None = None, keep: frozenset[n.Node] | None = None
+) -> n.Node:
     """The result written as a textbook prints it: every rule of RULES, in order. The subexpressions of
     the function differentiated are written as the user wrote them (`keep`, from `kept(function)`)."""
     keep = kept(function) if keep is None else keep

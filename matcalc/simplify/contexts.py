@@ -52,8 +52,13 @@ def _merged(node: n.Add, build: Builder) -> n.Node:
     terms = [term for term in terms if term[0] != 0]
     if not terms:
         return n.Fill(ZERO, shape=node.shape)
-    return collect([build.scale(number(c), reduce(lambda acc, s: build.scale(s, acc), scalars, core))
-                    for c, scalars, core in terms], build)
+    return collect(
+        [
+            build.scale(number(c), reduce(lambda acc, s: build.scale(s, acc), scalars, core))
+            for c, scalars, core in terms
+        ],
+        build,
+    )
 
 
 def _scalars_apart(coefficient: Fraction, core: n.Node) -> tuple[Fraction, list[n.Node], n.Node]:

@@ -23,9 +23,9 @@ from functools import reduce
 
 from .. import nodes as n
 from ..build import ONE, Builder, is_zero, number, number_value
+from ..contract import collect, polynomial
 from ..errors import MatcalcError
 from ..rules import elementwise_slope
-from ..contract import collect, polynomial
 from .sums import signed_terms
 from .walk import bottom_up, hadamard_factors, outer_applications, product_factors
 
@@ -35,6 +35,7 @@ def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()
     >>> diff("1/2 ||relu(W x + b) - y||^2", wrt="b", let="b: vector(m)", layout="denominator").text
     '(relu(W x + b) - y) .* step(W x + b)'
     """
+
     def rewrite(current: n.Node) -> n.Node:
         if isinstance(current, n.MatMul) and current.shape.is_scalar:
             return _slope_second(current, build)
@@ -44,8 +45,11 @@ def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()
             return _slopes_last(current, build)
         if isinstance(current, n.Add):
             written = _over_common_denominator(_as_slope(current, build), build)
-            return _shared_factor(written, build) if isinstance(written, n.Add) and not written.shape.is_scalar \
+            return (
+                _shared_factor(written, build)
+                if isinstance(written, n.Add) and not written.shape.is_scalar
                 else written
+            )
         return current
 
     return bottom_up(node, rewrite, keep)
@@ -57,10 +61,16 @@ def _diagonals_absorbed(node: n.MatMul, build: Builder) -> n.Node:
     factors = product_factors(node)
     changed = False
     while True:
-        columns = [p for p, f in enumerate(factors) if isinstance(f, n.DiagMatrix)
-                   and any(g.shape.cols == 1 for g in factors[p + 1 :])]
-        rows = [p for p, f in enumerate(factors) if isinstance(f, n.DiagMatrix)
-                and any(g.shape.rows == 1 for g in factors[:p])]
+        columns = [
+            p
+            for p, f in enumerate(factors)
+            if isinstance(f, n.DiagMatrix) and any(g.shape.cols == 1 for g in factors[p + 1 :])
+        ]
+        rows = [
+            p
+            for p, f in enumerate(factors)
+            if isinstance(f, n.DiagMatrix) and any(g.shape.rows == 1 for g in factors[:p])
+        ]
         if columns:
             position = columns[-1]
             end = next(q for q in range(position + 1, len(factors)) if factors[q].shape.cols == 1)
@@ -131,7 +141,7 @@ def _shared_factor(node: n.Add, build: Builder) -> n.Node:
         rest = reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), others) if others else ONE
         rests.append(build.scale(number(coefficient), rest))
     inner = reduce(build.add, rests) if any(r.shape.is_scalar for r in rests) else collect(rests, build)
-    if is_zero(inner) or inner.shape != node.shape and not inner.shape.is_scalar:
+    if is_zero(inner) or (inner.shape != node.shape and not inner.shape.is_scalar):
         return node  # the terms cancel: collect has its own zero for that
     return _slopes_last(n.Hadamard(inner, common, shape=node.shape), build)  # eˣ + x ⊙ eˣ = (1 + x) ⊙ eˣ
 
@@ -174,8 +184,9 @@ def _slope_times_polynomial(node: n.Add, own: dict, build: Builder) -> n.Node:
     quotient = _divided(coefficients, divisor[1])
     if quotient is None or len(quotient) < 2:
         return node
-    terms = [build.scale(number(c), build.power(base, number(k)) if k else _one(base))
-             for k, c in sorted(quotient.items())]
+    terms = [
+        build.scale(number(c), build.power(base, number(k)) if k else _one(base)) for k, c in sorted(quotient.items())
+    ]
     return build.hadamard(slope, collect(terms, build))
 
 
@@ -191,8 +202,13 @@ def _univariate(monomials: dict | None) -> tuple[n.Node, dict[int, Fraction]] | 
     for coefficient, factors in monomials.values():
         power = 0
         for f in factors:
-            b, p = (f.base, int(number_value(f.exponent))) if isinstance(f, n.Power) and \
-                number_value(f.exponent) is not None and number_value(f.exponent).denominator == 1 else (f, 1)
+            b, p = (
+                (f.base, int(number_value(f.exponent)))
+                if isinstance(f, n.Power)
+                and number_value(f.exponent) is not None
+                and number_value(f.exponent).denominator == 1
+                else (f, 1)
+            )
             if base is None:
                 base = b
             if b != base or p < 0:
@@ -225,8 +241,7 @@ def _over_common_denominator(node: n.Node, build: Builder) -> n.Node:
     own = polynomial([node], build)
     if own is None or len(own) < 2:
         return node
-    denominators = {base for _, factors in own.values() for base, power in map(_base_power, factors)
-                    if power < 0}
+    denominators = {base for _, factors in own.values() for base, power in map(_base_power, factors) if power < 0}
     if len(denominators) != 1:
         return node
     (base,) = denominators
@@ -244,8 +259,11 @@ def _over_common_denominator(node: n.Node, build: Builder) -> n.Node:
     if expanded is None:
         return node
     monomials = sorted(expanded.values(), key=lambda monomial: sum(_base_power(f)[1] for f in monomial[1]))
-    terms = [build.scale(number(c), reduce(build.hadamard, factors) if factors else _one(node))
-             for c, factors in monomials if c != 0]  # by degree: 1 + x², and x² - 1 with the negative last
+    terms = [
+        build.scale(number(c), reduce(build.hadamard, factors) if factors else _one(node))
+        for c, factors in monomials
+        if c != 0
+    ]  # by degree: 1 + x², and x² - 1 with the negative last
     if not terms:
         return node
     numerator = collect(terms, build)
@@ -254,8 +272,9 @@ def _over_common_denominator(node: n.Node, build: Builder) -> n.Node:
 
 
 def _base_power(f: n.Node) -> tuple[n.Node, int]:
-    if isinstance(f, n.Divide) and number_value(f.left) == 1 or \
-            isinstance(f, n.Divide) and isinstance(f.left, n.Fill) and number_value(f.left.value) == 1:
+    if (isinstance(f, n.Divide) and number_value(f.left) == 1) or (
+        isinstance(f, n.Divide) and isinstance(f.left, n.Fill) and number_value(f.left.value) == 1
+    ):
         base, power = _base_power(f.right)
         return base, -power
     if isinstance(f, n.Power) and number_value(f.exponent) is not None and number_value(f.exponent).denominator == 1:

@@ -22,10 +22,20 @@ def scalar_products(node: n.Node, build: Builder, keep: frozenset[n.Node] = froz
     >>> diff("exp(-a^2/2)", wrt="a", let="a: scalar").text
     '-a exp(-a^2 / 2)'
     """
-    inner = {child for sub in n.walk(node) if isinstance(sub, n.ScalarMul)
-             for child in sub.children() if isinstance(child, n.ScalarMul)}
-    return bottom_up(node, lambda current: _ordered(current, build)
-                     if isinstance(current, n.ScalarMul) and current not in inner else current, keep)
+    inner = {
+        child
+        for sub in n.walk(node)
+        if isinstance(sub, n.ScalarMul)
+        for child in sub.children()
+        if isinstance(child, n.ScalarMul)
+    }
+    return bottom_up(
+        node,
+        lambda current: (
+            _ordered(current, build) if isinstance(current, n.ScalarMul) and current not in inner else current
+        ),
+        keep,
+    )
 
 
 def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
@@ -51,8 +61,11 @@ def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
         return node
     result = rest
     for scalar in reversed(ordered):
-        result = scalar if result is None else n.ScalarMul(scalar, result, shape=result.shape if not
-                                                            result.shape.is_scalar else scalar.shape)
+        result = (
+            scalar
+            if result is None
+            else n.ScalarMul(scalar, result, shape=result.shape if not result.shape.is_scalar else scalar.shape)
+        )
     for scalar in after:
         result = n.ScalarMul(result, scalar, shape=result.shape)
     if result is None:
@@ -70,13 +83,20 @@ def _powers(factors: list[n.Node], build: Builder) -> list[n.Node]:
             order.append(base)
             exponents[base] = 0
         exponents[base] += power
-    return [base if exponents[base] == 1 else build.power(base, number(exponents[base])) for base in order
-            if exponents[base] != 0]
+    return [
+        base if exponents[base] == 1 else build.power(base, number(exponents[base]))
+        for base in order
+        if exponents[base] != 0
+    ]
 
 
 def _base_and_power(f: n.Node) -> tuple[n.Node, int]:
-    if isinstance(f, n.Power) and constant_value(f.exponent) is not None and \
-            constant_value(f.exponent).denominator == 1 and constant_value(f.exponent) > 0:
+    if (
+        isinstance(f, n.Power)
+        and constant_value(f.exponent) is not None
+        and constant_value(f.exponent).denominator == 1
+        and constant_value(f.exponent) > 0
+    ):
         return f.base, int(constant_value(f.exponent))
     return f, 1
 

@@ -72,10 +72,15 @@ def _division(node: n.Node, build: Builder) -> n.Node:
             top = build.scale(number(value.numerator), other.left)
             bottom = build.scale(number(value.denominator), other.right)
             return n.Divide(top, bottom, shape=other.shape)  # c (u / s) = (p u) / (q s)
-        if value is not None and value.denominator != 1 and isinstance(other, n.DiagMatrix) and \
-                _elementwise_quotient(other.operand):  # ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x))
-            return n.DiagMatrix(_division(n.ScalarMul(scalar, other.operand, shape=other.operand.shape), build),
-                                shape=other.shape)
+        if (
+            value is not None
+            and value.denominator != 1
+            and isinstance(other, n.DiagMatrix)
+            and _elementwise_quotient(other.operand)
+        ):  # ½ diag(1 ⊘ √x) = diag(1 ⊘ (2√x))
+            return n.DiagMatrix(
+                _division(n.ScalarMul(scalar, other.operand, shape=other.operand.shape), build), shape=other.shape
+            )
         if value is not None and isinstance(other, n.ScalarMul) and value.denominator == 1:
             inner = _reciprocal(other.left)
             if inner is not None and isinstance(inner, _SYMBOLS):  # c ((1/N) u) = (c/N) u
@@ -99,8 +104,12 @@ def _division(node: n.Node, build: Builder) -> n.Node:
 
 def _powers(node: n.Node) -> tuple[n.Node, int]:
     """(s, k) for s^k with a whole k > 0; (node, 1) otherwise."""
-    if isinstance(node, n.Power) and number_value(node.exponent) is not None and \
-            number_value(node.exponent).denominator == 1 and number_value(node.exponent) > 0:
+    if (
+        isinstance(node, n.Power)
+        and number_value(node.exponent) is not None
+        and number_value(node.exponent).denominator == 1
+        and number_value(node.exponent) > 0
+    ):
         return node.base, int(number_value(node.exponent))
     return node, 1
 
@@ -114,8 +123,11 @@ def _common_divisor(node: n.Add, build: Builder) -> n.Node:
     lowest = min(power for _, power in divisors)
     parts = []
     for (coefficient, core), (_, power) in zip(terms, divisors):
-        left = core.left if power == lowest else \
-            n.Divide(core.left, build.power(base, number(power - lowest)), shape=core.shape)
+        left = (
+            core.left
+            if power == lowest
+            else n.Divide(core.left, build.power(base, number(power - lowest)), shape=core.shape)
+        )
         parts.append(build.scale(number(coefficient), left))
     return n.Divide(collect(parts, build), build.power(base, number(lowest)), shape=node.shape)
 
@@ -129,8 +141,11 @@ def _logistic_taken_out(node: n.Divide, build: Builder) -> n.Node:
     factors.append(rest)
     for position, factor in enumerate(factors):
         if factor.shape.is_scalar and logistic_operand(factor, node.right) is not None:
-            others = factors[:position] + factors[position + 1:]
+            others = factors[:position] + factors[position + 1 :]
             sigmoid = build.apply("sigmoid", factor.operand)
-            return reduce(lambda acc, f: build.scale(f, acc), reversed(others[:-1]),
-                          build.scale(sigmoid, others[-1])) if others else sigmoid
+            return (
+                reduce(lambda acc, f: build.scale(f, acc), reversed(others[:-1]), build.scale(sigmoid, others[-1]))
+                if others
+                else sigmoid
+            )
     return node

@@ -42,8 +42,13 @@ def _negated_terms(node: n.Node) -> n.Node:
 
 def _sign_out(node: n.Node) -> n.Node:
     if isinstance(node, (*_PRODUCTS, n.DiagMatrix, n.Transpose)):  # M(-H - Hᵀ)M = -M(H + Hᵀ)M
-        node = node.map_children(lambda child: n.Neg(_negated_terms(child), shape=child.shape)
-                                 if isinstance(child, n.Add) and _all_negative(child) else child)
+        node = node.map_children(
+            lambda child: (
+                n.Neg(_negated_terms(child), shape=child.shape)
+                if isinstance(child, n.Add) and _all_negative(child)
+                else child
+            )
+        )
     if isinstance(node, n.Neg) and isinstance(node.operand, n.Neg):
         return node.operand.operand
     if isinstance(node, (n.DiagMatrix, n.Transpose)) and isinstance(node.operand, n.Neg):

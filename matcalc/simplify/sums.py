@@ -48,8 +48,9 @@ def like_terms(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset
     >>> diff("(x - M'z)'S(x - M'z)", wrt="M", let="S: symmetric(n)", layout="denominator").text
     "-2z(x - M'z)'S"
     """
-    return bottom_up(node, lambda current: _like_terms(current, build, keep) if isinstance(current, n.Add)
-                     else current, keep)
+    return bottom_up(
+        node, lambda current: _like_terms(current, build, keep) if isinstance(current, n.Add) else current, keep
+    )
 
 
 def _like_terms(node: n.Add, build: Builder, keep: frozenset[n.Node]) -> n.Node:
@@ -100,8 +101,9 @@ def _numbers_out(coefficient: Fraction, core: n.Node) -> tuple[Fraction, n.Node]
         elif isinstance(current, n.Divide) and current.shape.is_scalar and constant_value(current.right):
             coefficient /= constant_value(current.right)
             stack.append(current.left)
-        elif current.shape.is_scalar and rest is None and not core.shape.is_scalar or \
-                current.shape.is_scalar and core.shape.is_scalar:
+        elif (current.shape.is_scalar and rest is None and not core.shape.is_scalar) or (
+            current.shape.is_scalar and core.shape.is_scalar
+        ):
             scalars.append(current)
         else:
             if rest is not None:
@@ -111,9 +113,10 @@ def _numbers_out(coefficient: Fraction, core: n.Node) -> tuple[Fraction, n.Node]
     if not factors:  # a number: all of it is the coefficient (x + (x + 2) is 2x + 2, not 2x + 4)
         return coefficient, number(1)
     shape = core.shape
-    return coefficient, reduce(lambda a, b: n.ScalarMul(a, b, shape=shape if not (a.shape.is_scalar and
-                                                                                   b.shape.is_scalar) else a.shape),
-                               factors)
+    return coefficient, reduce(
+        lambda a, b: n.ScalarMul(a, b, shape=shape if not (a.shape.is_scalar and b.shape.is_scalar) else a.shape),
+        factors,
+    )
 
 
 def signed_terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
@@ -138,12 +141,13 @@ def signed_terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
 
 
 def _numbered(node: n.Node) -> bool:
-    return isinstance(node, n.Neg) or isinstance(node, n.ScalarMul) and constant_value(node.left) is not None
+    return isinstance(node, n.Neg) or (isinstance(node, n.ScalarMul) and constant_value(node.left) is not None)
 
 
 def _associated(node: n.Node, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """The node with every product chain associated to the left (the function's own subexpressions, in
     keep, as they are)."""
+
     def left_to_right(current: n.Node) -> n.Node:
         if not isinstance(current, n.MatMul):
             return current
@@ -160,8 +164,9 @@ def common_factors(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
     >>> diff("sigmoid(a)", wrt="a", let="a: scalar", order=2).text
     'sigmoid(a)(1 - sigmoid(a))(1 - 2sigmoid(a))'
     """
-    return bottom_up(node, lambda current: _common_factors(current, build) if isinstance(current, n.Add) else current,
-                     keep)
+    return bottom_up(
+        node, lambda current: _common_factors(current, build) if isinstance(current, n.Add) else current, keep
+    )
 
 
 def _common_factors(node: n.Add, build: Builder) -> n.Node:
@@ -184,8 +189,11 @@ def _common_factors(node: n.Add, build: Builder) -> n.Node:
         for f in common:
             remaining.remove(f)
         rest = reduce(build.scale, remaining) if remaining else number(1)
-        rests += [(coefficient * c, core) for c, core in signed_terms(rest)] if isinstance(rest, n.Add) \
+        rests += (
+            [(coefficient * c, core) for c, core in signed_terms(rest)]
+            if isinstance(rest, n.Add)
             else [(coefficient, rest)]
+        )
     inner = collect([build.scale(number(c), core) for c, core in rests], build)
     return reduce(lambda acc, f: build.scale(f, acc), reversed(common), inner)
 
@@ -199,6 +207,7 @@ def bracket_coefficients(node: n.Node, build: Builder, keep: frozenset[n.Node] =
     >>> diff("w'X'X w - 2w'X'y + y'y", wrt="w", layout="denominator").text
     "2X'(X w - y)"
     """
+
     def rewrite(current: n.Node) -> n.Node:
         if isinstance(current, n.DiagMatrix):
             return _number_out_of_diagonal(current, build)
@@ -218,7 +227,7 @@ def bracket_coefficients(node: n.Node, build: Builder, keep: frozenset[n.Node] =
                     if isinstance(current, n.Divide):  # 2(S x - ...) / (xᵀx)
                         return n.Divide(build.scale(number(shared), inner), current.right, shape=current.shape)
                     children = iter(range(2))
-                    rebuilt = current.map_children(lambda c: inner if next(children) == position else c)
+                    rebuilt = current.map_children(lambda c: inner if next(children) == position else c)  # noqa: B023
                     return build.scale(number(shared), rebuilt)
         return current
 
@@ -230,8 +239,11 @@ def _number_out_of_diagonal(node: n.DiagMatrix, build: Builder) -> n.Node:
     diag(1 ⊘ (2√x)))."""
     inside = node.operand
     numerator = inside.left if isinstance(inside, n.Divide) else inside
-    if not (isinstance(numerator, n.ScalarMul) and number_value(numerator.left) is not None
-            and number_value(numerator.left).denominator == 1):
+    if not (
+        isinstance(numerator, n.ScalarMul)
+        and number_value(numerator.left) is not None
+        and number_value(numerator.left).denominator == 1
+    ):
         return node
     value, rest = number_value(numerator.left), numerator.right
     stripped = n.Divide(rest, inside.right, shape=inside.shape) if isinstance(inside, n.Divide) else rest

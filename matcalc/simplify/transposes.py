@@ -25,19 +25,26 @@ def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
     >>> diff("-y' log(softmax(o))", wrt="o", let="y: onehot(n)").text
     "(softmax(o) - y)'"
     """
-    inner_products = {child for sub in n.walk(node) if isinstance(sub, n.MatMul)
-                      for child in sub.children() if isinstance(child, n.MatMul)}
+    inner_products = {
+        child
+        for sub in n.walk(node)
+        if isinstance(sub, n.MatMul)
+        for child in sub.children()
+        if isinstance(child, n.MatMul)
+    }
 
     def rewrite(current: n.Node) -> n.Node:
-        if current.shape.is_scalar or current.shape.is_column and not isinstance(current, n.Add):
+        if current.shape.is_scalar or (current.shape.is_column and not isinstance(current, n.Add)):
             return current
         if isinstance(current, n.Add) and all(_reduces(core, build) for _, core in signed_terms(current)):
             return n.Transpose(flipped(current, build), shape=current.shape)
         if isinstance(current, n.MatMul) and current not in inner_products:
             factors = product_factors(current)
             if len(factors) >= _MIN_CHAIN and all(_reduces(f, build) for f in factors):
-                product = reduce(lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)),
-                                 [flipped(f, build) for f in reversed(factors)])
+                product = reduce(
+                    lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)),
+                    [flipped(f, build) for f in reversed(factors)],
+                )
                 return n.Transpose(product, shape=current.shape)
         return current
 

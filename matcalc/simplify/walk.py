@@ -7,8 +7,7 @@ from collections.abc import Callable
 from .. import nodes as n
 
 
-def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node],
-              keep: frozenset[n.Node] = frozenset()) -> n.Node:
+def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node], keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """rewrite applied to each subexpression after its children; shared subexpressions (a deep
     network's result repeats its layers) are rewritten once. Without recursion: results nest deeply.
     A rewrite that would change a subexpression's shape is not taken, and what is in keep (the
@@ -26,8 +25,7 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node],
             stack.append((current, True))
             stack += [(child, False) for child in current.children() if child not in done]
             continue
-        rebuilt = current.map_children(lambda child: done[child]) if any(True for _ in current.children()) \
-            else current
+        rebuilt = current.map_children(lambda child: done[child]) if any(True for _ in current.children()) else current
         rewritten = rewrite(rebuilt)
         # a rule never changes a shape: B - (B - 2) is 2 broadcast to B's shape, not the number 2
         done[current] = rewritten if rewritten.shape == rebuilt.shape else rebuilt

@@ -39,23 +39,26 @@ def solve(expr: n.Node, wrt: n.Var, env: Env) -> Solution:
     if not expr.shape.is_scalar:
         raise NoClosedForm(f"solve needs a scalar function; this one is {expr.shape.kind}", span=expr.span)
     if wrt.shape.is_matrix:
-        raise UnsupportedError("matcalc solves for a scalar or a vector variable, not yet for a matrix",
-                               span=wrt.span)
+        raise UnsupportedError("matcalc solves for a scalar or a vector variable, not yet for a matrix", span=wrt.span)
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     build = Builder(symmetric)
     hessian = differentiate(expr, wrt, env, Layout.DENOMINATOR, order=2)
     if any(_contains(f.node, wrt.name) for term in hessian.terms for f in term.factors if not f.is_delta):
-        raise NoClosedForm(f"no closed form found: the gradient is not affine in {wrt.name} (its derivative, "
-                           f"the Hessian, still depends on {wrt.name}), so ∇f = 0 is not a linear equation",
-                           span=expr.span)
+        raise NoClosedForm(
+            f"no closed form found: the gradient is not affine in {wrt.name} (its derivative, "
+            f"the Hessian, still depends on {wrt.name}), so ∇f = 0 is not a linear equation",
+            span=expr.span,
+        )
     gradient = differentiate(expr, wrt, env, Layout.DENOMINATOR)
     if hessian.matrix is None or gradient.matrix is None:
         raise UnsupportedError("matcalc found no matrix form for the gradient or the Hessian", span=expr.span)
     curvature = _common_factor(hessian.matrix, build)
     offset = _at_zero(gradient.inline_matrix, wrt.name, build)
     if is_zero(curvature):
-        raise NoClosedForm(f"no closed form found: the function is linear in {wrt.name}, so its gradient "
-                           "does not depend on it", span=expr.span)
+        raise NoClosedForm(
+            f"no closed form found: the function is linear in {wrt.name}, so its gradient does not depend on it",
+            span=expr.span,
+        )
     if is_zero(offset):  # the gradient is H x: the stationary point is 0, of the variable's shape
         value = number(0) if wrt.shape.is_scalar else n.Fill(number(0), shape=wrt.shape)
         return Solution(wrt, value, curvature, offset)

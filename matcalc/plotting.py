@@ -78,8 +78,9 @@ class Function:
         except (ArithmeticError, ValueError):
             return (math.nan,) * size
         if value.size != size:
-            raise UnsupportedError(f"the derivative of {self.source} has {value.size} entries where "
-                                   f"{size} were expected")
+            raise UnsupportedError(
+                f"the derivative of {self.source} has {value.size} entries where {size} were expected"
+            )
         numbers = tuple(float(entry) for entry in value.reshape(-1))
         return tuple(entry if math.isfinite(entry) else math.nan for entry in numbers)
 
@@ -104,8 +105,10 @@ def function(expression: str, wrt: str, at: At, let: Declarations = None) -> tup
         raise InputError(f"the variable {wrt} does not appear in {expression}")
     others = [name for name in variables if name != wrt]
     if others:
-        raise InputError(f"plot needs an expression in the one variable {wrt}; {expression} also has "
-                         f"{_names(others)}: replace {'it' if len(others) == 1 else 'them'} with numbers")
+        raise InputError(
+            f"plot needs an expression in the one variable {wrt}; {expression} also has "
+            f"{_names(others)}: replace {'it' if len(others) == 1 else 'them'} with numbers"
+        )
     if not parsed.shape.is_scalar:
         raise InputError(f"plot draws a scalar function, and {expression} is {describe(parsed.shape)}")
     variable = variables[wrt]
@@ -116,8 +119,10 @@ def function(expression: str, wrt: str, at: At, let: Declarations = None) -> tup
         raise InputError(f"{wrt} is a 2-vector, so the point is two numbers, like 0.5,-0.5, not {len(point)}")
     for name in dimension_sizes(parsed.expr):
         if isinstance(name, str) and name not in sizes:  # a large integer size is evaluated as it is
-            raise InputError(f"the dimension {name} in {expression} has no size: plot needs numbers there, "
-                             f"like ones(2) for ones({name})")
+            raise InputError(
+                f"the dimension {name} in {expression} has no size: plot needs numbers there, "
+                f"like ones(2) for ones({name})"
+            )
     result = diff(expression, wrt, env, layout="denominator")
     f = Function(expression, wrt, parsed.expr, result.derivative, variable, sizes)
     if math.isnan(f.value(point)):
@@ -139,8 +144,9 @@ def tangent_line(expression: str, wrt: str, at: At, let: Declarations = None) ->
     return _tangent(f, point[0])
 
 
-def gradient_field(expression: str, wrt: str, at: At, let: Declarations = None, half_width: float = HALF_WIDTH,
-                   count: int = ARROWS) -> list[Arrow]:
+def gradient_field(
+    expression: str, wrt: str, at: At, let: Declarations = None, half_width: float = HALF_WIDTH, count: int = ARROWS
+) -> list[Arrow]:
     """((x1, x2), gradient) on a count×count grid over the square at ± half_width; undefined ones left out.
 
     >>> gradient_field("x'x", "x", (1, 0), count=3)[4]
@@ -152,8 +158,16 @@ def gradient_field(expression: str, wrt: str, at: At, let: Declarations = None, 
     return _arrows(f, point, half_width, count)
 
 
-def plot(expression: str, wrt: str, at: At, output: str | Path, let: Declarations = None,
-         width_inches: float = 6.4, height_inches: float = 4.8, dpi: float = 100) -> Path:
+def plot(
+    expression: str,
+    wrt: str,
+    at: At,
+    output: str | Path,
+    let: Declarations = None,
+    width_inches: float = 6.4,
+    height_inches: float = 4.8,
+    dpi: float = 100,
+) -> Path:
     """Draw the function around the point into a .png, .svg or .pdf file; return its path.
 
     A PNG is width_inches·dpi × height_inches·dpi pixels; an SVG is
@@ -161,8 +175,9 @@ def plot(expression: str, wrt: str, at: At, output: str | Path, let: Declaration
     """
     path = Path(output)
     if path.suffix.lower() not in FORMATS:
-        raise InputError(f"plot writes .png, .svg or .pdf files, not {path.suffix or 'a name without a suffix'}"
-                         f" ({path.name})")
+        raise InputError(
+            f"plot writes .png, .svg or .pdf files, not {path.suffix or 'a name without a suffix'} ({path.name})"
+        )
     for name, number in (("width", width_inches), ("height", height_inches), ("dpi", dpi)):
         if not (isinstance(number, (int, float)) and math.isfinite(number) and number > 0):
             raise InputError(f"the {name} of a plot is a positive number, not {number}")
@@ -180,8 +195,13 @@ def plot(expression: str, wrt: str, at: At, output: str | Path, let: Declaration
         else:
             _draw_contours(figure, f, point)
         # the same input, the same file: no dates in the metadata
-        metadata = {"Date": None} if path.suffix.lower() == ".svg" else \
-            {"CreationDate": None, "ModDate": None} if path.suffix.lower() == ".pdf" else None
+        metadata = (
+            {"Date": None}
+            if path.suffix.lower() == ".svg"
+            else {"CreationDate": None, "ModDate": None}
+            if path.suffix.lower() == ".pdf"
+            else None
+        )
         try:
             figure.savefig(path, format=path.suffix.lower()[1:], dpi=dpi, metadata=metadata)
         except OSError as error:
@@ -193,15 +213,19 @@ def _draw_curve(figure, f: Function, a: float) -> None:
     xs = _grid(a, HALF_WIDTH, CURVE_POINTS)
     ys = [f.value((x,)) for x in xs]
     first, last = _finite_run(ys, CURVE_POINTS // 2)  # where f is undefined, the interval shrinks
-    xs, ys = xs[first:last + 1], ys[first:last + 1]
+    xs, ys = xs[first : last + 1], ys[first : last + 1]
     slope, intercept = _tangent(f, a)
     fa = f.value((a,))
     x = _label(f.wrt)
     axes = figure.add_subplot()
     axes.plot(xs, ys, label=f"f({x}) = {_label(f.source)}")
     ends = [xs[0], xs[-1]]
-    axes.plot(ends, [slope * end + intercept for end in ends], "--",
-              label=f"tangent at {x} = {a:g}: y = {_line(slope, intercept, x)}")
+    axes.plot(
+        ends,
+        [slope * end + intercept for end in ends],
+        "--",
+        label=f"tangent at {x} = {a:g}: y = {_line(slope, intercept, x)}",
+    )
     axes.plot([a], [fa], "o", color="black", label=f"({a:g}, {fa:g})")
     low, high = _visible_range(ys, fa)
     if low is not None:
@@ -223,9 +247,15 @@ def _draw_contours(figure, f: Function, center: tuple[float, ...]) -> None:
         axes.clabel(lines, fontsize=7)
     arrows = _arrows(f, center, HALF_WIDTH, ARROWS)
     if arrows:
-        axes.quiver([p[0] for p, _ in arrows], [p[1] for p, _ in arrows],
-                    [g[0] for _, g in arrows], [g[1] for _, g in arrows],
-                    color="tab:red", angles="xy", width=0.004)
+        axes.quiver(
+            [p[0] for p, _ in arrows],
+            [p[1] for p, _ in arrows],
+            [g[0] for _, g in arrows],
+            [g[1] for _, g in arrows],
+            color="tab:red",
+            angles="xy",
+            width=0.004,
+        )
     x = _label(f.wrt)
     axes.plot([center[0]], [center[1]], "o", color="black", label=f"{x} = ({center[0]:g}, {center[1]:g})")
     axes.set_xlim(x1s[0], x1s[-1])
@@ -323,8 +353,10 @@ def _sizes(wrt: str, variable: Shape) -> dict[str, int]:
         return {}
     length = variable.rows if variable.is_column else variable.cols
     if variable.is_matrix or (isinstance(length, int) and length != 2):
-        raise InputError(f"plot draws a function of a scalar or of a 2-vector, and {wrt} is "
-                         f"{describe(variable) if not variable.is_row else f'a row vector of size {length}'}")
+        raise InputError(
+            f"plot draws a function of a scalar or of a 2-vector, and {wrt} is "
+            f"{describe(variable) if not variable.is_row else f'a row vector of size {length}'}"
+        )
     return {} if isinstance(length, int) else {str(length): 2}
 
 
