@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import reduce
+from typing import cast
 
 from .. import nodes as n
 from ..build import ONE, Builder, is_zero, number, number_value
@@ -75,12 +76,14 @@ def _diagonals_absorbed(node: n.MatMul, build: Builder) -> n.Node:
             position = columns[-1]
             end = next(q for q in range(position + 1, len(factors)) if factors[q].shape.cols == 1)
             u = reduce(build.matmul, factors[position + 1 : end + 1])
-            factors[position : end + 1] = [_times(u, factors[position].operand, build)]
+            diagonal = cast(n.DiagMatrix, factors[position])  # columns holds the positions of diagonals
+            factors[position : end + 1] = [_times(u, diagonal.operand, build)]
         elif rows:
             position = rows[0]
             start = next(r for r in range(position - 1, -1, -1) if factors[r].shape.rows == 1)
             u = build.transpose(reduce(build.matmul, factors[start:position]))
-            factors[start : position + 1] = [build.transpose(_times(u, factors[position].operand, build))]
+            diagonal = cast(n.DiagMatrix, factors[position])  # rows holds the positions of diagonals
+            factors[start : position + 1] = [build.transpose(_times(u, diagonal.operand, build))]
         else:
             break
         changed = True
@@ -178,7 +181,9 @@ def _slope_times_polynomial(node: n.Add, own: dict, build: Builder) -> n.Node:
         slope = elementwise_slope(build, base) if isinstance(base, n.Apply) else None
     except MatcalcError:
         return node
-    divisor = _univariate(polynomial([slope], build)) if slope is not None else None
+    if slope is None:
+        return node
+    divisor = _univariate(polynomial([slope], build))
     if divisor is None or divisor[0] != base or len(divisor[1]) < 2:
         return node
     quotient = _divided(coefficients, divisor[1])
@@ -198,15 +203,16 @@ def _univariate(monomials: dict | None) -> tuple[n.Node, dict[int, Fraction]] | 
     """(f, {k: c_k}) when every monomial is a number times a power of the same f."""
     if not monomials:
         return None
-    base, coefficients = None, {}
+    base: n.Node | None = None
+    coefficients: dict[int, Fraction] = {}
     for coefficient, factors in monomials.values():
         power = 0
         for f in factors:
             b, p = (
-                (f.base, int(number_value(f.exponent)))
+                (f.base, int(exponent))
                 if isinstance(f, n.Power)
-                and number_value(f.exponent) is not None
-                and number_value(f.exponent).denominator == 1
+                and (exponent := number_value(f.exponent)) is not None
+                and exponent.denominator == 1
                 else (f, 1)
             )
             if base is None:
@@ -247,7 +253,10 @@ def _over_common_denominator(node: n.Node, build: Builder) -> n.Node:
     (base,) = denominators
     if not isinstance(base, n.Add):
         return node
-    depth = max(-power for _, factors in own.values() for b, power in map(_base_power, factors) if b == base)
+    # a monomial's power of d is the sum over its factors: d⁻⁴ ⊙ d⁻¹ is over d⁵
+    depth = max(-sum(power for b, power in map(_base_power, factors) if b == base) for _, factors in own.values())
+    if depth <= 0:
+        return node
     numerators = []
     for coefficient, factors in own.values():
         lowered = depth + sum(power for b, power in map(_base_power, factors) if b == base)
@@ -277,8 +286,8 @@ def _base_power(f: n.Node) -> tuple[n.Node, int]:
     ):
         base, power = _base_power(f.right)
         return base, -power
-    if isinstance(f, n.Power) and number_value(f.exponent) is not None and number_value(f.exponent).denominator == 1:
-        return f.base, int(number_value(f.exponent))
+    if isinstance(f, n.Power) and (exponent := number_value(f.exponent)) is not None and exponent.denominator == 1:
+        return f.base, int(exponent)
     return f, 1
 
 

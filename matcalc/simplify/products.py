@@ -40,13 +40,13 @@ def scalar_products(node: n.Node, build: Builder, keep: frozenset[n.Node] = froz
 
 def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
     coefficient, scalars, after, rest = Fraction(1), [], [], None
-    stack = [node]
+    stack: list[n.Node] = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, n.ScalarMul) and (current.left.shape.is_scalar or current.right.shape.is_scalar):
             stack += [current.right, current.left]
-        elif constant_value(current) is not None:
-            coefficient *= constant_value(current)
+        elif (value := constant_value(current)) is not None:
+            coefficient *= value
         elif not current.shape.is_scalar:
             rest = current
         else:
@@ -66,10 +66,10 @@ def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
             if result is None
             else n.ScalarMul(scalar, result, shape=result.shape if not result.shape.is_scalar else scalar.shape)
         )
+    if result is None:  # no matrix and no scalar but numbers (so nothing after either)
+        return number(coefficient)
     for scalar in after:
         result = n.ScalarMul(result, scalar, shape=result.shape)
-    if result is None:
-        return number(coefficient)
     return build.scale(number(coefficient), result) if coefficient != 1 else result
 
 
@@ -93,11 +93,11 @@ def _powers(factors: list[n.Node], build: Builder) -> list[n.Node]:
 def _base_and_power(f: n.Node) -> tuple[n.Node, int]:
     if (
         isinstance(f, n.Power)
-        and constant_value(f.exponent) is not None
-        and constant_value(f.exponent).denominator == 1
-        and constant_value(f.exponent) > 0
+        and (exponent := constant_value(f.exponent)) is not None
+        and exponent.denominator == 1
+        and exponent > 0
     ):
-        return f.base, int(constant_value(f.exponent))
+        return f.base, int(exponent)
     return f, 1
 
 

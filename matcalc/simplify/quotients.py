@@ -17,6 +17,7 @@ A single symbol's reciprocal stays a coefficient in front, (1/m) Xᵀ(X w - y), 
 from __future__ import annotations
 
 from functools import reduce
+from typing import TypeGuard
 
 from .. import nodes as n
 from ..build import Builder, logistic_operand, number, number_value
@@ -48,11 +49,11 @@ def _reciprocal(node: n.Node) -> n.Node | None:
     return None
 
 
-def _scalar_quotient(node: n.Node) -> bool:
+def _scalar_quotient(node: n.Node) -> TypeGuard[n.Divide]:
     return isinstance(node, n.Divide) and node.right.shape.is_scalar and not isinstance(node.right, _SYMBOLS)
 
 
-def _elementwise_quotient(node: n.Node) -> bool:
+def _elementwise_quotient(node: n.Node) -> TypeGuard[n.Divide]:
     return isinstance(node, n.Divide) and node.right.shape == node.shape and not node.shape.is_scalar
 
 
@@ -106,23 +107,26 @@ def _powers(node: n.Node) -> tuple[n.Node, int]:
     """(s, k) for s^k with a whole k > 0; (node, 1) otherwise."""
     if (
         isinstance(node, n.Power)
-        and number_value(node.exponent) is not None
-        and number_value(node.exponent).denominator == 1
-        and number_value(node.exponent) > 0
+        and (exponent := number_value(node.exponent)) is not None
+        and exponent.denominator == 1
+        and exponent > 0
     ):
-        return node.base, int(number_value(node.exponent))
+        return node.base, int(exponent)
     return node, 1
 
 
 def _common_divisor(node: n.Add, build: Builder) -> n.Node:
     terms = signed_terms(node)
-    divisors = [_powers(core.right) if _scalar_quotient(core) else None for _, core in terms]
-    if len(terms) < 2 or any(d is None for d in divisors) or len({base for base, _ in divisors}) != 1:
+    quotients = [(coefficient, core) for coefficient, core in terms if _scalar_quotient(core)]
+    if len(terms) < 2 or len(quotients) != len(terms):
+        return node
+    divisors = [_powers(core.right) for _, core in quotients]
+    if len({base for base, _ in divisors}) != 1:
         return node
     base = divisors[0][0]
     lowest = min(power for _, power in divisors)
     parts = []
-    for (coefficient, core), (_, power) in zip(terms, divisors):
+    for (coefficient, core), (_, power) in zip(quotients, divisors):
         left = (
             core.left
             if power == lowest
@@ -140,9 +144,9 @@ def _logistic_taken_out(node: n.Divide, build: Builder) -> n.Node:
         factors.append(scalar)
     factors.append(rest)
     for position, factor in enumerate(factors):
-        if factor.shape.is_scalar and logistic_operand(factor, node.right) is not None:
+        if factor.shape.is_scalar and (operand := logistic_operand(factor, node.right)) is not None:
             others = factors[:position] + factors[position + 1 :]
-            sigmoid = build.apply("sigmoid", factor.operand)
+            sigmoid = build.apply("sigmoid", operand)
             return (
                 reduce(lambda acc, f: build.scale(f, acc), reversed(others[:-1]), build.scale(sigmoid, others[-1]))
                 if others

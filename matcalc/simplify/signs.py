@@ -4,6 +4,8 @@ leave a sign inside; this one is last."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from .. import nodes as n
 from ..build import Builder
 from .walk import bottom_up
@@ -23,7 +25,7 @@ def signs_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset(
 
 
 def _all_negative(node: n.Add) -> bool:
-    stack = [node]
+    stack: list[n.Node] = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, n.Add):
@@ -37,7 +39,7 @@ def _negated_terms(node: n.Node) -> n.Node:
     """-a - b as a + b (every term of node negative)."""
     if isinstance(node, n.Add):
         return n.Add(_negated_terms(node.left), _negated_terms(node.right), shape=node.shape)
-    return node.operand
+    return cast(n.Neg, node).operand  # a term: negative, as _all_negative checked
 
 
 def _sign_out(node: n.Node) -> n.Node:
@@ -52,7 +54,8 @@ def _sign_out(node: n.Node) -> n.Node:
     if isinstance(node, n.Neg) and isinstance(node.operand, n.Neg):
         return node.operand.operand
     if isinstance(node, (n.DiagMatrix, n.Transpose)) and isinstance(node.operand, n.Neg):
-        return n.Neg(node.map_children(lambda child: child.operand), shape=node.shape)
+        unsigned_operand = node.operand.operand
+        return n.Neg(node.map_children(lambda _: unsigned_operand), shape=node.shape)
     if isinstance(node, _PRODUCTS) and (isinstance(node.left, n.Neg) or isinstance(node.right, n.Neg)):
         negatives = isinstance(node.left, n.Neg) + isinstance(node.right, n.Neg)
         unsigned = node.map_children(lambda child: child.operand if isinstance(child, n.Neg) else child)

@@ -73,7 +73,7 @@ def _product_key(node: n.Node) -> object:
         return node
     scalars: dict[n.Node, int] = {}
     factors: list[n.Node] = []
-    stack = [node]
+    stack: list[n.Node] = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, (n.MatMul, n.ScalarMul)) and not current.shape.is_scalar:
@@ -96,10 +96,10 @@ def _numbers_out(coefficient: Fraction, core: n.Node) -> tuple[Fraction, n.Node]
         elif isinstance(current, n.Neg):
             coefficient = -coefficient
             stack.append(current.operand)
-        elif constant_value(current) is not None:
-            coefficient *= constant_value(current)
-        elif isinstance(current, n.Divide) and current.shape.is_scalar and constant_value(current.right):
-            coefficient /= constant_value(current.right)
+        elif (value := constant_value(current)) is not None:
+            coefficient *= value
+        elif isinstance(current, n.Divide) and current.shape.is_scalar and (divisor := constant_value(current.right)):
+            coefficient /= divisor
             stack.append(current.left)
         elif (current.shape.is_scalar and rest is None and not core.shape.is_scalar) or (
             current.shape.is_scalar and core.shape.is_scalar
@@ -128,20 +128,27 @@ def signed_terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
             stack += [(sign, current.right), (sign, current.left)]
         elif isinstance(current, n.Neg):
             stack.append((-sign, current.operand))
-        elif isinstance(current, n.ScalarMul) and constant_value(current.left) is not None:
-            stack.append((sign * constant_value(current.left), current.right))
-        elif isinstance(current, n.Divide) and current.right.shape.is_scalar and _numbered(current.left):
-            numerator = current.left  # (2u) / s is 2 (u / s)
-            value = -1 if isinstance(numerator, n.Neg) else constant_value(numerator.left)
-            rest = numerator.operand if isinstance(numerator, n.Neg) else numerator.right
+        elif isinstance(current, n.ScalarMul) and (value := constant_value(current.left)) is not None:
+            stack.append((sign * value, current.right))
+        elif (
+            isinstance(current, n.Divide)
+            and current.right.shape.is_scalar
+            and (numbered := _numbered(current.left)) is not None
+        ):
+            value, rest = numbered  # (2u) / s is 2 (u / s)
             stack.append((sign * value, n.Divide(rest, current.right, shape=current.shape)))
         else:
             terms.append((sign, current))
     return terms
 
 
-def _numbered(node: n.Node) -> bool:
-    return isinstance(node, n.Neg) or (isinstance(node, n.ScalarMul) and constant_value(node.left) is not None)
+def _numbered(node: n.Node) -> tuple[Fraction, n.Node] | None:
+    """(-1, u) for -u, (c, u) for c u with a number c; None for anything else."""
+    if isinstance(node, n.Neg):
+        return Fraction(-1), node.operand
+    if isinstance(node, n.ScalarMul) and (value := constant_value(node.left)) is not None:
+        return value, node.right
+    return None
 
 
 def _associated(node: n.Node, keep: frozenset[n.Node] = frozenset()) -> n.Node:
@@ -241,11 +248,11 @@ def _number_out_of_diagonal(node: n.DiagMatrix, build: Builder) -> n.Node:
     numerator = inside.left if isinstance(inside, n.Divide) else inside
     if not (
         isinstance(numerator, n.ScalarMul)
-        and number_value(numerator.left) is not None
-        and number_value(numerator.left).denominator == 1
+        and (value := number_value(numerator.left)) is not None
+        and value.denominator == 1
     ):
         return node
-    value, rest = number_value(numerator.left), numerator.right
+    rest = numerator.right
     stripped = n.Divide(rest, inside.right, shape=inside.shape) if isinstance(inside, n.Divide) else rest
     return build.scale(number(value), n.DiagMatrix(stripped, shape=node.shape))
 

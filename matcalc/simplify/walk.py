@@ -32,7 +32,7 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node], keep: frozenset
     return done[node]
 
 
-def chain(node: n.Node, kind: type) -> list[n.Node]:
+def chain(node: n.Node, kind: type[n.MatMul] | type[n.Hadamard]) -> list[n.Node]:
     """The factors of a chain of one binary operation, left to right, however it is nested."""
     factors: list[n.Node] = []
     stack = [node]
