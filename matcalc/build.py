@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import reduce
+from typing import TypeGuard
 
 from . import nodes as n
 from .shapes import SCALAR, Shape
@@ -169,7 +170,7 @@ def _buried_number(node: n.Node) -> tuple[Fraction, n.Node] | None:
     return None
 
 
-def _is_elementwise_reciprocal(node: n.Node) -> bool:
+def _is_elementwise_reciprocal(node: n.Node) -> TypeGuard[n.Divide]:
     """1 ⊘ u for a vector or matrix u."""
     return isinstance(node, n.Divide) and is_one(node.left) and not node.right.shape.is_scalar
 
@@ -263,8 +264,8 @@ class Builder:
             return self.neg(self.scale(s, a.operand))
         if isinstance(s, n.Neg):
             return self.neg(self.scale(s.operand, a))
-        if isinstance(a, n.ScalarMul) and vs is not None and number_value(a.left) is not None:
-            return self.scale(number(vs * number_value(a.left)), a.right)
+        if isinstance(a, n.ScalarMul) and vs is not None and (v_left := number_value(a.left)) is not None:
+            return self.scale(number(vs * v_left), a.right)
         inner = _buried_number(a)
         if inner is not None:  # 2 (λ (½ w)) = λ w: every number of a product in one coefficient
             value, rest = inner
@@ -341,7 +342,7 @@ class Builder:
         product = _inverted_product(self, b)
         if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 and product[-1] == last:
             inverse = self.inverse(reduce(self.matmul, product[:-1]))
-            return inverse if last is a else self.matmul(a.left, inverse)
+            return self.matmul(a.left, inverse) if isinstance(a, n.MatMul) else inverse
         first = _chain(b)[0]
         product = _inverted_product(self, a)
         if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 and product[0] == first:
@@ -399,8 +400,8 @@ class Builder:
     def divide(self, a: n.Node, b: n.Node) -> n.Node:
         if is_one(b):
             return a
-        if isinstance(b, n.ScalarMul) and number_value(b.left) not in (None, 0):  # a / (2 u) = 1/2 (a / u)
-            return self.scale(number(1 / number_value(b.left)), self.divide(a, b.right))
+        if isinstance(b, n.ScalarMul) and (v_left := number_value(b.left)) is not None and v_left != 0:
+            return self.scale(number(1 / v_left), self.divide(a, b.right))  # a / (2 u) = 1/2 (a / u)
         va, vb = number_value(a), number_value(b)
         if va is not None and vb is not None and vb != 0:
             return number(va / vb)
@@ -428,6 +429,8 @@ class Builder:
         exps = _sum_of(total)
         if exps is None or k < 1:
             return None
+        if not (isinstance(exps, n.Apply) and exps.function == "exp" and exps.shape.is_column):
+            return None
 
         def absorb(node: n.Node, k: int) -> tuple[n.Node, int]:
             if k == 0:
@@ -445,8 +448,6 @@ class Builder:
                     return self.matmul(left, right), k
             return node, k
 
-        if not (isinstance(exps, n.Apply) and exps.function == "exp" and exps.shape.is_column):
-            return None
         absorbed, left = absorb(a, k)
         if left == k:
             return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import reduce
+from typing import Literal
 
 from . import nodes as n
 from .build import (
@@ -29,7 +30,7 @@ from .build import (
 from .build import ZERO as ZERO_NUMBER
 from .shapes import Dim, Shape
 from .syntax import SUM_BALANCE_ABOVE
-from .tensor import Factor, Term
+from .tensor import Term
 
 
 @dataclass
@@ -79,25 +80,23 @@ class Contractor:
         result = Chains(coefficient=term.coefficient)
         edges: list[_Edge] = []
         for f in term.factors:
-            if not f.is_delta:
-                value, core = _peel(f.node)
-                result.coefficient *= value
-                if core is None:
-                    continue
-                f = Factor(core, f.indices)
-            if f.is_delta:
-                edges.append(
-                    _Edge(n.Identity(shape=Shape(self.dims[f.indices[0]], self.dims[f.indices[0]])), f.indices)
-                )
-            elif not f.indices:
-                result.scalars.append(f.node)
-            elif len(f.indices) == 1:
-                edges.append(_Edge(f.node if f.node.shape.is_column else self.build.transpose(f.node), f.indices))
-            elif f.indices[0] == f.indices[1]:  # A_ii: the diagonal of A
-                diagonal = n.DiagOf(f.node, shape=Shape(f.node.shape.rows, 1))
-                edges.append(_Edge(diagonal, f.indices[:1]))
+            indices = f.indices
+            if f.node is None:  # a Kronecker delta
+                edges.append(_Edge(n.Identity(shape=Shape(self.dims[indices[0]], self.dims[indices[0]])), indices))
+                continue
+            value, node = _peel(f.node)
+            result.coefficient *= value
+            if node is None:
+                continue
+            if not indices:
+                result.scalars.append(node)
+            elif len(indices) == 1:
+                edges.append(_Edge(node if node.shape.is_column else self.build.transpose(node), indices))
+            elif indices[0] == indices[1]:  # A_ii: the diagonal of A
+                diagonal = n.DiagOf(node, shape=Shape(node.shape.rows, 1))
+                edges.append(_Edge(diagonal, indices[:1]))
             else:
-                edges.append(_Edge(f.node, f.indices))
+                edges.append(_Edge(node, indices))
         if not self._reduce_shared_indices(edges, () if shared_free else free, skip=free if shared_free else ()):
             return None
         if shared_free:  # tidy: v_j M_ij = (M diag(v))_ij, A_ij B_ij = (A ⊙ B)_ij
@@ -269,22 +268,25 @@ class Contractor:
             chains = self.chains(term, free, shared_free=True)
             if chains is None:
                 return None
-            main = self._combined_pieces(chains, row, col)
-            if main is False:
+            combined = self._combined_pieces(chains, row, col)
+            if combined is False:
                 return None
+            main = combined
         b = self.build
         # a scalar product is written after the main factor, softmax(o) (1'y); det(X), a, ||x|| before it,
         # and every scalar before I: (x'x) I
         leading = isinstance(main, n.Identity)
         before = [s for s in chains.scalars if leading or not isinstance(s, n.MatMul)]
-        after = [s for s in chains.scalars if not leading and isinstance(s, n.MatMul)]
+        after: list[n.Node] = [s for s in chains.scalars if not leading and isinstance(s, n.MatMul)]
+        whole: n.Node
         if main is None:
-            main = reduce(b.scale, before + after, ONE)
+            whole = reduce(b.scale, [ONE, *before, *after])
         else:
+            whole = main
             for scalar in after:
-                main = n.ScalarMul(main, scalar, shape=main.shape)
-            main = reduce(lambda acc, s: b.scale(s, acc), reversed(before), main)
-        return b.push_transposes(b.scale(number(chains.coefficient), main))
+                whole = n.ScalarMul(whole, scalar, shape=whole.shape)
+            whole = reduce(lambda acc, s: b.scale(s, acc), reversed(before), whole)
+        return b.push_transposes(b.scale(number(chains.coefficient), whole))
 
     def _single_pieces(self, chains: Chains, row: str | None, col: str | None) -> n.Node | None:
         """The main factor when each free index is carried by one piece."""
@@ -302,11 +304,12 @@ class Contractor:
             return by_indices[(col,)].reversed_node(b)
         return None
 
-    def _combined_pieces(self, chains: Chains, row: str | None, col: str | None):
+    def _combined_pieces(self, chains: Chains, row: str | None, col: str | None) -> n.Node | Literal[False] | None:
         """The main factor when free indices are shared: pieces along one index multiply elementwise,
         v_i M_ij = (diag(v) M)_ij, and M_ij N_ij = (M ⊙ N)_ij. False if there is no such form."""
         b = self.build
-        matrices, along = [], {row: [], col: []}
+        matrices: list[n.Node] = []
+        along: dict[str | None, list[n.Node]] = {row: [], col: []}
         for piece in chains.pieces:
             if len(piece.indices) == 2 and set(piece.indices) == {row, col} and row != col:
                 matrices.append(piece.node(b) if piece.indices == (row, col) else piece.reversed_node(b))
@@ -315,21 +318,23 @@ class Contractor:
             else:
                 return False
         vectors = {index: reduce(b.hadamard, nodes) if nodes else None for index, nodes in along.items()}
+        row_vector, col_vector = vectors[row], vectors[col]
         if matrices:
             main = reduce(b.hadamard, matrices)
-            if vectors[row] is not None:
-                main = b.matmul(b.diag_matrix(vectors[row]), main)
-            if vectors[col] is not None:
-                main = b.matmul(main, b.diag_matrix(vectors[col]))
+            if row_vector is not None:
+                main = b.matmul(b.diag_matrix(row_vector), main)
+            if col_vector is not None:
+                main = b.matmul(main, b.diag_matrix(col_vector))
             return main
         if row is not None and col is not None:
-            left = vectors[row] if vectors[row] is not None else self.ones(row)
-            right = vectors[col] if vectors[col] is not None else self.ones(col)
+            left = row_vector if row_vector is not None else self.ones(row)
+            right = col_vector if col_vector is not None else self.ones(col)
             return b.matmul(left, b.transpose(right))
         index = row if row is not None else col
-        if vectors[index] is None:
+        vector = vectors[index]
+        if vector is None:
             return None if index is None else self.ones(index)
-        return vectors[index] if row is not None else b.transpose(vectors[index])
+        return vector if row is not None else b.transpose(vector)
 
 
 def _dangles(index: str, edges: list[_Edge], free: tuple[str, ...]) -> bool:
@@ -357,10 +362,14 @@ def _peel(node: n.Node) -> tuple[Fraction, n.Node | None]:
     if isinstance(node, n.Neg):
         c, core = _peel(node.operand)
         return -c, core
-    if isinstance(node, n.Divide) and constant_value(node.left) is not None and isinstance(node.right, n.ScalarMul):
+    if (
+        isinstance(node, n.Divide)
+        and (numerator := constant_value(node.left)) is not None
+        and isinstance(node.right, n.ScalarMul)
+    ):
         c, core = _peel(node.right)  # c / (2 u) = (c / 2) (1 / u)
         if core is not None and c != 0:
-            return constant_value(node.left) / c, n.Divide(ONE, core, shape=node.shape)
+            return numerator / c, n.Divide(ONE, core, shape=node.shape)
     if isinstance(node, n.ScalarMul):
         c, core = _peel(node.left)
         if core is None:
@@ -505,11 +514,11 @@ def _product_factors(node: n.Node) -> tuple[Fraction, list[n.Node]] | None:
         case n.Divide(left=left, right=right) if right.shape == node.shape and not node.shape.is_scalar:
             a = _product_factors(left)
             return None if a is None else (a[0], a[1] + [n.Divide(ONE, right, shape=node.shape)])
-        case n.ScalarMul(left=left, right=right) if constant_value(left) is not None:
+        case n.ScalarMul(left=left, right=right) if (coefficient := constant_value(left)) is not None:
             inner = _product_factors(right)
-            return None if inner is None else (constant_value(left) * inner[0], inner[1])
-        case n.Fill(value=value) if constant_value(value) is not None:
-            return constant_value(value), []
+            return None if inner is None else (coefficient * inner[0], inner[1])
+        case n.Fill(value=entry) if (entry_value := constant_value(entry)) is not None:
+            return entry_value, []
     if node.shape.is_scalar:  # a product of scalars opens up the same way: σ(a)(1 - σ(a)), eᵃ / (1 + eᵃ)²
         value = constant_value(node)
         if value is not None:
@@ -587,7 +596,7 @@ def _sigmoid_pairs(exponents: dict[n.Node, int]) -> bool:
                 continue
             taken = min(exponents[base], other_power)
             if other.function == "exp":  # σ(u) exp(-u) = σ(-u)
-                replacement = n.Apply("sigmoid", other.operand, shape=base.shape)
+                replacement: n.Node = n.Apply("sigmoid", other.operand, shape=base.shape)
                 exponents[base] -= taken
             elif other.function == "sigmoid":  # σ(-u) = 1 - σ(u) beside σ(u)
                 one = ONE if base.shape.is_scalar else n.Fill(ONE, shape=base.shape)
@@ -682,9 +691,9 @@ def split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:
     if isinstance(node, n.Neg):
         c, core = split_coefficient(node.operand)
         return -c, core
-    if isinstance(node, n.ScalarMul) and constant_value(node.left) is not None:
+    if isinstance(node, n.ScalarMul) and (coefficient := constant_value(node.left)) is not None:
         c, core = split_coefficient(node.right)
-        return constant_value(node.left) * c, core
+        return coefficient * c, core
     return Fraction(1), node
 
 
@@ -704,25 +713,26 @@ def _outer_factor(core: n.Node, side: str, build: Builder) -> tuple[n.Node, n.No
         return core.right, core.left
     first, rest = core.left, [core.right]
     while isinstance(first, n.MatMul):  # products associate to the left
-        first, rest = first.left, [first.right, *rest]
+        rest = [first.right, *rest]
+        first = first.left
     return first, reduce(build.matmul, rest)  # the builder: z (zᵀz) is a scaling, not a product
 
 
 def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: str) -> list[tuple[Fraction, n.Node]]:
     """Terms with the same first (or last) factor of their products share it: U'diag(s) - U's s' =
     U'(diag(s) - s s'), (A + A')x."""
-    groups: dict[n.Node, list[tuple[Fraction, n.Node]]] = {}
-    order: list[object] = []
+    groups: dict[n.Node, list[tuple[Fraction, n.Node, n.Node]]] = {}  # outer factor: (c, core, rest)
+    order: list[tuple[Fraction, n.Node] | n.Node] = []  # a term without an outer factor, or a group's key
     for coefficient, core in pairs:
         outer = _outer_factor(core, side, build)
-        key = outer[0] if outer is not None else None
-        if key is None:
+        if outer is None:
             order.append((coefficient, core))
             continue
+        key, rest = outer
         if key not in groups:
             groups[key] = []
             order.append(key)
-        groups[key].append((coefficient, core))
+        groups[key].append((coefficient, core, rest))
     result: list[tuple[Fraction, n.Node]] = []
     for item in order:
         if isinstance(item, tuple):
@@ -730,9 +740,10 @@ def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: s
             continue
         members = groups[item]
         if len(members) == 1:
-            result.append(members[0])
+            coefficient, core, _ = members[0]
+            result.append((coefficient, core))
             continue
-        rests = [build.scale(number(c), _outer_factor(core, side, build)[1]) for c, core in members]
+        rests = [build.scale(number(c), rest) for c, _, rest in members]
         inner = collect(rests, build, inner=True)
         result.append((Fraction(1), build.matmul(inner, item) if side == "right" else build.matmul(item, inner)))
     return result
