@@ -44,6 +44,7 @@ class Parsed:
     expr: nodes.Node
     env: Env
     assumed: dict[str, Decl]  # undeclared names and the shapes inferred for them
+    notes: tuple[str, ...] = ()  # what the inference took that the user may not have meant (SPEC §1)
 
     @property
     def shape(self) -> Shape:
@@ -100,6 +101,7 @@ class Parsed:
             "shape": self.shape.dims(),
             "kind": self.shape.kind,
             **self.shape_facts(),
+            "notes": list(self.notes),
         }
 
 
@@ -127,7 +129,7 @@ def parse(source: str, let: Declarations = None, layout: Layout | str = Layout.N
         checked = check(tree, env, source, Layout(layout))
     except MatcalcError as error:
         raise error.with_source(source) from None
-    return Parsed(source, checked.expr, env, checked.assumed)
+    return Parsed(source, checked.expr, env, checked.assumed, checked.notes)
 
 
 @dataclass
@@ -513,6 +515,8 @@ def diff(
         ]
     except MatcalcError as error:
         raise error.with_source(source) from None
+    for derivative in derivatives:
+        derivative.notes[:0] = parsed.notes  # the inference's notes, shown with the result's in every format
     if len(derivatives) > 1:
         share_names(derivatives)
     results = [

@@ -7,7 +7,10 @@ suggests what would conform (`.*`, a transpose, `@`). Undeclared names get
 their kind from their first letter and dimensions from unification; where the
 letter's kind leaves the expression without a valid shape and another kind
 gives it one, that kind is taken (`||y - X beta||^2` makes beta a vector).
-What was assumed is returned so it can always be shown.
+How a name is written overrides its letter: transposed (`theta'x`) or bold in
+LaTeX (`\\boldsymbol{\\mu}`), it is a vector, or a matrix for a capital.
+What was assumed is returned so it can always be shown, with a note for each
+inferred scalar that a sum expands to a vector or matrix (`W x + b`).
 """
 
 from __future__ import annotations
@@ -49,12 +52,15 @@ _MAX_KIND_TRIALS = 24  # whole re-checks while looking for kinds that give the e
 _MAX_KIND_WORK = 20_000  # syntax nodes checked in those trials (about 0.5 s), so a huge input fails fast
 _MAX_CONSTANT_EXPONENT = 1000
 _LARGE_EXPONENT = re.compile(r"[eE][+-]?\d{3,}")
+# LaTeX commands that write a vector (a matrix for a capital), as papers use them: \mathbf{b}, \boldsymbol{\mu}.
+_BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|pmb|mathbold|vec)(?![A-Za-z])")
 
 
 @dataclass(frozen=True)
 class Checked:
     expr: n.Node
     assumed: dict[str, Decl]  # inferred names, in order of first use
+    notes: tuple[str, ...] = ()  # what the inference took that the user may not have meant
 
 
 def check(tree: Syntax, env: Env, source: str = "", layout: Layout = Layout.NUMERATOR) -> Checked:
@@ -74,14 +80,15 @@ def check_all(
     before matrices. A change that moves the error further right is kept and the search goes on
     from there (`y - X beta - Z gamma` makes beta, then gamma, a vector); the first combination
     that checks is taken. The search is bounded; when it finds nothing, the first error stands."""
-    checker = Checker(env, source, layout, {})
+    written = _written_kinds(trees, source)
+    checker = Checker(env, source, layout, {}, written)
     try:
         return _check_all(checker, trees, same_shape)
     except ShapeError as error:
         first_error = error
     size = sum(1 for tree in trees for _ in walk(tree))
     search = _KindSearch(
-        env, source, layout, trees, same_shape, budget=min(_MAX_KIND_TRIALS, _MAX_KIND_WORK // max(size, 1))
+        env, source, layout, trees, same_shape, written, budget=min(_MAX_KIND_TRIALS, _MAX_KIND_WORK // max(size, 1))
     )
     found = search.from_error(checker, first_error, depth=0)
     if found is None:
@@ -94,9 +101,18 @@ class _KindSearch:
 
     MAX_DEPTH = 4  # names whose kinds change together
 
-    def __init__(self, env: Env, source: str, layout: Layout, trees: list[Syntax], same_shape: bool, budget: int):
+    def __init__(
+        self,
+        env: Env,
+        source: str,
+        layout: Layout,
+        trees: list[Syntax],
+        same_shape: bool,
+        written: dict[str, str],
+        budget: int,
+    ):
         self.env, self.source, self.layout = env, source, layout
-        self.trees, self.same_shape, self.budget = trees, same_shape, budget
+        self.trees, self.same_shape, self.written, self.budget = trees, same_shape, written, budget
         self.tried: set[frozenset[tuple[str, str]]] = set()
 
     def from_error(self, checker: Checker, error: ShapeError, depth: int) -> list[Checked] | None:
@@ -109,7 +125,7 @@ class _KindSearch:
                 return None
             self.tried.add(key)
             self.budget -= 1
-            attempt = Checker(self.env, self.source, self.layout, trial)
+            attempt = Checker(self.env, self.source, self.layout, trial, self.written)
             try:
                 return _check_all(attempt, self.trees, self.same_shape)
             except ShapeError as later:
@@ -122,7 +138,8 @@ class _KindSearch:
 
 def _kind_candidates(checker: Checker, error: ShapeError) -> list[tuple[str, str]]:
     """(name, kind) pairs to try: names used inside the failing part first, then by the rank
-    of their letter's kind (scalars first), then in order of first use."""
+    of their letter's kind (scalars first), then in order of first use. A name written
+    transposed or bold is never tried as a scalar."""
     span = error.span
     order = list(checker.inferred_kinds)
 
@@ -135,7 +152,12 @@ def _kind_candidates(checker: Checker, error: ShapeError) -> list[tuple[str, str
         (name for name in order if name not in checker.kinds),
         key=lambda name: (not inside(name), _KIND_RANK[checker.inferred_kinds[name]], order.index(name)),
     )
-    return [(name, kind) for name in names for kind in _OTHER_KINDS[checker.inferred_kinds[name]]]
+    return [
+        (name, kind)
+        for name in names
+        for kind in _OTHER_KINDS[checker.inferred_kinds[name]]
+        if not (kind == "scalar" and name in checker.written)
+    ]
 
 
 def _later(error: ShapeError, before: ShapeError) -> bool:
@@ -159,7 +181,50 @@ def _check_all(checker: Checker, trees: list[Syntax], same_shape: bool) -> list[
         name: Decl(checker.inferred_kinds[name], shapes.get(shape) or _resolved(checker.dims, shape, names))
         for name, shape in checker.inferred.items()
     }
-    return [Checked(expr, assumed) for expr in resolved]
+    notes = tuple(
+        _expansion_note(name, _resolved(checker.dims, shape, names)) for name, shape in checker.expanded.items()
+    )
+    return [Checked(expr, assumed, notes) for expr in resolved]
+
+
+def _expansion_note(name: str, expanded_to: Shape) -> str:
+    """SPEC §1: an inferred scalar that a sum expands is named, with the declaration that makes it
+    what the sum is added to."""
+    if expanded_to.is_column:
+        declaration, kind = f"vector({expanded_to.rows})", "a vector"
+    elif expanded_to.is_row:
+        declaration, kind = f"matrix(1, {expanded_to.cols})", "a row vector"
+    else:
+        declaration, kind = f"matrix({expanded_to.rows}, {expanded_to.cols})", "a matrix"
+    return (
+        f"{name} is taken as a scalar added to every entry (scalar expansion); "
+        f"declare {name}: {declaration} if it is {kind}"
+    )
+
+
+def _written_kinds(trees: list[Syntax], source: str) -> dict[str, str]:
+    """SPEC §1: names whose writing says they are no scalars: transposed (no one transposes a
+    scalar: `theta'x`, `b^T x`) or, in LaTeX, bold (`\\mathbf{b}`, `\\boldsymbol{\\mu}`). A capital is
+    a matrix, any other name a vector. Bold is read from the LaTeX the name's span points into."""
+    names: list[str] = []
+    variables: set[int] = set()  # the `x` of d/dx: it names the variable, its writing says nothing more
+    for tree in trees:
+        for node in walk(tree):
+            if isinstance(node, Deriv):
+                variables.add(id(node.wrt))
+            elif isinstance(node, PostfixTranspose):
+                operand = node.operand
+                while isinstance(operand, PostfixInverse):
+                    operand = operand.operand
+                if isinstance(operand, Name):
+                    names.append(operand.id)
+            elif (
+                isinstance(node, Name)
+                and id(node) not in variables
+                and _BOLD.search(source[node.span.start : node.span.end])
+            ):
+                names.append(node.id)
+    return {name: "matrix" if name[0].isupper() else "vector" for name in names}
 
 
 def inferred_kind(name: str) -> str:
@@ -172,11 +237,20 @@ def inferred_kind(name: str) -> str:
 
 
 class Checker:
-    def __init__(self, env: Env, source: str, layout: Layout, kinds: dict[str, str] | None = None):
+    def __init__(
+        self,
+        env: Env,
+        source: str,
+        layout: Layout,
+        kinds: dict[str, str] | None = None,
+        written: dict[str, str] | None = None,
+    ):
         self.env = env
         self.source = source
         self.layout = layout
         self.kinds = kinds or {}  # kinds taken from use, over the letter's default
+        self.written = written or {}  # kinds the writing gives (transposed, bold), over the letter's
+        self.expanded: dict[str, Shape] = {}  # inferred scalars a sum expands -> the shape they are expanded to
         self.dims = Dims()
         self.inferred: dict[str, Shape] = {}
         self.inferred_kinds: dict[str, str] = {}
@@ -216,7 +290,7 @@ class Checker:
 
     def _inferred_shape(self, name: str) -> Shape:
         if name not in self.inferred:
-            kind = self.kinds.get(name) or inferred_kind(name)
+            kind = self.kinds.get(name) or self.written.get(name) or inferred_kind(name)
             self.inferred_kinds[name] = kind
             if kind == "scalar":
                 self.inferred[name] = SCALAR
@@ -250,9 +324,17 @@ class Checker:
         shape = self._elementwise_shape(
             node, left, right, "a sum" if node.op == "+" else "a difference", suggest=node.op
         )
+        if left.shape.is_scalar != right.shape.is_scalar:
+            self._note_expansion(node.left if left.shape.is_scalar else node.right, shape)
         if node.op == "-":
             right = n.Neg(right, span=right.span, shape=right.shape)
         return n.Add(left, right, span=node.span, shape=shape)
+
+    def _note_expansion(self, scalar: Syntax, expanded_to: Shape) -> None:
+        """Remember an inferred scalar name that a sum expands (`b` in `W x + b`, `x - 2 mu`)."""
+        name = _scalar_term_name(scalar)
+        if name is not None and name in self.inferred and self.inferred_kinds[name] == "scalar":
+            self.expanded.setdefault(name, expanded_to)
 
     def _product(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
         """SPEC §2: a scalar scales; conforming inner dimensions multiply as matrices; two vectors
@@ -632,6 +714,21 @@ def _fresh_names(taken: set[str]):
             if f"{base}{index}" not in taken:
                 yield f"{base}{index}"
         index += 1
+
+
+def _scalar_term_name(term: Syntax) -> str | None:
+    """The name of a term that is a name, maybe negated or scaled by a number (`-b`, `2 mu`, `b/2`)."""
+    while True:
+        if isinstance(term, Name):
+            return term.id
+        if isinstance(term, Negate):
+            term = term.operand
+        elif isinstance(term, BinOp) and term.op in ("*", "/") and isinstance(term.right, Literal):
+            term = term.left
+        elif isinstance(term, BinOp) and term.op == "*" and isinstance(term.left, Literal):
+            term = term.right
+        else:
+            return None
 
 
 def _sum_terms(node: Syntax) -> list[Syntax]:

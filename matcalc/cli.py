@@ -259,6 +259,8 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
     click.echo(f"shape: {shape_text(parsed.shape)}")
     if parsed.assumed:
         click.echo(f"assumed: {parsed.assumed_text()}")
+    for note in parsed.notes:
+        click.echo(f"note: {note}")
 
 
 @cli.command(

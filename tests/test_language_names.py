@@ -16,6 +16,7 @@ def kinds(parsed) -> dict[str, str]:
 @pytest.mark.parametrize("text, canonical, expected", [
     ("weights'x", "weights' x", {"weights": "vector", "x": "vector"}),
     ("theta + 1", "theta + 1", {"theta": "scalar"}),
+    ("theta'x", "theta' x", {"theta": "vector", "x": "vector"}),  # written transposed: no scalar
     ("b1 x", "b1 x", {"b1": "scalar", "x": "vector"}),
     ("thetax + 1", "thetax + 1", {"thetax": "vector"}),  # one name: neither theta nor x is declared
     ("betas + logits", "betas + logits", {"betas": "scalar", "logits": "vector"}),  # words, not typos

@@ -273,6 +273,9 @@ def _latex_notes(result: Derivative, printer: LatexPrinter) -> list[str]:
         if kind:
             word = {"posdef": "positive definite"}.get(kind.group(1), kind.group(1))
             remarks.append(rf"{printer.text(result.wrt)} \text{{ {word}, entries treated as independent}}")
+        expanded = re.match(r"(\w+) is taken as a scalar added to every entry", note)
+        if expanded:
+            remarks.append(rf"{printer.text(n.Var(expanded.group(1)))} \text{{ a scalar added to every entry}}")
     return remarks
 
 
