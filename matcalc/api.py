@@ -1,36 +1,39 @@
-"""The public pipeline: text -> parsed, shape-checked expression.
+"""The public pipeline: text -> parsed, shape-checked expression -> derivatives, solutions, checked identities.
 
 These functions are the only place that attaches the source text to an
-escaping error, so the CLI can show it with a caret.
+escaping error, so the CLI can show it with a caret. Every result they return
+has `.text` (one line of ASCII math, or lines of text), `.latex`, a one-line
+repr and a notebook display as math (`_repr_latex_`, `_repr_markdown_`).
 """
 
 from __future__ import annotations
 
 import difflib
+import keyword
+import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import nodes
 from .assign import parse_assignments
-from .checker import check
+from .checker import check as check_shapes
 from .decls import Decl, Env, parse_declarations
-from .errors import InputError, MatcalcError, UnknownSymbolError
+from .errors import ExitStatus, FileError, InputError, MatcalcError, UnknownSymbolError
 from .layout import Layout
 from .parser import parse as parse_syntax
 from .render.canonical import canonical
-from .render.latex import LINE_WIDTH, latex_expression, latex_name, latex_text
-from .render.numpy import NumpyPrinter, dimension_sources, numpy_expression, numpy_function
 from .render.text import derivative_text, expression_text, notes, report
 from .result import Derivative, IndexTerm, differentiate, share_names
 
 if TYPE_CHECKING:
+    from . import steps
+    from .batch import CheckResult
+    from .closed_form import Solution
     from .selfcheck import CheckReport
-    from .steps import Derivation
-from .closed_form import Solution
-from .closed_form import solve as stationary_point
-from .shapes import Shape
+from .shapes import Dim, Shape
 
 Declarations = str | Iterable[str] | Env | None
 MAX_ORDER = 6  # each order multiplies the terms; beyond the sixth no one asks, and the work grows fast
@@ -91,8 +94,47 @@ class Parsed:
 
         return sympy_code({"expression": self.to_sympy()}, f"{self.source}, built by matcalc")
 
+    @property
+    def text(self) -> str:
+        """The expression in one line of ASCII math, as the derivatives are written."""
+        return expression_text(self.expr)
+
+    @property
+    def latex(self) -> str:
+        from .render.latex import latex_expression
+
+        return latex_expression(self.expr)
+
+    def function(self):
+        """A NumPy function of the variables (positional in the order they appear, or by keyword; vectors as
+        1-D arrays) that returns the expression's value: a 0-d array for a scalar, 1-D for a vector.
+
+        >>> f = parse("x'Ax").function()
+        >>> float(f(x=[1.0, 2.0], A=[[1.0, 2.0], [3.0, 4.0]]))
+        27.0
+        """
+        from .evaluate import evaluate
+
+        def value(*args, **kwargs):
+            point = _point(args, kwargs, self.shapes(), self.expr)
+            return _plain_array(evaluate(self.expr, point.values, point.sizes), self.shape)
+
+        value.__name__ = "f"
+        value.__doc__ = f"{self.source}, a function of {', '.join(self.shapes())}"
+        return value
+
     def __repr__(self) -> str:
-        return f"<Parsed {self.canonical}, {self.shape.kind} {_shape_text(self.shape.dims())}>"
+        """<Parsed x' A x, scalar>, <Parsed A x, vector (n)>, <Parsed A X, matrix (n, k)>"""
+        return f"<Parsed {self.canonical}, {_kind_text(self.shape)}>"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
+    def _repr_markdown_(self) -> str:
+        facts = _kind_text(self.shape)
+        if self.assumed:
+            facts += f"; assumed {self.assumed_text()}"
+        return f"$${self.latex}$$\n\n{_markdown_text(facts)}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,7 +168,7 @@ def parse(source: str, let: Declarations = None, layout: Layout | str = Layout.N
     env = declarations(let)
     try:
         tree = parse_syntax(source, env.decls.keys())
-        checked = check(tree, env, source, Layout(layout))
+        checked = check_shapes(tree, env, source, Layout(layout))
     except MatcalcError as error:
         raise error.with_source(source) from None
     return Parsed(source, checked.expr, env, checked.assumed, checked.notes)
@@ -154,7 +196,7 @@ class DiffResult:
         return self.derivative.order
 
     @property
-    def shape(self) -> tuple[int | str, ...]:
+    def shape(self) -> tuple[Dim, ...]:
         """SPEC §3's result shape, e.g. (1, 'n') for a scalar by a vector in numerator layout."""
         return self.derivative.shape
 
@@ -179,15 +221,27 @@ class DiffResult:
     @property
     def numpy(self) -> str:
         """One NumPy expression in the variables computing the derivative (SPEC §4)."""
+        from .render.numpy import numpy_expression
+
         return numpy_expression(self.derivative)
 
-    def numpy_function(self) -> str:
+    def numpy_function(self):
+        """A NumPy function computing the derivative: the same callable as `function()`."""
+        return self.function()
+
+    def numpy_function_code(self) -> str:
+        """The source of one Python function (`def derivative(...)`) computing the derivative with NumPy,
+        its named subexpressions as assignments; `numpy_code()` is a whole module."""
+        from .render.numpy import numpy_function
+
         return numpy_function(self.derivative)
 
     @property
     def latex(self) -> str:
         """The derivative as one line of LaTeX: the whole equation, as an aligned block if it would not
         fit a displayed line of an article page (LINE_WIDTH)."""
+        from .render.latex import LINE_WIDTH, latex_text
+
         return latex_text(self.derivative, "equation", LINE_WIDTH)
 
     def latex_text(
@@ -209,10 +263,10 @@ class DiffResult:
         >>> print(diff("x'Ax", "x", layout="denominator").latex_text(derivative="nabla", matrices="bold"))
         \\nabla_{\\mathbf{x}} \\mathbf{x}^\\top \\mathbf{A} \\mathbf{x} = (\\mathbf{A} + \\mathbf{A}^\\top) \\mathbf{x}
         """
-        if self.derivation is not None:
-            from .render.steps import steps_latex
+        from .render.latex import latex_text
 
-            return steps_latex(self.derivation)
+        if self.derivation is not None:
+            return self.derivation.latex
         return latex_text(
             self.derivative, mode, width, derivative=derivative, matrices=matrices, sigmoid=sigmoid, notes=notes
         )
@@ -222,11 +276,9 @@ class DiffResult:
         with what the self-check found."""
         lines = report(self.derivative, self.parsed.written, self.parsed.assumed_text(), unicode)
         if self.derivation is not None:
-            from .render.steps import steps_text
-
             lines = [
                 f"{self.parsed.source}: the derivation, step by step",
-                *steps_text(self.derivation, unicode),
+                *self.derivation.lines(unicode),
                 *lines,
             ]
         return lines + ([self.check.text()] if self.check is not None else [])
@@ -247,10 +299,9 @@ class DiffResult:
 
     def __repr__(self) -> str:
         """<Derivative ∂(x'Ax)/∂x = (A + A')x, shape (n, 1), denominator>"""
-        power = "" if self.order == 1 else str(self.order).translate(_SUPERSCRIPTS)
         where = "".join(f", {name} = {value}" for name, value in self.where)
         return (
-            f"<Derivative ∂{power}({self.parsed.source})/∂{self.wrt}{power} = {self.text}{where}, "
+            f"<Derivative {_partial(self.parsed.source, self.wrt, self.order)} = {self.text}{where}, "
             f"shape {_shape_text(self.shape)}, {self.layout.value}>"
         )
 
@@ -287,18 +338,10 @@ class DiffResult:
         """
         import numpy as np
 
-        from .numeric import evaluate_shown, point_from
-
-        names = list(self.parsed.shapes())
-        dimensions = {sub.name for sub in nodes.walk(self.parsed.expr) if isinstance(sub, nodes.DimSize)}
+        from .numeric import evaluate_shown
 
         def derivative(*args, **kwargs):
-            values = dict(zip(names, args)) | kwargs
-            point = point_from(
-                {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()},
-                self.parsed.shapes(),
-                dimensions,
-            )
+            point = _point(args, kwargs, self.parsed.shapes(), self.parsed.expr)
             return np.asarray(evaluate_shown(self.derivative, point), dtype=float)
 
         derivative.__name__ = f"d_{self.wrt}"
@@ -309,14 +352,22 @@ class DiffResult:
         return f"$${self.latex}$$"
 
     def _repr_markdown_(self) -> str:
+        """The equation, then its shape, layout, assumptions and notes as text (after the derivation's
+        steps, with steps)."""
+        steps = self.derivation._repr_markdown_() + "\n\n" if self.derivation is not None else ""
+        return steps + self._answer_markdown()
+
+    def _answer_markdown(self) -> str:
+        from .render.latex import LINE_WIDTH, latex_text
+
         lines = [
-            f"$${self.latex_text(notes='none')}$$",
+            f"$${latex_text(self.derivative, 'equation', LINE_WIDTH, notes='none')}$$",
             "",  # the notes follow, as text
             f"shape {self.summary()['result shape']}, {self.layout.value} layout",
         ]
         if self.parsed.assumed:
             lines.append(f"; assumed {self.parsed.assumed_text()}")
-        lines += [f"\n\n*note:* {note}" for note in self.notes]
+        lines += [f"\n\n*note:* {_markdown_text(note)}" for note in self.notes]
         return "".join(lines[:2]) + "\n\n" + "".join(lines[2:])
 
     def value_at(self, at: str | dict) -> float | list:
@@ -340,6 +391,8 @@ class DiffResult:
         return report.max_error if report.points else float("nan")
 
     def to_json(self) -> dict[str, Any]:
+        from .render.latex import latex_text
+
         parsed = self.parsed
         return {
             "expression": parsed.source,
@@ -354,13 +407,87 @@ class DiffResult:
             "numpy": self.numpy,
             "notes": self.notes,
             "checked": self.check.to_json() if self.check is not None else None,
-            **({"steps": self._steps_json()} if self.derivation is not None else {}),
+            **({"steps": self.derivation.to_json()} if self.derivation is not None else {}),
         }
 
-    def _steps_json(self) -> list[dict[str, Any]]:
+
+@dataclass(frozen=True)
+class Derivation:
+    """The derivation of a derivative, step by step, as `matcalc diff --steps` shows it: each step an
+    equation and the rule that justifies it (the steps as data: `steps`, matcalc.steps.Step)."""
+
+    source: str  # the expression differentiated
+    data: steps.Derivation = field(repr=False)
+    answer: Derivative = field(repr=False)  # the derivative the last step reaches
+
+    @property
+    def steps(self) -> list[steps.Step]:
+        return self.data.steps
+
+    def results(self) -> list[Derivative]:
+        """Every derivative the steps state (each self-checked, unless diff(..., check=False))."""
+        return self.data.results()
+
+    def lines(self, unicode: bool = True) -> list[str]:
+        """One numbered line per step, its rule in a column."""
+        from .render.steps import steps_text
+
+        return steps_text(self.data, unicode)
+
+    @property
+    def text(self) -> str:
+        """The steps as `matcalc diff --steps` prints them, in Unicode (xᵀ, ∂y/∂u)."""
+        return "\n".join(self.lines())
+
+    @property
+    def latex(self) -> str:
+        """One align* block, ready to paste into a paper: each step's rule as its tag."""
+        from .render.steps import steps_latex
+
+        return steps_latex(self.data)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The `steps` array of `--format json`: {lhs, rhs, rule, latex} per equation."""
         from .render.steps import steps_json
 
-        return steps_json(self.derivation)
+        return steps_json(self.data)
+
+    def __repr__(self) -> str:
+        """<Derivation of ∂(x'Ax)/∂x in 2 steps = (A + A')x>"""
+        count = len(self.steps)
+        return (
+            f"<Derivation of {_partial(self.source, self.answer.wrt.name, self.answer.order)} in {count} "
+            f"step{'s' if count != 1 else ''} = {derivative_text(self.answer)}>"
+        )
+
+    def _repr_latex_(self) -> str:
+        return f"$${_aligned(self.latex)}$$"
+
+    def _repr_markdown_(self) -> str:
+        remarks = [f"\n\n*note:* {_markdown_text(step.note)}" for step in self.steps if step.note]
+        return f"$${_aligned(self.latex)}$$" + "".join(remarks)
+
+
+def _aligned(align: str) -> str:
+    r"""An align* block as an `aligned` one, which display math in a notebook takes: each `\tag*{rule}`
+    (not allowed in `aligned`) becomes a last column."""
+    body = align.replace(r"\begin{align*}", r"\begin{aligned}").replace(r"\end{align*}", r"\end{aligned}")
+    tag = r" \tag*{"
+    while tag in body:
+        start = body.index(tag)
+        end = _closing_brace(body, start + len(tag))
+        body = body[:start] + r" && " + body[start + len(tag) : end] + body[end + 1 :]
+    return body
+
+
+def _closing_brace(latex: str, start: int) -> int:
+    """The position of the } that closes the group opened just before `start`."""
+    depth = 1
+    for position in range(start, len(latex)):
+        depth += {"{": 1, "}": -1}.get(latex[position], 0) if latex[position - 1] != "\\" else 0
+        if depth == 0:
+            return position
+    raise ValueError(f"an unbalanced group in {latex!r}")
 
 
 class DiffResults(list):
@@ -379,8 +506,51 @@ class DiffResults(list):
             seen.update(result.where)
         return list(seen.items())
 
+    @property
+    def text(self) -> str:
+        """One line per variable, `d/dW = x t1'`, then the named subexpressions they share (ASCII)."""
+        lines = [f"d/d{result.wrt} = {result.text}" for result in self]
+        return "\n".join(lines + [f"where {name} = {value}" for name, value in self.where])
+
+    @property
+    def latex(self) -> str:
+        """One `gathered` block: an equation per variable, then the named subexpressions, each once."""
+        from .render.latex import LINE_WIDTH, latex_expression, latex_text
+
+        rows = [latex_text(replace(result.derivative, where=[]), "equation", LINE_WIDTH) for result in self]
+        shared: dict[str, nodes.Node] = {}
+        for result in self:
+            shared.update(result.derivative.where)
+        for position, (name, node) in enumerate(shared.items()):
+            lead = r"\text{where } " if position == 0 else ""
+            rows.append(f"{lead}{latex_expression(nodes.Var(name, shape=node.shape))} = {latex_expression(node)}")
+        return r"\begin{gathered} " + r" \\ ".join(rows) + r" \end{gathered}"
+
+    def function(self):
+        """A NumPy function of the variables (as DiffResult.function takes them) returning every derivative,
+        a tuple in the order of the variables.
+
+        >>> by_w, by_b = diff("w'x + b", ["w", "b"]).function()(w=[1.0, 2.0], x=[3.0, -1.0], b=0.5)
+        >>> by_w.tolist(), float(by_b)
+        ([3.0, -1.0], 1.0)
+        """
+        functions = [result.function() for result in self]
+
+        def derivatives(*args, **kwargs):
+            return tuple(function(*args, **kwargs) for function in functions)
+
+        derivatives.__name__ = "derivatives"
+        derivatives.__doc__ = ", ".join(function.__doc__ or "" for function in functions)
+        return derivatives
+
     def __repr__(self) -> str:
         return "[" + ",\n ".join(repr(result) for result in self) + "]"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
+    def _repr_markdown_(self) -> str:
+        return "\n\n".join(result._repr_markdown_() for result in self)
 
     def to_sympy(self) -> list:
         return [result.to_sympy() for result in self]
@@ -407,6 +577,7 @@ class DiffResults(list):
 
         from .lower import to_sympy
         from .numeric import sample_point
+        from .render.numpy import dimension_sources
         from .render.sympy import BACKENDS, Gradient, framework_module
 
         if backend not in BACKENDS:
@@ -435,7 +606,7 @@ class DiffResults(list):
         for name, shape in parsed.shapes().items():
             value = np.asarray(point.values[name], dtype=float)
             value = value.item() if shape.is_scalar else value.ravel() if shape.is_column else value
-            values[name] = np.round(value, 6).tolist() if not shape.is_scalar else round(value, 6)
+            values[name] = np.round(value, 6).tolist() if not shape.is_scalar else round(float(value), 6)
         value_shape = tuple(_plain(dim) for dim in (parsed.shape.rows, parsed.shape.cols) if dim != 1)
         title = (
             f"{parsed.source}: its value and its derivative{'s' if len(self) > 1 else ''} by "
@@ -533,12 +704,65 @@ def diff(
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+def _partial(source: str, wrt: str, order: int) -> str:
+    """∂(x'Ax)/∂x, ∂²(x'Ax)/∂x²"""
+    power = "" if order == 1 else str(order).translate(_SUPERSCRIPTS)
+    return f"∂{power}({source})/∂{wrt}{power}"
+
+
+def _point(args: tuple, kwargs: dict, shapes: dict[str, Shape], expr: nodes.Node):
+    """The numeric point of a function's arguments: positional in the order of `shapes`, or by keyword;
+    the dimensions the expression names (1/(2n)) are read off the arrays."""
+    import numpy as np
+
+    from .numeric import point_from
+
+    if len(args) > len(shapes):
+        raise InputError(f"{len(args)} values given for the {len(shapes)} variables {', '.join(shapes)}")
+    values = dict(zip(shapes, args)) | {_variable_name(name): value for name, value in kwargs.items()}
+    dimensions = {sub.name for sub in nodes.walk(expr) if isinstance(sub, nodes.DimSize)}
+    return point_from(
+        {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()}, shapes, dimensions
+    )
+
+
+def _variable_name(argument: str) -> str:
+    """The variable an argument names: `lambda_` is lambda, as the generated code binds a keyword."""
+    bare = argument.removesuffix("_")
+    return bare if bare != argument and keyword.iskeyword(bare) else argument
+
+
+def _plain_array(value, shape: Shape):
+    """A value evaluated as a matrix (a vector n×1) as SPEC §4's arrays: a scalar 0-d, a vector 1-D."""
+    import numpy as np
+
+    array = np.asarray(value, dtype=float)
+    if shape.is_scalar:
+        return array.reshape(())
+    return array.reshape(-1) if shape.is_vector else array
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|$~#])")
+
+
+def _markdown_text(text: str) -> str:
+    """Text shown as it is in Markdown: its punctuation that Markdown or a notebook's math would read
+    (x*y, W_1, ||x||, $) escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def _plain(dim):
     return dim if isinstance(dim, int) else str(dim)
 
 
 def _shape_text(dims) -> str:
     return "(" + ", ".join(str(d) for d in dims) + (",)" if len(dims) == 1 else ")")
+
+
+def _kind_text(shape: Shape) -> str:
+    """`scalar`, `vector (n)`, `row vector (1, n)`, `matrix (m, n)`: the kind and the dimensions."""
+    dims = shape.dims()
+    return shape.kind + (f" ({', '.join(str(d) for d in dims)})" if dims else "")
 
 
 def _sympy_of(matrix: nodes.Node | None, index_form: list[IndexTerm] | None, derivative: Derivative):
@@ -577,7 +801,7 @@ def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Deriv
                     run_check(Parsed(parsed.source, result.expr, parsed.env, {}), result)
     except MatcalcError as error:
         raise error.with_source(parsed.source) from None
-    return derivation
+    return Derivation(parsed.source, derivation, derivative)
 
 
 def run_check(parsed: Parsed, derivative: Derivative, seed: int = 0, points: int = 3) -> CheckReport:
@@ -611,6 +835,8 @@ class SolveResult:
 
     @property
     def latex(self) -> str:
+        from .render.latex import latex_expression, latex_name
+
         return (
             f"{latex_name(self.wrt, bold=self.solution.wrt.shape.is_vector)} = {latex_expression(self.solution.value)}"
         )
@@ -618,6 +844,8 @@ class SolveResult:
     @property
     def numpy(self) -> str:
         """One NumPy expression for the solution (SPEC §4's array contract)."""
+        from .render.numpy import NumpyPrinter, dimension_sources
+
         sources = dimension_sources(self.parsed.expr, without=self.wrt)  # the solution does not know the variable
         return NumpyPrinter(sources).text(self.solution.value)
 
@@ -640,6 +868,38 @@ class SolveResult:
         if self.parsed.assumed:
             lines.append(f"assumed: {self.parsed.assumed_text()}")
         return lines
+
+    def function(self):
+        """A NumPy function of the other variables (positional in the order they appear in the solution, or
+        by keyword; vectors as 1-D arrays) that returns the solution: a 0-d array for a scalar.
+
+        >>> w = solve("||y - Xw||^2", "w").function()
+        >>> w(X=[[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], y=[1.0, 4.0, 5.0]).tolist()
+        [1.0, 2.0]
+        """
+        from .evaluate import evaluate
+
+        value = self.solution.value
+        shapes = nodes.variables(value)
+
+        def solution(*args, **kwargs):
+            point = _point(args, kwargs, shapes, value)
+            return _plain_array(evaluate(value, point.values, point.sizes), value.shape)
+
+        solution.__name__ = self.wrt
+        solution.__doc__ = f"{self.text}, the stationary point of {self.parsed.source}"
+        return solution
+
+    def __repr__(self) -> str:
+        """<Solution w = (X'X)^-1 X'y, the stationary point of ||y - Xw||^2>"""
+        return f"<Solution {self.text}, the stationary point of {self.parsed.source}>"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
+    def _repr_markdown_(self) -> str:
+        lines = self.report()
+        return f"$${self.latex}$$\n\n" + "; ".join(_markdown_text(line) for line in lines[1:])
 
     def summary(self) -> dict[str, str]:
         return {
@@ -670,6 +930,8 @@ def solve(source: str, wrt: str, let: Declarations = None) -> SolveResult:
     >>> solve("||y - Xw||^2", "w").text
     "w = (X'X)^-1 X'y"
     """
+    from .closed_form import solve as stationary_point
+
     parsed = parse(source, let)
     variable = _variable(parsed, wrt)
     try:
@@ -686,3 +948,239 @@ def _variable(parsed: Parsed, wrt: str) -> nodes.Var:
             f"the variable {wrt} does not appear in {parsed.source}", hint=f"did you mean {hint[0]}?" if hint else None
         )
     return nodes.Var(wrt, shape=variables[wrt])
+
+
+MAX_FILE_BYTES = 10_000_000  # an identity file larger than this is refused, as on the command line
+
+
+def check(source: str | os.PathLike, layout: Layout | str = Layout.NUMERATOR, seed: int = 0, jobs: int = 1):
+    """Check identities (SPEC §5): `source` is the text of an identity file (one identity, or lines with
+    `let` and `layout` lines) or the path of one. Each identity is checked numerically at random points and
+    proved symbolically where possible; a bad line is a row with the verdict "error", not an exception.
+
+    >>> report = check("d/dx x'Ax = (A + A')x")
+    >>> [(row.line, row.verdict) for row in report], report.exit_status.name
+    ([(1, 'FALSE')], 'FALSE')
+    >>> check("layout denominator\\nd/dx x'Ax = (A + A')x").ok
+    True
+    """
+    from .batch import check_source
+
+    file, text = _identity_source(source)
+    try:
+        layout = Layout(layout)
+    except ValueError:
+        raise InputError(f"unknown layout {layout!r}: numerator, denominator or mixed") from None
+    return IdentityReport(check_source(text, layout, file, seed, jobs), text, file, layout)
+
+
+def _identity_source(source: str | os.PathLike) -> tuple[str, str]:
+    """(file name, text) of check's argument: the text itself ("-") or the text of the file it names.
+    A single line without `=` that names no file is taken for a path that cannot be read."""
+    if isinstance(source, str) and ("\n" in source or "=" in source or not source.strip()) and not _is_file(source):
+        return "-", source
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"check takes the text of identities or a path, not {type(source).__name__}")
+    path = Path(source)
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise FileError(
+            f"cannot read {path}: {error.strerror or error}"
+            + (" (and it is not an identity: it has no '=')" if isinstance(source, str) and "=" not in source else "")
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FileError(f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB, more than matcalc reads")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise FileError(f"{path} is not UTF-8 text: byte 0x{data[error.start]:02x} on line {line}", line) from None
+    if "\x00" in text:
+        raise FileError(f"{path} is a binary file, not text", text.count("\n", 0, text.index("\x00")) + 1)
+    return str(source), text
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL: not a path
+        return False
+
+
+@dataclass(frozen=True)
+class IdentityRow:
+    """One identity of a checked file and its verdict."""
+
+    line: int
+    text: str  # the identity as written, without its comment
+    verdict: str  # "proved", "holds (numerically)", "FALSE", "error" (and whatever else matcalc.batch says)
+    message: str  # for FALSE the counterexample, for error what is wrong; else a remark or ""
+    holds: bool  # proved, or holds numerically
+    max_error: float | None = None  # the largest relative difference of the sides at the random points
+    column: int | None = None  # for error: the column of the problem
+    file: str = "-"
+
+    @classmethod
+    def of(cls, result: CheckResult) -> IdentityRow:
+        return cls(
+            result.line,
+            result.text,
+            result.status,
+            result.detail,
+            result.holds,
+            None if result.max_error is None else float(result.max_error),
+            result.column,
+            result.file,
+        )
+
+    @property
+    def place(self) -> str:
+        """`line 4`, or `file.txt:4` for an identity read from a file."""
+        return f"line {self.line}" if self.file == "-" else f"{self.file}:{self.line}"
+
+    @property
+    def detail(self) -> str:
+        """The message with the column of an error, or the largest difference where the identity held."""
+        if self.column is not None:
+            return f"column {self.column}: {self.message}"
+        if self.max_error is not None and self.holds:
+            return f"max error {self.max_error:.1e}" + (f"; {self.message}" if self.message else "")
+        return self.message
+
+
+class IdentityReport:
+    """The report of `check`: one IdentityRow per identity, in order (`rows`, or iterate the report), a
+    summary, and the exit status `matcalc check` would give (`ok`: every identity holds)."""
+
+    def __init__(self, results: list[CheckResult], source: str, file: str = "-", layout: Layout = Layout.NUMERATOR):
+        self._results = results
+        self.rows = [IdentityRow.of(result) for result in results]
+        self.source = source  # the text checked
+        self.file = file
+        self.layout = layout  # the layout before the text's first `layout` line
+
+    def __iter__(self) -> Iterator[IdentityRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        """SPEC §5: 0 every identity holds, 1 some are false, 2 some could not be read, 3 some are undecided
+        (and none false or unreadable); 4 where a row is matcalc's own error."""
+        from .batch import ERROR, FALSE, INTERNAL_ERROR
+
+        verdicts = {row.verdict for row in self.rows}
+        if any(row.verdict == ERROR and row.message.startswith(INTERNAL_ERROR) for row in self.rows):
+            return ExitStatus.INTERNAL
+        if ERROR in verdicts:
+            return ExitStatus.INPUT
+        if FALSE in verdicts:
+            return ExitStatus.FALSE
+        return ExitStatus.OK if all(row.holds for row in self.rows) else ExitStatus.UNSUPPORTED
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == ExitStatus.OK
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """How many identities, and how many of each verdict (the JSON report's summary)."""
+        return self.to_json()["summary"]
+
+    def summary_text(self) -> str:
+        """`4 identities: 1 proved, 0 hold numerically, 2 false, 1 could not be read`"""
+        counts = self.summary
+        parts = [f"{counts['proved']} proved", f"{counts['holds']} hold numerically", f"{counts['false']} false"]
+        parts += [f"{count} {name}" for name, count in counts.items() if name not in _REPORTED and count]
+        parts.append(f"{counts['errors']} could not be read")
+        return f"{counts['identities']} identit{'y' if counts['identities'] == 1 else 'ies'}: {', '.join(parts)}"
+
+    def to_json(self) -> dict[str, Any]:
+        """What `matcalc check --format json` prints (schemas/check-report.schema.json)."""
+        from .batch import report_json
+
+        return report_json(self._results)
+
+    @property
+    def text(self) -> str:
+        """One line per identity (where, verdict, identity), its detail indented below, then the summary."""
+        lines = []
+        for row in self.rows:
+            lines.append(f"{row.place}: {row.verdict}  {row.text}")
+            if row.detail:
+                lines.append(f"    {row.detail}")
+        return "\n".join([*lines, self.summary_text()])
+
+    @property
+    def latex(self) -> str:
+        r"""An `array` of the identities as LaTeX, one row each: the line, the identity, the verdict (a line
+        that could not be read says so)."""
+        identities = self._identities_latex()
+        unread = r"\text{(could not be read)}"
+        rows = [rf"{row.line} & {identities.get(row.line, unread)} & \text{{{row.verdict}}}" for row in self.rows]
+        return "\\begin{array}{rll}\n" + " \\\\\n".join(rows) + "\n\\end{array}"
+
+    def _identities_latex(self) -> dict[int, str]:
+        """Line -> `lhs = rhs` in LaTeX, for the identities that parse with the declarations in force."""
+        from .batch import Identity, read_identities
+        from .checker import check_all
+        from .parser import parse_equation
+        from .render.latex import latex_expression
+
+        latex = {}
+        for item in read_identities(self.source, self.layout, self.file):
+            if not isinstance(item, Identity):
+                continue
+            try:
+                trees = parse_equation(item.text, item.env.decls.keys())
+                lhs, rhs = (c.expr for c in check_all(list(trees), item.env, item.text, item.layout, same_shape=True))
+            except MatcalcError:
+                continue
+            latex[item.line] = f"{latex_expression(lhs)} = {latex_expression(rhs)}"
+        return latex
+
+    def __repr__(self) -> str:
+        """<IdentityReport 3 identities: 1 proved, ..., exit status 1>"""
+        return f"<IdentityReport {self.summary_text()}; exit status {int(self.exit_status)}>"
+
+    def _repr_latex_(self) -> str:
+        return f"$${self.latex}$$"
+
+    def _repr_markdown_(self) -> str:
+        identities = self._identities_latex()
+        items = []
+        for row in self.rows:
+            identity = f"${identities[row.line]}$" if row.line in identities else _code(row.text)
+            detail = f": {_code(row.detail)}" if row.detail else ""
+            items.append(f"- {_markdown_text(row.place)}: {identity} **{_markdown_text(row.verdict)}**{detail}")
+        head = f"**{self.summary_text()}** (exit status {int(self.exit_status)})"
+        return "\n".join([head, "", *items])
+
+
+_REPORTED = ("identities", "proved", "holds", "false", "errors")  # the summary's counts that summary_text names
+
+
+def _code(text: str) -> str:
+    """Text as a Markdown code span, whatever backticks it holds."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A figure drawn by `matcalc.plot` without a file to write: an SVG, shown as the image in a notebook."""
+
+    expression: str
+    wrt: str
+    at: object
+    svg: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"<Plot of {self.expression} by {self.wrt} at {self.at}>"
+
+    def _repr_svg_(self) -> str:
+        return self.svg
