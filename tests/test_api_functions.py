@@ -65,6 +65,18 @@ def test_importing_matcalc_loads_nothing_heavy():
     assert loaded.strip() == "[]"
 
 
+# declarations
+
+
+def test_declarations_from_several_texts_serve_every_function():
+    env = matcalc.declarations(["x: vector(n)", "A: matrix(n, m)"])
+    assert [(name, decl.kind) for name, decl in env.decls.items()] == [("x", "vector"), ("A", "matrix")]
+    assert repr(parse("A'x", let=env)) == "<Parsed A' x, vector (m)>"  # A' is m×n, x is n×1
+    assert diff("x'A", "x", let=env, layout=matcalc.Layout.DENOMINATOR).text == "A"  # ∂(x'A)/∂x = A, n×m
+    with pytest.raises(InputError):
+        matcalc.declarations("x: vektor(n)")
+
+
 # parse
 
 
