@@ -235,9 +235,9 @@ def latex_text(
     # terms, one long product between its factors), each definition and each note on rows of its own.
     if head and result.matrix is not None and _head_too_wide(head, terms, definitions, remarks, printer, width):
         # ∂y/∂x, with y defined below
-        name = n.Var(output_name(result), shape=result.expr.shape)
-        head = _matrix_head(replace(result, expr=name), printer, derivative)
-        definitions.insert(0, (name, result.expr))
+        output = n.Var(output_name(result), shape=result.expr.shape)
+        head = _matrix_head(replace(result, expr=output), printer, derivative)
+        definitions.insert(0, (output, result.expr))
     # every row's right-hand part starts where the first row's `=` does, after the head
     indent = _set_characters(head) if head else 0
     if result.matrix is not None:

@@ -108,10 +108,10 @@ class NumpyPrinter:
                     return f"np.outer({self.text(left)}, {self.text(right)})", ATOM
                 return f"{self.operand(left, MUL)} @ {self.operand(right, UNARY)}", MUL
             case n.Power(base=base, exponent=exponent):
-                value = n.constant_value(exponent)
-                if value is not None and value < 0 and value.denominator == 1:
+                power = n.constant_value(exponent)
+                if power is not None and power < 0 and power.denominator == 1:
                     # NumPy refuses integers to negative integer powers (max(2, 0) ** -1): a float exponent
-                    return f"{self.operand(base, ATOM)} ** {float(value)!r}", POWER
+                    return f"{self.operand(base, ATOM)} ** {float(power)!r}", POWER
                 return f"{self.operand(base, ATOM)} ** {self.operand(exponent, UNARY)}", POWER
             case n.MatPower(base=base, exponent=exponent):
                 return f"np.linalg.matrix_power({self.text(base)}, {exponent})", ATOM

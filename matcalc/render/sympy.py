@@ -38,11 +38,17 @@ from __future__ import annotations
 import keyword
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.str import StrPrinter
+
+if TYPE_CHECKING:  # _Printing is mixed into SymPy's code printers: it calls their self._print and super()._print_X
+    from sympy.printing.codeprinter import CodePrinter as _CodePrinter
+else:
+    _CodePrinter = object
 
 
 def _torch_printer() -> type:
@@ -50,7 +56,9 @@ def _torch_printer() -> type:
     start-up, more than a command's time limit) only to read torch's version, which printing never needs."""
     blocked = "torch" not in sys.modules
     if blocked:
-        sys.modules["torch"] = None  # import_module("torch") in sympy.printing.pytorch then gives None
+        # import_module("torch") in sympy.printing.pytorch then gives None (None in sys.modules blocks an
+        # import, as the import system documents; typeshed's sys.modules admits modules only)
+        sys.modules["torch"] = None  # type: ignore[assignment]
     try:
         from sympy.printing.pytorch import TorchPrinter
     finally:
@@ -59,12 +67,15 @@ def _torch_printer() -> type:
     return TorchPrinter
 
 
-TorchPrinter = _torch_printer()
+if TYPE_CHECKING:
+    from sympy.printing.pytorch import TorchPrinter
+else:
+    TorchPrinter = _torch_printer()
 
 _ARGUMENT = sp.Symbol("__matcalc_argument__")
 
 
-class _Printing:
+class _Printing(_CodePrinter):
     """What SymPy's code printers cannot print, by hand (the module docstring says why, case by case)."""
 
     xp = "numpy"  # the array module as the generated code imports it
@@ -133,16 +144,16 @@ class _Printing:
         """einsum over one array: each group of axes shares a letter (a diagonal), kept at the end of
         the output (ArrayDiagonal) or summed (ArrayContraction)."""
         letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-        subscripts = [None] * len(inner.shape)
-        grouped = []
+        grouped: list[str] = []
+        letter_of_axis: dict[int, str] = {}
         for group in groups:
             letter = next(letters)
             grouped.append(letter)
             for axis in group:
-                subscripts[axis] = letter
-        for axis, letter in enumerate(subscripts):
-            if letter is None:
-                subscripts[axis] = next(letters)
+                letter_of_axis[axis] = letter
+        subscripts = [
+            letter_of_axis[axis] if axis in letter_of_axis else next(letters) for axis in range(len(inner.shape))
+        ]
         rest = [letter for axis, letter in enumerate(subscripts) if not any(axis in g for g in groups)]
         output = "".join(rest + (grouped if keep_groups else []))
         return f'{self.xp}.einsum("{"".join(subscripts)}->{output}", {self._print(inner)})'
@@ -251,7 +262,7 @@ def python_name(name: str) -> str:
 @dataclass(frozen=True)
 class Backend:
     name: str
-    printer: type
+    printer: type[_Printing]
     imports: str
     array: str  # a number or nested list -> an array of float64 ({} is the value)
     to_numpy: str  # an array -> a NumPy array ({})

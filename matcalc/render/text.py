@@ -9,6 +9,7 @@ Results of order 3 and 4 are written in index notation: `∂y_i/∂X_jk = A_ij b
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import TypedDict
 
 from .. import nodes as n
 from ..result import Derivative, IndexTerm
@@ -44,7 +45,11 @@ _GREEK_LETTERS = {
     "omega": "ω",
     "pi": "π",
 }
-_ASCII = {
+_Symbols = TypedDict(
+    "_Symbols",
+    {"'": str, ".*": str, "./": str, "||": str, "^-1": str, "1": str, "δ": str, "subscripts": dict[str, str]},
+)
+_ASCII: _Symbols = {
     "'": "'",
     ".*": " .* ",
     "./": " ./ ",
@@ -54,7 +59,7 @@ _ASCII = {
     "δ": "delta",
     "subscripts": {"1": "_1", "spectral": "_2"},
 }
-_UNICODE = {
+_UNICODE: _Symbols = {
     "'": "ᵀ",
     ".*": " ⊙ ",
     "./": " ⊘ ",
@@ -112,7 +117,8 @@ class MathPrinter(Printer):
         if node.shape.is_row:
             ones += self.symbols["'"]
         elif node.shape.is_matrix:
-            ones = f"{ones}{ones}{self.symbols[chr(39)]}"  # 1 1' is the matrix of ones
+            prime = self.symbols["'"]
+            ones = f"{ones}{ones}{prime}"  # 1 1' is the matrix of ones
         if node.value == n.Number(Fraction(1)):
             return ones
         return f"{self.wrap(node.value, POWER)} {ones}"
@@ -193,7 +199,8 @@ class MathPrinter(Printer):
         if isinstance(node.operand, n.Inverse):  # X^-T
             inverse_transpose = "^-T" if self.symbols is _ASCII else "⁻ᵀ"
             return f"{self.wrap(node.operand.operand, POSTFIX)}{inverse_transpose}"
-        return f"{self.wrap(node.operand, POSTFIX)}{self.symbols[chr(39)]}"
+        prime = self.symbols["'"]
+        return f"{self.wrap(node.operand, POSTFIX)}{prime}"
 
     def _norm(self, node: n.Norm) -> str:
         bars = self.symbols["||"]
