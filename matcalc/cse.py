@@ -201,8 +201,8 @@ def written_length(node: n.Node, lengths: dict[n.Node, int]) -> int:
     if isinstance(node, n.Neg):
         return 1 + wrapped(node.operand, _PRODUCT)
     if isinstance(node, n.Add):
-        right = node.right.operand if isinstance(node.right, n.Neg) else node.right  # a - b, not a + -b
-        return lengths[node.left] + 3 + wrapped(right, _PRODUCT)
+        right_term = node.right.operand if isinstance(node.right, n.Neg) else node.right  # a - b, not a + -b
+        return lengths[node.left] + 3 + wrapped(right_term, _PRODUCT)
     if isinstance(node, (n.ScalarMul, n.MatMul)):
         left = wrapped(node.left, _PRODUCT)
         right = wrapped(node.right, _PRODUCT if isinstance(node.right, (n.ScalarMul, n.MatMul)) else _POWER)

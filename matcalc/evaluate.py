@@ -7,9 +7,10 @@ again here, directly in NumPy. Every value is a 2-D array (a scalar is 1×1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 from . import nodes as n
 from .errors import InputError, UnsupportedError
@@ -48,7 +49,7 @@ def _require_invertible(matrix: np.ndarray, node: n.Node) -> np.ndarray:
     return matrix
 
 
-_FUNCTIONS = {
+_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "exp": np.exp,
     "log": np.log,
     "sin": np.sin,
@@ -81,7 +82,7 @@ def stand_in(function: str, u: np.ndarray) -> np.ndarray:
 
 
 class Evaluator:
-    def __init__(self, values: Mapping[str, np.ndarray], sizes: Mapping[str, int]):
+    def __init__(self, values: Mapping[str, npt.ArrayLike], sizes: Mapping[str | int, int]):
         self.values = {name: np.atleast_2d(np.asarray(value, dtype=float)) for name, value in values.items()}
         self.sizes = sizes
         self._outermost = True
@@ -90,7 +91,7 @@ class Evaluator:
         # a large integer dimension may be sampled at a small size (numeric.dimension_sizes)
         if isinstance(dim, int):
             return self.sizes.get(dim, dim)
-        if dim not in self.sizes:
+        if not isinstance(dim, str) or dim not in self.sizes:  # nor is a DimVar (a size never bound)
             raise InputError(f"no value fixes the size {dim}: give a variable of that size a value")
         return self.sizes[dim]
 
@@ -218,7 +219,7 @@ class Evaluator:
         raise UnsupportedError("a derivative inside an expression cannot be evaluated yet", span=node.span)
 
 
-def evaluate(node: n.Node, values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> np.ndarray:
+def evaluate(node: n.Node, values: Mapping[str, npt.ArrayLike], sizes: Mapping[str | int, int]) -> np.ndarray:
     """The value of the expression as a 2-D array, given variable values and dimension sizes.
 
     >>> from matcalc.api import parse

@@ -280,7 +280,8 @@ def index_array(terms, free: tuple[str, ...], dims: dict[str, Dim]) -> sp.Basic:
     total = []
     dims = dict(dims)
     for coefficient, scalars, pieces, _summed in terms:
-        operands, labels = [], []
+        operands: list[sp.Basic] = []
+        labels: list[str] = []
         for elements, indices in pieces:
             value = sp.MatMul(*[to_sympy(e) for e in elements]) if len(elements) > 1 else to_sympy(elements[0])
             if len(indices) == 1:  # a vector keeps its size-1 axis, summed away below (SymPy 1.14's

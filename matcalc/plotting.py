@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import nodes as n
-from .api import Declarations, declarations, diff, parse
+from .api import Declarations, DiffResult, declarations, diff, parse
 from .decls import Decl, Env
 from .errors import InputError, UnsupportedError
 from .evaluate import evaluate
@@ -49,14 +51,14 @@ class Function:
     expr: n.Node
     derivative: Derivative  # in denominator layout: a gradient is a column like the variable
     variable: Shape
-    sizes: dict[str, int]
+    sizes: dict[str | int, int]  # dimension sizes, as numeric.dimension_sizes keys them
 
     @property
     def of_scalar(self) -> bool:
         return self.variable.is_scalar
 
-    def _values(self, point: Sequence[float]) -> dict[str, list[list[float]]]:
-        return {self.wrt: [[float(coordinate)] for coordinate in point]}  # reshaped to the variable's shape
+    def _values(self, point: Sequence[float]) -> dict[str, np.ndarray]:
+        return {self.wrt: np.array([[float(coordinate)] for coordinate in point])}  # reshaped to the variable's shape
 
     def value(self, point: Sequence[float]) -> float:
         """f at the point (a tuple of one or two numbers); nan where it is not defined."""
@@ -124,6 +126,7 @@ def function(expression: str, wrt: str, at: At, let: Declarations = None) -> tup
                 f"like ones(2) for ones({name})"
             )
     result = diff(expression, wrt, env, layout="denominator")
+    assert isinstance(result, DiffResult)  # one variable, one result
     f = Function(expression, wrt, parsed.expr, result.derivative, variable, sizes)
     if math.isnan(f.value(point)):
         raise InputError(f"{expression} is not defined at {_where(wrt, point)}")
@@ -327,9 +330,12 @@ def _without_name(at: At, wrt: str) -> At:
 
 def _point(at: At) -> tuple[float, ...]:
     """One or two finite numbers from a number, a sequence, or text like "1" or "0.5, -0.5"."""
+    parts: Sequence[str | Number] | None
     if isinstance(at, str):
         parts = at.strip().strip("()[]").replace(",", " ").split()
-    elif isinstance(at, (int, float)) and not isinstance(at, bool):
+    elif isinstance(at, bool):
+        parts = None  # refused below: True is not the number 1 here
+    elif isinstance(at, (int, float)):
         parts = [at]
     else:
         try:
@@ -347,7 +353,7 @@ def _point(at: At) -> tuple[float, ...]:
     return numbers
 
 
-def _sizes(wrt: str, variable: Shape) -> dict[str, int]:
+def _sizes(wrt: str, variable: Shape) -> dict[str | int, int]:
     """Dimension sizes: a vector variable's dimension is 2."""
     if variable.is_scalar:
         return {}

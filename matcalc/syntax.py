@@ -170,7 +170,8 @@ def _child_fields(cls: type) -> tuple[str, ...]:
 
 def children(node: Syntax) -> Iterator[Syntax]:
     """The node's subtrees, in order."""
-    for name in _child_fields(type(node)):
+    kind: type = type(node)  # plain `type`: mypy reads type[Syntax] as unhashable (the instances' __hash__)
+    for name in _child_fields(kind):
         value = getattr(node, name)
         if isinstance(value, Syntax):
             yield value
