@@ -16,9 +16,10 @@ from math import gcd
 from . import nodes as n
 from .build import Builder, is_zero, number, number_value
 from .decls import Env
-from .errors import MatcalcError, UnsupportedError
+from .errors import InputError, MatcalcError, UnsupportedError
 from .layout import Layout
 from .result import differentiate
+from .shapes import Shape, describe
 
 
 class NoClosedForm(MatcalcError):
@@ -37,7 +38,7 @@ class Solution:
 
 def solve(expr: n.Node, wrt: n.Var, env: Env) -> Solution:
     if not expr.shape.is_scalar:
-        raise NoClosedForm(f"solve needs a scalar function; this one is {expr.shape.kind}", span=expr.span)
+        raise _not_scalar(expr, wrt, env)
     if wrt.shape.is_matrix:
         raise UnsupportedError("matcalc solves for a scalar or a vector variable, not yet for a matrix", span=wrt.span)
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
@@ -53,7 +54,7 @@ def solve(expr: n.Node, wrt: n.Var, env: Env) -> Solution:
     if hessian.matrix is None or gradient.matrix is None:
         raise UnsupportedError("matcalc found no matrix form for the gradient or the Hessian", span=expr.span)
     curvature = _common_factor(hessian.matrix, build)
-    offset = _at_zero(gradient.inline_matrix, wrt.name, build)
+    offset = _expanded(_at_zero(gradient.inline_matrix, wrt.name, build), wrt.shape, build)
     if is_zero(curvature):
         raise NoClosedForm(
             f"no closed form found: the function is linear in {wrt.name}, so its gradient does not depend on it",
@@ -64,6 +65,63 @@ def solve(expr: n.Node, wrt: n.Var, env: Env) -> Solution:
         return Solution(wrt, value, curvature, offset)
     value = _common_factor(build.neg(build.matmul(_inverse(curvature, build), offset)), build)
     return Solution(wrt, value, curvature, offset)
+
+
+def _not_scalar(expr: n.Node, wrt: n.Var, env: Env) -> InputError:
+    """The refusal of a function that is not a scalar. Where an undeclared name's inferred shape took part
+    (`d x` with d assumed a scalar, `x'Ax - y` with y assumed a vector), the message names it and says how
+    to declare it otherwise."""
+    message = f"solve needs a scalar function; this one is {_kind_text(expr.shape)}"
+    causes: dict[str, tuple[n.Var, str]] = {}  # name -> (its first use, what to declare it), for each undeclared
+    for use, otherwise in _not_scalar_because(expr):
+        if use.name != wrt.name and use.name not in env.decls:
+            causes.setdefault(use.name, (use, otherwise))
+    if not causes:
+        return InputError(message, span=expr.span)
+    hint = "\n".join(_assumed_line(use, otherwise) for use, otherwise in causes.values())
+    first_use = next(iter(causes.values()))[0]
+    return InputError(message, span=first_use.span, hint=hint)
+
+
+def _kind_text(shape: Shape) -> str:
+    kind = "row vector" if shape.is_row else "vector" if shape.is_column else "matrix"
+    return f"a {kind} ({shape.rows}×{shape.cols})"
+
+
+def _not_scalar_because(node: n.Node) -> list[tuple[n.Var, str]]:
+    """The names whose shapes make a sum of scaled terms not a scalar, each with the declaration that would
+    make it a scalar's part: a scalar name that scales a vector (d in `d x`, b in `b'x`) might be a vector,
+    and a vector or matrix name that is a term of its own (y in `x'Ax - y`) might be a scalar. Products and
+    functions of vectors are the expression's own structure, not a guess, and are not followed."""
+    if node.shape.is_scalar:
+        return []
+    if isinstance(node, n.Var):
+        return [(node, "scalar")]
+    if isinstance(node, (n.Add, n.Neg, n.Transpose, n.Divide)):
+        return [cause for child in node.children() for cause in _not_scalar_because(child)]
+    if isinstance(node, n.ScalarMul):
+        scalar, scaled = (node.left, node.right) if node.left.shape.is_scalar else (node.right, node.left)
+        length = scaled.shape.cols if scaled.shape.is_row else scaled.shape.rows
+        return [(name, f"vector({length})") for name in _scaling_names(scalar)] or _not_scalar_because(scaled)
+    return []
+
+
+def _scaling_names(node: n.Node) -> list[n.Var]:
+    """The name of a scalar factor written alone: d in `d x`, b in `b'x` (a transposed scalar)."""
+    if isinstance(node, n.Var):
+        return [node]
+    if isinstance(node, n.Transpose):
+        return _scaling_names(node.operand)
+    return []
+
+
+def _assumed_line(use: n.Var, otherwise: str) -> str:
+    """`d was assumed a scalar (declare d: vector(n) if it is a vector)`."""
+    kind = otherwise.split("(")[0]
+    return (
+        f"{use.name} was assumed a {describe(use.shape)} (declare {use.name}: {otherwise} if it is a {kind}, "
+        "with --let or a let line)"
+    )
 
 
 def _contains(node: n.Node, name: str) -> bool:
@@ -97,6 +155,14 @@ def _at_zero(node: n.Node, name: str, build: Builder) -> n.Node:
     if isinstance(node, n.Transpose):
         return build.transpose(rebuilt[0]) if not is_zero(rebuilt[0]) else _zero_like(node)
     return node.map_children(lambda child: children[id(child)])
+
+
+def _expanded(offset: n.Node, shape: Shape, build: Builder) -> n.Node:
+    """A scalar part of a vector's gradient (the -2c of ||x - c||^2 with c a scalar) expanded to the vector
+    it stands for, -2c 𝟏: the stationary point has the variable's shape, never a scalar times I."""
+    if not offset.shape.is_scalar or shape.is_scalar:
+        return offset
+    return build.scale(offset, n.Fill(number(1), shape=shape))
 
 
 def _zero_like(node: n.Node) -> n.Node:
