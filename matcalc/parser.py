@@ -42,7 +42,7 @@ import sys
 from collections.abc import Collection
 from itertools import pairwise
 
-from .errors import ParseError, Span, UnknownSymbolError
+from .errors import ParseError, Span, TokenizeError, UnknownSymbolError
 from .latex_input import is_latex, translate
 from .syntax import (
     CONSTANTS,
@@ -145,7 +145,7 @@ class Parser:
         self.source = source
         self.functions = frozenset(functions) if functions is not None else _declared_functions(declared)
         self.declared = frozenset(declared) | self.functions
-        self.tokens = split_names(tokenize(source, limit), self.declared)
+        self.tokens = split_names(_tokens(source, limit), self.declared)
         self.closing_paren = _match_parens(self.tokens)
         self.pos = 0
         self.nesting = 0
@@ -319,7 +319,7 @@ class Parser:
             raise ParseError(
                 f"function {name.text} needs its argument in parentheses: {name.text}(...)", span=name.span
             )
-        args, closer = self._arguments()
+        args, closer = self._arguments(name.text)
         span = name.span.cover(closer.span)
         if len(args) != FUNCTIONS[name.text]:
             count = FUNCTIONS[name.text]
@@ -328,7 +328,7 @@ class Parser:
             )
         return Call(name.text, tuple(args), span=span)
 
-    def _arguments(self) -> tuple[list[Syntax], Token]:
+    def _arguments(self, function: str) -> tuple[list[Syntax], Token]:
         """( expression ("," expression)* ): the arguments of a call, and its closing parenthesis."""
         opener = self.advance()
         self.nested(opener)
@@ -337,6 +337,8 @@ class Parser:
         while self.at(","):
             self.advance()
             args.append(self.parse_expression())
+        if self.at("=") and len(args) > 1 and isinstance(args[-1], Name):  # sum(X, axis=0)
+            raise _keyword_argument(function, self.source[args[0].span.start : args[0].span.end], args[-1], self.token)
         closer = self._close(opener, ")")
         self.open_bars = saved_bars
         self.nesting -= 1
@@ -354,7 +356,7 @@ class Parser:
                 f"{name.text} is declared a function: write {name.text}(...)",
                 span=name.span.cover(self.tokens[self.pos - 1].span),
             )
-        args, closer = self._arguments()
+        args, closer = self._arguments(name.text)
         span = name.span.cover(closer.span)
         if len(args) != 1:
             raise ParseError(
@@ -440,6 +442,144 @@ class Parser:
         name = denominator.text[1:-1] if order > 1 else denominator.text[1:]
         start = denominator.span.start + 1
         return Name(name, span=Span(start, start + len(name)))
+
+
+def _tokens(source: str, limit: int | None) -> list[Token]:
+    """The tokens of `source`; Python written where matcalc's language was expected (np.log(x),
+    x.dot(y)) is refused with the way to write it here."""
+    try:
+        return tokenize(source, limit)
+    except TokenizeError as error:
+        if error.span is not None and source[error.span.start : error.span.end] == ".":
+            raise _python_dot(source, error.span.start) or error from None
+        raise
+
+
+# Python habits: a module prefix, a method call, a keyword argument
+
+# What Python libraries call matcalc's functions, where the name differs
+_PYTHON_NAMES = {
+    "maximum": "max",
+    "minimum": "min",
+    "fmax": "max",
+    "fmin": "min",
+    "absolute": "abs",
+    "fabs": "abs",
+    "trace": "tr",
+    "expit": "sigmoid",
+    "asin": "arcsin",
+    "acos": "arccos",
+    "atan": "arctan",
+    "inner": "dot",
+    "vdot": "dot",
+    "identity": "eye",
+    "mT": "'",
+    "T": "'",
+    "transpose": "'",
+}
+_PYTHON_MODULES = frozenset(
+    ["np", "numpy", "torch", "math", "cmath", "jnp", "jax", "scipy", "sp", "sympy", "tf", "F", "nn", "la", "linalg"]
+)
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_ATOM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.T|')?")
+_DOTTED_BEFORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:\(\))?$")
+
+
+def _python_dot(source: str, dot: int) -> ParseError | None:
+    """A dot that is not an operator of matcalc's: np.log(x) (a module prefix), x.dot(y) (a method), np.pi."""
+    before = _DOTTED_BEFORE.search(source, 0, dot)
+    after = _DOTTED.match(source, dot + 1)
+    if before is None or after is None:
+        return None
+    path = before.group().split(".") + after.group().split(".")
+    start, end = before.start(), after.end()
+    opening = re.compile(r"\s*\(").match(source, end)
+    arguments = _parenthesized(source, opening.end() - 1) if opening else None
+    span = Span(start, end)
+    written = source[start:end]
+    if path[0] in _PYTHON_MODULES:
+        return _module_function(written, path[-1], arguments, span)
+    if arguments is not None:
+        return _method_call(written, before.group().removesuffix("()"), path[-1], arguments, span)
+    return None
+
+
+def _module_function(written: str, name: str, arguments: str | None, span: Span) -> ParseError:
+    """np.log(x) -> log(x); np.pi -> pi; np.transpose(A) -> A'."""
+    message = f"{written} is Python: matcalc's functions and constants have no module prefix"
+    return ParseError(message, span=span, hint=_written_here(_PYTHON_NAMES.get(name, name), arguments))
+
+
+def _method_call(written: str, receiver: str, method: str, arguments: str, span: Span) -> ParseError:
+    """x.dot(y) -> dot(x, y); A.transpose() -> A'; x.sum() -> sum(x)."""
+    ours = _PYTHON_NAMES.get(method, method)
+    if ours not in FUNCTIONS and ours != "'":
+        return ParseError(
+            f"{written}(...) is a Python method call",
+            span=span,
+            hint="write functions as f(x): matcalc's expressions have no methods",
+        )
+    arguments = receiver if ours == "'" else ", ".join(part for part in (receiver, arguments) if part)
+    return ParseError(f"{written}(...) is a Python method call", span=span, hint=_written_here(ours, arguments))
+
+
+def _written_here(function: str, arguments: str | None) -> str | None:
+    """How to write a Python call (or a constant, when `arguments` is None) in matcalc's language."""
+    if arguments is None:
+        return f"write {function}" if function in CONSTANTS else None
+    parts = _top_level_parts(arguments)
+    if any(re.match(r"\s*\w+\s*=(?!=)", part) for part in parts):
+        return f"write {function}(...) with its arguments in order, without keywords such as ord= or axis="
+    if function == "'" and parts:
+        return f"write {_operand(parts[0])}' (or {_operand(parts[0])}^T)"
+    if function in ("dot", "matmul") and len(parts) == 2:
+        product = " @ ".join(_operand(part) for part in parts)
+        return (
+            f"write {product}"
+            if function == "matmul"
+            else f"write dot({arguments}) for vectors, or {product} for a matrix"
+        )
+    if function in FUNCTIONS:
+        return f"write {function}({arguments})"
+    suggestion = _suggest(function, FUNCTIONS)
+    return f"matcalc has no function {function}" + (f"; {suggestion}" if suggestion else "")
+
+
+def _top_level_parts(arguments: str) -> list[str]:
+    """`x, max(a, b)` -> ["x", "max(a, b)"]: the arguments of a call, split at its own commas."""
+    parts, depth, start = [], 0, 0
+    for position, char in enumerate(arguments):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(arguments[start:position].strip())
+            start = position + 1
+    return [*parts, arguments[start:].strip()] if arguments.strip() else []
+
+
+def _parenthesized(source: str, opening: int) -> str:
+    """The text between the parenthesis at `opening` and the one that closes it; `...` if none does."""
+    depth = 0
+    for position in range(opening, len(source)):
+        depth += {"(": 1, ")": -1}.get(source[position], 0)
+        if depth == 0:
+            return source[opening + 1 : position].strip()
+    return "..."  # unclosed
+
+
+def _operand(text: str) -> str:
+    """A name as it is, anything else in parentheses: x, A.T, (A + B)."""
+    return text if _ATOM.fullmatch(text) else f"({text})"
+
+
+def _keyword_argument(function: str, first: str, keyword: Name, equals: Token) -> ParseError:
+    """sum(X, axis=0): a Python keyword argument. sum adds every entry; 1'X sums each column."""
+    hint = "matcalc's functions take their arguments in order, without names"
+    if keyword.id in ("axis", "dim") and function == "sum":
+        first = _operand(first)
+        hint = (
+            f"sum adds every entry: for the sum of each column write vector(1)'{first}, of each row {first} vector(1)"
+        )
+    return ParseError(f"{keyword.id}= is a Python keyword argument", span=keyword.span.cover(equals.span), hint=hint)
 
 
 def _is_denominator(head: Token, token: Token) -> bool:

@@ -60,6 +60,7 @@ _SUPERSCRIPT = re.compile(f"(⁻?)([{_SUPERSCRIPT_DIGITS}]+)")
 _NUMBER = re.compile(r"(?:\d+(?:\.(?![*/^T])\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _LETTER = "A-Za-z\u0391-\u03a9\u03b1-\u03c9"  # ASCII and Greek
 _NAME = re.compile(rf"[{_LETTER}][{_LETTER}0-9]*(?:_[{_LETTER}0-9]+)*")
+_NAME_BEFORE = re.compile(rf"[{_LETTER}][{_LETTER}0-9_]*$")
 _DOT_T = re.compile(rf"\.T(?![{_LETTER}0-9_])")
 
 
@@ -85,6 +86,8 @@ def tokenize(source: str, limit: int | None = MAX_SOURCE_LENGTH) -> list[Token]:
             tokens.extend(superscript)
             pos = superscript[-1].span.end
             continue
+        if source.startswith("**", pos):
+            raise _python_power(source, pos, tokens[-1] if tokens else None)
         token = _read_token(source, pos)
         tokens.append(token)
         pos = token.span.end
@@ -108,6 +111,37 @@ def _read_superscript(source: str, pos: int) -> list[Token]:
         tokens.append(Token(Kind.OP, "-", Span(pos, pos + 1)))
     tokens.append(Token(Kind.NUMBER, digits, Span(match.start(2), span.end)))
     return tokens
+
+
+def _python_power(source: str, pos: int, before: Token | None) -> TokenizeError:
+    """x**2 is Python's power: refused with the ^ that writes it here.
+
+    >>> print(_python_power("(x + 1)**2", 7, Token(Kind.OP, ")", Span(6, 7))).hint)
+    write (x + 1)^2
+    """
+    exponent = re.match(r"\s*(-?[\w.]+)", source[pos + 2 :])
+    return TokenizeError(
+        "** is Python's power: use ^ for powers",
+        span=Span(pos, pos + 2),
+        hint=f"write {_base_text(source, before)}^{exponent.group(1) if exponent else '...'}",
+    )
+
+
+def _base_text(source: str, before: Token | None) -> str:
+    """The operand written before a power: a name, a number or a parenthesized group; else `...`."""
+    if before is None:
+        return "..."
+    if before.kind in (Kind.NAME, Kind.NUMBER):
+        return before.text
+    if before.text != ")":
+        return "..."
+    depth = 0
+    for start in range(before.span.start, -1, -1):
+        depth += {")": 1, "(": -1}.get(source[start], 0)
+        if depth == 0:
+            called = _NAME_BEFORE.search(source, 0, start)  # exp(x)**2: the function's name with its group
+            return source[called.start() if called else start : before.span.end]
+    return "..."
 
 
 def _read_token(source: str, pos: int) -> Token:
