@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
+import io
 import json
 import os
 import re
@@ -40,11 +44,18 @@ _LET_HELP = 'declarations such as "x: vector(n), A: matrix(n, n)" (repeatable; "
 
 
 class MatcalcGroup(click.Group):
-    """One error boundary: a MatcalcError becomes a message on stderr and an exit status."""
+    """One error boundary: a MatcalcError becomes a message on stderr and an exit status; output cut short
+    by its reader (matcalc ... | head) ends quietly."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # the last of the output written here, where a reader that left is caught
+        except BrokenPipeError:
+            _discard_output()
+            ctx.exit(READER_LEFT)
         except MatcalcError as error:
             click.echo(format_error(error), err=True)
             ctx.exit(error.exit_code)
@@ -72,6 +83,16 @@ class MatcalcGroup(click.Group):
                 err=True,
             )
             ctx.exit(ExitStatus.INTERNAL)
+
+
+READER_LEFT = 128 + 13  # the status of a command-line tool that SIGPIPE ended: its reader stopped reading
+
+
+def _discard_output() -> None:
+    """Point standard output at the null device, so that the interpreter's last flush of what is left in
+    its buffer does not fail again and print a complaint."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # no file descriptor: in memory
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @click.group(cls=MatcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -228,6 +249,7 @@ def decode_text(data: bytes, name: str) -> str:
 
 @cli.command(
     "parse",
+    short_help="Print an expression's canonical form, its shape and assumed shapes.",
     cls=ExpressionCommand,
     epilog="""\b
 Example:
@@ -265,13 +287,15 @@ def parse_command(expression: str, let: tuple[str, ...], fmt: str) -> None:
 
 @cli.command(
     "diff",
+    short_help="Differentiate an expression by one or more variables, self-checked.",
     cls=ExpressionCommand,
     epilog="""\b
 Examples:
   matcalc diff "x'Ax" --wrt x
   matcalc diff "sigmoid(w'x)" --wrt w --layout denominator --format latex --latex-derivative nabla --latex-matrices bold
   matcalc diff "-y' log(softmax(W2 tanh(W1 x + b1)))" --wrt W1,b1,W2 --format torch
-  echo "||y - Xw||^2" | matcalc diff - --wrt w --layout denominator""",
+  echo "||y - Xw||^2" | matcalc diff - --wrt w --layout denominator
+  matcalc diff "x'Ax" --wrt x --at "x=[1, 2], A=[[1, 2], [3, 4]]\"""",
 )
 @click.argument("expression")
 @click.option(
@@ -359,7 +383,13 @@ Examples:
     help="skip the self-check of the result against finite differences (faster start-up)",
 )
 @click.option("--verify", is_flag=True, help="check the result harder: more random points, the largest error printed")
-@click.option("--at", "at", metavar="VALUES", help='evaluate the derivative at a point: "x=1, A=[[1, 2], [3, 4]]"')
+@click.option(
+    "--at",
+    "at",
+    metavar="VALUES",
+    help="evaluate the derivative at a point: a value for each variable, a vector's as a list and a matrix's "
+    'as a list of rows, as in --at "x=[1, 2], A=[[1, 2], [3, 4]]" for x\'Ax',
+)
 def diff_command(
     expression: str,
     wrt: list[str],
@@ -413,12 +443,10 @@ def diff_command(
                 )
             )
     elif fmt == "table":
-        from rich.console import Console
-
         from .render.table import diff_table
 
         for result in results:
-            Console(soft_wrap=False).print(diff_table(result.summary()))
+            _console().print(diff_table(result.summary()))
     else:
         lines: list[str] = []
         for number, (result, value) in enumerate(zip(results, values)):
@@ -439,6 +467,7 @@ def _format_value(value) -> str:
 
 @cli.command(
     "solve",
+    short_help="Solve ∇f = 0 for a variable, where it has a closed form.",
     cls=ExpressionCommand,
     epilog="""\b
 Example:
@@ -471,17 +500,16 @@ def solve_command(expression: str, wrt: str, let: tuple[str, ...], fmt: str) -> 
     elif fmt == "numpy":
         click.echo(result.numpy)
     elif fmt == "table":
-        from rich.console import Console
-
         from .render.table import diff_table
 
-        Console(soft_wrap=False).print(diff_table(result.summary()))
+        _console().print(diff_table(result.summary()))
     else:
         _print_text(result.report())
 
 
 @cli.command(
     "plot",
+    short_help="Draw a function with its tangent line or its gradient field.",
     cls=ExpressionCommand,
     epilog="""\b
 Example:
@@ -504,20 +532,45 @@ def plot_command(expression: str, wrt: str, at: str, output: str, let: tuple[str
 
 def _print_text(lines: list[str]) -> None:
     """Unicode text; the first line in bold on a terminal, plain through a pipe or with NO_COLOR."""
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(soft_wrap=True, highlight=False)
-    if os.environ.get("NO_COLOR") or not console.is_terminal:
+    console = _console(soft_wrap=True, highlight=False) if _may_style() else None
+    if console is None or not console.is_terminal:
         for line in lines:
             click.echo(line)
         return
+    from rich.text import Text
+
     for number, line in enumerate(lines):
         console.print(Text(line, style="bold" if number == 0 else ""))
 
 
+def _may_style() -> bool:
+    """Whether standard output may take styles: not with NO_COLOR; else where Rich might find a terminal
+    (or FORCE_COLOR or TTY_COMPATIBLE say there is one). Rich, slow to import, is asked only then."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty() or "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ
+
+
+def _console(soft_wrap: bool = False, **options):
+    """A Rich console on standard output whose reader leaving (matcalc ... | head) ends the command as
+    any other write's does, at the one error boundary, rather than with Rich's exit status 1."""
+    return _quiet_console_class()(soft_wrap=soft_wrap, **options)
+
+
+@functools.cache
+def _quiet_console_class():
+    from rich.console import Console
+
+    class QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return QuietConsole
+
+
 @cli.command(
     "check",
+    short_help="Check files of identities, numerically and symbolically.",
     epilog="""\b
 Example:
   matcalc check examples/matrix-cookbook.txt
@@ -571,11 +624,9 @@ def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
 
         click.echo(json.dumps(report_json(results), ensure_ascii=False))
     else:
-        from rich.console import Console
-
         from .render.table import check_summary, check_table
 
-        console = Console(soft_wrap=False)
+        console = _console()
         console.print(check_table(results, show_file=len(sources) > 1))
         console.print(check_summary(results))
     raise SystemExit(_check_status(results))
@@ -605,6 +656,7 @@ def _progress_bar(sources):
 
 @cli.command(
     "shapes",
+    short_help="Print the shape of ∂y/∂x for each kind of y and x in a layout.",
     epilog="""\b
 Example:
   matcalc shapes --layout denominator""",
@@ -612,11 +664,9 @@ Example:
 @click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout, help=_LAYOUT_HELP)
 def shapes_command(layout: str) -> None:
     """Print the shape of ∂y/∂x for each kind of y and x in a layout (SPEC §3)."""
-    from rich.console import Console
-
     from .render.table import shape_table
 
-    Console(soft_wrap=False).print(shape_table(Layout(layout)))
+    _console().print(shape_table(Layout(layout)))
 
 
 def shape_text(shape) -> str:
