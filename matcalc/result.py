@@ -77,15 +77,20 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     index form of the one before (the product rule over its factors)."""
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     build = Builder(symmetric, env.unit_sums)
+    # The derivative is unconstrained: until the last order, the variable is differentiated as a general
+    # matrix (Sᵀ is not S, S_ij S_kl not S_ji S_lk); its symmetry simplifies only the result, which is
+    # evaluated where it holds. Other symmetric matrices are constants, whose symmetry always holds.
+    constant_symmetric = symmetric - {wrt.name}
+    general = build if constant_symmetric == symmetric else Builder(constant_symmetric, env.unit_sums)
     indices = Indices()
-    differ = Differentiator(wrt, build, indices)
+    differ = Differentiator(wrt, general, indices)
     out_row, out_col = indices.fresh(expr.shape.rows), indices.fresh(expr.shape.cols)
     out_axes = tuple(i for i in (out_row, out_col) if i is not None)
     terms = differ.derive(expr, out_row, out_col)
     groups = [tuple(i for i in differ.wrt_axes if i is not None)]
     for _ in range(order - 1):
         _bound(terms, expr)
-        terms = simplify_terms(terms, out_axes + tuple(i for g in groups for i in g), indices, symmetric)
+        terms = simplify_terms(terms, out_axes + tuple(i for g in groups for i in g), indices, constant_symmetric)
         differ = differ.again()
         terms = differ.derive_terms(terms)
         groups.append(tuple(i for i in differ.wrt_axes if i is not None))
