@@ -21,15 +21,16 @@ missing transpose cannot pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import nodes as n
-from .decls import Env
+from .decls import Decl, Env
 from .errors import ExitStatus, MatcalcError, UnsupportedError
 from .numeric import Point, evaluate_numeric, evaluate_shown, sample_point
-from .result import TOLERANCE, Derivative
+from .result import TOLERANCE, Derivative, differentiate
 
 STEP = 1e-5  # and half of it, for Richardson extrapolation
 RELIABLE = 10 * TOLERANCE  # differences at the two steps further apart than this cannot judge the result
@@ -37,6 +38,7 @@ POINT_SCALES = (1, 1 / 4, 1 / 16, 1 / 64, 1 / 256)  # a point where differences 
 UNDERFLOW = 1e-250  # values this small have lost their digits
 JITTER = 1e-9  # relative move of a point that tells rounding noise from a wrong result
 JITTERS = 3
+ODD_STEP = (5**0.5 - 1) / 2  # a third step, STEP times this, in no simple ratio to STEP and STEP / 2
 MAX_CONDITION = 1e8  # a matrix the result inverts must be at least this well conditioned at a sample point
 TRIES_PER_POINT = 4  # points at which the result cannot be evaluated (a singular inverse) are redrawn
 
@@ -74,6 +76,7 @@ class CheckReport:
 def self_check(results: list[Derivative], env: Env, seed: int = 0, points: int = 3) -> CheckReport:
     """Check results[-1], the derivative of order K; results holds orders 1..K of the same function."""
     result = results[-1]
+    results = _unconstrained(results[:-1], env) + [result]
     rng = np.random.default_rng(seed)
     errors: list[float] = []
     for _ in range(points * TRIES_PER_POINT):
@@ -90,6 +93,18 @@ def self_check(results: list[Derivative], env: Env, seed: int = 0, points: int =
     if not errors:
         return CheckReport(0, 0.0, reason=_why_unevaluable(result))
     return CheckReport(len(errors), max(errors))
+
+
+def _unconstrained(lower: list[Derivative], env: Env) -> list[Derivative]:
+    """The lower orders as formulas that hold off the symmetric matrices too. A symmetric variable's shown
+    derivative is simplified by its symmetry (d/dS logdet(S) is S⁻¹, not S⁻ᵀ), so it equals the unconstrained
+    derivative only at symmetric points; its difference along a direction that is not symmetric is not the
+    next derivative. The same orders by the variable declared a general square matrix are exact everywhere."""
+    if not lower or not env.is_symmetric(lower[0].wrt.name):
+        return lower
+    wrt = lower[0].wrt
+    general = Env({**env.decls, wrt.name: Decl("matrix", env.decls[wrt.name].shape)})
+    return [differentiate(d.expr, wrt, general, d.layout, d.order) for d in lower]
 
 
 def _error_at(results: list[Derivative], point: Point, rng: np.random.Generator) -> float | None:
@@ -154,7 +169,11 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
             raise _Unreliable
         scale = max(judged, abs(shown))
         error = abs(shown - expected) / scale if scale > 0 else 0.0  # 0 = 0 exactly
-        if error > TOLERANCE and _jitters(result, point, weight, directions, shown, abs(shown - expected), rng):
+        discrepancy = abs(shown - expected)
+        if error > TOLERANCE and (
+            _jitters(result, point, weight, directions, shown, discrepancy, rng)
+            or _scattered(difference, coarse, expected, discrepancy)
+        ):
             raise _Unreliable
         worst = max(worst, error)
     return worst
@@ -186,6 +205,23 @@ def _jitters(
         if not np.isfinite(again) or abs(again - shown) >= 0.1 * discrepancy:
             return True
     return False
+
+
+def _scattered(
+    difference: Callable[[float], tuple[float, float]], coarse: float, expected: float, discrepancy: float
+) -> bool:
+    """Whether a difference at a third step, in no simple ratio to the first two, strays from their
+    extrapolation by as much as the discrepancy. Rounding inside the lower order's formula (1 - tanh(u)²
+    at a large u, where tanh(u) is a whole number of ulps from ±1) makes each difference a count of
+    those ulps over the step: steps in the ratio 2 often count them in the ratio 2 too, and agree with
+    each other while both are off; a third step counts them differently."""
+    with np.errstate(all="ignore"):
+        try:
+            third, _ = difference(STEP * ODD_STEP)
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError):
+            return True
+    predicted = expected + (coarse - expected) * ODD_STEP**2  # the error of a step h is c h²
+    return not np.isfinite(third) or abs(third - predicted) >= 0.1 * discrepancy
 
 
 def _difference(
