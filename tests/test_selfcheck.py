@@ -1,11 +1,16 @@
 """SPEC §3's self-check: every shown derivative has been compared with finite differences first."""
 
 import json
+from fractions import Fraction
 
-from matcalc import diff
-from matcalc.cli import cli
+import numpy as np
+import pytest
+import sympy as sp
+
+from matcalc import diff, rules
 from matcalc.build import number
-from matcalc import rules
+from matcalc.cli import cli
+from matcalc.selfcheck import SelfCheckError
 
 
 def break_the_exp_rule(monkeypatch):
@@ -93,3 +98,42 @@ def test_a_malformed_shown_form_is_refused_not_left_unchecked(runner, monkeypatc
     result = runner.invoke(cli, ["diff", "W x", "--wrt", "x", "--let", "W: matrix(m, n), x: vector(n)"])
     assert result.exit_code == 4, result.output
     assert "internal error" in result.stderr
+
+
+def test_rounding_inside_the_lower_formula_is_not_a_wrong_result():
+    """At the check's second point dot(p .* p, p) is -12.8, where 1 - tanh² is 3e-11 and tanh a whole number of
+    ulps from -1: differences of the first derivative count those ulps, and at steps h and h/2 counted them in
+    the ratio 2, agreeing with each other while both were 0.5% off (exit 4 for a right answer). The Hessian,
+    by hand: (1 - t²)(6 diag(p) - 18 t (p ⊙ p)(p ⊙ p)ᵀ) with t = tanh(Σ p³)."""
+    result = diff("tanh(dot(p .* p, p))", "p", order=2)
+    assert result.check.holds and result.check.points == 3
+    p = np.array([0.3, -0.7, 0.9])
+    t = np.tanh(np.sum(p**3))
+    by_hand = (1 - t**2) * (6 * np.diag(p) - 18 * t * np.outer(p * p, p * p))
+    assert np.allclose(eval(result.numpy, {"np": np}, {"p": p}), by_hand, rtol=1e-12)
+
+
+def test_a_slightly_wrong_slope_is_still_refused_where_it_saturates(monkeypatch):
+    """The third step excuses rounding, not a wrong result: tanh's slope off by 0.1% is refused."""
+    original = rules.elementwise_slope
+
+    def wrong(build, node):
+        slope = original(build, node)
+        return build.scale(number(Fraction(1001, 1000)), slope) if node.function == "tanh" else slope
+
+    monkeypatch.setattr(rules, "elementwise_slope", wrong)
+    with pytest.raises(SelfCheckError):
+        diff("tanh(dot(p .* p, p))", "p", order=2)
+
+
+def test_a_product_of_powers_of_one_sum_is_over_the_sum_of_their_powers():
+    """The self-check's one right refusal of a fuzz run, the 5th derivative of (((r'r)^2+1)^-1)^(1/3): the
+    simplifier wrote -3(a + 1)⁻⁴(a + 1)⁻¹ - (a + 1)⁻²(a + 1)⁻³ over (a + 1)⁴, the largest power of one
+    factor, instead of (a + 1)⁵, the power of the product."""
+    assert diff("(a+1)^-3 (a+1)^-1", "a").text == "-4 / (a + 1)^5"  # d(a + 1)⁻⁴ = -4(a + 1)⁻⁵
+    assert diff("((a+1)^-1)^2", "a", order=3).text == "-24 / (a + 1)^5"  # -2·-3·-4
+    a = sp.Symbol("a")
+    for order in (3, 5):
+        result = diff("((a^2+1)^-1)^(1/3)", "a", order=order)
+        want = float(sp.diff(((a**2 + 1) ** -1) ** sp.Rational(1, 3), a, order).subs(a, 0.7))
+        assert np.isclose(eval(result.numpy, {"np": np}, {"a": 0.7}), want, rtol=1e-10)
