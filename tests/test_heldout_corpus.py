@@ -12,7 +12,7 @@ against the form. There is deliberately no floor on the exact-form count here: i
 not a target. Measured when this corpus was written (`scripts/corpus_report.py
 examples/heldout-corpus.txt`), 118 entries: 79 (66.9%) print exactly the textbook form, 1 over 1.5x its
 length, 0 errors; every matcalc result agrees numerically with its textbook form (against 91.8% exact on
-the development corpus). After the general rules its misses prompted (README, "The textbook corpus"):
+the development corpus). After the general rules its misses prompted (docs/architecture.md, "The textbook corpora"):
 90 (76.3%), none over 1.5x.
 """
 
