@@ -471,6 +471,8 @@ class _Translator:
         return lexeme is not None and lexeme.text in texts
 
     def emit(self, text: str, span: Span, exact: bool = False, glued: bool = False) -> None:
+        if not text:  # \mathrm{} prints nothing, and reads as nothing
+            return
         piece = _Piece(text, span, exact)
         piece.glued = glued or self.glue_next  # type: ignore[attr-defined]
         self.glue_next = False
@@ -924,6 +926,8 @@ class _Translator:
             return
         text, _ = self.captured_text(first, stop)
         name = text.replace(" ", "")
+        if not name:
+            raise ParseError(f"an empty {lexeme.text}{{}}: it makes a name of what is inside the braces", span=span)
         if not _PLAIN_NAME.fullmatch(name):
             raise UnsupportedError(f"{lexeme.text}{{...}} makes a name, not {self.raw(first, stop)}", span=span)
         self.emit(name, span)
