@@ -32,6 +32,7 @@ The derivation is data (`Step`); render/steps.py writes it as text, LaTeX or JSO
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, fields, replace
 
 from . import nodes as n
@@ -110,9 +111,9 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
     used = {sub.name for sub in n.walk(expr) if isinstance(sub, n.Var)}
     output = next(name for name in ("y", "f", "g", "F", "L") if name not in used)
     derivation = Derivation(expr, wrt, layout, output)
-    names = iter(
+    names = (  # as many as the derivation needs: a long sum has an intermediate per term
         name
-        for name in ("u", "v", "z", "q", "r", "s", *(f"u{k}" for k in range(1, 100)))
+        for name in itertools.chain(("u", "v", "z", "q", "r", "s"), (f"u{k}" for k in itertools.count(1)))
         if name not in used | {output}
     )
     definitions: list[tuple[str, n.Node]] = []
