@@ -25,7 +25,7 @@ from itertools import pairwise
 
 from . import nodes as n
 from .decls import Decl, Env
-from .errors import ShapeError, Span, UnknownSymbolError, UnsupportedError
+from .errors import InputError, ShapeError, Span, UnknownSymbolError, UnsupportedError
 from .layout import Layout, derivative_shape
 from .shapes import SCALAR, Dim, Dims, DimVar, Shape
 from .syntax import (
@@ -364,6 +364,7 @@ class Checker:
         return n.Hadamard(left, right, span=node.span, shape=shape)
 
     def _divide(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        _refuse_zero_divisor(node, right)
         if not right.shape.is_scalar:
             raise ShapeError(
                 "'/' divides by a scalar only",
@@ -373,6 +374,7 @@ class Checker:
         return n.Divide(left, right, span=node.span, shape=left.shape)
 
     def _elementwise_divide(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        _refuse_zero_divisor(node, right)
         shape = self._elementwise_shape(node, left, right, "an elementwise division", suggest="./")
         return n.Divide(left, right, span=node.span, shape=shape)
 
@@ -839,3 +841,8 @@ _CALL_RULES = {
     "matrix": Checker._fill,
     **{name: Checker._elementwise_function for name in n.ELEMENTWISE_FUNCTIONS},
 }
+
+
+def _refuse_zero_divisor(node: BinOp, divisor: n.Node) -> None:
+    if isinstance(divisor, n.Number) and divisor.value == 0:
+        raise InputError("division by zero", span=node.right.span)

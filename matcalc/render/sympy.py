@@ -45,6 +45,8 @@ from sympy.core.function import AppliedUndef, UndefinedFunction
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.str import StrPrinter
 
+from ..errors import InputError
+
 if TYPE_CHECKING:  # _Printing is mixed into SymPy's code printers: it calls their self._print and super()._print_X
     from sympy.printing.codeprinter import CodePrinter as _CodePrinter
 else:
@@ -289,6 +291,8 @@ BACKENDS = {
 
 def code_text(backend: str, value: sp.Basic) -> str:
     """One SymPy object as code for a backend."""
+    if value.has(sp.zoo, sp.nan):  # SymPy's value of a / (1 - 1): no backend has a constant for it
+        raise InputError("the expression divides by zero wherever it is evaluated, so there is no code to compute it")
     return BACKENDS[backend].printer({"fully_qualified_modules": True, "strict": True}).doprint(value)
 
 
