@@ -554,7 +554,25 @@ def _may_style() -> bool:
 def _console(soft_wrap: bool = False, **options):
     """A Rich console on standard output whose reader leaving (matcalc ... | head) ends the command as
     any other write's does, at the one error boundary, rather than with Rich's exit status 1."""
-    return _quiet_console_class()(soft_wrap=soft_wrap, **options)
+    return _quiet_console_class()(soft_wrap=soft_wrap, file=_EchoedStdout(), **options)
+
+
+class _EchoedStdout:
+    """Standard output as click.echo writes it, for Rich: what the stream cannot encode (é or ᵀ where it
+    is ASCII only, a byte of the input that was not UTF-8) is written as the rest of the output is, not
+    an internal error."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        click.echo(text, nl=False, color=True)  # Rich has decided whether to style it
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
 
 
 @functools.cache
