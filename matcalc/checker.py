@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from functools import cache
@@ -409,7 +410,7 @@ class Checker:
             raise ShapeError("this power of numbers is too large to work with", span=node.span)
 
     def _elementwise_shape(
-        self, node: BinOp, left: n.Node, right: n.Node, what: str, suggest: str | None = None
+        self, node: BinOp | Call, left: n.Node, right: n.Node, what: str, suggest: str | None = None
     ) -> Shape:
         """Same shapes, or one side a scalar that is expanded to the other's shape."""
         if left.shape.is_scalar:
@@ -573,7 +574,7 @@ class Checker:
             )
 
     def _mismatch(
-        self, message: str, node: Syntax, left: n.Node, right: n.Node, suggest: str | None = None
+        self, message: str, node: BinOp | Call, left: n.Node, right: n.Node, suggest: str | None = None
     ) -> ShapeError:
         parts = node.args if isinstance(node, Call) else (node.left, node.right)
         left_text, right_text = self._text(parts[0]), self._text(parts[1])
@@ -678,7 +679,8 @@ class Checker:
 
         def visit(current: n.Node) -> n.Node:
             changes: dict[str, object] = {}
-            for name in _child_fields(type(current)):
+            node_class: type = type(current)  # hashable, as every class is (mypy takes Node's __hash__ for it)
+            for name in _child_fields(node_class):
                 child = getattr(current, name)
                 if isinstance(child, n.Node):
                     new = visit(child)
@@ -820,7 +822,7 @@ _BINARY_RULES = {
     ".^": Checker._elementwise_power,
 }
 
-_CALL_RULES = {
+_CALL_RULES: dict[str, Callable[..., n.Node]] = {
     "sum": Checker._sum_or_mean,
     "mean": Checker._sum_or_mean,
     "tr": Checker._square_function,

@@ -44,14 +44,14 @@ def solve(expr: n.Node, wrt: n.Var, env: Env) -> Solution:
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     build = Builder(symmetric)
     hessian = differentiate(expr, wrt, env, Layout.DENOMINATOR, order=2)
-    if any(_contains(f.node, wrt.name) for term in hessian.terms for f in term.factors if not f.is_delta):
+    if any(_contains(f.node, wrt.name) for term in hessian.terms for f in term.factors if f.node is not None):
         raise NoClosedForm(
             f"no closed form found: the gradient is not affine in {wrt.name} (its derivative, "
             f"the Hessian, still depends on {wrt.name}), so ∇f = 0 is not a linear equation",
             span=expr.span,
         )
     gradient = differentiate(expr, wrt, env, Layout.DENOMINATOR)
-    if hessian.matrix is None or gradient.matrix is None:
+    if hessian.matrix is None or gradient.inline_matrix is None:  # None exactly where gradient.matrix is
         raise UnsupportedError("matcalc found no matrix form for the gradient or the Hessian", span=expr.span)
     curvature = _common_factor(hessian.matrix, build)
     offset = _expanded(_at_zero(gradient.inline_matrix, wrt.name, build), wrt.shape, build)
@@ -130,8 +130,8 @@ def _contains(node: n.Node, name: str) -> bool:
 
 def _inverse(node: n.Node, build: Builder) -> n.Node:
     """H^-1, with a numeric factor taken out: (2 M)^-1 = 1/2 M^-1, and 1/h for a scalar."""
-    if isinstance(node, n.ScalarMul) and number_value(node.left) is not None:
-        return build.scale(number(1 / number_value(node.left)), _inverse(node.right, build))
+    if isinstance(node, n.ScalarMul) and (factor := number_value(node.left)) is not None:
+        return build.scale(number(1 / factor), _inverse(node.right, build))
     if node.shape.is_scalar:
         return build.divide(number(1), node)
     return build.inverse(node)
@@ -183,10 +183,10 @@ def _common_factor(node: n.Node, build: Builder) -> n.Node:
     common = Fraction(numerator, denominator)
     if common in (0, 1):
         return node
-    total = None
-    for c, core in terms:
-        part = build.scale(number(c / common), core)
-        total = part if total is None else build.add(total, part)
+    (first_coefficient, first_core), *rest = terms
+    total = build.scale(number(first_coefficient / common), first_core)
+    for c, core in rest:
+        total = build.add(total, build.scale(number(c / common), core))
     return build.scale(number(common), total)
 
 
@@ -195,6 +195,6 @@ def _terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
         return _terms(node.left) + _terms(node.right)
     if isinstance(node, n.Neg):
         return [(-c, core) for c, core in _terms(node.operand)]
-    if isinstance(node, n.ScalarMul) and number_value(node.left) is not None:
-        return [(number_value(node.left) * c, core) for c, core in _terms(node.right)]
+    if isinstance(node, n.ScalarMul) and (factor := number_value(node.left)) is not None:
+        return [(factor * c, core) for c, core in _terms(node.right)]
     return [(Fraction(1), node)]

@@ -84,8 +84,8 @@ def parse_declarations(source: str) -> Env:
         if not reader.at_end():
             reader.expect_op(",", ";")
     env = Env(decls)
-    for name in env.dimension_names & decls.keys():
-        raise DeclarationError(f"{name} is declared as a variable and used as a dimension", span=_find(source, name))
+    for both in env.dimension_names & decls.keys():
+        raise DeclarationError(f"{both} is declared as a variable and used as a dimension", span=_find(source, both))
     return env
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
 from .errors import NO_SPAN, Span
 from .shapes import SCALAR, Shape
@@ -28,12 +29,13 @@ class Node:
         return type(self).__name__.lower()
 
     def children(self) -> Iterator[Node]:
-        for name in _field_names(type(self)):
+        node_class: type = type(self)  # hashable, as every class is (mypy takes Node's own __hash__ for it)
+        for name in _field_names(node_class):
             value = getattr(self, name)
             if isinstance(value, Node):
                 yield value
 
-    def map_children(self, fn: Callable[[Node], Node], **changes: object) -> Node:
+    def map_children(self, fn: Callable[[Node], Node], **changes: Any) -> Node:
         """A copy with every child replaced by fn(child), plus other field changes."""
         for f in fields(self):
             value = getattr(self, f.name)
@@ -324,11 +326,11 @@ def variables(node: Node) -> dict[str, Shape]:
     return found
 
 
-def _cache_hash(cls: type) -> None:
+def _cache_hash(cls: type[Node]) -> None:
     """Trees are immutable and hashed often (memo tables, CSE): compute each hash once."""
     generated = cls.__hash__
 
-    def __hash__(self: Node) -> int:
+    def __hash__(self: object) -> int:
         cached = self.__dict__.get("_hash")
         if cached is None:
             cached = generated(self)
@@ -338,7 +340,7 @@ def _cache_hash(cls: type) -> None:
     cls.__hash__ = __hash__  # type: ignore[method-assign]
 
 
-def _all_subclasses(cls: type) -> list[type]:
+def _all_subclasses(cls: type[Node]) -> list[type[Node]]:
     return [sub for direct in cls.__subclasses__() for sub in (direct, *_all_subclasses(direct))]
 
 

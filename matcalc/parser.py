@@ -625,7 +625,7 @@ def _build_sum(terms: list[tuple[Token | None, Syntax]]) -> Syntax:
     return BinOp("+", left, right, span=left.span.cover(right.span))
 
 
-def _call_of_unknown(token: Token) -> ParseError:
+def _call_of_unknown(token: Token) -> UnknownSymbolError:
     """f(x) with f neither a function nor declared: refused, never read as a product."""
     name = token.text
     if _SIMPLE_NAME.fullmatch(name) and "_" not in name:
@@ -758,8 +758,8 @@ def _fewest_pieces(text: str, is_piece, longest: int) -> list[str] | None:
     best[len(text)] = 0
     for start in range(len(text) - 1, -1, -1):
         for end in range(min(len(text), start + longest), start, -1):
-            rest = best[end]
-            if rest is None or (best[start] is not None and rest + 1 >= best[start]):
+            rest, fewest = best[end], best[start]
+            if rest is None or (fewest is not None and rest + 1 >= fewest):
                 continue
             if is_piece(text[start:end]):
                 best[start], cut[start] = rest + 1, end

@@ -119,7 +119,7 @@ class Dims:
         if not isinstance(dim, DimVar):
             return dim
         parent = self._parent
-        root = dim
+        root: Dim = dim
         while isinstance(root, DimVar):
             up = parent[root]
             if up is root or up == root:
