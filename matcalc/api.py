@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from . import nodes
 from .assign import parse_assignments
@@ -649,6 +649,42 @@ def variable_names(wrt: str | Iterable[str]) -> list[str]:
     if repeated:
         raise InputError(f"the variable {repeated[0]} is given twice")
     return names
+
+
+@overload
+def diff(
+    source: str,
+    wrt: str,
+    let: Declarations = None,
+    layout: Layout | str = Layout.NUMERATOR,
+    order: int = 1,
+    check: bool = True,
+    steps: bool = False,
+) -> DiffResult | DiffResults: ...  # a comma list ("W1,b1") gives DiffResults
+
+
+@overload
+def diff(
+    source: str,
+    wrt: list[str] | tuple[str, ...],
+    let: Declarations = None,
+    layout: Layout | str = Layout.NUMERATOR,
+    order: int = 1,
+    check: bool = True,
+    steps: bool = False,
+) -> DiffResults: ...
+
+
+@overload
+def diff(
+    source: str,
+    wrt: Iterable[str],
+    let: Declarations = None,
+    layout: Layout | str = Layout.NUMERATOR,
+    order: int = 1,
+    check: bool = True,
+    steps: bool = False,
+) -> DiffResult | DiffResults: ...  # DiffResults, but a str is an Iterable[str] too
 
 
 def diff(
