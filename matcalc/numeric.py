@@ -390,9 +390,10 @@ def evaluate_terms(result: Derivative, point: Point) -> np.ndarray:
     return total
 
 
-def evaluate_shown(result: Derivative, point: Point) -> np.ndarray:
+def evaluate_shown(result: Derivative, point: Point, evaluator: Evaluator | None = None) -> np.ndarray:
     """The shown form (matrix notation, or index notation with its pieces) evaluated, where-names included."""
-    evaluator = Evaluator(point.values, point.sizes)  # one for all: each where-name adds a value
+    if evaluator is None:
+        evaluator = Evaluator(point.values, point.sizes)  # one for all: each where-name adds a value
     for name, node in result.where:
         evaluator.values[name] = evaluator(node)
     if result.matrix is not None:

@@ -21,7 +21,6 @@ missing transpose cannot pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 from . import nodes as n
 from .decls import Decl, Env
 from .errors import ExitStatus, MatcalcError, UnsupportedError
+from .evaluate import Evaluator
 from .numeric import Point, evaluate_numeric, evaluate_shown, sample_point
 from .result import TOLERANCE, Derivative, differentiate
 
@@ -38,7 +38,8 @@ POINT_SCALES = (1, 1 / 4, 1 / 16, 1 / 64, 1 / 256)  # a point where differences 
 UNDERFLOW = 1e-250  # values this small have lost their digits
 JITTER = 1e-9  # relative move of a point that tells rounding noise from a wrong result
 JITTERS = 3
-ODD_STEP = (5**0.5 - 1) / 2  # a third step, STEP times this, in no simple ratio to STEP and STEP / 2
+ROUNDING = 4 * float(np.finfo(float).eps)  # a few units of rounding: how far each value may be off
+ROUNDINGS = 3
 MAX_CONDITION = 1e8  # a matrix the result inverts must be at least this well conditioned at a sample point
 TRIES_PER_POINT = 4  # points at which the result cannot be evaluated (a singular inverse) are redrawn
 
@@ -172,7 +173,7 @@ def _compare(results: list[Derivative], point: Point, rng: np.random.Generator) 
         discrepancy = abs(shown - expected)
         if error > TOLERANCE and (
             _jitters(result, point, weight, directions, shown, discrepancy, rng)
-            or _scattered(difference, coarse, expected, discrepancy)
+            or _rounded(result, lower, point, weight, directions, shown, discrepancy, rng)
         ):
             raise _Unreliable
         worst = max(worst, error)
@@ -207,21 +208,55 @@ def _jitters(
     return False
 
 
-def _scattered(
-    difference: Callable[[float], tuple[float, float]], coarse: float, expected: float, discrepancy: float
+def _rounded(
+    result: Derivative,
+    lower: Derivative | None,
+    point: Point,
+    weight: np.ndarray,
+    directions: list[np.ndarray],
+    shown: float,
+    discrepancy: float,
+    rng: np.random.Generator,
 ) -> bool:
-    """Whether a difference at a third step, in no simple ratio to the first two, strays from their
-    extrapolation by as much as the discrepancy. Rounding inside the lower order's formula (1 - tanh(u)²
-    at a large u, where tanh(u) is a whole number of ulps from ±1) makes each difference a count of
-    those ulps over the step: steps in the ratio 2 often count them in the ratio 2 too, and agree with
-    each other while both are off; a third step counts them differently."""
+    """Whether rounding inside the formulas can make the discrepancy: each evaluated a few times with
+    every value moved by a few units of rounding at random (Monte Carlo arithmetic), the shown value
+    moving by as much, or the difference of the lower order's contraction (its moves over the step).
+    1 - tanh(u)² at a large u is all rounding: tanh(u) is a whole number of ulps from ±1, which the
+    magnitude of the contraction's terms cannot see, and a step can leave it where it is."""
+    k = len(lower.wrt_groups) if lower is not None else 0
+
+    def reference(evaluator: Evaluator) -> float:
+        if lower is None:
+            return float(np.sum(weight * evaluator(result.expr)))
+        return _contract(lower, evaluate_shown(lower, point, evaluator), weight, directions[:k], point)
+
+    def contraction(evaluator: Evaluator) -> float:
+        return _contract(result, evaluate_shown(result, point, evaluator), weight, directions, point)
+
     with np.errstate(all="ignore"):
         try:
-            third, _ = difference(STEP * ODD_STEP)
+            exact = reference(Evaluator(point.values, point.sizes))
+            for _ in range(ROUNDINGS):
+                moved_reference = reference(_Rounding(point, rng))
+                moved_shown = contraction(_Rounding(point, rng))
+                noise = abs(moved_reference - exact) / STEP + abs(moved_shown - shown)
+                if not np.isfinite(noise) or noise >= 0.1 * discrepancy:
+                    return True
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, OverflowError):
             return True
-    predicted = expected + (coarse - expected) * ODD_STEP**2  # the error of a step h is c h²
-    return not np.isfinite(third) or abs(third - predicted) >= 0.1 * discrepancy
+    return False
+
+
+class _Rounding(Evaluator):
+    """An evaluation in which every value is off by up to ROUNDING relative, at random."""
+
+    def __init__(self, point: Point, rng: np.random.Generator):
+        super().__init__(point.values, point.sizes)
+        self.rng = rng
+
+    def __call__(self, node: n.Node) -> np.ndarray:
+        value = super().__call__(node)
+        return value * (1 + ROUNDING * self.rng.uniform(-1, 1, np.shape(value)))
 
 
 def _difference(
