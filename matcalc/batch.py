@@ -8,37 +8,64 @@
 
 `let` and `layout` lines hold until changed. Each identity is checked
 numerically at random points (derivatives by finite differences of the
-function itself, so the check never trusts the differentiator), and then
+function itself, so the check never trusts the differentiator), and it is
 proved symbolically where matcalc can: both sides, with matcalc's derivatives
 in place of `d/dV`, reduce to the same simplified expression. A bad line gives
 an `error` result and the run goes on.
+
+A verdict never rests on luck. A line's points come from the seed and its own
+text; they keep a margin from the edges of the functions' domains; every
+finite difference carries an estimate of its own error. `FALSE` needs the
+sides to differ beyond that estimate at several points; where the points
+cannot decide, the line is `undecided` and says why. A proof is exact, so
+`proved` stands whatever the points say.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from . import nodes as n
 from .checker import check_all
 from .decls import Env, parse_declarations
-from .errors import DeclarationError, MatcalcError, OutOfTime, Span, UnsupportedError, time_limit
-from .layout import Layout
+from .errors import (
+    DeclarationError,
+    ExitStatus,
+    MatcalcError,
+    OutOfTime,
+    ShapeError,
+    Span,
+    UnknownSymbolError,
+    UnsupportedError,
+    time_limit,
+)
+from .layout import Layout, derivative_shape
 from .parser import parse_equation
-from .result import TOLERANCE
+from .shapes import SCALAR, Shape
+from .syntax import Deriv, Syntax
 
-PROVED, HOLDS, FALSE, ERROR = "proved", "holds (numerically)", "FALSE", "error"
-POINTS = 3
+if TYPE_CHECKING:
+    from .numeric import Reading, Sampler
+
+PROVED, HOLDS, FALSE, UNDECIDED, ERROR = "proved", "holds (numerically)", "FALSE", "undecided", "error"
+STATUSES = (PROVED, HOLDS, FALSE, UNDECIDED, ERROR)
+POINTS = 3  # points at which the two sides must agree for `holds`
+DIFFERING_POINTS = 2  # points at which they must differ beyond the differences' own error for FALSE
+MAX_POINTS = 8  # points drawn before a line that neither agrees nor differs is undecided
+SMALL_TRIES = 3  # tries for a counterexample at the smallest sizes before a larger one is shown
 TIME_LIMIT = 2.0  # seconds of CPU time for one identity, a safety net under the work budgets of checks and proofs
 INTERNAL_ERROR = "internal error"  # the start of the detail of an error row that is matcalc's fault
 
 
-@dataclass
+@dataclass(slots=True)
 class CheckResult:
     line: int
     text: str
-    status: str  # PROVED, HOLDS, FALSE or ERROR
+    status: str  # one of STATUSES
     max_error: float | None = None
     detail: str = ""
     column: int | None = None
@@ -52,7 +79,7 @@ class CheckResult:
         return asdict(self)
 
 
-@dataclass
+@dataclass(slots=True)
 class Identity:
     """One identity line with the declarations and layout in force where it stands."""
 
@@ -110,7 +137,14 @@ def read_identities(
                     file=file,
                 )
         else:
-            yield Identity(number, text, context.env, context.layout, file, seed + number)
+            yield Identity(number, text, context.env, context.layout, file, line_seed(seed, text))
+
+
+def line_seed(seed: int, text: str) -> int:
+    """The seed of one identity's points: from the run's seed and the identity's own text (not where it
+    stands in its file, nor Python's per-process string hashing), so its verdict is the same wherever
+    it is checked."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\n{text}".encode()).digest()[:8], "big")
 
 
 def redeclared(env: Env, let: str) -> Env:
@@ -179,73 +213,211 @@ def _error(line: int, text: str, error: MatcalcError, source: str, offset: int =
 
 
 def _check(identity: Identity) -> CheckResult:
-    from .numeric import compare_sides  # NumPy only when there is something to check
-
     env = identity.env
-    lhs_tree, rhs_tree = parse_equation(identity.text, env.decls.keys())
-    lhs, rhs = (
-        checked.expr
-        for checked in check_all([lhs_tree, rhs_tree], env, identity.text, identity.layout, same_shape=True)
-    )
+    lhs, rhs = typed_sides(identity.text, env, identity.layout)
     result = CheckResult(identity.line, identity.text, HOLDS, file=identity.file)
     if not _shapes_agree(lhs, rhs):
         return _shape_mismatch(identity, env, result, lhs, rhs)
     try:
-        comparison = compare_sides(lhs, rhs, env, identity.seed, POINTS)
+        numbers: _Numbers | UnsupportedError = _numbers(lhs, rhs, env, identity.seed)
     except UnsupportedError as error:  # no numeric check (sizes, singular matrices): a proof still settles it
-        if _proved(lhs, rhs, env):
-            result.status, result.detail = PROVED, f"not checked numerically: {error.message}"
-            return result
-        raise
-    result.max_error = comparison.max_error
-    if comparison.max_error <= TOLERANCE:
-        if _proved(lhs, rhs, env):
-            result.status = PROVED
+        numbers = error
+    if _proved(lhs, rhs, env):  # exact: it stands whatever the points say
+        result.status = PROVED
+        if isinstance(numbers, UnsupportedError):
+            result.detail = f"not checked numerically: {numbers.message}"
+        else:
+            result.max_error = numbers.max_error
         return result
-    result.status = FALSE
-    result.detail = comparison.counterexample
-    hint = _other_layout_hint(identity, env, lhs, rhs)
-    own = _own_derivative(lhs, rhs, env, identity.layout)
-    result.detail = "; ".join(part for part in (hint, comparison.counterexample, own) if part)
+    if isinstance(numbers, UnsupportedError):
+        raise numbers
+    result.status, result.max_error = numbers.status, numbers.max_error
+    if numbers.status == FALSE:
+        hint = _other_layout_hint(identity, env, lhs, rhs)
+        own = _own_derivative(lhs, rhs, env, identity.layout)
+        result.detail = "; ".join(part for part in (hint, numbers.detail, own) if part)
+    else:
+        result.detail = numbers.detail
     return result
+
+
+def typed_sides(text: str, env: Env, layout: Layout) -> tuple[n.Node, n.Node]:
+    """The two sides of an identity as typed trees. A side that is a derivative of more than two axes
+    (d2/dx2 tanh(C x), d/dX X) has no matrix shape, so the checker refuses it inside an expression; as a
+    whole side it is the Derivative node itself (numeric.is_tensor), compared entry by entry."""
+    trees = parse_equation(text, env.decls.keys())
+    try:
+        lhs, rhs = (checked.expr for checked in check_all(list(trees), env, text, layout, same_shape=True))
+    except UnsupportedError:
+        if not any(isinstance(tree, Deriv) for tree in trees):
+            raise
+        return _tensor_sides(trees, text, env, layout)
+    return lhs, rhs
+
+
+def _tensor_sides(trees: tuple[Syntax, Syntax], text: str, env: Env, layout: Layout) -> tuple[n.Node, n.Node]:
+    """The sides with their outermost derivatives taken apart: the operands are checked together (so
+    they share their names' shapes), then each derivative is put back with the shape its layout gives."""
+    inner = [tree.operand if isinstance(tree, Deriv) else tree for tree in trees]
+    checked = [c.expr for c in check_all(inner, env, text, layout)]
+    sides = []
+    for tree, expr in zip(trees, checked):
+        if not isinstance(tree, Deriv):
+            sides.append(expr)
+            continue
+        wrt = _variable(tree, expr, env)
+        dims = derivative_shape(expr.shape, wrt.shape, layout, tree.order)
+        shape = SCALAR if len(dims) > 2 else Shape(dims[0], 1) if len(dims) == 1 else Shape(*dims)
+        sides.append(n.Derivative(expr, wrt, tree.order, layout.value, span=tree.span, shape=shape))
+    return sides[0], sides[1]
+
+
+def _variable(tree: Deriv, operand: n.Node, env: Env) -> n.Var:
+    """The variable of d/dV, as the checker finds it for a derivative inside an expression."""
+    name = tree.wrt.id
+    if name in env.functions:
+        raise ShapeError(f"{name} is a function: a derivative is taken with respect to a variable", span=tree.wrt.span)
+    used = n.variables(operand)
+    if name not in used and name not in env.decls:
+        raise UnknownSymbolError(f"the variable {name} does not appear in the expression", span=tree.wrt.span)
+    return n.Var(name, span=tree.wrt.span, shape=env.decls[name].shape if name in env.decls else used[name])
+
+
+def _axes(side: n.Node) -> tuple:
+    from .numeric import derivative_axes, is_tensor
+
+    return derivative_axes(side) if is_tensor(side) else (side.shape.rows, side.shape.cols)  # type: ignore[arg-type]
 
 
 def _shapes_agree(lhs: n.Node, rhs: n.Node) -> bool:
     """Equal shapes; or one side is 0, which stands for a zero of any shape."""
-    return lhs.shape == rhs.shape or _is_zero(lhs) or _is_zero(rhs)
+    return _axes(lhs) == _axes(rhs) or _is_zero(lhs) or _is_zero(rhs)
 
 
 def _is_zero(node: n.Node) -> bool:
     return isinstance(node, n.Number) and node.value == 0
 
 
+def _shape_text(side: n.Node) -> str:
+    from .numeric import derivative_axes, is_tensor
+
+    return "(" + ", ".join(map(str, derivative_axes(side))) + ")" if is_tensor(side) else str(side.shape)  # type: ignore[arg-type]
+
+
 def _shape_mismatch(identity: Identity, env: Env, result: CheckResult, lhs: n.Node, rhs: n.Node) -> CheckResult:
     result.status = FALSE
-    result.detail = f"the two sides have different shapes: {lhs.shape} and {rhs.shape}"
+    result.detail = f"the two sides have different shapes: {_shape_text(lhs)} and {_shape_text(rhs)}"
     hint = _other_layout_hint(identity, env, lhs, rhs)
     own = _own_derivative(lhs, rhs, env, identity.layout)
     result.detail = "; ".join(part for part in (hint, result.detail, own) if part)
     return result
 
 
+# The numbers: what the points say
+
+
+@dataclass
+class _Numbers:
+    status: str  # HOLDS, FALSE or UNDECIDED
+    max_error: float
+    detail: str = ""
+
+
+def _numbers(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> _Numbers:
+    """The verdict of the points: HOLDS where the sides agree at POINTS points and differ at none,
+    FALSE where they differ beyond the differences' own error at DIFFERING_POINTS, else UNDECIDED after
+    MAX_POINTS points. Raises UnsupportedError where no point can be found at all."""
+    from .numeric import AGREE, DIFFER, Sampler, read_sides
+
+    sampler = Sampler(lhs, rhs, env, seed)
+    readings: list[Reading] = []
+    for _ in range(MAX_POINTS):
+        try:
+            point = sampler.point()
+        except UnsupportedError:
+            if not readings:
+                raise
+            break
+        readings.append(read_sides(lhs, rhs, point))
+        verdicts = [reading.verdict for reading in readings]
+        if verdicts.count(DIFFER) >= DIFFERING_POINTS:
+            worst = max(reading.difference for reading in readings if reading.verdict == DIFFER)
+            return _Numbers(FALSE, worst, _counterexample(lhs, rhs, sampler, readings, worst))
+        if verdicts.count(AGREE) >= POINTS and DIFFER not in verdicts:
+            return _Numbers(HOLDS, max(reading.difference for reading in readings))
+    return _undecided(readings)
+
+
+def _undecided(readings: list[Reading]) -> _Numbers:
+    from .numeric import AGREE, DIFFER, UNCLEAR
+
+    verdicts = [reading.verdict for reading in readings]
+    judged = [reading.difference for reading in readings if reading.verdict != UNCLEAR]
+    worst = max(judged, default=max((r.difference for r in readings if r.difference < float("inf")), default=0.0))
+    counts = f"{len(readings)} point{'s' if len(readings) != 1 else ''}"
+    if DIFFER in verdicts:
+        reason = (
+            f"the sides differ beyond the finite differences' error at {verdicts.count(DIFFER)} of {counts}, "
+            f"agree at {verdicts.count(AGREE)}"
+        )
+    else:
+        reason = (
+            f"the finite differences cannot resolve the sides: at {verdicts.count(UNCLEAR)} of {counts} their "
+            "estimated error is larger than the difference they would have to judge"
+        )
+    return _Numbers(UNDECIDED, worst, f"{reason} (largest relative difference {worst:.2g})")
+
+
+def _counterexample(lhs: n.Node, rhs: n.Node, sampler: Sampler, readings: list[Reading], worst: float) -> str:
+    """A point where the sides differ beyond the differences' error, at the smallest sizes if one is
+    found there, shown with as many digits as make its two sides visibly differ."""
+    from .numeric import DIFFER, read_sides
+
+    shown = None
+    for _ in range(SMALL_TRIES):
+        try:
+            reading = read_sides(lhs, rhs, sampler.point(first=2))
+        except UnsupportedError:
+            break
+        if reading.verdict == DIFFER:
+            shown = reading
+            break
+    if shown is None:
+        shown = max((r for r in readings if r.verdict == DIFFER), key=lambda r: r.difference)
+    return _describe(shown, worst)
+
+
+def _describe(reading: Reading, worst: float) -> str:
+    from .numeric import short, shown_apart
+
+    assert reading.left is not None and reading.right is not None
+    point = reading.point
+    sizes = ", ".join(
+        f"{name}={size}" if isinstance(name, str) else f"{name} checked at size {size}"
+        for name, size in point.sizes.items()
+    )
+    variables = "; ".join(f"{name} = {short(value)}" for name, value in point.values.items())
+    sides = shown_apart(reading.left.value, reading.right.value)
+    where = f" with {sizes}" if sizes else ""
+    return f"largest relative difference {worst:.2g}; for example{where}: {variables} gives {sides}"
+
+
 def _other_layout_hint(identity: Identity, env: Env, lhs: n.Node, rhs: n.Node) -> str:
     """'holds in denominator layout, not in numerator' when another layout makes the identity true."""
-    from .numeric import compare_sides
-
     if not any(isinstance(node, n.Derivative) for side in (lhs, rhs) for node in n.walk(side)):
         return ""
     for layout in Layout:
         if layout is identity.layout:
             continue
         try:
-            trees = parse_equation(identity.text, env.decls.keys())
-            other_lhs, other_rhs = (c.expr for c in check_all(list(trees), env, identity.text, layout, same_shape=True))
+            other_lhs, other_rhs = typed_sides(identity.text, env, layout)
+            if (
+                _shapes_agree(other_lhs, other_rhs)
+                and _numbers(other_lhs, other_rhs, env, identity.seed).status == HOLDS
+            ):
+                return f"holds in {layout.value} layout, not in {identity.layout.value}"
         except MatcalcError:
             continue
-        if not _shapes_agree(other_lhs, other_rhs):
-            continue
-        if compare_sides(other_lhs, other_rhs, env, identity.seed, POINTS).max_error <= TOLERANCE:
-            return f"holds in {layout.value} layout, not in {identity.layout.value}"
     return ""
 
 
@@ -327,7 +499,7 @@ def _map(function, items: list, jobs: int) -> Iterator:
 
 def report_json(results: list[CheckResult]) -> dict:
     """The JSON report of `matcalc check` (schemas/check-report.schema.json)."""
-    counts = {status: sum(result.status == status for result in results) for status in (PROVED, HOLDS, FALSE, ERROR)}
+    counts = {status: sum(result.status == status for result in results) for status in STATUSES}
     return {
         "results": [result.to_json() for result in results],
         "summary": {
@@ -335,6 +507,20 @@ def report_json(results: list[CheckResult]) -> dict:
             "proved": counts[PROVED],
             "holds": counts[HOLDS],
             "false": counts[FALSE],
+            "undecided": counts[UNDECIDED],
             "errors": counts[ERROR],
         },
     }
+
+
+def exit_status(results: list[CheckResult]) -> ExitStatus:
+    """SPEC §5: 0 every identity holds, 1 some are false, 2 some could not be read, 3 some are undecided
+    (and none false or unreadable); 4 where a row is matcalc's own error."""
+    statuses = {result.status for result in results}
+    if any(result.status == ERROR and result.detail.startswith(INTERNAL_ERROR) for result in results):
+        return ExitStatus.INTERNAL
+    if ERROR in statuses:
+        return ExitStatus.INPUT
+    if FALSE in statuses:
+        return ExitStatus.FALSE
+    return ExitStatus.UNSUPPORTED if UNDECIDED in statuses else ExitStatus.OK

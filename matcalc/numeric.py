@@ -10,17 +10,19 @@ logarithm or square root of a negative number).
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import nodes as n
-from .decls import Env
+from .decls import UNIT_SUM, Env
 from .errors import InputError, UnsupportedError
 from .evaluate import MAX_ELEMENTS, Evaluator, SingularMatrixError, evaluate, invertible
-from .layout import Layout, arrange
+from .layout import Layout, arrange, arrange_order, derivative_shape
 from .result import TOLERANCE, Derivative
 from .shapes import Dim, Shape
 
@@ -30,6 +32,7 @@ SMOOTH_STEP = 1e-3  # and half of it, Richardson-extrapolated, where there is no
 LARGEST_SAMPLED = 8  # a declared integer dimension above this is sampled at a small size: checks stay cheap
 LARGEST_EXACT = 16  # ...unless the size matters as a number too; then it is sampled as it is, up to this
 WELL_CONDITIONED = 1e8  # a sample point where a matrix to be inverted is worse than this is redrawn
+MARGIN_CONDITION = 1e4  # ...and worse than this, where a point keeps a margin from the edges of domains
 
 
 def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -> dict[str | int, int]:
@@ -100,9 +103,15 @@ def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
 
 
 def sample(
-    shapes: Mapping[str, Shape], env: Env, sizes: Mapping[str, int], rng: np.random.Generator, positive: bool = False
+    shapes: Mapping[str, Shape],
+    env: Env,
+    sizes: Mapping[str, int],
+    rng: np.random.Generator,
+    positive: bool = False,
+    scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
-    """Random values for the variables, as 2-D arrays."""
+    """Random values for the variables, as 2-D arrays; those of no constrained kind (posdef, onehot,
+    simplex) multiplied by `scale`."""
     values = {}
     for name, shape in shapes.items():
         rows, cols = size_of(shape.rows, sizes), size_of(shape.cols, sizes)
@@ -126,6 +135,8 @@ def sample(
             # well conditioned with a positive determinant, and scaled so that its eigenvalues are about 1:
             # powers (B^20) and determinants stay small, so finite differences do not lose their digits
             values[name] = (values[name] + rows * np.eye(rows)) / rows
+        if scale != 1 and kind not in ("posdef", *UNIT_SUM):
+            values[name] = scale * values[name]
     return values
 
 
@@ -146,12 +157,21 @@ def sample_point(
     first: int = FIRST_SIZE,
     differentiated: list[n.Node] | None = None,
     symbolic_derivatives: bool = True,
+    margin: float = 0.0,
+    scale: float = 1.0,
+    descending: bool = False,
 ) -> Point:
     """A point where every expression is finite, every matrix it inverts is well conditioned, and the
     differentiated ones (by default all) are away from kinks. With symbolic_derivatives (a derivative
     formula will be evaluated there, not only finite differences), the arguments of det and logdet in the
     differentiated ones are well conditioned too: their derivatives invert them. Mixed signs first, then
-    positive entries."""
+    positive entries.
+
+    With a margin, the point also keeps that distance from the edges of the functions' domains (see
+    domain_distance), and the matrices inverted, and those of det and logdet, are better conditioned
+    (MARGIN_CONDITION): finite differences stay accurate there. `scale` multiplies the unconstrained
+    samples (a smaller scale finds the domain of log(1 - x)); with `descending` the dimensions get their
+    sizes in the reverse order (X'X with X n×k is invertible only where k ≤ n)."""
     exprs = exprs if isinstance(exprs, list) else [exprs]
     differentiated = exprs if differentiated is None else differentiated
     sizes: dict[str | int, int] = {}
@@ -169,20 +189,27 @@ def sample_point(
             sizes.setdefault(name, size)
         for name, shape in n.variables(expr).items():
             shapes.setdefault(name, shape)
-    inverted = _inverted_operands(exprs, differentiated if symbolic_derivatives else [])
+    if descending:
+        sizes = dict(zip(sizes, sorted(sizes.values(), reverse=True)))
+    inverted = _inverted_operands(exprs, differentiated if symbolic_derivatives or margin else [])
+    condition = MARGIN_CONDITION if margin else WELL_CONDITIONED
     singular: SingularMatrixError | None = None
     for attempt in range(tries):
-        values = sample(shapes, env, sizes, rng, positive=attempt >= tries // 2)
+        values = sample(shapes, env, sizes, rng, positive=attempt >= tries // 2, scale=scale)
         with np.errstate(all="ignore"):
             try:
                 finite = all(np.all(np.isfinite(evaluate_numeric(expr, values, sizes))) for expr in exprs)
-                _check_conditioning(inverted, values, sizes)
+                _check_conditioning(inverted, values, sizes, condition)
             except SingularMatrixError as error:
                 singular = error
                 continue
             except (np.linalg.LinAlgError, ZeroDivisionError, OverflowError, FloatingPointError):
                 continue
-            if finite and kink_distance(differentiated, values, sizes) > KINK_DISTANCE:
+            if (
+                finite
+                and kink_distance(differentiated, values, sizes) > KINK_DISTANCE
+                and (not margin or domain_distance(exprs, values, sizes) >= margin)
+            ):
                 return Point(values, sizes)
     if singular is not None:
         raise UnsupportedError(
@@ -213,11 +240,14 @@ def _inverted_operands(exprs: list[n.Node], differentiated: list[n.Node]) -> lis
 
 
 def _check_conditioning(
-    operands: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str | int, int]
+    operands: list[n.Node],
+    values: Mapping[str, np.ndarray],
+    sizes: Mapping[str | int, int],
+    condition: float = WELL_CONDITIONED,
 ) -> None:
     for operand in operands:
         matrix = evaluate_numeric(operand, values, sizes)
-        if not invertible(matrix, WELL_CONDITIONED):
+        if not invertible(matrix, condition):
             rank = int(np.linalg.matrix_rank(matrix)) if np.all(np.isfinite(matrix)) else matrix.shape[0]
             raise SingularMatrixError("badly conditioned", rank, matrix.shape[0])
 
@@ -241,6 +271,46 @@ def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: 
                 continue
             nearest = min(nearest, float(np.min(np.abs(gap))))
     return nearest
+
+
+def domain_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> float:
+    """How far the point is from the nearest edge of a function's domain, in the units of the function's
+    argument (inf if none): the argument of log or sqrt, a divisor and the base of a negative or fractional
+    power from 0, the argument of arcsin or arccos from ±1, that of tan from a pole. Not finite: 0."""
+    nearest = np.inf
+    for expr in exprs:
+        for node in n.walk(expr):
+            argument = _domain_argument(node)
+            if argument is None or not n.variables(argument):
+                continue
+            with np.errstate(all="ignore"):
+                gap = _domain_gap(node, evaluate_numeric(argument, values, sizes))
+            nearest = min(nearest, float(np.min(gap)) if np.all(np.isfinite(gap)) else 0.0)
+    return nearest
+
+
+def _domain_argument(node: n.Node) -> n.Node | None:
+    """The operand whose values have a domain to keep away from the edge of (see domain_distance)."""
+    if isinstance(node, n.Apply) and node.function in ("log", "sqrt", "arcsin", "arccos", "tan"):
+        return node.operand
+    if isinstance(node, n.Divide):
+        return node.right
+    if isinstance(node, n.Power):
+        exponent = n.constant_value(node.exponent)
+        return None if exponent is not None and exponent.denominator == 1 and exponent >= 0 else node.base
+    return None
+
+
+def _domain_gap(node: n.Node, argument: np.ndarray) -> np.ndarray:
+    if isinstance(node, n.Apply) and node.function in ("arcsin", "arccos"):
+        return 1 - np.abs(argument)
+    if isinstance(node, n.Apply) and node.function == "tan":
+        return np.abs(np.cos(argument))
+    if isinstance(node, n.Divide):
+        return np.abs(argument)
+    if isinstance(node, n.Power) and (exponent := n.constant_value(node.exponent)) is not None:
+        return np.abs(argument) if exponent.denominator == 1 else argument
+    return argument  # log, sqrt, a power with a fractional or variable exponent: positive
 
 
 class _NumericEvaluator(Evaluator):
@@ -359,6 +429,210 @@ def arrange_array(jacobian: np.ndarray, out: Shape, wrt: Shape, layout: Layout) 
     return np.transpose(squeezed, [kept.index(label) for label in order]) if order else squeezed.reshape(())
 
 
+# The check's finite differences (matcalc check, SPEC §5): a derivative of any order and rank, each
+# entry with an estimate of its own error, so that a verdict never rests on differences that cannot judge.
+
+ROUNDING = 10  # a difference's rounding is taken as this many eps of the values it combines
+REFINED_STEPS = 6  # the longer step sequence tried where two steps cannot decide
+KINK_STEP = 1e-5  # the first-order step next to kinks (abs, relu, max, norms), which it must not cross
+MAX_STENCIL_POINTS = 20_000  # evaluations for one derivative at one point; beyond, it is not differenced
+
+
+@dataclass
+class Estimate:
+    """A value computed by finite differences, and a bound on its error estimated from the steps."""
+
+    value: np.ndarray
+    error: np.ndarray
+
+
+def derivative_axes(node: n.Derivative) -> tuple[Dim, ...]:
+    """The shape of a derivative of any rank in its layout (SPEC §3)."""
+    return derivative_shape(node.operand.shape, node.wrt.shape, Layout(node.layout), node.order)
+
+
+def is_tensor(node: n.Node) -> bool:
+    """Whether the node is a derivative with more than two axes: it has no matrix shape."""
+    return isinstance(node, n.Derivative) and len(derivative_axes(node)) > 2
+
+
+def side_estimate(side: n.Node, point: Point, refined: bool = False) -> Estimate:
+    """One side of an identity at a point, its derivatives by finite differences (derivative_estimate)
+    and their errors carried through the rest of the side to first order."""
+    if isinstance(side, n.Derivative):
+        return derivative_estimate(side, point, refined)
+    found = list(dict.fromkeys(_outer_derivatives(side)))
+    estimates = {node: derivative_estimate(node, point, refined) for node in found}
+    given: dict[n.Node, np.ndarray] = {node: estimate.value for node, estimate in estimates.items()}
+    value = _Given(point.values, point.sizes, given)(side)
+    error = np.zeros(value.shape)
+    for node, estimate in estimates.items():
+        if not np.all(np.isfinite(estimate.error)):
+            return Estimate(value, np.full(value.shape, np.inf))
+        moved = [
+            _Given(point.values, point.sizes, given | {node: estimate.value + sign * estimate.error})(side)
+            for sign in (1, -1)
+        ]
+        error = error + np.maximum(np.abs(moved[0] - value), np.abs(moved[1] - value))
+    return Estimate(value, error)
+
+
+def _outer_derivatives(node: n.Node) -> Iterator[n.Derivative]:
+    if isinstance(node, n.Derivative):
+        yield node
+        return
+    for child in node.children():
+        yield from _outer_derivatives(child)
+
+
+class _Given(Evaluator):
+    """Evaluation with the values of the derivatives given."""
+
+    def __init__(self, values, sizes, given: dict[n.Node, np.ndarray]):
+        super().__init__(values, sizes)
+        self.given = given
+
+    def _derivative(self, node: n.Derivative) -> np.ndarray:
+        return self.given[node].reshape(self.shape(node.shape))
+
+
+def derivative_estimate(node: n.Derivative, point: Point, refined: bool = False) -> Estimate:
+    """The derivative at the point by central differences of its operand (evaluate_numeric, never the
+    differentiator), with an estimate of each entry's error (_extrapolated). First a quick look (_steps:
+    for orders 1 and 2 one step, whose error is not known); `refined`, a longer sequence of steps whose
+    estimates count only where it converges. A derivative with more than two axes keeps them
+    (derivative_axes); one with at most two is a 2-D array, as every other value is."""
+    axes = derivative_axes(node) if is_tensor(node) else (node.shape.rows, node.shape.cols)
+    shape = tuple(size_of(dim, point.sizes) for dim in axes)
+    if node.wrt.name not in n.variables(node.operand):  # d/da of what does not hold a: zero
+        return Estimate(np.zeros(shape), np.zeros(shape))
+    steps = _steps(node, refined)
+    _require_stencil_size(point.values[node.wrt.name].size, node.order, len(steps))
+    differences = [_stencil(node.operand, node.wrt.name, node.order, point, step) for step in steps]
+    if len(differences) == 1:  # a first look: its value only, its error unknown
+        value, error = differences[0][0], np.full(differences[0][0].shape, np.inf)
+    else:
+        value, error = _extrapolated(differences, converging=refined)
+    return Estimate(_arranged(value, node).reshape(shape), _arranged(error, node).reshape(shape))
+
+
+def _steps(node: n.Derivative, refined: bool) -> list[float]:
+    """Half the spacing of the stencil's points. A first look at orders 1 and 2: one step, where
+    rounding (eps / h^K) balances truncation (h²), enough to see two sides agree. Otherwise a pair,
+    or a longer sequence, from where rounding balances the extrapolated truncation (h⁴). Next to kinks,
+    small enough not to cross one."""
+    eps = float(np.finfo(float).eps)
+    kinks = _has_kinks(node.operand)
+    if not refined and node.order <= 2:
+        step = eps ** (1 / (node.order + 2))
+        return [min(step, KINK_STEP * 10 ** (node.order - 1)) if kinks else step]
+    step = eps ** (1 / (node.order + 4))
+    if kinks:
+        step = min(step, KINK_STEP * 10 ** (node.order - 1))
+    if refined:
+        return [4 * step / 2**k for k in range(REFINED_STEPS)]
+    return [step, step / 2]
+
+
+def _require_stencil_size(entries: int, order: int, steps: int) -> None:
+    points = math.comb(entries + order - 1, order) * 2**order * steps
+    if points > MAX_STENCIL_POINTS:
+        raise UnsupportedError(
+            f"the derivative of order {order} by a variable of {entries} entries needs {points:,} evaluations "
+            "of finite differences, more than matcalc spends on one"
+        )
+
+
+def _stencil(expr: n.Node, wrt: str, order: int, point: Point, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every partial derivative of order K of expr by the entries of wrt, by products of central
+    differences (each entry moved by ±step, divided by (2 step)^K), with the axes of expr then those of
+    wrt once per differentiation; and the size of the terms each one sums, which sets its rounding."""
+    base = point.values[wrt]
+    evaluated: dict[tuple, np.ndarray] = {}
+
+    def at(moves: tuple[tuple[int, int], ...]) -> np.ndarray:
+        if moves not in evaluated:
+            moved = base.copy().reshape(-1)
+            for entry, multiple in moves:
+                moved[entry] += multiple * step
+            evaluated[moves] = evaluate_numeric(expr, {**point.values, wrt: moved.reshape(base.shape)}, point.sizes)
+        return evaluated[moves]
+
+    out = at(())
+    shape = out.shape + base.shape * order
+    _zeros(shape)  # its size is checked
+    value, size = np.zeros(shape), np.zeros(shape)
+    for entries in itertools.combinations_with_replacement(range(base.size), order):
+        counts = Counter(entries)
+        total, magnitude = np.zeros(out.shape), np.zeros(out.shape)
+        for taken in itertools.product(*(range(count + 1) for count in counts.values())):
+            weight = math.prod((-1) ** j * math.comb(c, j) for c, j in zip(counts.values(), taken))
+            moves = tuple((e, c - 2 * j) for e, c, j in zip(counts, counts.values(), taken) if c != 2 * j)
+            term = weight * at(moves)
+            total, magnitude = total + term, magnitude + np.abs(term)
+        for order_of_entries in set(itertools.permutations(entries)):
+            index = tuple(i for entry in order_of_entries for i in np.unravel_index(entry, base.shape))
+            value[(...,) + index] = total / (2 * step) ** order
+            size[(...,) + index] = magnitude / (2 * step) ** order
+    return value, size
+
+
+def _extrapolated(
+    differences: list[tuple[np.ndarray, np.ndarray]], converging: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Richardson's extrapolation R of each pair of successive steps (h, h/2: the h² error cancels), and
+    for each entry the one whose error bound is smallest. Two steps: the bound |D(h/2) - D(h)| (several
+    times the error of D(h/2), far more than that of R) plus rounding.
+
+    A longer sequence (`converging`) gives a sharper bound where it is seen to converge: from a pair on,
+    each step's change |D(h/2) - D(h)| is at most half the previous one (a quarter where h² rules) or
+    lies within rounding; there the bound is how much R moved from the previous pair (about 15 times
+    its error) plus rounding. Steps far larger than the function's own scale (sin(10⁶ a)) give small
+    changes that do not shrink: they cannot judge, and their bound is infinite."""
+    eps = float(np.finfo(float).eps)
+    values, changes, roundings = [], [], []
+    with np.errstate(all="ignore"):
+        for (coarse, coarse_size), (fine, fine_size) in itertools.pairwise(differences):
+            values.append((4 * fine - coarse) / 3)
+            changes.append(np.abs(fine - coarse))
+            roundings.append(ROUNDING * eps * (4 * fine_size + coarse_size) / 3)
+        errors = [change + rounding for change, rounding in zip(changes, roundings)]
+        if converging:
+            errors = _converged_errors(values, changes, roundings)
+        best_value, best_error = values[0], np.where(np.isfinite(values[0]), errors[0], np.inf)
+        for value, error in zip(values[1:], errors[1:]):
+            better = np.isfinite(value) & (error < best_error)
+            best_value, best_error = np.where(better, value, best_value), np.where(better, error, best_error)
+    return best_value, best_error
+
+
+def _converged_errors(
+    values: list[np.ndarray], changes: list[np.ndarray], roundings: list[np.ndarray]
+) -> list[np.ndarray]:
+    """The error bounds of a longer sequence (see _extrapolated): infinite before the sequence settles."""
+    settled = [changes[0] <= roundings[0]]
+    settled += [
+        (change <= rounding) | (change <= before / 2)
+        for change, rounding, before in zip(changes[1:], roundings[1:], changes)
+    ]
+    for j in range(len(settled) - 2, -1, -1):  # settled from this pair on
+        settled[j] = settled[j] & settled[j + 1]
+    moved = [changes[0]] + [np.abs(value - before) for value, before in zip(values[1:], values)]
+    return [np.where(ok & np.isfinite(m), m + rounding, np.inf) for ok, m, rounding in zip(settled, moved, roundings)]
+
+
+def _arranged(tensor: np.ndarray, node: n.Derivative) -> np.ndarray:
+    """A (out rows, out cols, wrt rows, wrt cols, wrt rows, ...) array in the node's layout, unit axes
+    dropped (layout.arrange_order: each differentiation appends the variable's axes, reversed)."""
+    out, wrt = node.operand.shape, node.wrt.shape
+    dims = [out.rows, out.cols] + [wrt.rows, wrt.cols] * node.order
+    kept = [axis for axis, dim in enumerate(dims) if dim != 1]
+    groups = tuple(tuple(a for a in (2 + 2 * k, 3 + 2 * k) if a in kept) for k in range(node.order))
+    order = arrange_order(tuple(a for a in (0, 1) if a in kept), groups, Layout(node.layout), out.is_scalar)
+    squeezed = tensor.reshape([tensor.shape[axis] for axis in kept])
+    return np.transpose(squeezed, [kept.index(axis) for axis in order if axis is not None])
+
+
 def einsum_letters(result: Derivative, used: list[str]) -> dict[str, str]:
     """A letter for each index the result uses (einsum takes 52 at most), free ones first."""
     ordered = dict.fromkeys([*result.free, *used])
@@ -450,62 +724,162 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.max(np.abs(actual - expected))) / scale if expected.size else 0.0
 
 
+DOMAIN_MARGIN = 0.05  # the distance from the edges of the functions' domains that the check's points keep
+SHRUNK = 0.25  # the scale of the samples tried where none is found in the domain at full scale
+VANISHING = 1e-3  # ...where no expression of the variables may be smaller than this everywhere
+
+
+def check_point(
+    exprs: list[n.Node],
+    env: Env,
+    rng: np.random.Generator,
+    differentiated: list[n.Node],
+    first: int = FIRST_SIZE,
+) -> Point:
+    """A point for `matcalc check` (SPEC §5): one that keeps DOMAIN_MARGIN from the edges of the
+    functions' domains, drawn at the sampled scale, then at a smaller one (log(1 - A x)), then with the
+    sizes in reverse order (X'X with X n×k); where none is, any point sample_point finds (the finite
+    differences' own error estimate still guards it), and its error where there is none."""
+    for options in ({}, {"scale": SHRUNK}, {"descending": True}):
+        try:
+            point = sample_point(
+                exprs,
+                env,
+                rng,
+                first=first,
+                differentiated=differentiated,
+                symbolic_derivatives=False,
+                margin=DOMAIN_MARGIN,
+                **options,
+            )
+        except UnsupportedError:
+            continue
+        if "scale" not in options or not _vanishes(exprs, point):
+            return point
+    return sample_point(exprs, env, rng, first=first, differentiated=differentiated, symbolic_derivatives=False)
+
+
+def _vanishes(exprs: list[n.Node], point: Point) -> bool:
+    """Whether an expression of the variables is all but 0 at the point: a smaller scale must not make
+    both sides of an identity underflow to an agreement ((A + B)^4000)."""
+    return any(
+        n.variables(expr) and float(np.max(np.abs(evaluate_numeric(expr, point.values, point.sizes)))) < VANISHING
+        for expr in exprs
+    )
+
+
+# The points of an identity (matcalc check, SPEC §5)
+
+AGREE, DIFFER, UNCLEAR = "agree", "differ", "unclear"
+SAFETY = 10  # a difference counts only beyond this many times the finite differences' estimated error
+
+
+class Sampler:
+    """Where an identity's points are drawn, from its own seed: sizes and values of its variables,
+    finite where its derivatives' operands and the rest of each side are, off kinks where differences
+    are taken, and a margin from the edges of the domains (check_point)."""
+
+    def __init__(self, lhs: n.Node, rhs: n.Node, env: Env, seed: int):
+        derivatives = [node for side in (lhs, rhs) for node in n.walk(side) if isinstance(node, n.Derivative)]
+        self.differentiated = [node.operand for node in derivatives]  # only there does a kink matter
+        self.parts = list(dict.fromkeys(part for side in (lhs, rhs) for part in _parts(side)))
+        self.env = env
+        self.rng = np.random.default_rng(seed)
+
+    def point(self, first: int = FIRST_SIZE) -> Point:
+        return check_point(self.parts, self.env, self.rng, self.differentiated, first)
+
+
+def _parts(node: n.Node) -> Iterator[n.Node]:
+    """What must be finite at a point: the largest pieces of a side without derivatives, and each
+    derivative's operand and variable (which may not be in the operand: d/dx a is 0)."""
+    if isinstance(node, n.Derivative):
+        yield from (node.operand, node.wrt)
+    elif not any(isinstance(sub, n.Derivative) for sub in n.walk(node)):
+        yield node
+    else:
+        for child in node.children():
+            yield from _parts(child)
+
+
 @dataclass
-class Comparison:
-    max_error: float
-    counterexample: str = ""
+class Reading:
+    """The two sides at one point: whether they agree within the tolerance, differ beyond it and the
+    finite differences' own error, or neither (unclear); and their largest relative difference."""
+
+    point: Point
+    verdict: str
+    difference: float
+    left: Estimate | None = None
+    right: Estimate | None = None
 
 
-def compare_sides(lhs: n.Node, rhs: n.Node, env: Env, seed: int, points: int) -> Comparison:
-    """The largest relative difference of two expressions at random points (derivatives by finite
-    differences), and, if they differ, a counterexample at the smallest sizes."""
-    rng = np.random.default_rng(seed)
-    # only where finite differences are taken does a kink matter
-    differentiated = [node.operand for side in (lhs, rhs) for node in n.walk(side) if isinstance(node, n.Derivative)]
-    worst = 0.0
-    for _ in range(points):
-        point = sample_point([lhs, rhs], env, rng, differentiated=differentiated, symbolic_derivatives=False)
-        worst = max(worst, _difference(lhs, rhs, point))
-    if worst <= TOLERANCE:
-        return Comparison(worst)
-    small = sample_point([lhs, rhs], env, rng, first=2, differentiated=differentiated, symbolic_derivatives=False)
-    return Comparison(worst, _describe_counterexample(lhs, rhs, small, worst))
+def read_sides(lhs: n.Node, rhs: n.Node, point: Point) -> Reading:
+    """The sides at a point. Where the first look at the differences does not show them agreeing, a
+    longer sequence of steps, whose error estimates count only where it converges, settles the point."""
+    reading = Reading(point, UNCLEAR, float("inf"))
+    differenced = any(isinstance(node, n.Derivative) for side in (lhs, rhs) for node in n.walk(side))
+    for refined in (False, True):
+        try:
+            left, right = side_estimate(lhs, point, refined), side_estimate(rhs, point, refined)
+        except (SingularMatrixError, np.linalg.LinAlgError, ZeroDivisionError, OverflowError, FloatingPointError):
+            return reading  # a moved point made a matrix singular: this point cannot judge
+        reading = _judged(point, left, right)
+        if reading.verdict == AGREE or not differenced:
+            return reading
+    return reading
 
 
-def _difference(lhs: n.Node, rhs: n.Node, point: Point) -> float:
+def _judged(point: Point, left: Estimate, right: Estimate) -> Reading:
+    """AGREE within the tolerance (relative to the larger side, or absolute below 1); DIFFER where some
+    entry differs by more than that and SAFETY times the sides' estimated errors; else UNCLEAR."""
     with np.errstate(all="ignore"):
-        left = evaluate_numeric(lhs, point.values, point.sizes)
-        right = evaluate_numeric(rhs, point.values, point.sizes)
-    left, right = np.broadcast_arrays(left, right)
-    scale = max(1.0, float(np.max(np.abs(left))), float(np.max(np.abs(right))))
-    return float(np.max(np.abs(left - right))) / scale
+        values = np.broadcast_arrays(left.value, right.value)
+        errors = np.broadcast_arrays(left.error, right.error)
+        if not all(np.all(np.isfinite(value)) for value in values):
+            return Reading(point, UNCLEAR, float("inf"), left, right)
+        scale = max(1.0, *(float(np.max(np.abs(value), initial=0.0)) for value in values))
+        gap = np.abs(values[0] - values[1])
+        difference = float(np.max(gap, initial=0.0)) / scale
+        if difference <= TOLERANCE:
+            verdict = AGREE
+        elif np.any(gap > TOLERANCE * scale + SAFETY * (errors[0] + errors[1])):
+            verdict = DIFFER
+        else:
+            verdict = UNCLEAR
+    return Reading(point, verdict, difference, left, right)
 
 
-def _describe_counterexample(lhs: n.Node, rhs: n.Node, point: Point, worst: float) -> str:
-    left, right = np.broadcast_arrays(
-        evaluate_numeric(lhs, point.values, point.sizes), evaluate_numeric(rhs, point.values, point.sizes)
-    )
-    sizes = ", ".join(
-        f"{name}={size}" if isinstance(name, str) else f"{name} checked at size {size}"
-        for name, size in point.sizes.items()
-    )
-    values = "; ".join(f"{name} = {_short(value)}" for name, value in point.values.items())
-    where = f" with {sizes}" if sizes else ""
-    return (
-        f"largest relative difference {worst:.2g}; for example{where}: {values} gives "
-        f"left {_short(left)}, right {_short(right)}"
-    )
+def shown_apart(left: np.ndarray, right: np.ndarray) -> str:
+    """`left [..], right [..]`: the two sides with as many significant digits (3 at least) as make them
+    visibly differ; a side with more than two axes by its entry that differs most (counted from 1)."""
+    left, right = np.broadcast_arrays(np.asarray(left, dtype=float), np.asarray(right, dtype=float))
+    where = ""
+    if left.ndim > 2:
+        index = np.unravel_index(int(np.argmax(np.abs(left - right))), left.shape)
+        where = "at entry (" + ", ".join(str(i + 1) for i in index) + ") "
+        left, right = left[index], right[index]
+    for digits in range(3, 18):
+        shown = _short(left, digits), _short(right, digits)
+        if shown[0] != shown[1]:
+            break
+    return f"{where}left {shown[0]}, right {shown[1]}"
 
 
-def _short(value: np.ndarray) -> str:
-    value = np.asarray(value)
+def short(value: np.ndarray, digits: int = 3) -> str:
+    """A value in a line of text: a number, [a, b]ᵀ for a column, [a, b; c, d] for a matrix."""
+    return _short(value, digits)
+
+
+def _short(value: np.ndarray, digits: int = 3) -> str:
+    value = np.asarray(value, dtype=float) + 0.0  # -0 is 0
     if value.size == 1:
-        return f"{value.item():.3g}"
+        return f"{value.item():.{digits}g}"
     rows = value.reshape(value.shape[0], -1) if value.ndim > 1 else value.reshape(1, -1)
     if value.ndim > 1 and value.shape[1] == 1:
         rows = value.reshape(1, -1)
-        return "[" + ", ".join(f"{v:.3g}" for v in rows[0]) + "]ᵀ"
-    return "[" + "; ".join(", ".join(f"{v:.3g}" for v in row) for row in rows) + "]"
+        return "[" + ", ".join(f"{v:.{digits}g}" for v in rows[0]) + "]ᵀ"
+    return "[" + "; ".join(", ".join(f"{v:.{digits}g}" for v in row) for row in rows) + "]"
 
 
 def point_from(

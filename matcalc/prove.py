@@ -19,7 +19,7 @@ from fractions import Fraction
 from . import nodes as n
 from .build import ONE, Builder, constant_value, is_one
 from .decls import Env
-from .layout import Layout, arrange_order
+from .layout import Layout, arrange_order, derivative_shape
 from .rules import Differentiator
 from .tensor import Indices, Term, canonical_key, delta, factor, product, scaled, simplify_terms, summed
 
@@ -33,18 +33,34 @@ class _TooLarge(Exception):
 
 
 def equal_symbolically(lhs: n.Node, rhs: n.Node, env: Env) -> bool:
+    """Whether the two sides expand to the same terms. A side may be a derivative with more than two
+    axes (no matrix shape): then each side has as many free indices, in its layout's order."""
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     indices = Indices()
-    shape = lhs.shape if not lhs.shape.is_scalar else rhs.shape
-    row, col = indices.fresh(shape.rows), indices.fresh(shape.cols)
-    free = tuple(i for i in (row, col) if i is not None)
     expander = Expander(Builder(symmetric), indices)
+    axes = _tensor_axes(lhs) or _tensor_axes(rhs)
     try:
-        sides = [simplify_terms(expander.expand(side, row, col), free, indices, symmetric) for side in (lhs, rhs)]
+        if axes:
+            free = tuple(index for index in (indices.fresh(dim) for dim in axes) if index is not None)
+            expanded = [expander.expand_tensor(side, free) for side in (lhs, rhs)]
+        else:
+            shape = lhs.shape if not lhs.shape.is_scalar else rhs.shape
+            row, col = indices.fresh(shape.rows), indices.fresh(shape.cols)
+            free = tuple(i for i in (row, col) if i is not None)
+            expanded = [expander.expand(side, row, col) for side in (lhs, rhs)]
+        sides = [simplify_terms(terms, free, indices, symmetric) for terms in expanded]
     except _TooLarge:
         return False
     left, right = (_as_counter(terms, free, symmetric) for terms in sides)
     return left == right
+
+
+def _tensor_axes(side: n.Node) -> tuple | None:
+    """The axes of a derivative with more than two, in its layout; None for any other side."""
+    if not isinstance(side, n.Derivative):
+        return None
+    axes = derivative_shape(side.operand.shape, side.wrt.shape, Layout(side.layout), side.order)
+    return axes if len(axes) > 2 else None
 
 
 def _as_counter(terms: list[Term], free: tuple[str, ...], symmetric: frozenset[str]) -> Counter:
@@ -92,6 +108,14 @@ class Expander:
         if len(terms) > MAX_TERMS:
             raise _TooLarge
         return terms
+
+    def expand_tensor(self, side: n.Node, free: tuple[str, ...]) -> list[Term]:
+        """A side with more than two axes (a derivative, or the 0 that stands for a zero of any shape)."""
+        if constant_value(side) == 0:
+            return []
+        if not isinstance(side, n.Derivative):
+            raise _TooLarge  # no other node has more than two axes
+        return self._derivative(side, *free)
 
     def _expand(self, node: n.Node, row, col) -> list[Term]:
         value = constant_value(node)
@@ -155,8 +179,9 @@ class Expander:
             current = following
         return terms
 
-    def _derivative(self, node: n.Derivative, row, col) -> list[Term]:
-        """matcalc's derivative in index form, its free indices renamed to the node's row and column."""
+    def _derivative(self, node: n.Derivative, *targets: str | None) -> list[Term]:
+        """matcalc's derivative in index form, its free indices renamed to the targets: the node's row and
+        column, or one index for each axis of a derivative with more than two."""
         differ = Differentiator(node.wrt, self.build, self.indices)
         operand = node.operand
         out_row, out_col = self.fresh(operand.shape.rows), self.fresh(operand.shape.cols)
@@ -169,7 +194,8 @@ class Expander:
             terms = differ.derive_terms(terms)
             groups.append(tuple(i for i in differ.wrt_axes if i is not None))
         arranged = arrange_order(out_axes, tuple(groups), Layout(node.layout), operand.shape.is_scalar)
-        targets = (row, col) if len(arranged) == 2 else (None, None)
+        if len(arranged) != len(targets):  # a scalar: nothing to rename
+            targets = (None,) * len(arranged)
         renamed = []
         for term in terms:
             for old, new in zip(arranged, targets):

@@ -245,7 +245,7 @@ def test_check_of_text_gives_rows_with_line_verdict_and_message():
     assert error.message.startswith("unknown function 'foo'") and error.column == 1
     assert [row.holds for row in report] == [True, True, False, False]
     assert report.exit_status == ExitStatus.INPUT and not report.ok  # a line could not be read: 2
-    assert report.summary == {"identities": 4, "proved": 2, "holds": 0, "false": 1, "errors": 1}
+    assert report.summary == {"identities": 4, "proved": 2, "holds": 0, "false": 1, "undecided": 0, "errors": 1}
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_a_mixed_file_reports_every_line(runner):
     assert statuses == [(3, PROVED), (4, FALSE), (5, ERROR), (6, PROVED)]
     error = report["results"][2]
     assert error["column"] == 3 and "unclosed '('" in error["detail"]
-    assert report["summary"] == {"identities": 4, "proved": 2, "holds": 0, "false": 1, "errors": 1}
+    assert report["summary"] == {"identities": 4, "proved": 2, "holds": 0, "false": 1, "undecided": 0, "errors": 1}
 
 
 def test_exit_status_is_1_when_some_are_false_and_none_unreadable(runner):

@@ -28,7 +28,13 @@ def _format(dims: tuple) -> str:
     return "(" + ", ".join(str(dim) for dim in dims) + (",)" if len(dims) == 1 else ")")
 
 
-_STATUS_STYLES = {"proved": "green", "holds (numerically)": "green", "FALSE": "bold red", "error": "yellow"}
+_STATUS_STYLES = {
+    "proved": "green",
+    "holds (numerically)": "green",
+    "FALSE": "bold red",
+    "undecided": "magenta",
+    "error": "yellow",
+}
 
 
 def check_table(results: list, show_file: bool = False) -> Table:
@@ -63,6 +69,7 @@ def check_summary(results: list) -> Text:
         f"{counts['proved']} proved",
         f"{counts['holds (numerically)']} hold numerically",
         f"{counts['FALSE']} false",
+        *([f"{counts['undecided']} undecided"] if counts["undecided"] else []),
         f"{counts['error']} could not be read",
     ]
     return Text(": ".join([parts[0], ", ".join(parts[1:])]))
