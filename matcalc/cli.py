@@ -614,7 +614,7 @@ Example:
 def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
     """Check files of identities (FILE or - for standard input), numerically and symbolically.
 
-    Exit status: 0 all hold, 1 some are false, 2 some could not be read."""
+    Exit status: 0 all hold, 1 some are false, 2 some could not be read, 3 some are undecided."""
     from .batch import check_files
 
     sources = []  # (name, text), or (name, the error that kept it from being read): one error row for it
@@ -651,14 +651,9 @@ def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
 
 
 def _check_status(results) -> int:
-    from .batch import ERROR, FALSE
+    from .batch import exit_status
 
-    statuses = {result.status for result in results}
-    if any(result.status == ERROR and result.detail.startswith(INTERNAL_ERROR) for result in results):
-        return ExitStatus.INTERNAL  # matcalc's own fault, not the file's
-    if ERROR in statuses:
-        return ExitStatus.INPUT
-    return ExitStatus.FALSE if FALSE in statuses else ExitStatus.OK
+    return exit_status(results)
 
 
 def _progress_bar(sources):
