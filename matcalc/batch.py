@@ -283,15 +283,11 @@ def _variable(tree: Deriv, operand: n.Node, env: Env) -> n.Var:
     return n.Var(name, span=tree.wrt.span, shape=env.decls[name].shape if name in env.decls else used[name])
 
 
-def _axes(side: n.Node) -> tuple:
-    from .numeric import derivative_axes, is_tensor
-
-    return derivative_axes(side) if is_tensor(side) else (side.shape.rows, side.shape.cols)  # type: ignore[arg-type]
-
-
 def _shapes_agree(lhs: n.Node, rhs: n.Node) -> bool:
     """Equal shapes; or one side is 0, which stands for a zero of any shape."""
-    return _axes(lhs) == _axes(rhs) or _is_zero(lhs) or _is_zero(rhs)
+    from .numeric import side_axes
+
+    return side_axes(lhs) == side_axes(rhs) or _is_zero(lhs) or _is_zero(rhs)
 
 
 def _is_zero(node: n.Node) -> bool:
@@ -299,9 +295,9 @@ def _is_zero(node: n.Node) -> bool:
 
 
 def _shape_text(side: n.Node) -> str:
-    from .numeric import derivative_axes, is_tensor
+    from .numeric import is_tensor, side_axes
 
-    return "(" + ", ".join(map(str, derivative_axes(side))) + ")" if is_tensor(side) else str(side.shape)  # type: ignore[arg-type]
+    return "(" + ", ".join(map(str, side_axes(side))) + ")" if is_tensor(side) else str(side.shape)
 
 
 def _shape_mismatch(identity: Identity, env: Env, result: CheckResult, lhs: n.Node, rhs: n.Node) -> CheckResult:
@@ -319,7 +315,7 @@ def _shape_mismatch(identity: Identity, env: Env, result: CheckResult, lhs: n.No
 @dataclass
 class _Numbers:
     status: str  # HOLDS, FALSE or UNDECIDED
-    max_error: float
+    max_error: float | None  # None where no point gave both sides a finite value
     detail: str = ""
 
 
@@ -352,20 +348,21 @@ def _undecided(readings: list[Reading]) -> _Numbers:
     from .numeric import AGREE, DIFFER, UNCLEAR
 
     verdicts = [reading.verdict for reading in readings]
-    judged = [reading.difference for reading in readings if reading.verdict != UNCLEAR]
-    worst = max(judged, default=max((r.difference for r in readings if r.difference < float("inf")), default=0.0))
-    counts = f"{len(readings)} point{'s' if len(readings) != 1 else ''}"
+    finite = [reading.difference for reading in readings if reading.difference < float("inf")]
+    worst = max(finite) if finite else None
+    points = f"{len(readings)} point{'s' if len(readings) != 1 else ''}"
     if DIFFER in verdicts:
         reason = (
-            f"the sides differ beyond the finite differences' error at {verdicts.count(DIFFER)} of {counts}, "
+            f"the sides differ beyond the finite differences' error at {verdicts.count(DIFFER)} of {points}, "
             f"agree at {verdicts.count(AGREE)}"
         )
     else:
         reason = (
-            f"the finite differences cannot resolve the sides: at {verdicts.count(UNCLEAR)} of {counts} their "
+            f"the finite differences cannot resolve the sides: at {verdicts.count(UNCLEAR)} of {points} their "
             "estimated error is larger than the difference they would have to judge"
         )
-    return _Numbers(UNDECIDED, worst, f"{reason} (largest relative difference {worst:.2g})")
+    largest = f" (largest relative difference {worst:.2g})" if worst is not None else ""
+    return _Numbers(UNDECIDED, worst, reason + largest)
 
 
 def _counterexample(lhs: n.Node, rhs: n.Node, sampler: Sampler, readings: list[Reading], worst: float) -> str:
@@ -411,14 +408,19 @@ def _other_layout_hint(identity: Identity, env: Env, lhs: n.Node, rhs: n.Node) -
             continue
         try:
             other_lhs, other_rhs = typed_sides(identity.text, env, layout)
-            if (
-                _shapes_agree(other_lhs, other_rhs)
-                and _numbers(other_lhs, other_rhs, env, identity.seed).status == HOLDS
-            ):
+            if _shapes_agree(other_lhs, other_rhs) and _agrees(other_lhs, other_rhs, env, identity.seed):
                 return f"holds in {layout.value} layout, not in {identity.layout.value}"
         except MatcalcError:
             continue
     return ""
+
+
+def _agrees(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> bool:
+    """Whether the sides agree at POINTS points (the first look at each is enough to say so)."""
+    from .numeric import AGREE, Sampler, read_sides
+
+    sampler = Sampler(lhs, rhs, env, seed)
+    return all(read_sides(lhs, rhs, sampler.point(), settle=False).verdict == AGREE for _ in range(POINTS))
 
 
 def _own_derivative(lhs: n.Node, rhs: n.Node, env: Env, layout: Layout) -> str:

@@ -456,6 +456,13 @@ def is_tensor(node: n.Node) -> bool:
     return isinstance(node, n.Derivative) and len(derivative_axes(node)) > 2
 
 
+def side_axes(side: n.Node) -> tuple[Dim, ...]:
+    """The axes of a side of an identity: those of a derivative with more than two, else rows and columns."""
+    if isinstance(side, n.Derivative) and is_tensor(side):
+        return derivative_axes(side)
+    return side.shape.rows, side.shape.cols
+
+
 def side_estimate(side: n.Node, point: Point, refined: bool = False) -> Estimate:
     """One side of an identity at a point, its derivatives by finite differences (derivative_estimate)
     and their errors carried through the rest of the side to first order."""
@@ -814,12 +821,13 @@ class Reading:
     right: Estimate | None = None
 
 
-def read_sides(lhs: n.Node, rhs: n.Node, point: Point) -> Reading:
+def read_sides(lhs: n.Node, rhs: n.Node, point: Point, settle: bool = True) -> Reading:
     """The sides at a point. Where the first look at the differences does not show them agreeing, a
-    longer sequence of steps, whose error estimates count only where it converges, settles the point."""
+    longer sequence of steps, whose error estimates count only where it converges, settles the point
+    (unless not `settle`: whoever only asks whether the sides agree needs the first look alone)."""
     reading = Reading(point, UNCLEAR, float("inf"))
     differenced = any(isinstance(node, n.Derivative) for side in (lhs, rhs) for node in n.walk(side))
-    for refined in (False, True):
+    for refined in (False, True) if settle else (False,):
         try:
             left, right = side_estimate(lhs, point, refined), side_estimate(rhs, point, refined)
         except (SingularMatrixError, np.linalg.LinAlgError, ZeroDivisionError, OverflowError, FloatingPointError):

@@ -13,7 +13,6 @@ more.
 
 from __future__ import annotations
 
-from collections import Counter
 from fractions import Fraction
 
 from . import nodes as n
@@ -63,11 +62,13 @@ def _tensor_axes(side: n.Node) -> tuple | None:
     return axes if len(axes) > 2 else None
 
 
-def _as_counter(terms: list[Term], free: tuple[str, ...], symmetric: frozenset[str]) -> Counter:
-    counter: Counter = Counter()
+def _as_counter(terms: list[Term], free: tuple[str, ...], symmetric: frozenset[str]) -> dict[tuple, Fraction]:
+    """Each term's coefficient under its canonical key, the keys whose coefficients cancel left out."""
+    counter: dict[tuple, Fraction] = {}
     for term in terms:
-        counter[canonical_key(_cancel_reciprocals(term), free, symmetric)] += term.coefficient
-    return Counter({key: value for key, value in counter.items() if value != 0})
+        key = canonical_key(_cancel_reciprocals(term), free, symmetric)
+        counter[key] = counter.get(key, Fraction(0)) + term.coefficient
+    return {key: value for key, value in counter.items() if value != 0}
 
 
 def _cancel_reciprocals(term: Term) -> Term:
@@ -118,9 +119,9 @@ class Expander:
         return self._derivative(side, *free)
 
     def _expand(self, node: n.Node, row, col) -> list[Term]:
-        value = constant_value(node)
-        if value is not None:
-            return [Term(value, ())] if value != 0 else []
+        constant = constant_value(node)
+        if constant is not None:
+            return [Term(constant, ())] if constant != 0 else []
         match node:
             case n.Neg(operand=operand):
                 return scaled(self.expand(operand, row, col), Fraction(-1))
@@ -150,8 +151,8 @@ class Expander:
                 return [t.times(*delta(row, col)) for t in self.expand(operand, *entry)]
             case n.DiagOf(operand=operand):
                 return self.expand(operand, row, row)
-            case n.Divide(left=left, right=right) if constant_value(right) not in (None, 0):
-                return scaled(self.expand(left, row, col), 1 / constant_value(right))
+            case n.Divide(left=left, right=right) if (divisor := constant_value(right)) is not None and divisor != 0:
+                return scaled(self.expand(left, row, col), 1 / divisor)
             case n.Divide(left=left, right=right) if right.shape.is_scalar:  # u / s = u (1/s)
                 reciprocal = Term(Fraction(1), (factor(self.build.divide(ONE, right), None, None),))
                 return self.product(self.expand(left, row, col), [reciprocal])
@@ -211,6 +212,7 @@ class Expander:
             if f.is_delta:
                 result = [t.times(f) for t in result]
             else:
+                assert f.node is not None  # only a delta has no node
                 result = self.product(result, self.expand(f.node, *f.axes()))
             if len(result) > MAX_TERMS:
                 raise _TooLarge
