@@ -181,7 +181,8 @@ def one_variable(ctx: click.Context, param: click.Parameter, value: tuple[str, .
 
 def _expressions_last(params: list[click.Parameter], args: list[str]) -> list[str]:
     """The arguments with every positional one after "--", when one of them starts with "-"."""
-    takes_value, flags = set(), set()
+    takes_value: set[str] = set()
+    flags: set[str] = set()
     for param in params:
         if isinstance(param, click.Option):
             names = param.opts + param.secondary_opts
@@ -617,7 +618,8 @@ def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
     Exit status: 0 all hold, 1 some are false, 2 some could not be read, 3 some are undecided."""
     from .batch import check_files
 
-    sources = []  # (name, text), or (name, the error that kept it from being read): one error row for it
+    # (name, text), or (name, the error that kept it from being read): one error row for it
+    sources: list[tuple[str, str | MatcalcError]] = []
     for path in files:
         try:
             sources.append((path, read_text(None if path == "-" else path, "standard input" if path == "-" else path)))
@@ -676,7 +678,7 @@ Example:
 )
 @click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout, help=_LAYOUT_HELP)
 def shapes_command(layout: str) -> None:
-    """Print the shape of ∂y/∂x for each kind of y and x in a layout (SPEC §3)."""
+    """Print the shape of ∂y/∂x for each kind of y and x in a layout."""
     from .render.table import shape_table
 
     _console().print(shape_table(Layout(layout)))
@@ -695,4 +697,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()  # exits with the command's status, as click does
