@@ -24,6 +24,7 @@ cannot decide, the line is `undecided` and says why. A proof is exact, so
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -464,20 +465,39 @@ def check_files(
     on_checked: Callable[[], None] | None = None,
 ) -> list[CheckResult]:
     """Check every identity of several (name, text) files, in order; a text may be the error that kept the
-    file from being read, which becomes its one error row. The callbacks let a caller show progress: on_start gets the number of identities, on_checked is called after each."""
-    items = [item for name, text in sources for item in _file_items(name, text, layout, seed)]
-    identities = [item for item in items if isinstance(item, Identity)]
+    file from being read, which becomes its one error row. The callbacks let a caller show progress:
+    on_start gets the number of identities, on_checked is called after each. The lines are read as they
+    are checked, and equal messages are kept once, so that a long file of bad lines stays small."""
     if on_start:
-        on_start(len(identities))
-    checked = _map(check_identity, identities, jobs)
+        on_start(sum(isinstance(item, Identity) for item in _items(sources, layout, seed)))
     results = []
-    for item in items:
-        if isinstance(item, Identity):
-            item = next(checked)
-            if on_checked:
-                on_checked()
-        results.append(item)
+    messages: dict[str, str] = {}
+    for item, result in _checked(_items(sources, layout, seed), jobs):
+        result.detail = messages.setdefault(result.detail, result.detail)
+        results.append(result)
+        if on_checked and isinstance(item, Identity):
+            on_checked()
     return results
+
+
+def _items(
+    sources: list[tuple[str, str | MatcalcError]], layout: Layout, seed: int
+) -> Iterator[Identity | CheckResult]:
+    return (item for name, text in sources for item in _file_items(name, text, layout, seed))
+
+
+def _checked(
+    items: Iterator[Identity | CheckResult], jobs: int
+) -> Iterator[tuple[Identity | CheckResult, CheckResult]]:
+    """(item, its result) in order: an identity checked, in worker processes when jobs > 1."""
+    if jobs <= 1:
+        for item in items:
+            yield item, check_identity(item) if isinstance(item, Identity) else item
+        return
+    listed = list(items)
+    checked = _map(check_identity, [item for item in listed if isinstance(item, Identity)], jobs)
+    for item in listed:
+        yield item, next(checked) if isinstance(item, Identity) else item
 
 
 def _file_items(name: str, text: str | MatcalcError, layout: Layout, seed: int) -> Iterator[Identity | CheckResult]:
@@ -501,17 +521,28 @@ def _map(function, items: list, jobs: int) -> Iterator:
 
 def report_json(results: list[CheckResult]) -> dict:
     """The JSON report of `matcalc check` (schemas/check-report.schema.json)."""
+    return {"results": [result.to_json() for result in results], "summary": _summary(results)}
+
+
+def write_report_json(results: list[CheckResult], write: Callable[[str], object], rows: int = 1000) -> None:
+    """The text of json.dumps(report_json(results), ensure_ascii=False), written `rows` results at a time,
+    so that a long report is never held whole."""
+    write('{"results": [')
+    for start in range(0, len(results), rows):
+        block = ", ".join(json.dumps(result.to_json(), ensure_ascii=False) for result in results[start : start + rows])
+        write((", " if start else "") + block)
+    write('], "summary": ' + json.dumps(_summary(results)) + "}")
+
+
+def _summary(results: list[CheckResult]) -> dict[str, int]:
     counts = {status: sum(result.status == status for result in results) for status in STATUSES}
     return {
-        "results": [result.to_json() for result in results],
-        "summary": {
-            "identities": len(results),
-            "proved": counts[PROVED],
-            "holds": counts[HOLDS],
-            "false": counts[FALSE],
-            "undecided": counts[UNDECIDED],
-            "errors": counts[ERROR],
-        },
+        "identities": len(results),
+        "proved": counts[PROVED],
+        "holds": counts[HOLDS],
+        "false": counts[FALSE],
+        "undecided": counts[UNDECIDED],
+        "errors": counts[ERROR],
     }
 
 

@@ -640,14 +640,16 @@ def check_command(files, fmt: str, seed: int, jobs: int, layout: str) -> None:
                 on_checked=lambda: progress.advance(task),
             )
     if fmt == "json":
-        from .batch import report_json
+        from .batch import write_report_json
 
-        click.echo(json.dumps(report_json(results), ensure_ascii=False))
+        write_report_json(results, lambda text: click.echo(text, nl=False))
+        click.echo()
     else:
-        from .render.table import check_summary, check_table
+        from .render.table import check_summary, check_tables
 
         console = _console()
-        console.print(check_table(results, show_file=len(sources) > 1))
+        for table in check_tables(results, show_file=len(sources) > 1):  # a long report a block at a time
+            console.print(table)
         console.print(check_summary(results))
     raise SystemExit(_check_status(results))
 

@@ -344,3 +344,47 @@ def test_twentieth_powers_in_a_derivative_identity_still_hold():
     source = "let A: matrix(n, n), B: matrix(n, n)\nlayout denominator\nd/dA (tr(A'B) + sum(B^20)) = B\n"
     (result,) = check_source(source)
     assert result.holds, result.detail
+
+
+# Long files stay linear in time and small in memory (SPEC §6)
+
+
+def test_the_json_report_is_written_a_block_at_a_time_and_reads_as_one_document():
+    from matcalc.batch import report_json, write_report_json
+
+    results = check_source((EXAMPLES / "false.txt").read_text() + "tr(x é\n")
+    for rows in (1, 7, 1000):
+        parts = []
+        write_report_json(results, parts.append, rows)
+        assert "".join(parts) == json.dumps(report_json(results), ensure_ascii=False)
+        assert len(parts) == 2 + -(-len(results) // rows)  # opening, one per block, summary
+
+
+def test_a_long_table_is_rendered_in_blocks_with_one_header(runner):
+    from matcalc.render.table import ROWS_AT_ONCE
+
+    lines = ROWS_AT_ONCE + 5
+    result = runner.invoke(cli, ["check", "-"], input="x'x =\n" * lines)
+    assert result.exit_code == 2
+    assert result.stdout.count("┃ line ┃") == 1 and result.stdout.count("could not be read") == 1
+    assert result.stdout.count("expected an expression") == lines
+
+
+def test_a_long_file_of_bad_lines_is_checked_in_linear_time_and_little_memory():
+    import tracemalloc
+
+    def cost(lines: int) -> tuple[float, int]:
+        source = "".join(f"d/dx x'A{k} x = (A + A')x +\nlet y{k}: vectr(n)\n" for k in range(lines // 2))
+        tracemalloc.start()
+        start = time.process_time()
+        results = check_source(source)
+        elapsed = time.process_time() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(results) == lines and {r.status for r in results} == {ERROR}
+        return elapsed, peak
+
+    (short, _), (long, peak) = cost(1000), cost(8000)
+    assert long < 12 * short  # 8 times the lines: linear, with room for a busy machine
+    # about 200 bytes a row, the source included; it was 1.2 KB (rows and identities as dicts, all held to the end)
+    assert peak < 8000 * 600

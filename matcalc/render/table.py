@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from rich.table import Table
 from rich.text import Text
 
@@ -37,9 +39,19 @@ _STATUS_STYLES = {
 }
 
 
-def check_table(results: list, show_file: bool = False) -> Table:
+ROWS_AT_ONCE = 1000  # a longer report is rendered in blocks of this many rows, each printed before the next
+
+
+def check_tables(results: list, show_file: bool = False) -> Iterator[Table]:
+    """check_table of a report, in blocks of ROWS_AT_ONCE rows (the header on the first): Rich holds a
+    table's rendering whole, which for a file of a hundred thousand lines is gigabytes."""
+    for start in range(0, max(len(results), 1), ROWS_AT_ONCE):
+        yield check_table(results[start : start + ROWS_AT_ONCE], show_file, show_header=start == 0)
+
+
+def check_table(results: list, show_file: bool = False, show_header: bool = True) -> Table:
     """One row per identity: line, identity, status, detail."""
-    table = Table(show_lines=False)
+    table = Table(show_lines=False, show_header=show_header)
     if show_file:
         table.add_column("file")
     table.add_column("line", justify="right")
