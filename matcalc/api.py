@@ -9,7 +9,6 @@ repr and a notebook display as math (`_repr_latex_`, `_repr_markdown_`).
 from __future__ import annotations
 
 import difflib
-import keyword
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -32,6 +31,8 @@ if TYPE_CHECKING:
     from . import steps
     from .batch import CheckResult
     from .closed_form import Solution
+    from .codecheck import Subject
+    from .render.module import ModuleSpec
     from .selfcheck import CheckReport
 from .shapes import Dim, Shape
 
@@ -84,15 +85,18 @@ class Parsed:
         >>> parse("x'Ax").to_sympy()
         Trace((x.T*A)*x)
         """
-        from .lower import to_sympy
+        from .lower import sympy_object
 
-        return to_sympy(self.expr)
+        return sympy_object(self.expr)
 
-    def sympy_code(self) -> str:
-        """Python code that builds `to_sympy()` (as `expression`): what `parse --format sympy` prints."""
-        from .render.sympy import sympy_code
+    def sympy_code(self, check: bool = True) -> str:
+        """Python code that builds `to_sympy()` (as `expression`): what `parse --format sympy` prints. Unless
+        not `check`, it is run first: it must build that object, whose value SymPy computes at random
+        points must be the expression's (else SelfCheckError, exit 4)."""
+        from .codecheck import Subject, sympy_text
 
-        return sympy_code({"expression": self.to_sympy()}, f"{self.source}, built by matcalc")
+        subject = Subject(self.source, self.expr, self.env, ())
+        return sympy_text({"expression": self.to_sympy()}, f"{self.source}, built by matcalc", subject, check)
 
     @property
     def text(self) -> str:
@@ -220,10 +224,15 @@ class DiffResult:
 
     @property
     def numpy(self) -> str:
-        """One NumPy expression in the variables computing the derivative (SPEC §4)."""
-        from .render.numpy import numpy_expression
+        """One NumPy expression in the variables computing the derivative (SPEC §4). Where the result was
+        self-checked, so is this: evaluated at the check's points, it must give the checked result."""
+        if self.check is None:
+            from .render.numpy import numpy_expression
 
-        return numpy_expression(self.derivative)
+            return numpy_expression(self.derivative)
+        from .codecheck import numpy_field
+
+        return numpy_field(self.derivative, self._subject())
 
     def numpy_function(self):
         """A NumPy function computing the derivative: the same callable as `function()`."""
@@ -231,10 +240,19 @@ class DiffResult:
 
     def numpy_function_code(self) -> str:
         """The source of one Python function (`def derivative(...)`) computing the derivative with NumPy,
-        its named subexpressions as assignments; `numpy_code()` is a whole module."""
-        from .render.numpy import numpy_function
+        its named subexpressions as assignments; `numpy_code()` is a whole module. Checked as `numpy` is."""
+        if self.check is None:
+            from .render.module import function_code
 
-        return numpy_function(self.derivative)
+            return function_code(self.derivative)
+        from .codecheck import function_text
+
+        return function_text(self.derivative, self._subject())
+
+    def _subject(self) -> Subject:
+        from .codecheck import Subject
+
+        return Subject(self.parsed.source, self.parsed.expr, self.parsed.env, (self.derivative,))
 
     @property
     def latex(self) -> str:
@@ -315,13 +333,16 @@ class DiffResult:
         """
         return _sympy_of(self.derivative.inline_matrix, self.derivative.inline_index_form, self.derivative)
 
-    def sympy_code(self) -> str:
-        """Python code that builds the expression and `to_sympy()`: what `--format sympy` prints."""
-        return DiffResults([self]).sympy_code()
+    def sympy_code(self, check: bool | None = None) -> str:
+        """Python code that builds the expression and `to_sympy()`: what `--format sympy` prints (checked
+        as `code` is)."""
+        return DiffResults([self]).sympy_code(check)
 
-    def code(self, backend: str = "numpy") -> str:
-        """A self-contained module for numpy, torch or jax: f, derivative, f_and_grad, check_gradient."""
-        return DiffResults([self]).code(backend)
+    def code(self, backend: str = "numpy", check: bool | None = None) -> str:
+        """A self-contained module for numpy, torch or jax: f, derivative, f_and_grad, check_gradient. It is
+        run before it is returned where the result was self-checked (or `check`): what it computes at the
+        self-check's points must be the checked result (else SelfCheckError, exit 4)."""
+        return DiffResults([self]).code(backend, check)
 
     def numpy_code(self) -> str:
         """The text of `--format numpy`: a NumPy module (see `code`)."""
@@ -555,76 +576,79 @@ class DiffResults(list):
     def to_sympy(self) -> list:
         return [result.to_sympy() for result in self]
 
-    def sympy_code(self) -> str:
-        """Python code that builds the expression (`expression`) and each derivative (`d_<variable>`)."""
-        from .render.sympy import sympy_code
+    def sympy_code(self, check: bool | None = None) -> str:
+        """Python code that builds the expression (`expression`) and each derivative (`d_<variable>`), run
+        before it is returned where the results were self-checked (or `check`): it must build matcalc's
+        objects, and SymPy's values of them at the self-check's points must be the checked ones."""
+        from .codecheck import sympy_text
 
         first = self[0]
         objects = {"expression": first.parsed.to_sympy()}
         objects |= {f"d_{result.wrt}": result.to_sympy() for result in self}
-        layout = first.layout.value
-        return sympy_code(
-            objects,
+        title = (
             f"{first.parsed.source} and its derivative{'s' if len(self) > 1 else ''} by "
-            f"{', '.join(r.wrt for r in self)} ({layout} layout), built by matcalc",
+            f"{', '.join(r.wrt for r in self)} ({first.layout.value} layout), built by matcalc"
         )
+        return sympy_text(objects, title, self._subject(), self._checked(check))
 
-    def code(self, backend: str = "numpy") -> str:
+    def code(self, backend: str = "numpy", check: bool | None = None) -> str:
         """One self-contained module for numpy, torch or jax: f(...), derivative(...) returning every
         derivative (a tuple, in order, for several), f_and_grad(...) with shape assertions, and
-        check_gradient() against central finite differences, printed by SymPy's code printers."""
-        import numpy as np
-
-        from .lower import to_sympy
-        from .numeric import sample_point
-        from .render.numpy import dimension_sources
-        from .render.sympy import BACKENDS, Gradient, framework_module
+        check_gradient() against central finite differences. It is run before it is returned where the
+        results were self-checked (or `check`): what it computes at the self-check's points must be the
+        checked results (else SelfCheckError, exit 4); where torch or jax is not installed, its NumPy twin
+        is run, and the module says so."""
+        from .render.numpy import BACKENDS
 
         if backend not in BACKENDS:
             raise InputError(f"no code for {backend!r}: one of {', '.join(BACKENDS)}")
+        checked = self._checked(check)
+        from .codecheck import module_code
+
+        return module_code(backend, self._module_spec(), self._subject(), checked)
+
+    def _checked(self, check: bool | None) -> bool:
+        return all(result.check is not None for result in self) if check is None else check
+
+    def _subject(self) -> Subject:
+        from .codecheck import Subject
+
+        first = self[0]
+        return Subject(first.parsed.source, first.parsed.expr, first.parsed.env, tuple(r.derivative for r in self))
+
+    def _module_spec(self) -> ModuleSpec:
+        """What the module computes, with example inputs for its check_gradient()."""
+        import numpy as np
+
+        from .numeric import sample_point
+        from .render.module import ModuleSpec
+
         first = self[0]
         parsed = first.parsed
-        variables = {name: tuple(shape.dims()) for name, shape in parsed.shapes().items()}
-        sources = dimension_sources(parsed.expr)
-        where: dict[str, Any] = {}
-        gradients = []
+        where: dict[str, nodes.Node] = {}
         for result in self:
-            d = result.derivative
-            for name, definition in d.where:
-                where.setdefault(name, to_sympy(definition))
-            gradients.append(
-                Gradient(
-                    result.wrt,
-                    _sympy_of(d.matrix, d.index_form, d),
-                    tuple(_plain(dim) for dim in d.shape if dim != 1),
-                    _contraction(d),
-                )
-            )
+            for name, definition in result.derivative.where:
+                where.setdefault(name, definition)
         # example inputs for check_gradient: where the expression is defined (det(C B) may be singular)
         point = sample_point(parsed.expr, parsed.env, np.random.default_rng(0), symbolic_derivatives=False)
-        values = {}
+        values: dict[str, object] = {}
         for name, shape in parsed.shapes().items():
             value = np.asarray(point.values[name], dtype=float)
             value = value.item() if shape.is_scalar else value.ravel() if shape.is_column else value
             values[name] = np.round(value, 6).tolist() if not shape.is_scalar else round(float(value), 6)
-        value_shape = tuple(_plain(dim) for dim in (parsed.shape.rows, parsed.shape.cols) if dim != 1)
         title = (
             f"{parsed.source}: its value and its derivative{'s' if len(self) > 1 else ''} by "
             f"{', '.join(r.wrt for r in self)} ({first.layout.value} layout"
             f"{'' if first.order == 1 else f', order {first.order}'})"
         )
-        return framework_module(
-            backend,
-            title=title,
-            variables=variables,
-            sizes_from=sources,
-            value=to_sympy(parsed.expr),
-            value_shape=value_shape,
-            where=list(where.items()),
-            gradients=gradients,
-            order=first.order,
-            point=values,
-            sample_sizes={k: v for k, v in point.sizes.items() if isinstance(k, str)},
+        return ModuleSpec(
+            title,
+            parsed.expr,
+            parsed.shapes(),
+            tuple(result.derivative for result in self),
+            tuple(where.items()),
+            values,
+            {k: v for k, v in point.sizes.items() if isinstance(k, str)},
         )
 
     def numpy_code(self) -> str:
@@ -755,17 +779,21 @@ def _point(args: tuple, kwargs: dict, shapes: dict[str, Shape], expr: nodes.Node
 
     if len(args) > len(shapes):
         raise InputError(f"{len(args)} values given for the {len(shapes)} variables {', '.join(shapes)}")
-    values = dict(zip(shapes, args)) | {_variable_name(name): value for name, value in kwargs.items()}
+    values = dict(zip(shapes, args)) | {_variable_name(name, shapes): value for name, value in kwargs.items()}
     dimensions = {sub.name for sub in nodes.walk(expr) if isinstance(sub, nodes.DimSize)}
     return point_from(
         {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()}, shapes, dimensions
     )
 
 
-def _variable_name(argument: str) -> str:
-    """The variable an argument names: `lambda_` is lambda, as the generated code binds a keyword."""
-    bare = argument.removesuffix("_")
-    return bare if bare != argument and keyword.iskeyword(bare) else argument
+def _variable_name(argument: str, shapes: dict[str, Shape]) -> str:
+    """The variable an argument names: itself, or the variable printed code binds by that name (`lambda_`
+    is lambda, `np_` is np: a keyword or a module's name gets a trailing underscore)."""
+    from .render.python import python_names
+
+    if argument in shapes:
+        return argument
+    return {python: name for name, python in python_names(shapes).items()}.get(argument, argument)
 
 
 def _plain_array(value, shape: Shape):
@@ -787,10 +815,6 @@ def _markdown_text(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def _plain(dim):
-    return dim if isinstance(dim, int) else str(dim)
-
-
 def _shape_text(dims) -> str:
     return "(" + ", ".join(str(d) for d in dims) + (",)" if len(dims) == 1 else ")")
 
@@ -803,21 +827,14 @@ def _kind_text(shape: Shape) -> str:
 
 def _sympy_of(matrix: nodes.Node | None, index_form: list[IndexTerm] | None, derivative: Derivative):
     """A shown form of a derivative (matrix or index notation) as a SymPy object."""
-    from .lower import index_array, to_sympy
+    from .lower import index_array, sympy_object
 
     if matrix is not None:
-        return to_sympy(matrix)
+        return sympy_object(matrix)
     terms = [
         (t.coefficient, t.scalars, [(p.elements, p.indices) for p in t.pieces], t.summed) for t in index_form or []
     ]
     return index_array(terms, derivative.free, derivative.dims)
-
-
-def _contraction(d: Derivative) -> str:
-    """einsum subscripts: the derivative's axes and one direction per differentiation -> the function's."""
-    letters = dict(zip(d.free, "abcdefghijklmnopqrstuvwxyz"))
-    groups = ",".join("".join(letters[i] for i in group) for group in d.wrt_groups)
-    return f"{''.join(letters[i] for i in d.free)},{groups}->{''.join(letters[i] for i in d.out_axes)}"
 
 
 def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Derivation:
@@ -880,10 +897,10 @@ class SolveResult:
     @property
     def numpy(self) -> str:
         """One NumPy expression for the solution (SPEC §4's array contract)."""
-        from .render.numpy import NumpyPrinter, dimension_sources
+        from .render.numpy import node_expression
 
-        sources = dimension_sources(self.parsed.expr, without=self.wrt)  # the solution does not know the variable
-        return NumpyPrinter(sources).text(self.solution.value)
+        # sizes are read off the expression's arrays, not the variable's: the solution does not know it
+        return node_expression(self.solution.value, self.parsed.expr, without=self.wrt)
 
     def report(self, unicode: bool = True) -> list[str]:
         offset = expression_text(self.solution.gradient_at_zero, unicode)

@@ -58,6 +58,11 @@ def to_sympy(node: n.Node) -> sp.Basic:
     return _RULES[type(node)](node)
 
 
+def sympy_object(node: n.Node) -> sp.Basic:
+    """The typed tree as SymPy, as `to_sympy`, with no Dummy in it (see _without_dummies)."""
+    return _without_dummies(to_sympy(node))
+
+
 def _ones(shape: Shape) -> sp.MatrixExpr:
     return sp.OneMatrix(dimension(shape.rows), dimension(shape.cols))
 
@@ -84,6 +89,18 @@ def _elementwise(function, operand: sp.Basic, shape: Shape) -> sp.Basic:
     ]
     t = sp.Symbol(f"_t{max(map(int, inside), default=0) + 1}")
     return ElementwiseApplyFunction(sp.Lambda(t, body.xreplace({_BOUND: t})), operand)
+
+
+def _without_dummies(value: sp.Basic) -> sp.Basic:
+    """The object with the Dummy variables SymPy makes (composing tan after tanh into one elementwise
+    function of a Dummy d) renamed _t1, _t2, ... above those in use: code that rebuilds it (--format
+    sympy) then builds an equal object, which a Dummy, equal only to itself, would not."""
+    dummies = sorted(value.atoms(sp.Dummy), key=lambda d: d.dummy_index)
+    if not dummies:
+        return value
+    used = [int(s.name[2:]) for s in value.atoms(sp.Symbol) if s.name.startswith("_t") and s.name[2:].isdigit()]
+    first = max(used, default=0) + 1
+    return value.xreplace({d: sp.Symbol(f"_t{first + k}") for k, d in enumerate(dummies)})
 
 
 def _bound_in(value: sp.Basic) -> set:
@@ -321,4 +338,4 @@ def index_array(terms, free: tuple[str, ...], dims: dict[str, Dim]) -> sp.Basic:
         from sympy.tensor.array.expressions import ZeroArray
 
         return ZeroArray(*[dimension(dims[index]) for index in free])
-    return ArrayAdd(*total) if len(total) > 1 else total[0]
+    return _without_dummies(ArrayAdd(*total) if len(total) > 1 else total[0])

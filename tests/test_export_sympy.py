@@ -19,6 +19,8 @@ from test_export_code import CELL_IDS, CELLS, NETWORK, assert_close, spec_arrays
 
 def evaluate_in_sympy(value: sp.Basic, point) -> np.ndarray:
     """A SymPy matrix or array expression at a point, by SymPy: every symbol replaced by its number."""
+    if not isinstance(value, sp.Basic):  # a plain number (the derivative of a by a is 1)
+        return np.array(float(value))
     sizes = {sp.Symbol(str(name), integer=True, positive=True): size for name, size in point.sizes.items()
              if isinstance(name, str)}
     value = value.xreplace(sizes)
@@ -31,13 +33,22 @@ def evaluate_in_sympy(value: sp.Basic, point) -> np.ndarray:
     value = value.xreplace(numbers)
     value = value.replace(lambda e: isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)),
                           lambda e: e.as_explicit())
-    # SymPy's doit() leaves HadamardPower of explicit matrices unevaluated: written out entrywise
-    value = value.replace(lambda e: isinstance(e, sp.HadamardPower),
-                          lambda e: e.base.as_explicit().applyfunc(lambda t: t ** e.exp))
-    done = value.doit()
+    done = sp.bottom_up(value, evaluated)  # doit() of the whole leaves inner parts unevaluated
     if hasattr(done, "as_explicit"):  # a matrix or array expression
         return np.array(sp.Array(done.as_explicit()).tolist(), dtype=float)
     return np.array(float(done), dtype=float)
+
+
+def evaluated(node: sp.Basic) -> sp.Basic:
+    """One node, its arguments numbers already, evaluated by SymPy where it can: SymPy's doit() leaves a
+    HadamardPower of an explicit matrix, and a number times one (which an elementwise function then cannot
+    take), as they are; written out entrywise."""
+    if isinstance(node, sp.HadamardPower) and isinstance(node.base, sp.MatrixBase):
+        return node.base.applyfunc(lambda t: t ** node.exp)
+    done = node.doit(deep=False) if hasattr(node, "doit") else node
+    if isinstance(done, sp.MatrixExpr) and not isinstance(done, sp.MatrixBase) and not done.free_symbols:
+        return done.as_explicit()
+    return done
 
 
 @pytest.mark.parametrize("layout", ["numerator", "denominator"])

@@ -1,158 +1,266 @@
-"""Typed trees and derivatives -> NumPy code (SPEC §4's array contract).
+"""Typed trees and derivatives -> array code in NumPy, PyTorch or JAX (SPEC §4's array contract).
 
-Scalars are floats, vectors 1-D arrays (n,), matrices 2-D arrays. A result
-evaluates to an array of SPEC's result shape with its size-1 axes left out;
-results of order 3 and 4 are `np.einsum` over their index form. A dimension
-name is read off the shape of an array that has it; one that no array has
-(`exp(a + n)`) is a name the caller binds: a keyword parameter of the function.
+One printer writes the JSON `numpy` field (one expression in `np`), the body of `numpy_function_code()`
+and the bodies of the `--format numpy|torch|jax` modules. Scalars are numbers or 0-d arrays, vectors
+1-D arrays (n,), matrices 2-D arrays; a result evaluates to an array of SPEC's result shape with its
+size-1 axes left out. Results in index notation are `einsum` over their pieces, never a tensor product
+of them. A dimension name is read off the shape of an array that has it; one that no array has
+(`exp(a + n)`) is a name the caller binds. Operands are parenthesised from render.python's one table of
+Python's operators; a part nested deeper than render.python.MAX_DEPTH is named first (`_1 = ...` in a
+function, `[_1 := ..., ...][-1]` in one expression).
+
+The backends differ only where their libraries do: PyTorch's functions take tensors, not numbers (a
+constant argument is made one), and it has its own sigmoid, relu and no heaviside that takes a number.
 """
 
 from __future__ import annotations
 
-import keyword
+from dataclasses import dataclass
 from fractions import Fraction
 
 from .. import nodes as n
 from ..errors import UnsupportedError
 from ..result import Derivative, IndexTerm
-from .canonical import format_number
+from .canonical import flat_terms
+from .python import MAX_DEPTH, Code, Level, binary, call, negation, number, postfix, python_name, python_names
 
-ADD, MUL, UNARY, POWER, ATOM = range(1, 6)
+# An integer dimension larger than this is read off the arrays that have it, never written as a number:
+# the self-check samples such a dimension at a small size (numeric.LARGEST_SAMPLED), and the code must
+# run at the sizes it is checked at.
+LITERAL_SIZES = 8
 
-_FUNCTIONS = {
-    "exp": "np.exp({})",
-    "log": "np.log({})",
-    "sin": "np.sin({})",
-    "cos": "np.cos({})",
-    "tan": "np.tan({})",
-    "tanh": "np.tanh({})",
-    "arcsin": "np.arcsin({})",
-    "arccos": "np.arccos({})",
-    "arctan": "np.arctan({})",
-    "sqrt": "np.sqrt({})",
-    "sign": "np.sign({})",
-    "abs": "np.abs({})",
-    "sigmoid": "(1 / (1 + np.exp(-({}))))",
-    "relu": "np.maximum({}, 0)",
-    "step": "np.heaviside({}, 0.5)",
-}
+EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def python_name(name: str) -> str:
-    """A variable's name in Python: a keyword gets a trailing underscore (lambda_)."""
-    return f"{name}_" if keyword.iskeyword(name) else name
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    xp: str  # the array module as the printed code calls it
+    imports: tuple[str, ...]
 
 
-def dimension_sources(expr: n.Node, without: str | None = None) -> dict[str, str]:
-    """dimension name -> a Python expression for its size, read off an array that has it (not the
-    variable `without`, which the code does not receive)."""
-    sources: dict[str, str] = {}
+NUMPY = Backend("numpy", "np", ("import numpy as np",))
+TORCH = Backend("torch", "torch", ("import numpy as np", "import torch"))
+JAX = Backend(
+    "jax",
+    "jnp",
+    ("import numpy as np", "import jax", 'jax.config.update("jax_enable_x64", True)', "import jax.numpy as jnp"),
+)
+BACKENDS = {backend.name: backend for backend in (NUMPY, TORCH, JAX)}
+
+_PLAIN_FUNCTIONS = ("exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "sqrt", "sign", "abs")
+
+
+def code_names(*trees: n.Node, reserved=frozenset()) -> dict[str, str]:
+    """The Python name of each variable, dimension and unspecified function of the trees, distinct."""
+    found: list[str] = []
+    for tree in trees:
+        found += list(n.variables(tree))
+        for sub in n.walk(tree):
+            found += [dim for dim in (sub.shape.rows, sub.shape.cols) if isinstance(dim, str)]
+            if isinstance(sub, n.DimSize):
+                found.append(sub.name)
+            if isinstance(sub, n.Apply) and n.is_unspecified(sub.function):
+                found.append(sub.function.rstrip("'"))
+    return python_names(found, reserved)
+
+
+def function_name(function: str, names: dict[str, str]) -> str:
+    """An unspecified function and its derivatives, f, f', f'', as SPEC §4 calls them: f, f_prime, f_prime2."""
+    count = n.primes(function)
+    base = function.rstrip("'")
+    return (names.get(base) or python_name(base)) + ("" if count == 0 else "_prime" if count == 1 else f"_prime{count}")
+
+
+def read_off(dim) -> bool:
+    """Whether a dimension's size is read off an array (a name, or a large integer) rather than written."""
+    return isinstance(dim, str) or (isinstance(dim, int) and dim > LITERAL_SIZES)
+
+
+def dimension_sources(
+    expr: n.Node, without: str | None = None, names: dict[str, str] | None = None
+) -> dict[str | int, str]:
+    """dimension -> a Python expression for its size, read off an array that has it (not the variable
+    `without`, which the code does not receive)."""
+    names = names if names is not None else code_names(expr)
+    sources: dict[str | int, str] = {}
     for name, shape in n.variables(expr).items():
         if name == without:
             continue
-        for axis, dim in enumerate((shape.rows, shape.cols) if not shape.is_column else (shape.rows,)):
-            if isinstance(dim, str) and dim != "1":
-                sources.setdefault(dim, f"{python_name(name)}.shape[{axis}]")
+        for axis, dim in enumerate((shape.rows,) if shape.is_column else (shape.rows, shape.cols)):
+            if isinstance(dim, (str, int)) and dim != 1 and read_off(dim):
+                sources.setdefault(dim, f"{names.get(name, python_name(name))}.shape[{axis}]")
     return sources
 
 
-class NumpyPrinter:
-    def __init__(self, sizes: dict[str, str]):
-        self.sizes = sizes
+def unread_sizes(trees: list[n.Node], sources: dict, derivatives: tuple[Derivative, ...] = ()) -> list[str]:
+    """Dimension names that the trees (and the derivatives' axes) use but no array has (ones(m) alone, n
+    written in the expression): sizes the caller gives, by name."""
+    used: dict[str, None] = {}
+    for tree in trees:
+        for sub in n.walk(tree):
+            used |= {dim: None for dim in (sub.shape.rows, sub.shape.cols) if isinstance(dim, str)}
+            if isinstance(sub, n.DimSize):
+                used[sub.name] = None
+    for d in derivatives:
+        used |= {dim: None for dim in (*d.shape, *d.dims.values()) if isinstance(dim, str)}
+    return sorted(dim for dim in used if dim not in sources)
 
-    def size(self, dim) -> str:
-        return str(dim) if isinstance(dim, int) else self.sizes.get(dim, dim)
+
+class NumpyPrinter:
+    """Typed trees -> array code. `sizes` gives each dimension's size as code; `names` the Python names;
+    `new_arrays` the keyword arguments of every array the code makes (the dtype of a module's inputs).
+    Parts named for depth collect in `statements`, in the order they must run."""
+
+    def __init__(
+        self,
+        sizes: dict | None = None,
+        backend: Backend = NUMPY,
+        names: dict[str, str] | None = None,
+        new_arrays: str = "",
+    ):
+        self.sizes = sizes or {}
+        self.backend = backend
+        self.xp = backend.xp
+        self.names = names or {}
+        self.new_arrays = new_arrays
+        self.statements: list[tuple[str, str]] = []
+        self._named = 0
+
+    # -- entry points
 
     def text(self, node: n.Node) -> str:
-        return self._render(node)[0]
+        return self.code(node).text
 
-    def operand(self, node: n.Node, loosest_bare: int) -> str:
-        text, level = self._render(node)
-        return text if level >= loosest_bare else f"({text})"
+    def code(self, node: n.Node) -> Code:
+        return self._shallow(self._render(node))
 
-    def _render(self, node: n.Node) -> tuple[str, int]:
-        """(code, binding level) for a node."""
+    def one_expression(self, code: Code) -> str:
+        """Code and the parts named for it as one expression: [_1 := ..., _2 := ..., code][-1]."""
+        if not self.statements:
+            return code.text
+        parts = [f"{name} := {text}" for name, text in self.statements] + [code.text]
+        return f"[{', '.join(parts)}][-1]"
+
+    def size(self, dim) -> Code:
+        if dim in self.sizes:
+            return Code(self.sizes[dim])
+        if isinstance(dim, int):
+            return Code(str(dim))
+        return Code(self.name(str(dim)))
+
+    def name(self, name: str) -> str:
+        return self.names.get(name) or python_name(name)
+
+    # -- helpers
+
+    def _shallow(self, code: Code) -> Code:
+        """The code, or a name for it where it nests too deeply to be an operand."""
+        if code.depth <= MAX_DEPTH:
+            return code
+        self._named += 1
+        name = f"_{self._named}"
+        self.statements.append((name, code.text))
+        return Code(name)
+
+    def _call(self, function: str, *arguments: Code | str) -> Code:
+        return call(f"{self.xp}.{function}", *arguments)
+
+    def _new(self, function: str, size: Code) -> Code:
+        """A new array (ones, eye, zeros) in the dtype of the inputs."""
+        return self._call(function, size, *([self.new_arrays] if self.new_arrays else []))
+
+    def _shape(self, shape) -> Code:
+        if shape.is_vector:
+            return self.size(shape.cols if shape.rows == 1 else shape.rows)
+        return Code(f"({self.size(shape.rows).text}, {self.size(shape.cols).text})")
+
+    def _argument(self, node: n.Node) -> Code:
+        """An argument of a library function: PyTorch's take tensors only, so a constant (a number, a size)
+        is made one."""
+        code = self.code(node)
+        if self.backend is TORCH and node.shape.is_scalar and not n.variables(node):
+            return call("torch.as_tensor", code, self.new_arrays or "dtype=torch.float64")
+        return code
+
+    def _apply(self, function: str, *operands: n.Node) -> Code:
+        return self._call(function, *[self._argument(operand) for operand in operands])
+
+    # -- nodes
+
+    def _render(self, node: n.Node) -> Code:
         match node:
             case n.Var(name=name):
-                return python_name(name), ATOM
+                return Code(self.name(name))
             case n.Number(value=value):
-                text = format_number(value)
-                return (text, ATOM) if "/" not in text else (f"({text})", ATOM)
+                return number(value)
             case n.Const(name=name):
-                return f"np.{name}", ATOM
+                return Code(f"{self.xp}.{name}")
             case n.DimSize(name=name):
-                return self.size(name), ATOM
+                return self.size(name)
             case n.Identity():
-                return f"np.eye({self.size(node.shape.rows)})", ATOM
+                return self._new("eye", self.size(node.shape.rows))
             case n.Fill(value=value):
-                shape = node.shape
-                size = (
-                    self.size(shape.cols if shape.rows == 1 else shape.rows)
-                    if shape.is_vector
-                    else f"({self.size(shape.rows)}, {self.size(shape.cols)})"
-                )
-                ones = f"np.ones({size})"
-                return (ones, ATOM) if value == n.Number(Fraction(1)) else (f"{self.operand(value, MUL)} * {ones}", MUL)
+                ones = self._new("ones", self._shape(node.shape))
+                return ones if value == n.Number(Fraction(1)) else binary("*", self.code(value), ones)
             case n.Neg(operand=operand):
-                return f"-{self.operand(operand, UNARY)}", UNARY
-            case n.Add(left=left, right=right):
-                if isinstance(right, n.Neg):
-                    return f"{self.operand(left, ADD)} - {self.operand(right.operand, MUL)}", ADD
-                return f"{self.operand(left, ADD)} + {self.operand(right, MUL)}", ADD
+                return negation(self.code(operand))
+            case n.Add():
+                return self._sum(flat_terms(node))
             case n.ScalarMul(left=left, right=right) | n.Hadamard(left=left, right=right):
-                return f"{self.operand(left, MUL)} * {self.operand(right, UNARY)}", MUL
+                return binary("*", self.code(left), self.code(right))
             case n.Divide(left=left, right=right):
-                return f"{self.operand(left, MUL)} / {self.operand(right, UNARY)}", MUL
+                return binary("/", self.code(left), self.code(right))
             case n.MatMul(left=left, right=right):
-                if left.shape.cols == 1:  # a column times a row: the outer product
-                    return f"np.outer({self.text(left)}, {self.text(right)})", ATOM
-                return f"{self.operand(left, MUL)} @ {self.operand(right, UNARY)}", MUL
+                return self._product(left, right)
             case n.Power(base=base, exponent=exponent):
                 power = n.constant_value(exponent)
                 if power is not None and power < 0 and power.denominator == 1:
                     # NumPy refuses integers to negative integer powers (max(2, 0) ** -1): a float exponent
-                    return f"{self.operand(base, ATOM)} ** {float(power)!r}", POWER
-                return f"{self.operand(base, ATOM)} ** {self.operand(exponent, UNARY)}", POWER
+                    return binary("**", self.code(base), Code(repr(float(power)), Level.UNARY))
+                return binary("**", self.code(base), self.code(exponent))
             case n.MatPower(base=base, exponent=exponent):
-                return f"np.linalg.matrix_power({self.text(base)}, {exponent})", ATOM
+                if base.shape.is_scalar:
+                    return binary("**", self.code(base), number(Fraction(exponent)))
+                return self._call("linalg.matrix_power", self.code(base), str(exponent))
             case n.Transpose(operand=operand):
                 if operand.shape.is_matrix:
-                    return f"{self.operand(operand, ATOM)}.T", ATOM
-                return self._render(operand)  # 1-D arrays and scalars have no orientation
+                    return postfix(self.code(operand), ".T")
+                return self.code(operand)  # 1-D arrays and scalars have no orientation
             case n.Inverse(operand=operand):
-                return f"np.linalg.inv({self.text(operand)})", ATOM
+                if operand.shape.is_scalar:
+                    return binary("/", Code("1"), self.code(operand))
+                return self._apply("linalg.inv", operand)
+            case n.Trace(operand=operand) | n.Det(operand=operand) if operand.shape.is_scalar:
+                return self.code(operand)
             case n.Trace(operand=operand):
-                return f"np.trace({self.text(operand)})", ATOM
+                return self._apply("trace", operand)
             case n.Det(operand=operand):
-                return f"np.linalg.det({self.text(operand)})", ATOM
+                return self._apply("linalg.det", operand)
+            case n.LogDet(operand=operand) if operand.shape.is_scalar:
+                return self._apply("log", operand)
             case n.LogDet(operand=operand):
-                return f"np.linalg.slogdet({self.text(operand)})[1]", ATOM
-            case n.Norm(operand=operand, p=p):
-                inner = self.text(operand)
-                code = {"1": f"np.sum(np.abs({inner}))", "spectral": f"np.linalg.norm({inner}, 2)"}
-                return code.get(p, f"np.linalg.norm({inner})"), ATOM
+                return postfix(self._apply("linalg.slogdet", operand), "[1]")
+            case n.Norm():
+                return self._norm(node)
             case n.Sum(operand=operand):
-                return f"np.sum({self.text(operand)})", ATOM
+                return self._apply("sum", operand)
             case n.Mean(operand=operand):
-                return f"np.mean({self.text(operand)})", ATOM
+                return self._apply("mean", operand)
             case n.DiagMatrix(operand=operand) | n.DiagOf(operand=operand):
-                return f"np.diag({self.text(operand)})", ATOM
-            case n.Apply(function=function, operand=operand) if n.is_unspecified(function):
-                count = n.primes(function)
-                suffix = "" if count == 0 else "_prime" if count == 1 else f"_prime{count}"
-                return f"{function.rstrip(chr(39))}{suffix}({self.text(operand)})", ATOM
+                return self.code(operand) if operand.shape.is_scalar else self._apply("diag", operand)
             case n.Apply(function=function, operand=operand):
-                return _FUNCTIONS[function].format(self.text(operand)), ATOM
+                return self._function(function, operand)
             case n.Maximum(left=left, right=right):
-                return f"np.maximum({self.text(left)}, {self.text(right)})", ATOM
+                return self._apply("maximum", left, right)
             case n.Minimum(left=left, right=right):
-                return f"np.minimum({self.text(left)}, {self.text(right)})", ATOM
+                return self._apply("minimum", left, right)
             case n.Softmax(operand=operand):
-                shifted = f"np.exp({self.operand(operand, ADD)} - np.max({self.text(operand)}))"
-                return f"{shifted} / np.sum({shifted})", MUL
+                shifted = self._exp_shifted(operand)
+                return binary("/", shifted, self._call("sum", shifted))
             case n.LogSumExp(operand=operand):
-                top = f"np.max({self.text(operand)})"
-                return f"{top} + np.log(np.sum(np.exp({self.operand(operand, ADD)} - {top})))", ADD
+                top = self._apply("max", operand)
+                return binary("+", top, self._call("log", self._call("sum", self._exp_shifted(operand))))
             case n.Derivative():
                 raise UnsupportedError(
                     "NumPy code for a derivative written inside the expression (d/dV ...) is "
@@ -161,55 +269,155 @@ class NumpyPrinter:
                 )
         raise UnsupportedError(f"no NumPy code for {node.kind} yet", span=node.span)
 
+    def _sum(self, terms: list[n.Node]) -> Code:
+        """A flat sum, left to right (a - b for a negated term), named in parts where it grows too deep."""
+        total = self.code(terms[0])
+        for term in terms[1:]:
+            if isinstance(term, n.Neg):
+                total = binary("-", total, self.code(term.operand))
+            else:
+                total = binary("+", total, self.code(term))
+            total = self._shallow(total)
+        return total
 
-def numpy_expression(result: Derivative) -> str:
-    """The derivative as one NumPy expression in the variables (no named subexpressions)."""
-    printer = NumpyPrinter(dimension_sources(result.expr))
-    if result.inline_matrix is not None:
-        return printer.text(result.inline_matrix)
-    return _einsum_sum(result, result.inline_index_form or [], printer)
+    def _product(self, left: n.Node, right: n.Node) -> Code:
+        """A matrix product of 1-D and 2-D arrays; a diagonal matrix is never built to multiply by it
+        (diag(v) M is v[:, None] * M, M diag(v) is M * v)."""
+        if left.shape.is_scalar or right.shape.is_scalar:
+            return binary("*", self.code(left), self.code(right))
+        if isinstance(left, n.DiagMatrix) and not left.operand.shape.is_scalar:
+            scale = self.code(left.operand)
+            return binary("*", postfix(scale, "[:, None]") if right.shape.is_matrix else scale, self.code(right))
+        if isinstance(right, n.DiagMatrix) and not right.operand.shape.is_scalar:
+            return binary("*", self.code(left), self.code(right.operand))
+        if left.shape.cols == 1:  # a column times a row: the outer product
+            return self._call("outer", self.code(left), self.code(right))
+        return binary("@", self.code(left), self.code(right))
 
+    def _norm(self, node: n.Norm) -> Code:
+        operand = node.operand
+        if operand.shape.is_scalar:
+            return self._apply("abs", operand)
+        if node.p == "1":
+            return self._call("sum", self._apply("abs", operand))
+        if node.p == "spectral":
+            if self.backend is TORCH:
+                return self._call("linalg.matrix_norm", self.code(operand), "2")
+            return self._call("linalg.norm", self.code(operand), "2")
+        return self._apply("linalg.norm", operand)
 
-def numpy_function(result: Derivative, name: str = "derivative") -> str:
-    """A Python function computing the derivative, with named subexpressions as assignments."""
-    sources = dimension_sources(result.expr)
-    printer = NumpyPrinter(sources)
-    arguments = ", ".join(python_name(v) for v in n.variables(result.expr))
-    unread = sorted({sub.name for sub in n.walk(result.expr) if isinstance(sub, n.DimSize)} - sources.keys())
-    if unread:  # a dimension that no array has: the caller gives it
-        arguments += (", " if arguments else "") + "*, " + ", ".join(unread)
-    body = [f"    {python_name(var)} = {printer.text(value)}" for var, value in result.where]
-    value = (
-        printer.text(result.matrix)
-        if result.matrix is not None
-        else _einsum_sum(result, result.index_form or [], printer)
-    )
-    shape = ", ".join(str(d) for d in result.shape if d != 1)
-    doc = f'    """d/d{result.wrt.name} in {result.layout.value} layout; an array of shape ({shape}{"," if len(result.free) == 1 else ""})."""'
-    return "\n".join(["import numpy as np", "", "", f"def {name}({arguments}):", doc, *body, f"    return {value}", ""])
+    def _exp_shifted(self, operand: n.Node) -> Code:
+        """exp(v - max(v)): the exponentials of softmax and logsumexp, which cannot overflow."""
+        return self._call("exp", binary("-", self._argument(operand), self._apply("max", operand)))
 
+    def _function(self, function: str, operand: n.Node) -> Code:
+        if n.is_unspecified(function):
+            return call(function_name(function, self.names), self.code(operand))
+        argument = self._argument(operand)
+        if function in _PLAIN_FUNCTIONS:
+            return self._call(function, argument)
+        torch = self.backend is TORCH
+        if function == "sigmoid":
+            if torch:
+                return self._call("sigmoid", argument)
+            return binary("/", Code("1"), binary("+", Code("1"), self._call("exp", negation(argument))))
+        if function == "relu":
+            return self._call("relu", argument) if torch else self._call("maximum", argument, Code("0"))
+        if function == "step":  # Heaviside with step(0) = 1/2; PyTorch's heaviside takes no number for 0
+            if torch:
+                return binary("/", binary("+", self._call("sign", argument), Code("1")), Code("2"))
+            return self._call("heaviside", argument, "0.5")
+        raise UnsupportedError(f"no code for the function {function} yet")
 
-def _einsum_sum(result: Derivative, terms: list[IndexTerm], printer: NumpyPrinter) -> str:
-    letters = dict(result.index_names)  # free indices, and summed ones where a term sums explicitly
-    output = "".join(letters[i] for i in result.free)
-    parts = []
-    for term in terms:
+    # -- index notation
+
+    def einsum_sum(self, result: Derivative, terms: list[IndexTerm]) -> Code:
+        """The index form as a sum of einsums over its pieces, axes in the order of result.free."""
+        letters = einsum_letters(result, terms)
+        output = "".join(letters[i] for i in result.free)
+        total: Code | None = None
+        for term in terms:
+            code, negative = self._einsum_term(result, term, letters, output)
+            if total is None:
+                total = negation(code) if negative else code
+            else:
+                total = self._shallow(binary("-" if negative else "+", total, code))
+        if total is None:  # a zero result still has its shape
+            sizes = ", ".join(self.size(result.dims[i]).text for i in result.free)
+            return self._new("zeros", Code(f"({sizes},)"))
+        return total
+
+    def _einsum_term(self, result: Derivative, term: IndexTerm, letters: dict, output: str) -> tuple[Code, bool]:
+        """One term as its magnitude's code and whether it is subtracted."""
         subscripts, operands = [], []
         for piece in term.pieces:
             subscripts.append("".join(letters[i] for i in piece.indices))
             node = piece.elements[0]
             for element in piece.elements[1:]:
                 node = n.MatMul(node, element, shape=type(node.shape)(node.shape.rows, element.shape.cols))
-            operands.append(printer.text(node))
+            operands.append(self.code(node))
         for index in result.free:
-            if not any(letters[index] in sub for sub in subscripts):
+            if not any(letters[index] in sub for sub in subscripts):  # constant along this axis
                 subscripts.append(letters[index])
-                operands.append(f"np.ones({printer.size(result.dims[index])})")
-        factors = [format_number(term.coefficient)] if term.coefficient != 1 else []
-        factors += [printer.operand(s, MUL) for s in term.scalars]
-        einsum = f"np.einsum('{','.join(subscripts)}->{output}', {', '.join(operands)})"
-        parts.append(" * ".join(factors + [einsum]))
-    if not parts:  # a zero result still has its shape
-        sizes = ", ".join(printer.size(result.dims[i]) for i in result.free)
-        return f"np.zeros(({sizes}))"
-    return " + ".join(parts)
+                operands.append(self._new("ones", self.size(result.dims[index])))
+        code = self._call("einsum", repr(f"{','.join(subscripts)}->{output}"), *operands)
+        for scalar in reversed(term.scalars):
+            code = binary("*", self.code(scalar), code)
+        magnitude = abs(term.coefficient)
+        if magnitude != 1:
+            code = binary("*", number(magnitude), code)
+        return code, term.coefficient < 0
+
+
+def einsum_letters(result: Derivative, terms: list[IndexTerm]) -> dict[str, str]:
+    """A letter for each index: the one index notation shows where it is a single ASCII letter (so the
+    subscripts read as the formula), else a spare one."""
+    used = list(result.free) + [i for term in terms for piece in term.pieces for i in piece.indices]
+    letters: dict[str, str] = {}
+    for index in dict.fromkeys(used):
+        shown = result.index_names.get(index, "")
+        if len(shown) == 1 and shown in EINSUM_LETTERS and shown not in letters.values():
+            letters[index] = shown
+    spare = (letter for letter in EINSUM_LETTERS if letter not in letters.values())
+    for index in dict.fromkeys(used):
+        if index not in letters:
+            letter = next(spare, None)
+            if letter is None:
+                raise UnsupportedError("this derivative has more indices than einsum takes (52)")
+            letters[index] = letter
+    return letters
+
+
+def shown_trees(result: Derivative, inline: bool = False) -> list[n.Node]:
+    """The trees of a derivative's shown form: its matrix, or its index form's scalars and pieces; inline:
+    with its named subexpressions written out, else with them and their definitions."""
+    matrix = result.inline_matrix if inline else result.matrix
+    trees = [matrix] if matrix is not None else []
+    for term in (result.inline_index_form if inline else result.index_form) or []:
+        trees += [*term.scalars, *(element for piece in term.pieces for element in piece.elements)]
+    return trees if inline else trees + [node for _, node in result.where]
+
+
+def shown_value(printer: NumpyPrinter, result: Derivative, inline: bool = False) -> Code:
+    """The derivative's shown form (matrix or index notation) as code; inline: with its named
+    subexpressions written out."""
+    matrix = result.inline_matrix if inline else result.matrix
+    if matrix is not None:
+        return printer.code(matrix)
+    return printer.einsum_sum(result, (result.inline_index_form if inline else result.index_form) or [])
+
+
+def numpy_expression(result: Derivative) -> str:
+    """The derivative as one NumPy expression in the variables (SPEC §4's `numpy` field)."""
+    names = code_names(result.expr, *shown_trees(result, inline=True))
+    printer = NumpyPrinter(dimension_sources(result.expr, names=names), names=names)
+    return printer.one_expression(printer._shallow(shown_value(printer, result, inline=True)))
+
+
+def node_expression(node: n.Node, context: n.Node | None = None, without: str | None = None) -> str:
+    """One typed tree as one NumPy expression, its sizes read off the variables of `context` (the node
+    itself by default) but `without`, which the code does not receive."""
+    context = context if context is not None else node
+    names = code_names(context, node)
+    printer = NumpyPrinter(dimension_sources(context, without, names), names=names)
+    return printer.one_expression(printer.code(node))
