@@ -411,7 +411,7 @@ def sympy_text(objects: dict, title: str, subject: Subject, check: bool = True) 
     namespace = run(printed)
     for name, value in objects.items():
         if namespace.get(name) != value:
-            raise _fault(printed, f"it builds a {name} other than matcalc's")
+            raise _fault(printed, f"the {name} it builds is not the object matcalc built")
     evaluated = [k for k, name in enumerate(objects) if name not in skipped]
     if not evaluated:
         return text
