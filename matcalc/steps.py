@@ -27,18 +27,28 @@ Jacobians are the road everywhere except for a scalar function of a matrix,
 where the notes (and Magnus & Neudecker) go through the differential: the
 trace trick writes df = tr(G dX), and ∂f/∂X = G is read off it.
 
+A loss of a network (find_network) is derived as backpropagation instead:
+the forward pass with one intermediate per layer (z₁ = W₁x + b₁, h₁ = σ(z₁)),
+each layer's local derivative, the error signal of each layer from the loss
+down (δ₂ = (∂L/∂z₂)ᵀ, δ₁ = (∂h₁/∂z₁)ᵀ(∂z₂/∂h₁)ᵀδ₂), and each variable read
+off the layer it enters: a weight through the layer's differential
+(dz₁ = dW₁ x, so dL = δ₁ᵀdW₁ x = tr(x δ₁ᵀ dW₁): the outer product), a bias
+or an input by the chain rule. Several variables share one backward pass.
+
 The derivation is data (`Step`); render/steps.py writes it as text, LaTeX or JSON.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 from . import nodes as n
 from .decls import Env
 from .layout import Layout
 from .result import Derivative, differentiate
+from .shapes import Shape
 
 MAX_STEPS = 12  # beyond this, local derivatives with the same rules are grouped into one step
 
@@ -75,6 +85,11 @@ class Equation:
     differential: bool = False  # shown as read off the differential: dy = tr(G dX), so ∂y/∂X = G
     expansion: tuple[n.Node, ...] = ()  # the product rule in differentials: dy = dxᵀA x + xᵀA dx (dx a name)
     order: int = 1  # ∂²y/∂x² for a second derivative
+    signal: str = ""  # an error signal: δ = (∂of/∂by)ᵀ, the loss's gradient by a layer's output
+    back: tuple[tuple[str, str], ...] = ()  # backpropagation: the local Jacobians, transposed, that carry `upstream`
+    upstream: str = ""  # the error signal of the layer above (δ₂ in δ₁ = (∂z₂/∂z₁)ᵀδ₂)
+    layer: str = ""  # read off a layer's differential: dz = dW h, so dL = δᵀdz = tr(h δᵀ dW)
+    answer: bool = False  # the answer as `diff` shows it, with its `where` names
 
 
 @dataclass(frozen=True)
@@ -93,10 +108,15 @@ class Derivation:
     output: str  # the name of the function: y, f, ...
     steps: list[Step] = field(default_factory=list)
     named: dict[str, n.Node] = field(default_factory=dict)  # each intermediate (and the output) by name
+    variables: dict[str, n.Var] = field(default_factory=dict)  # every variable derived by, the first `wrt`
+    signals: dict[str, n.Node] = field(default_factory=dict)  # each error signal δ by name: its value in names
 
     def is_vector(self, name: str) -> bool:
-        """Whether a name in the derivation (the variable, an intermediate, the output) is a vector."""
-        node = self.wrt if name == self.wrt.name else self.named.get(name)
+        """Whether a name in the derivation (a variable, an intermediate, an error signal, the output) is a
+        vector."""
+        node = self.variables.get(name) or self.named.get(name) or self.signals.get(name)
+        if name == self.wrt.name:
+            node = self.wrt
         return node is not None and node.shape.is_vector
 
     def results(self) -> list[Derivative]:
@@ -107,10 +127,13 @@ class Derivation:
 def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Derivative) -> Derivation:
     """The derivation of `final` (the engine's ∂expr/∂wrt in the layout), step by step: in numerator
     layout, as the notes work, then the layout convention if another layout was asked for."""
+    network = find_network(expr, [wrt])
+    if network is not None:
+        return backpropagation(network, env, layout, [final])
     numerator = final if layout is Layout.NUMERATOR else differentiate(expr, wrt, env, Layout.NUMERATOR)
     used = {sub.name for sub in n.walk(expr) if isinstance(sub, n.Var)}
     output = next(name for name in ("y", "f", "g", "F", "L") if name not in used)
-    derivation = Derivation(expr, wrt, layout, output)
+    derivation = Derivation(expr, wrt, layout, output, variables={wrt.name: wrt})
     names = (  # as many as the derivation needs: a long sum has an intermediate per term
         name
         for name in itertools.chain(("u", "v", "z", "q", "r", "s"), (f"u{k}" for k in itertools.count(1)))
@@ -164,7 +187,7 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
     derivation.steps += chain_steps
     if definitions:
         derivation.steps.append(
-            Step("substitution of the intermediate variables", (Equation(output, wrt.name, numerator),))
+            Step("substitution of the intermediate variables", (Equation(output, wrt.name, numerator, answer=True),))
         )
     reversed_ = layout is Layout.DENOMINATOR or (layout is Layout.MIXED and expr.shape.is_scalar)
     if reversed_ and (
@@ -174,7 +197,7 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
             Step(
                 f"layout convention: {layout.value} layout reverses the axes of the numerator-layout result"
                 + (" (the gradient has the shape of the variable)" if expr.shape.is_scalar else ""),
-                (Equation(output, wrt.name, final),),
+                (Equation(output, wrt.name, final, answer=True),),
             )
         )
     return derivation
@@ -245,9 +268,7 @@ def _cut(node: n.Node, wrt: n.Var, definitions: list[tuple[str, n.Node]], names)
             return inner  # ||u||² is one function of u
         if _rank(sub) + _rank(wrt) > 2:
             return inner  # its Jacobian would have three or more axes: differentiated as a whole
-        name = next(names)
-        definitions.append((name, inner))
-        return n.Var(name, shape=sub.shape)
+        return _intermediate(inner, definitions, names)
 
     if isinstance(node, n.Power) and isinstance(node.base, n.Norm):
         norm = node.base
@@ -261,12 +282,21 @@ def child_of_norm(norm: n.Norm, wrt: n.Var, definitions, names) -> n.Node:
     inner = _cut(norm.operand, wrt, definitions, names)
     if isinstance(inner, n.Var) or _rank(norm.operand) + _rank(wrt) > 2:
         return inner
+    return _intermediate(inner, definitions, names)
+
+
+def _intermediate(body: n.Node, definitions: list[tuple[str, n.Node]], names) -> n.Var:
+    """The intermediate variable for a body: the one it already has (a subexpression met twice, as
+    sigmoid(X w) in both terms of the logistic loss, has one name), or a new one."""
+    for name, known in definitions:
+        if known == body:
+            return n.Var(name, shape=body.shape)
     name = next(names)
-    definitions.append((name, inner))
-    return n.Var(name, shape=norm.operand.shape)
+    definitions.append((name, body))
+    return n.Var(name, shape=body.shape)
 
 
-def _depends(node: n.Node, name: str, definitions: list[tuple[str, n.Node]] = ()) -> bool:
+def _depends(node: n.Node, name: str, definitions: Sequence[tuple[str, n.Node]] = ()) -> bool:
     targets = {name} | {d for d, _ in definitions}
     return any(isinstance(sub, n.Var) and sub.name in targets for sub in n.walk(node))
 
@@ -281,7 +311,7 @@ def _rank(node: n.Node) -> int:
     return (node.shape.rows != 1) + (node.shape.cols != 1)
 
 
-def _substitute(node: n.Node, values: dict[str, n.Node]) -> n.Node:
+def _substitute(node: n.Node, values: Mapping[str, n.Node]) -> n.Node:
     if isinstance(node, n.Var) and node.name in values:
         return values[node.name]
     return node.map_children(lambda child: _substitute(child, values))
@@ -426,3 +456,365 @@ def differentiate_again(derivation: Derivation, env: Env, results: list[Derivati
                 (Equation(derivation.output, derivation.wrt.name, result, order=result.order),),
             )
         )
+
+
+# Networks: backpropagation, as the course notes derive it
+
+LAYER_LETTERS = (("z", "h"), ("a", "s"), ("u", "v"))  # a layer's affine map and its activation: the first free pair
+LOSS_NAMES = ("L", "f", "y", "g", "F")
+SIGNAL_LETTERS = ("δ", "e")
+
+
+@dataclass
+class Network:
+    """A scalar loss of layers. Each affine map W h + b (a matrix times a vector, and a bias) and each
+    elementwise activation of one is an intermediate variable, numbered by layer (z₁ = W₁x + b₁,
+    h₁ = tanh(z₁), z₂ = W₂h₁ + b₂), one per distinct subexpression; the loss is written in the last.
+    Every variable enters one affine layer, once, as its weight, its bias or its input, and the layers
+    from the lowest of those up to the loss form a path: each written in the one before."""
+
+    expr: n.Node
+    variables: list[n.Var]
+    chain: list[tuple[str, n.Node]]  # the forward pass, each body in the names before it, the loss last
+    entries: dict[str, str]  # each variable -> the affine layer it enters
+    path: list[str]  # from the lowest entry layer up to the loss
+    affine: set[str]  # the names of the affine layers
+    signal_letter: str
+
+    @property
+    def loss(self) -> str:
+        return self.chain[-1][0]
+
+    def signal(self, layer: str) -> str:
+        """δ₁ for z₁ (δ for z)."""
+        return self.signal_letter + layer.lstrip("abcdefghijklmnopqrstuvwxyz")
+
+    def var(self, name: str) -> n.Var:
+        return n.Var(name, shape=dict(self.chain)[name].shape)
+
+
+def find_network(expr: n.Node, variables: list[n.Var]) -> Network | None:
+    """The network that expr is a loss of, differentiated by the variables; None if it is not one (then
+    the derivation takes the general road). A network has an activation, or a weight matrix among the
+    variables (whose derivative is an outer product); one linear layer by its input is least squares."""
+    if not expr.shape.is_scalar or any(v.shape.is_scalar for v in variables):
+        return None
+    targets = {v.name for v in variables}
+    marked: set[n.Node] = set()
+    _mark_layers(expr, targets, False, marked)
+    used = {sub.name for sub in n.walk(expr) if isinstance(sub, n.Var)}
+    letters = next((pair for pair in LAYER_LETTERS if not any(_numbered(name, pair) for name in used)), None)
+    loss = next((name for name in LOSS_NAMES if name not in used), None)
+    signal_letter = next((s for s in SIGNAL_LETTERS if not any(_numbered(name, (s,)) for name in used)), None)
+    if not any(_affine(node) for node in marked) or letters is None or loss is None or signal_letter is None:
+        return None
+    definitions: list[tuple[str, n.Node]] = []
+    top = _name_layers(expr, marked, definitions, letters)
+    chain = _unnumbered_if_one(definitions + [(loss, top)], letters)
+    affine = {name for name, body in chain[:-1] if _affine(body) is not None}
+    entries: dict[str, str] = {}
+    for variable in variables:
+        holders = [(name, body) for name, body in chain if _occurrences(body, variable.name)]
+        if len(holders) != 1 or _occurrences(holders[0][1], variable.name) != 1:
+            return None
+        name, body = holders[0]
+        if name not in affine or _role(body, variable) is None:
+            return None
+        entries[variable.name] = name
+    order = [name for name, _ in chain]
+    path = _path_up(chain, min(entries.values(), key=order.index))
+    if path is None or not set(entries.values()) <= set(path):
+        return None
+    activated = any(name not in affine for name, _ in chain[:-1])
+    weighted = any(_role(dict(chain)[entries[v.name]], v) == "weight" for v in variables)
+    if not activated and not weighted:
+        return None
+    return Network(expr, variables, chain, entries, path, affine, signal_letter)
+
+
+def _numbered(name: str, letters: tuple[str, ...]) -> bool:
+    """z, z1, z12 for the letter z: a name the layers could take."""
+    return any(name[len(letter) :].isdigit() or name == letter for letter in letters if name.startswith(letter))
+
+
+def _affine(node: n.Node) -> tuple[n.MatMul, tuple[n.Node, ...]] | None:
+    """W h + b as its product W h and its biases: a matrix times a column vector, plus terms of its
+    shape or scalars (a difference, W h - y, is a layer and the loss's residual, not a bias)."""
+    if isinstance(node, n.MatMul):
+        if node.left.shape.is_matrix and node.right.shape.is_column and node.shape.is_column:
+            return node, ()
+        return None
+    if isinstance(node, n.Add):
+        for inner, bias in ((node.left, node.right), (node.right, node.left)):
+            parts = _affine(inner) if not isinstance(bias, n.Neg) else None
+            if parts is not None and (bias.shape == node.shape or bias.shape.is_scalar):
+                return parts[0], parts[1] + (bias,)
+    return None
+
+
+def _activation_field(node: n.Node, hidden: bool = True) -> str | None:
+    """The field of an activation (tanh(z), max(0, z), a hidden layer's softmax(z)) that holds the affine
+    layer. The softmax of the last layer is the loss's (cross-entropy), not an activation of its own."""
+    if isinstance(node, n.Apply) and node.shape == node.operand.shape and _affine(node.operand) is not None:
+        return "operand"
+    if isinstance(node, n.Softmax) and hidden and _affine(node.operand) is not None:
+        return "operand"
+    if isinstance(node, (n.Maximum, n.Minimum)):
+        for field_name, other in (("left", node.right), ("right", node.left)):
+            if _affine(getattr(node, field_name)) is not None and other.shape.is_scalar and not _has_var(other):
+                return field_name
+    return None
+
+
+def _has_var(node: n.Node) -> bool:
+    return any(isinstance(sub, n.Var) for sub in n.walk(node))
+
+
+def _mark_layers(node: n.Node, targets: set[str], below: bool, marked: set[n.Node]) -> None:
+    """The layers to name: those that depend on a variable, and those below them (the input of a named
+    layer), so that the forward pass starts at the network's input."""
+    dependent = below or any(_depends(node, name) for name in targets)
+    parts = _affine(node)
+    if parts is not None and dependent:
+        marked.add(node)
+        product, biases = parts
+        _mark_layers(product.left, targets, False, marked)
+        _mark_layers(product.right, targets, True, marked)
+        for bias in biases:
+            _mark_layers(bias, targets, False, marked)
+        return
+    field_name = _activation_field(node, hidden=below)
+    if field_name is not None and dependent:
+        marked.add(node)
+        for child_field in fields(node):
+            child = getattr(node, child_field.name)
+            if isinstance(child, n.Node):
+                _mark_layers(child, targets, child_field.name == field_name, marked)
+        return
+    for child in node.children():  # below a layer, what is not one passes its input on: W₂ exp(tanh(W₁x))
+        _mark_layers(child, targets, below, marked)
+
+
+def _name_layers(
+    node: n.Node, marked: set[n.Node], definitions: list[tuple[str, n.Node]], letters: tuple[str, str]
+) -> n.Node:
+    """The node with each marked layer replaced by its name (innermost first; one name per distinct layer)."""
+    rewritten = node.map_children(lambda child: _name_layers(child, marked, definitions, letters))
+    if node not in marked:
+        return rewritten
+    for name, body in definitions:
+        if body == rewritten:
+            return n.Var(name, shape=node.shape)
+    field_name = _activation_field(node)
+    if field_name is None:
+        name = f"{letters[0]}{1 + sum(1 for known, _ in definitions if _numbered(known, letters[:1]))}"
+    else:
+        operand = getattr(rewritten, field_name)
+        name = letters[1] + operand.name[len(letters[0]) :]
+    definitions.append((name, rewritten))
+    return n.Var(name, shape=node.shape)
+
+
+def _unnumbered_if_one(chain: list[tuple[str, n.Node]], letters: tuple[str, str]) -> list[tuple[str, n.Node]]:
+    """One layer is z and h, not z₁ and h₁ (logistic regression: z = X w, h = σ(z))."""
+    layers = [name for name, _ in chain if _numbered(name, letters[:1])]
+    if layers != [f"{letters[0]}1"]:
+        return chain
+    plain = {f"{letter}1": letter for letter in letters}
+    renamed = {old: n.Var(new, shape=dict(chain)[old].shape) for old, new in plain.items() if old in dict(chain)}
+    return [(plain.get(name, name), _substitute(body, renamed)) for name, body in chain]
+
+
+def _occurrences(node: n.Node, name: str) -> int:
+    return sum(1 for sub in n.walk(node) if isinstance(sub, n.Var) and sub.name == name)
+
+
+def _role(body: n.Node, variable: n.Var) -> str | None:
+    """How a variable enters an affine layer W h + b: as the weight W (or Wᵀ), the input h, or a bias b."""
+    parts = _affine(body)
+    if parts is None:
+        return None
+    product, biases = parts
+    weight = product.left.operand if isinstance(product.left, n.Transpose) else product.left
+    if weight == variable:
+        return "weight"
+    if product.right == variable:
+        return "input"
+    if variable in biases:
+        return "bias"
+    return None
+
+
+def _path_up(chain: list[tuple[str, n.Node]], start: str) -> list[str] | None:
+    """The names from start up to the loss, each written in the one before and in no other name; None
+    where a layer is used twice (a skip connection) or a body mixes two."""
+    names = {name for name, _ in chain}
+    path = [start]
+    while path[-1] != chain[-1][0]:
+        users = [(name, body) for name, body in chain if _depends(body, path[-1])]
+        if len(users) != 1:
+            return None
+        name, body = users[0]
+        if {sub.name for sub in n.walk(body) if isinstance(sub, n.Var)} & names != {path[-1]}:
+            return None
+        path.append(name)
+    return path
+
+
+def backpropagation(network: Network, env: Env, layout: Layout, finals: list[Derivative]) -> Derivation:
+    """The derivation of a network's loss by its variables (finals: the engine's answers in the layout):
+    the forward pass, each layer's local derivative, the error signal of each layer from the loss down
+    (δ = (∂L/∂z)ᵀ, the gradient by the layer's output), and each variable's derivative read off the
+    error signal of the layer it enters. Every right-hand side is the engine's."""
+    chain = network.chain
+    first = network.variables[0]
+    derivation = Derivation(
+        network.expr,
+        first,
+        layout,
+        network.loss,
+        named=dict(chain),
+        variables={v.name: v for v in network.variables},
+    )
+    derivation.steps.append(Step("forward pass: an intermediate variable for each layer", definitions=tuple(chain)))
+    signal_steps = _signal_steps(network, env, derivation)
+    read_offs = [_read_off(network, variable, final, env, layout) for variable, final in zip(network.variables, finals)]
+    others = 1 + len(signal_steps) + sum(len(steps) for steps in read_offs)
+    derivation.steps += _local_steps(network, env, others)
+    derivation.steps += signal_steps
+    for steps in read_offs:
+        derivation.steps += steps
+    said: set[str] = set()
+    for position, step in enumerate(derivation.steps):  # a note (the kink's subgradient) once
+        if step.note in said:
+            derivation.steps[position] = replace(step, note="")
+        said.add(step.note)
+    return derivation
+
+
+def _local_steps(network: Network, env: Env, others: int) -> list[Step]:
+    """Each layer's derivative by the layer below, from the lowest entry up (the loss's by an affine
+    layer is that layer's error signal, a step of its own)."""
+    named = dict(network.chain)
+    steps = []
+    for below, above in zip(network.path, network.path[1:]):
+        if above == network.loss and below in network.affine:
+            continue
+        body = named[above]
+        result = differentiate(body, network.var(below), env, Layout.NUMERATOR)
+        shown = _with_names(result.inline_matrix, {above: body})
+        equation = Equation(above, below, result, shown=shown)
+        steps.append(Step(_rules(body, [below], network.var(below), []), (equation,), note=_kink_note([equation])))
+    if len(steps) + others <= MAX_STEPS:
+        return steps
+    by_rule: dict[str, Step] = {}
+    for step in steps:  # a deep network: the linear maps in one step, each kind of activation in one
+        known = by_rule.get(step.rule)
+        by_rule[step.rule] = step if known is None else replace(known, equations=known.equations + step.equations)
+    return list(by_rule.values())
+
+
+def _signal_steps(network: Network, env: Env, derivation: Derivation) -> list[Step]:
+    """δ for each affine layer from the top down to the lowest entry: the loss's gradient by the layer's
+    output, each the one above carried back by the local Jacobians between them, transposed. The engine
+    computes it as the gradient of δ_aboveᵀ z_above (the layers between written out), or of the loss."""
+    named = dict(network.chain)
+    layers = [name for name in network.path if name in network.affine]
+    steps = []
+    for position in reversed(range(len(layers))):
+        layer = layers[position]
+        start = network.path.index(layer)
+        end = network.path.index(layers[position + 1]) if position + 1 < len(layers) else len(network.path) - 1
+        segment = network.path[start + 1 : end + 1]  # the names above the layer, up to the next affine one or the loss
+        written: dict[str, n.Node] = {}  # each in the layer's own variable
+        for name in segment:
+            written[name] = _substitute(named[name], written)
+        target = segment[-1]
+        upstream = "" if target == network.loss else network.signal(target)
+        function = written[target]
+        if upstream:
+            function = n.MatMul(n.Transpose(_signal_var(network, target), shape=_row(target, named)), function)
+        result = differentiate(function, network.var(layer), env, Layout.DENOMINATOR)
+        shown = _with_names(result.inline_matrix, {name: written[name] for name in segment if name != network.loss})
+        direct = len(segment) == 1 and not upstream  # δ is the loss's own derivative by this layer
+        back = () if direct else tuple(zip(segment, [layer, *segment[:-1]]))
+        signal = network.signal(layer)
+        equation = Equation(network.loss, layer, result, shown=shown, signal=signal, back=back, upstream=upstream)
+        derivation.signals[signal] = shown if shown is not None else n.Var(signal, shape=named[layer].shape)
+        rule = "error signal of the output layer" if not upstream else "backpropagation"
+        if back:
+            rule += ": vector chain rule, transposed (diag(v)u = v ⊙ u)"
+        steps.append(Step(rule, (equation,), note=_kink_note([equation])))
+    return steps
+
+
+def _signal_var(network: Network, layer: str) -> n.Var:
+    return n.Var(network.signal(layer), shape=dict(network.chain)[layer].shape)
+
+
+def _row(layer: str, named: dict[str, n.Node]) -> Shape:
+    return Shape(1, named[layer].shape.rows)
+
+
+def _read_off(network: Network, variable: n.Var, final: Derivative, env: Env, layout: Layout) -> list[Step]:
+    """The variable's derivative from the error signal of the layer it enters: for a weight through the
+    layer's differential (dz = dW h, so dL = δᵀdz = tr(h δᵀ dW): the outer product), for a bias or an
+    input by the chain rule (∂L/∂b = δᵀ ∂z/∂b); then the layout, then the intermediates substituted."""
+    layer = network.entries[variable.name]
+    body = dict(network.chain)[layer]
+    signal = _signal_var(network, layer)
+    function = n.MatMul(n.Transpose(signal, shape=_row(layer, dict(network.chain))), body)
+    numerator = differentiate(function, variable, env, Layout.NUMERATOR)
+    loss = network.loss
+    steps = []
+    if _role(body, variable) == "weight":
+        differential = n.Var(f"d{variable.name}", shape=variable.shape)
+        equation = Equation(
+            loss,
+            variable.name,
+            numerator,
+            differential=True,
+            expansion=(_replaced_in_product(body, variable, differential),),
+            upstream=signal.name,
+            layer=layer,
+        )
+        rule = "differential of the layer, trace trick, differential identification"
+        note = ""
+        if layout is Layout.NUMERATOR:
+            note = (
+                f"numerator layout: ∂{loss}/∂{variable.name} has the shape of {variable.name}ᵀ; the denominator "
+                f"layout transposes it into the gradient, of the shape of {variable.name}"
+            )
+        steps.append(Step(rule, (equation,), note=note))
+    else:
+        equation = Equation(loss, variable.name, numerator, upstream=signal.name, back=((layer, variable.name),))
+        steps.append(Step("vector chain rule, " + _rules(body, [variable.name], variable, []), (equation,)))
+    if layout is not Layout.NUMERATOR:  # a scalar loss: mixed is denominator
+        laid_out = differentiate(function, variable, env, layout)
+        steps.append(
+            Step(
+                f"layout convention: {layout.value} layout transposes the numerator-layout result "
+                f"(the gradient has the shape of {variable.name})",
+                (Equation(loss, variable.name, laid_out),),
+            )
+        )
+    steps.append(
+        Step("substitution of the intermediate variables", (Equation(loss, variable.name, final, answer=True),))
+    )
+    return steps
+
+
+def _replaced_in_product(body: n.Node, variable: n.Var, differential: n.Var) -> n.Node:
+    """dz = dW h: the layer's product with the weight replaced by its differential (the bias is constant)."""
+    parts = _affine(body)
+    assert parts is not None, "a variable is read off an affine layer only"
+    return _replace(parts[0], variable, differential)
+
+
+def _with_names(node: n.Node | None, bodies: dict[str, n.Node]) -> n.Node | None:
+    """The node with each body written as its name, the largest first."""
+    if node is None:
+        return None
+    for name, body in sorted(bodies.items(), key=lambda item: -sum(1 for _ in n.walk(item[1]))):
+        node = _replace(node, body, n.Var(name, shape=body.shape))
+    return node

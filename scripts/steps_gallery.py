@@ -22,7 +22,11 @@ INTRO = """\
 
 `matcalc diff ... --steps` writes the derivation as the course notes do on paper:
 intermediate variables, local derivatives with the rule that justifies each,
-the chain rule, and the layout convention at the end. Every step's right-hand
+the chain rule, and the layout convention at the end. A network is derived as
+backpropagation: the forward pass with an intermediate variable for each
+layer, each layer's local derivative, the error signal δ of each layer from
+the loss down, and each weight's derivative read off the differential of its
+layer (the outer product). Every step's right-hand
 side comes from the same engine as the answer and is checked against finite
 differences like the answer. This page is written by `scripts/steps_gallery.py`;
 `tests/test_steps.py` fails when it is out of date, and compiles every LaTeX
@@ -48,6 +52,21 @@ EXAMPLES = [
      ["tr(A X B)", "--wrt", "X", "--layout", "denominator"]),
 ]
 
+# Networks, derived as backpropagation: (title, arguments, the number of layers, each an affine map).
+CLASSIFIER = "-y' log(softmax(W2 tanh(W1 x + b1) + b2))"
+CLASSIFIER_SHAPES = "y: onehot(n), b1: vector(m), b2: vector(n)"
+NETWORKS = [
+    ("A two-layer softmax classifier by its first weight matrix (backpropagation)",
+     [CLASSIFIER, "--wrt", "W1", "--let", CLASSIFIER_SHAPES, "--layout", "denominator"], 2),
+    ("The same classifier by its first bias",
+     [CLASSIFIER, "--wrt", "b1", "--let", CLASSIFIER_SHAPES], 2),
+    ("A three-layer tanh regression by its middle weight matrix",
+     ["1/2 ||W3 tanh(W2 tanh(W1 x + b1) + b2) + b3 - y||^2", "--wrt", "W2",
+      "--let", "b1: vector(m), b2: vector(p), b3: vector(n)", "--layout", "denominator"], 3),
+    ("Logistic regression",
+     ["-y' log(sigmoid(X w)) - (1 - y)' log(1 - sigmoid(X w))", "--wrt", "w", "--layout", "denominator"], 1),
+]
+
 
 def run(arguments: list[str]) -> str:
     result = CliRunner().invoke(_cli(), ["diff", *arguments])
@@ -65,7 +84,7 @@ def _cli():
 
 def build() -> str:
     parts = [INTRO]
-    for title, arguments in EXAMPLES:
+    for title, arguments in EXAMPLES + [(title, arguments) for title, arguments, _ in NETWORKS]:
         command = "matcalc diff " + " ".join(_quoted(a) for a in arguments) + " --steps"
         text = run([*arguments, "--steps"])
         latex = run([*arguments, "--steps", "--format", "latex"])
