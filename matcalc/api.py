@@ -754,8 +754,12 @@ def diff(
         DiffResult(parsed, derivative, run_check(parsed, derivative) if check else None) for derivative in derivatives
     ]
     if steps:
-        for result in results:
-            result.derivation = explain(parsed, result.derivative, check)
+        shared = explain_together(parsed, [r.derivative for r in results], check) if len(results) > 1 else None
+        if shared is not None:  # one derivation, shown once: the backward pass shared by the variables
+            results[0].derivation = shared
+        else:
+            for result in results:
+                result.derivation = explain(parsed, result.derivative, check)
     if isinstance(wrt, str) and len(results) == 1:
         return results[0]
     return DiffResults(results)
@@ -835,6 +839,25 @@ def _sympy_of(matrix: nodes.Node | None, index_form: list[IndexTerm] | None, der
         (t.coefficient, t.scalars, [(p.elements, p.indices) for p in t.pieces], t.summed) for t in index_form or []
     ]
     return index_array(terms, derivative.free, derivative.dims)
+
+
+def explain_together(parsed: Parsed, derivatives: list[Derivative], check: bool = True) -> Derivation | None:
+    """One derivation for several variables of a network (steps.derive_together), every step's result
+    self-checked; None where each variable needs its own."""
+    from .steps import derive_together
+
+    if any(d.order != 1 for d in derivatives):
+        return None
+    try:
+        data = derive_together(
+            parsed.expr, [d.wrt for d in derivatives], parsed.env, derivatives[0].layout, derivatives
+        )
+        for result in data.results() if data is not None and check else []:
+            if all(result is not d for d in derivatives):
+                run_check(Parsed(parsed.source, result.expr, parsed.env, {}), result)
+    except MatcalcError as error:
+        raise error.with_source(parsed.source) from None
+    return None if data is None else Derivation(parsed.source, data, derivatives[0])
 
 
 def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Derivation:

@@ -203,6 +203,16 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
     return derivation
 
 
+def derive_together(
+    expr: n.Node, variables: list[n.Var], env: Env, layout: Layout, finals: list[Derivative]
+) -> Derivation | None:
+    """One derivation for several variables of a network (W1, b1, W2, b2): the forward pass and the
+    backward pass once, each variable read off the error signal of its layer. None where the expression
+    is not a network in all of them; then each variable gets a derivation of its own."""
+    network = find_network(expr, variables)
+    return None if network is None else backpropagation(network, env, layout, finals)
+
+
 _MULTILINEAR = (
     n.Add,
     n.Neg,

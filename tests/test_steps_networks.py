@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from matcalc import diff
 from matcalc import nodes as n
+from matcalc.cli import cli
 from matcalc.evaluate import evaluate
 from matcalc.layout import Layout
 from matcalc.numeric import Point, evaluate_shown, finite_difference, relative_error, sample_point
@@ -147,6 +148,30 @@ def test_a_bias_and_an_input_are_read_off_by_the_chain_rule():
     assert any(line.startswith(" 6. ∂L/∂b1 = δ1ᵀ ∂z1/∂b1 = δ1ᵀ") for line in bias)
     by_input = diff(CLASSIFIER, "x", CLASSIFIER_SHAPES, steps=True).derivation.lines()
     assert any(line.startswith(" 6. ∂L/∂x = δ1ᵀ ∂z1/∂x = δ1ᵀW1") for line in by_input)
+
+
+def test_several_variables_share_one_backward_pass(runner):
+    variables = ["W1", "b1", "W2", "b2"]
+    results = diff(CLASSIFIER, variables, CLASSIFIER_SHAPES, "denominator", steps=True)
+    derivation = results[0].derivation
+    assert all(result.derivation is None for result in results[1:])  # one derivation, shown once
+    equations = [equation for step in derivation.steps for equation in step.equations]
+    assert [equation.signal for equation in equations if equation.signal] == ["δ2", "δ1"]
+    answers = [equation.result for equation in equations if equation.answer]
+    assert [answer.wrt.name for answer in answers] == variables
+    assert [derivative_text(answer) for answer in answers] == [result.text for result in results]
+    assert assert_each_equation_holds(results[0]) == 2 * (len(derivation.steps) - 1)  # all but the forward pass
+    printed = runner.invoke(cli, ["diff", CLASSIFIER, "--wrt", ",".join(variables), "--let", CLASSIFIER_SHAPES,
+                                  "--steps"]).stdout
+    assert printed.count("the derivation, step by step") == 1 and printed.count("δ1 = (∂L/∂z1)ᵀ") == 1
+    assert printed.count("checked: 3 points") == 4
+
+
+def test_several_variables_outside_one_network_keep_a_derivation_each():
+    results = diff("x'A x + sum(B x)", ["x", "B"], steps=True)
+    assert all(result.derivation is not None for result in results)
+    lone = diff("-y' log(softmax(W2 tanh(W1 x)))", ["W1", "y"], "y: vector(n)", steps=True)
+    assert all(result.derivation is not None for result in lone)  # y enters the loss, not a layer
 
 
 def test_logistic_regression_names_x_w_once():
