@@ -227,8 +227,10 @@ def _check(identity: Identity) -> CheckResult:
         result.status = PROVED
         if isinstance(numbers, UnsupportedError):
             result.detail = f"not checked numerically: {numbers.message}"
-        else:
+        elif numbers.status == HOLDS:
             result.max_error = numbers.max_error
+        else:
+            result.detail = f"the random points did not confirm it ({numbers.status}): {numbers.detail}"
         return result
     if isinstance(numbers, UnsupportedError):
         raise numbers
@@ -359,8 +361,8 @@ def _undecided(readings: list[Reading]) -> _Numbers:
         )
     else:
         reason = (
-            f"the finite differences cannot resolve the sides: at {verdicts.count(UNCLEAR)} of {points} their "
-            "estimated error is larger than the difference they would have to judge"
+            f"the numbers cannot resolve the sides: at {verdicts.count(UNCLEAR)} of {points} their difference is "
+            "within its estimated error (of finite differences, or of rounding)"
         )
     largest = f" (largest relative difference {worst:.2g})" if worst is not None else ""
     return _Numbers(UNDECIDED, worst, reason + largest)

@@ -834,8 +834,40 @@ def read_sides(lhs: n.Node, rhs: n.Node, point: Point, settle: bool = True) -> R
             return reading  # a moved point made a matrix singular: this point cannot judge
         reading = _judged(point, left, right)
         if reading.verdict == AGREE or not differenced:
-            return reading
+            break
+    if reading.verdict == DIFFER and not differenced:  # exact values, but how much rounding do they hold?
+        rng = np.random.default_rng(0)
+        left = Estimate(left.value, left.error + rounding_noise(lhs, point, rng))
+        right = Estimate(right.value, right.error + rounding_noise(rhs, point, rng))
+        reading = _judged(point, left, right)
     return reading
+
+
+MCA_ROUNDING = 4 * float(np.finfo(float).eps)  # how far each value is moved in Monte Carlo arithmetic
+MCA_RUNS = 3
+
+
+def rounding_noise(expr: n.Node, point: Point, rng: np.random.Generator) -> np.ndarray:
+    """How far the value of expr moves when every value in its evaluation is off by a few units of
+    rounding at random (Monte Carlo arithmetic): (x'x + 1e17) - 1e17 is all rounding, which its
+    value alone does not show."""
+    exact = evaluate_numeric(expr, point.values, point.sizes)
+    moved = [_Rounded(point.values, point.sizes, rng)(expr) for _ in range(MCA_RUNS)]
+    with np.errstate(all="ignore"):
+        noise = np.max([np.abs(value - exact) for value in moved], axis=0)
+    return np.where(np.isfinite(noise), noise, np.inf)
+
+
+class _Rounded(_NumericEvaluator):
+    """An evaluation in which every value is off by up to MCA_ROUNDING relative, at random."""
+
+    def __init__(self, values, sizes, rng: np.random.Generator):
+        super().__init__(values, sizes)
+        self.rng = rng
+
+    def __call__(self, node: n.Node) -> np.ndarray:
+        value = super().__call__(node)
+        return value * (1 + MCA_ROUNDING * self.rng.uniform(-1, 1, np.shape(value)))
 
 
 def _judged(point: Point, left: Estimate, right: Estimate) -> Reading:

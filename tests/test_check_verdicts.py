@@ -317,7 +317,7 @@ UNRESOLVABLE = "let a: scalar\nd/da sin(1000000 a)^2 = 1000000 sin(2000000 a)\n"
 def test_where_the_differences_cannot_resolve_the_sides_the_line_is_undecided_and_says_why():
     (result,) = check_source(UNRESOLVABLE)
     assert result.status == UNDECIDED
-    assert "finite differences cannot resolve the sides" in result.detail
+    assert "the numbers cannot resolve the sides: at 8 of 8 points" in result.detail
 
 
 def test_undecided_gives_exit_status_3_and_a_json_field(runner):
@@ -335,3 +335,19 @@ def test_undecided_gives_exit_status_3_and_a_json_field(runner):
 def test_undecided_gives_way_to_false_and_to_unreadable_lines(others, status):
     results = [batch.CheckResult(line, "", verdict) for line, verdict in enumerate([UNDECIDED, *others], start=1)]
     assert exit_status(results) == status
+
+
+ROUNDING_ONLY = "let x: vector(n)\n(x'x + 100000000000000000) - 100000000000000000 = {} x'x\n"  # 1e17 swallows x'x
+
+
+def test_a_difference_that_is_all_rounding_is_undecided_not_false(numbers_only):
+    for factor in ("", "2"):  # true, and false by a margin that double precision cannot see here
+        (result,) = check_source(ROUNDING_ONLY.format(factor))
+        assert result.status == UNDECIDED, result.detail
+        assert "(of finite differences, or of rounding)" in result.detail
+
+
+def test_a_proof_that_the_points_cannot_confirm_says_so():
+    (result,) = check_source(ROUNDING_ONLY.format(""))
+    assert result.status == PROVED and result.max_error is None
+    assert result.detail.startswith("the random points did not confirm it (undecided): the numbers cannot resolve")
