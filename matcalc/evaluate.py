@@ -91,6 +91,8 @@ class Evaluator:
         # a large integer dimension may be sampled at a small size (numeric.dimension_sizes)
         if isinstance(dim, int):
             return self.sizes.get(dim, dim)
+        if isinstance(dim, str) and "·" in dim:  # a product of dimensions (n.product_dim): a Kronecker product's
+            return int(np.prod([self.size(int(part) if part.isdigit() else part) for part in dim.split("·")]))
         if not isinstance(dim, str) or dim not in self.sizes:  # nor is a DimVar (a size never bound)
             raise InputError(f"no value fixes the size {dim}: give a variable of that size a value")
         return self.sizes[dim]
@@ -215,8 +217,27 @@ class Evaluator:
         top = value.max()
         return np.array([[top + np.log(np.exp(value - top).sum())]])
 
+    def _kron(self, node: n.Kron) -> np.ndarray:
+        return np.kron(self(node.left), self(node.right))
+
+    def _vec(self, node: n.Vec) -> np.ndarray:
+        return self(node.operand).reshape(-1, 1, order="F")  # columns stacked
+
+    def _commutation(self, node: n.Commutation) -> np.ndarray:
+        return commutation_matrix(self.size(node.m), self.size(node.n))
+
     def _derivative(self, node: n.Derivative) -> np.ndarray:
         raise UnsupportedError("a derivative inside an expression cannot be evaluated yet", span=node.span)
+
+
+def commutation_matrix(rows: int, cols: int) -> np.ndarray:
+    """K(m, n) for m = rows, n = cols: the mn×mn permutation with K(m, n) vec(X) = vec(Xᵀ) for X m×n. The entry
+    X[i, j] sits at i + m j in vec(X) and at j + n i in vec(Xᵀ)."""
+    matrix = np.zeros((rows * cols, rows * cols))
+    for i in range(rows):
+        for j in range(cols):
+            matrix[j + cols * i, i + rows * j] = 1.0
+    return matrix
 
 
 def evaluate(node: n.Node, values: Mapping[str, npt.ArrayLike], sizes: Mapping[str | int, int]) -> np.ndarray:

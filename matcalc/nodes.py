@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from .errors import NO_SPAN, Span
-from .shapes import SCALAR, Shape
+from .shapes import SCALAR, Dim, Shape
 
 
 @dataclass(frozen=True)
@@ -266,6 +266,47 @@ class Softmax(Node):
 @dataclass(frozen=True)
 class LogSumExp(Node):
     operand: Node
+
+
+# Kronecker products and vec (Magnus and Neudecker's notation)
+
+
+@dataclass(frozen=True)
+class Kron(Node):
+    """left ⊗ right: the block matrix of left's entries times right."""
+
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Vec(Node):
+    """vec(A): the columns of A stacked into one column."""
+
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Commutation(Node):
+    """K(m, n): the permutation with K(m, n) vec(X) = vec(Xᵀ) for an m×n matrix X."""
+
+    m: Dim
+    n: Dim
+
+
+def product_dim(*dims: Dim) -> Dim:
+    """The product of dimensions: a number where all are numbers, else their names joined by · (in
+    one order, so that m·n and n·m are the same dimension); factors of 1 left out."""
+    number, names = 1, []
+    for dim in dims:
+        for part in str(dim).split("·") if isinstance(dim, str) else [dim]:
+            if isinstance(part, int) or (isinstance(part, str) and part.isdigit()):
+                number *= int(part)
+            else:
+                names.append(str(part))
+    if not names:
+        return number
+    return "·".join(([str(number)] if number != 1 else []) + sorted(names))
 
 
 # Calculus

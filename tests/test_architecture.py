@@ -19,6 +19,7 @@ LAYERS = {
     "contract": 6, "prove": 6,
     "simplify": 6.5,  # after contract (its collect), before result
     "result": 7,
+    "vec_form": 7.5,  # reads the result's index form, before numeric and render
     "numeric": 8, "closed_form": 8, "steps": 8,
     "render": 9,
     "batch": 10, "selfcheck": 10,

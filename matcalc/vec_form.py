@@ -1,0 +1,261 @@
+"""Index form -> Magnus and Neudecker's vec/Kronecker form.
+
+A derivative of F by X with more than two axes is, in their notation, the
+Jacobian matrix ∂vec(F)/∂vec(X)ᵀ: entry (a₁ + M a₂, b₁ + P b₂) is ∂F_{a₁a₂}/∂X_{b₁b₂}
+for F M×N and X P×Q, columns stacked. This module reads it off the index form
+that the result was computed (and checked) in, one term at a time, with
+
+    (B ⊗ A)_{(a₁ + M a₂), (b₁ + P b₂)} = A_{a₁b₁} B_{a₂b₂}
+
+so a term whose pieces split into a matrix on (a₁, b₁) and one on (a₂, b₂) is
+B ⊗ A (δ pieces are identities: `A X B` gives Bᵀ ⊗ A); one that splits into
+(a₁, b₂) and (a₂, b₁) is (B ⊗ A) K(P, Q), the commutation matrix permuting
+vec(Xᵀ) into vec(X) (`Xᵀ` gives K(m, n)); one that splits into (a₁, a₂) and
+(b₁, b₂) is vec(A) vec(B)ᵀ. A term that splits none of these ways (an index
+in two pieces, an explicit sum) has no Kronecker form, and the result keeps
+its index notation. A scalar's Hessian by a matrix is read the same way, its
+first differentiation in the place of F. Denominator layout is the transpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import nodes as n
+from .build import ONE, Builder, number
+from .contract import Piece
+from .layout import Layout
+from .result import Derivative, IndexTerm
+from .shapes import Dim, Shape
+
+NO_KRONECKER_FORM = "no Kronecker form: a term does not split into Kronecker factors"
+
+
+@dataclass(frozen=True)
+class VecForm:
+    """The Jacobian matrix of vec(F) by vec(X) (numerator layout) or its transpose, or why there is none."""
+
+    matrix: n.Node | None
+    shape: tuple[Dim, Dim]
+    reason: str = ""
+
+
+def applies(result: Derivative) -> bool:
+    """Whether the result is written as a vec Jacobian: more than two axes, and a first derivative or a
+    scalar's second (a second derivative of a non-scalar stays in index notation)."""
+    return result.rank > 2 and (result.order == 1 or (result.order == 2 and result.expr.shape.is_scalar))
+
+
+def vec_form(result: Derivative, build: Builder) -> VecForm:
+    """The result as ∂vec(F)/∂vec(X)ᵀ (numerator) or ∂vec(F)ᵀ/∂vec(X) (denominator, and mixed for a scalar)."""
+    assert applies(result)
+    f_axes, x_axes = _sides(result)
+    rows, cols = _size(f_axes, result.dims), _size(x_axes, result.dims)
+    transposed = _transposed_layout(result)
+    shape = (cols, rows) if transposed else (rows, cols)
+    terms = []
+    for term in result.inline_index_form or []:
+        node = _term(term, f_axes, x_axes, result.dims, build)
+        if node is None:
+            return VecForm(None, shape, NO_KRONECKER_FORM)
+        terms.append(_transpose(node, build) if transposed else node)
+    if not terms:
+        return VecForm(n.Fill(number(0), shape=Shape(*shape)), shape)
+    total = terms[0]
+    for term_node in terms[1:]:
+        total = n.Add(total, term_node, shape=total.shape)
+    return VecForm(total, shape)
+
+
+def _sides(result: Derivative) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]]:
+    """The (first, second) axes of F and of X, each padded with None: a vector's one axis is the first."""
+    f_axes = result.out_axes if result.order == 1 else result.wrt_groups[0]
+    x_axes = result.wrt_groups[-1]
+    return _padded(f_axes), _padded(x_axes)
+
+
+def _padded(axes: tuple[str, ...]) -> tuple[str | None, str | None]:
+    return (axes + (None, None))[0], (axes + (None, None))[1]
+
+
+def _size(axes: tuple[str | None, str | None], dims: dict[str, Dim]) -> Dim:
+    return n.product_dim(*(dims[a] for a in axes if a is not None))
+
+
+def _dim(index: str | None, dims: dict[str, Dim]) -> Dim:
+    return 1 if index is None else dims[index]
+
+
+def _transposed_layout(result: Derivative) -> bool:
+    return result.layout is Layout.DENOMINATOR or (result.layout is Layout.MIXED and result.expr.shape.is_scalar)
+
+
+def _term(
+    term: IndexTerm,
+    f_axes: tuple[str | None, str | None],
+    x_axes: tuple[str | None, str | None],
+    dims: dict[str, Dim],
+    build: Builder,
+) -> n.Node | None:
+    if term.summed or not _each_index_once(term.pieces):
+        return None
+    (a1, a2), (b1, b2) = f_axes, x_axes
+    node = (
+        _split(term.pieces, (a1, b1), (a2, b2), dims, build, crossed=None)
+        or _split(term.pieces, (a1, b2), (a2, b1), dims, build, crossed=(x_axes, f_axes))
+        or _outer(term.pieces, (a1, a2), (b1, b2), dims, build)
+    )
+    if node is None:
+        return None
+    for scalar in reversed(term.scalars):
+        node = n.ScalarMul(scalar, node, shape=node.shape)
+    return _scaled(term.coefficient, node)
+
+
+def _each_index_once(pieces: tuple[Piece, ...]) -> bool:
+    indices = [i for piece in pieces for i in piece.indices]
+    return len(indices) == len(set(indices))
+
+
+def _grouped(pieces: tuple[Piece, ...], first: tuple, second: tuple) -> tuple[list[Piece], list[Piece]] | None:
+    """The pieces on the indices of `first` and those on `second`; None if a piece straddles them."""
+    one = [p for p in pieces if set(p.indices) <= set(first) - {None}]
+    two = [p for p in pieces if set(p.indices) <= set(second) - {None}]
+    if len(one) + len(two) != len(pieces):
+        return None
+    return one, two
+
+
+def _split(
+    pieces: tuple[Piece, ...],
+    first: tuple[str | None, str | None],
+    second: tuple[str | None, str | None],
+    dims: dict[str, Dim],
+    build: Builder,
+    crossed: tuple | None,
+) -> n.Node | None:
+    """B ⊗ A for pieces that are A on `first` (rows by F's first axis) and B on `second`; crossed
+    (A on (a₁, b₂), B on (a₂, b₁)) it is (B ⊗ A) K(P, Q), or A ⊗ B where F has one axis."""
+    groups = _grouped(pieces, first, second)
+    if groups is None:
+        return None
+    a = _matrix(groups[0], first, dims, build)
+    b = _matrix(groups[1], second, dims, build)
+    if a is None or b is None:
+        return None
+    if crossed is None:
+        return _kron(b, a)
+    (x_rows, x_cols), (_, f_second) = crossed
+    p, q = _dim(x_rows, dims), _dim(x_cols, dims)
+    if f_second is None:  # (bᵀ ⊗ A) K(P, Q) = A ⊗ bᵀ for a row bᵀ
+        return _kron(a, b)
+    product = _kron(b, a)
+    if p == 1 or q == 1:
+        return product
+    commutation = n.Commutation(p, q, shape=Shape(n.product_dim(p, q), n.product_dim(p, q)))
+    if isinstance(product, n.Identity):
+        return commutation
+    return n.MatMul(product, commutation, shape=Shape(product.shape.rows, commutation.shape.cols))
+
+
+def _outer(
+    pieces: tuple[Piece, ...],
+    f_axes: tuple[str | None, str | None],
+    x_axes: tuple[str | None, str | None],
+    dims: dict[str, Dim],
+    build: Builder,
+) -> n.Node | None:
+    """vec(A) vec(B)ᵀ for pieces that are A on F's axes and B on X's."""
+    groups = _grouped(pieces, f_axes, x_axes)
+    if groups is None:
+        return None
+    a = _matrix(groups[0], f_axes, dims, build)
+    b = _matrix(groups[1], x_axes, dims, build)
+    if a is None or b is None:
+        return None
+    left, right = _vec(a), _vec(b)
+    return n.MatMul(
+        left, n.Transpose(right, shape=right.shape.transposed()), shape=Shape(left.shape.rows, right.shape.rows)
+    )
+
+
+def _vec(matrix: n.Node) -> n.Node:
+    if matrix.shape.is_column or matrix.shape.is_scalar:
+        return matrix
+    if matrix.shape.is_row:
+        return n.Transpose(matrix, shape=matrix.shape.transposed())
+    return n.Vec(matrix, shape=Shape(n.product_dim(matrix.shape.rows, matrix.shape.cols), 1))
+
+
+def _matrix(
+    pieces: list[Piece], axes: tuple[str | None, str | None], dims: dict[str, Dim], build: Builder
+) -> n.Node | None:
+    """The matrix with entries (row, col) = the product of the pieces, for axes (row, col); an axis that
+    no piece carries is one the term is constant along (a vector of ones)."""
+    row, col = axes
+    whole = [p for p in pieces if len(p.indices) == 2]
+    if whole:
+        if len(pieces) != 1:
+            return None
+        (piece,) = whole
+        node = piece.node(build)
+        return node if piece.indices == (row, col) else build.transpose(node)
+    column = _vector_on(pieces, row, dims, build)
+    line = _vector_on(pieces, col, dims, build)
+    if column is None:
+        return build.transpose(line) if line is not None else ONE
+    if line is None:
+        return column
+    return build.matmul(column, build.transpose(line))
+
+
+def _vector_on(pieces: list[Piece], index: str | None, dims: dict[str, Dim], build: Builder) -> n.Node | None:
+    """The column vector carried by the piece on index (ones if none carries it); None for no index."""
+    if index is None:
+        return None
+    for piece in pieces:
+        if piece.indices == (index,):
+            node = piece.node(build)
+            return node if node.shape.is_column else build.transpose(node)
+    return n.Fill(ONE, shape=Shape(dims[index], 1))
+
+
+def _kron(left: n.Node, right: n.Node) -> n.Node:
+    """left ⊗ right; a 1×1 side is a scaling."""
+    if left.shape.is_scalar:
+        return right if left == ONE else n.ScalarMul(left, right, shape=right.shape)
+    if right.shape.is_scalar:
+        return left if right == ONE else n.ScalarMul(right, left, shape=left.shape)
+    shape = Shape(n.product_dim(left.shape.rows, right.shape.rows), n.product_dim(left.shape.cols, right.shape.cols))
+    if isinstance(left, n.Identity) and isinstance(right, n.Identity):
+        return n.Identity(shape=shape)
+    return n.Kron(left, right, shape=shape)
+
+
+def _scaled(coefficient: Fraction, node: n.Node) -> n.Node:
+    if coefficient == 1:
+        return node
+    if coefficient == -1:
+        return n.Neg(node, shape=node.shape)
+    return n.ScalarMul(number(coefficient), node, shape=node.shape)
+
+
+def _transpose(node: n.Node, build: Builder) -> n.Node:
+    """The transpose, moved inside: (B ⊗ A)ᵀ = Bᵀ ⊗ Aᵀ, ((B ⊗ A) K(P, Q))ᵀ = K(Q, P)(Bᵀ ⊗ Aᵀ), (u vᵀ)ᵀ = v uᵀ."""
+    shape = node.shape.transposed()
+    if isinstance(node, n.Kron):
+        return n.Kron(_transpose(node.left, build), _transpose(node.right, build), shape=shape)
+    if isinstance(node, n.Commutation):
+        return n.Commutation(node.n, node.m, shape=shape)
+    if isinstance(node, n.MatMul):
+        return n.MatMul(_transpose(node.right, build), _transpose(node.left, build), shape=shape)
+    if isinstance(node, n.Neg):
+        return n.Neg(_transpose(node.operand, build), shape=shape)
+    if isinstance(node, n.ScalarMul) and node.left.shape.is_scalar:
+        return n.ScalarMul(node.left, _transpose(node.right, build), shape=shape)
+    if isinstance(node, n.Transpose):
+        return node.operand
+    if isinstance(node, (n.Identity, n.Number)):
+        return node
+    return build.transpose(node)

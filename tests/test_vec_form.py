@@ -1,0 +1,197 @@
+"""The vec/Kronecker form of derivatives with more than two axes, against finite differences.
+
+The reference is written here with NumPy alone: vec stacks columns (order="F"), and column c of
+∂vec(F)/∂vec(X)ᵀ is the central difference of vec(F) along the c-th entry of vec(X). Sizes are all
+distinct, so a Kronecker product with its factors swapped, or a missing transpose or K, has the wrong
+shape or the wrong values.
+"""
+
+import numpy as np
+import pytest
+
+from matcalc import nodes as n
+from matcalc.api import parse
+from matcalc.build import Builder
+from matcalc.evaluate import commutation_matrix, evaluate
+from matcalc.layout import Layout
+from matcalc.render.text import vec_text
+from matcalc.result import differentiate
+from matcalc.vec_form import applies, vec_form
+
+SIZES = {"m": 2, "n": 3, "k": 4, "l": 5}
+STEP = 1e-6
+
+
+def vec(a):
+    return np.asarray(a).reshape(-1, 1, order="F")
+
+
+def jacobian(function, x):
+    """∂vec(F)/∂vec(X)ᵀ by central differences over the entries of X in column-major order."""
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    flat = vec(x).ravel()
+    columns = []
+    for c in range(flat.size):
+        step = np.zeros_like(flat)
+        step[c] = STEP
+        plus = function(step_to(flat + step, x.shape))
+        minus = function(step_to(flat - step, x.shape))
+        columns.append((vec(plus) - vec(minus)).ravel() / (2 * STEP))
+    return np.array(columns).T
+
+
+def step_to(flat, shape):
+    return flat.reshape(shape, order="F")
+
+
+def hessian(function, x, step=1e-4):
+    """∂²f/∂vec(X)∂vec(X)ᵀ by central second differences."""
+    x = np.asarray(x, dtype=float)
+    flat = vec(x).ravel()
+    size = flat.size
+    result = np.zeros((size, size))
+    for a in range(size):
+        for b in range(size):
+            ea, eb = np.zeros(size), np.zeros(size)
+            ea[a], eb[b] = step, step
+            total = 0.0
+            for sa, sb, sign in ((1, 1, 1), (1, -1, -1), (-1, 1, -1), (-1, -1, 1)):
+                total += sign * function(step_to(flat + sa * ea + sb * eb, x.shape))
+            result[a, b] = total / (4 * step * step)
+    return result
+
+
+def derive(source, wrt, let, order=1, layout=Layout.NUMERATOR):
+    parsed = parse(source, let)
+    variable = next(v for v in n.walk(parsed.expr) if isinstance(v, n.Var) and v.name == wrt)
+    result = differentiate(parsed.expr, variable, parsed.env, layout, order)
+    assert applies(result)
+    return vec_form(result, Builder())
+
+
+def values_for(let_shapes, rng):
+    return {name: rng.normal(size=shape) for name, shape in let_shapes.items()}
+
+
+def shown(form):
+    return vec_text(form.matrix, unicode=True)
+
+
+# (expression, variable, declarations, the textbook form, NumPy F(X) given the other values)
+FIRST_DERIVATIVES = [
+    ("A X B", "X", "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l)", "Bᵀ ⊗ A", lambda v, X: v["A"] @ X @ v["B"]),
+    ("A X", "X", "A: matrix(m, n), X: matrix(n, k)", "I_k ⊗ A", lambda v, X: v["A"] @ X),
+    ("X B", "X", "X: matrix(n, k), B: matrix(k, l)", "Bᵀ ⊗ I_n", lambda v, X: X @ v["B"]),
+    ("X'", "X", "X: matrix(m, n)", "K(m, n)", lambda v, X: X.T),
+    ("inv(X)", "X", "X: matrix(n, n)", "-(X⁻ᵀ ⊗ X⁻¹)", lambda v, X: np.linalg.inv(X)),
+    ("X X", "X", "X: matrix(n, n)", "Xᵀ ⊗ I_n + I_n ⊗ X", lambda v, X: X @ X),
+    ("A X b", "X", "A: matrix(m, n), X: matrix(n, k), b: vector(k)", "bᵀ ⊗ A", lambda v, X: v["A"] @ X @ v["b"]),
+    ("X' a", "X", "X: matrix(n, k), a: vector(n)", "I_k ⊗ aᵀ", lambda v, X: X.T @ v["a"]),
+    ("x b'", "x", "x: vector(n), b: vector(k)", "b ⊗ I_n", lambda v, x: x @ v["b"].T),
+    ("a x'", "x", "a: vector(m), x: vector(n)", "I_n ⊗ a", lambda v, x: v["a"] @ x.T),
+    ("X' A X", "X", "A: matrix(n, n), X: matrix(n, k)", None, lambda v, X: X.T @ v["A"] @ X),
+    (
+        "A X' B",
+        "X",
+        "A: matrix(m, k), X: matrix(n, k), B: matrix(n, l)",
+        "(Bᵀ ⊗ A) K(n, k)",
+        lambda v, X: v["A"] @ X.T @ v["B"],
+    ),
+    ("X' A", "X", "A: matrix(n, l), X: matrix(n, k)", "(Aᵀ ⊗ I_k) K(n, k)", lambda v, X: X.T @ v["A"]),
+    (
+        "tr(A X) B",
+        "X",
+        "A: matrix(k, n), X: matrix(n, k), B: matrix(m, l)",
+        "vec(B) vec(Aᵀ)ᵀ",
+        lambda v, X: np.trace(v["A"] @ X) * v["B"],
+    ),
+]
+
+
+def sample(let, rng):
+    """Values for each declared name at SIZES."""
+    values = {}
+    for declaration in _declarations(let):
+        name, kind, dims = declaration
+        shape = tuple(SIZES[d] for d in dims) if kind == "matrix" else (SIZES[dims[0]], 1)
+        values[name] = rng.normal(size=shape)
+    return values
+
+
+def _declarations(let):
+    text = let
+    while text:
+        name, rest = text.split(":", 1)
+        kind, rest = rest.strip().split("(", 1)
+        inside, rest = rest.split(")", 1)
+        yield name.strip(), kind, [d.strip() for d in inside.split(",")]
+        text = rest.lstrip(", ")
+
+
+@pytest.mark.parametrize(
+    "source, wrt, let, textbook, function", FIRST_DERIVATIVES, ids=[c[0] for c in FIRST_DERIVATIVES]
+)
+def test_first_derivatives_match_finite_differences_of_vec(source, wrt, let, textbook, function):
+    form = derive(source, wrt, let)
+    assert form.matrix is not None, form.reason
+    if textbook is not None:
+        assert shown(form) == textbook
+    rng = np.random.default_rng(7)
+    values = sample(let, rng)
+    if source in ("inv(X)",):
+        values["X"] = values["X"] + 3 * np.eye(SIZES["n"])
+    computed = evaluate(form.matrix, values, SIZES)
+    others = {name: value for name, value in values.items() if name != wrt}
+    expected = jacobian(lambda x: function(others, x), values[wrt])
+    assert computed.shape == expected.shape
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_denominator_layout_is_the_transpose():
+    let = "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l)"
+    numerator = derive("A X B", "X", let)
+    denominator = derive("A X B", "X", let, layout=Layout.DENOMINATOR)
+    assert shown(denominator) == "B ⊗ Aᵀ"
+    values = sample(let, np.random.default_rng(1))
+    np.testing.assert_allclose(evaluate(denominator.matrix, values, SIZES), evaluate(numerator.matrix, values, SIZES).T)
+    transposed = derive("X'", "X", "X: matrix(m, n)", layout=Layout.DENOMINATOR)
+    assert shown(transposed) == "K(n, m)"
+
+
+HESSIANS = [
+    ("tr(X' A X)", "A: matrix(n, n), X: matrix(n, k)", "I_k ⊗ (A + Aᵀ)", lambda v, X: np.trace(X.T @ v["A"] @ X)),
+    ("logdet(X)", "X: matrix(n, n)", None, lambda v, X: np.log(np.linalg.det(X))),
+    ("tr(X B X')", "B: matrix(k, k), X: matrix(n, k)", None, lambda v, X: np.trace(X @ v["B"] @ X.T)),
+    (
+        "tr(A X B X)",
+        "A: matrix(k, n), B: matrix(k, n), X: matrix(n, k)",
+        None,
+        lambda v, X: np.trace(v["A"] @ X @ v["B"] @ X),
+    ),
+]
+
+
+@pytest.mark.parametrize("source, let, textbook, function", HESSIANS, ids=[c[0] for c in HESSIANS])
+def test_hessians_by_a_matrix_match_second_differences(source, let, textbook, function):
+    form = derive(source, "X", let, order=2)
+    assert form.matrix is not None, form.reason
+    if textbook is not None:
+        assert shown(form) == textbook
+    values = sample(let, np.random.default_rng(3))
+    if source == "logdet(X)":
+        values["X"] = values["X"] @ values["X"].T + np.eye(SIZES["n"])
+    others = {name: value for name, value in values.items() if name != "X"}
+    expected = hessian(lambda x: function(others, x), values["X"])
+    computed = evaluate(form.matrix, values, SIZES)
+    np.testing.assert_allclose(computed, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_term_with_an_index_in_two_pieces_has_no_kronecker_form():
+    form = derive("X .* A", "X", "X: matrix(m, n), A: matrix(m, n)")
+    assert form.matrix is None
+    assert "no Kronecker form" in form.reason
+
+
+def test_the_commutation_matrix_permutes_vec_into_vec_of_the_transpose():
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(commutation_matrix(2, 3) @ vec(x), vec(x.T))
