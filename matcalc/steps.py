@@ -90,6 +90,10 @@ class Equation:
     upstream: str = ""  # the error signal of the layer above (δ₂ in δ₁ = (∂z₂/∂z₁)ᵀδ₂)
     layer: str = ""  # read off a layer's differential: dz = dW h, so dL = δᵀdz = tr(h δᵀ dW)
     answer: bool = False  # the answer as `diff` shows it, with its `where` names
+    function: n.Node | None = None  # what is differentiated where it has no name: ∂(3x²)/∂x
+    terms: tuple[tuple[bool, n.Node], ...] = ()  # the sum rule: ∂(3x²)/∂x - ∂(4x)/∂x (True: subtracted)
+    rearranged: tuple[n.Node, ...] = ()  # the expansion's terms as g dx (dxᵀA x is a scalar: xᵀAᵀdx)
+    pieces: tuple[Derivative, ...] = ()  # the engine's results shown inside the equation (each g), checked too
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,12 @@ class Derivation:
 
     def results(self) -> list[Derivative]:
         """Every derivative the steps state, for checking each against finite differences."""
-        return [equation.result for step in self.steps for equation in step.equations]
+        return [
+            result
+            for step in self.steps
+            for equation in step.equations
+            for result in (equation.result, *equation.pieces)
+        ]
 
 
 def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Derivative) -> Derivation:
@@ -148,47 +157,11 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
     derivation.named = dict(chain)
     if definitions:
         derivation.steps.append(Step("intermediate variables", definitions=tuple(chain)))
-    totals: dict[str, Derivative] = {}
-    local_steps: list[Step] = []
-    chain_steps: list[Step] = []
-    for name, body in chain:
-        depends_on = [v for v in _dependencies(body, wrt, definitions)]
-        locals_ = []
-        for by in depends_on:
-            variable = wrt if by == wrt.name else n.Var(by, shape=expanded[by].shape)
-            result = differentiate(body, variable, env, Layout.NUMERATOR)
-            expansion = _product_rule_in_differentials(body, variable)
-            locals_.append(
-                Equation(
-                    name,
-                    by,
-                    result,
-                    partial=len(depends_on) > 1,
-                    differential=_identified(body, variable) or bool(expansion),
-                    expansion=expansion,
-                )
-            )
-        if locals_:
-            rule = _rules(body, depends_on, wrt, definitions)
-            if any(equation.expansion for equation in locals_):
-                rule = "product rule in differentials, differential identification"
-            elif any(equation.differential for equation in locals_):
-                rule = f"{rule}, differential identification"
-            local_steps.append(Step(rule, tuple(locals_), note=_kink_note(locals_)))
-        if depends_on != [wrt.name]:
-            total = differentiate(expanded[name], wrt, env, Layout.NUMERATOR) if name != output else numerator
-            middle = tuple(_chain_factors(name, by, wrt.name) for by in depends_on)
-            shown = _named(total, chain, expanded)
-            chain_steps.append(
-                Step(_chain_rule(body, depends_on, wrt, expanded), (Equation(name, wrt.name, total, middle, shown),))
-            )
-            totals[name] = total
-    derivation.steps += _grouped(local_steps, len(derivation.steps) + len(chain_steps) + 2)
-    derivation.steps += chain_steps
-    if definitions:
-        derivation.steps.append(
-            Step("substitution of the intermediate variables", (Equation(output, wrt.name, numerator, answer=True),))
-        )
+    terms = [] if definitions else _dependent_terms(top, wrt)
+    if len(terms) > 1 and not _product_rule_in_differentials(top, wrt):
+        derivation.steps += _term_by_term(terms, output, wrt, env, numerator)
+    else:
+        derivation.steps += _through_intermediates(chain, expanded, wrt, env, numerator, len(derivation.steps))
     reversed_ = layout is Layout.DENOMINATOR or (layout is Layout.MIXED and expr.shape.is_scalar)
     if reversed_ and (
         numerator.shape != final.shape or numerator.free != final.free or numerator.inline_matrix != final.inline_matrix
@@ -201,6 +174,87 @@ def derive_steps(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, final: Deri
             )
         )
     return derivation
+
+
+def _through_intermediates(
+    chain: list[tuple[str, n.Node]],
+    expanded: dict[str, n.Node],
+    wrt: n.Var,
+    env: Env,
+    numerator: Derivative,
+    before: int,
+) -> list[Step]:
+    """Local derivatives of each intermediate (innermost first), the chain rule for each written in others,
+    and the substitution; `before`: the steps already there."""
+    definitions, output = chain[:-1], chain[-1][0]
+    local_steps: list[Step] = []
+    chain_steps: list[Step] = []
+    for name, body in chain:
+        depends_on = [v for v in _dependencies(body, wrt, definitions)]
+        locals_ = []
+        for by in depends_on:
+            variable = wrt if by == wrt.name else n.Var(by, shape=expanded[by].shape)
+            result = differentiate(body, variable, env, Layout.NUMERATOR)
+            expansion = _product_rule_in_differentials(body, variable)
+            gradients = _rearranged(expansion, variable, env)
+            locals_.append(
+                Equation(
+                    name,
+                    by,
+                    result,
+                    partial=len(depends_on) > 1,
+                    differential=_identified(body, variable) or bool(expansion),
+                    expansion=expansion,
+                    rearranged=_as_g_dx(gradients),
+                    pieces=gradients,
+                )
+            )
+        if locals_:
+            rule = _rules(body, depends_on, wrt, definitions)
+            if any(equation.rearranged for equation in locals_):
+                rule = "product rule in differentials, transpose of a scalar, differential identification"
+            elif any(equation.expansion for equation in locals_):
+                rule = "product rule in differentials, differential identification"
+            elif any(equation.differential for equation in locals_):
+                rule = f"{rule}, differential identification"
+            local_steps.append(Step(rule, tuple(locals_), note=_kink_note(locals_)))
+        if depends_on != [wrt.name]:
+            total = differentiate(expanded[name], wrt, env, Layout.NUMERATOR) if name != output else numerator
+            middle = tuple(_chain_factors(name, by, wrt.name) for by in depends_on)
+            shown = _named(total, chain, expanded)
+            chain_steps.append(
+                Step(_chain_rule(body, depends_on, wrt, expanded), (Equation(name, wrt.name, total, middle, shown),))
+            )
+    steps = _grouped(local_steps, before + len(chain_steps) + 2) + chain_steps
+    if definitions:
+        steps.append(
+            Step("substitution of the intermediate variables", (Equation(output, wrt.name, numerator, answer=True),))
+        )
+    return steps
+
+
+def _dependent_terms(node: n.Node, wrt: n.Var) -> list[tuple[bool, n.Node]]:
+    """The terms of a sum that depend on the variable, each with whether it is subtracted; none where
+    the terms differ in shape (a scalar added to every entry is another rule)."""
+    if isinstance(node, n.Add):
+        terms = _dependent_terms(node.left, wrt) + _dependent_terms(node.right, wrt)
+        return terms if all(term.shape == node.shape for _, term in terms) else []
+    if isinstance(node, n.Neg):
+        return [(not negative, term) for negative, term in _dependent_terms(node.operand, wrt)]
+    return [(False, node)] if _depends(node, wrt.name) else []
+
+
+def _term_by_term(
+    terms: list[tuple[bool, n.Node]], output: str, wrt: n.Var, env: Env, numerator: Derivative
+) -> list[Step]:
+    """A sum with no function of a function in it: each term's derivative by its own rules, then the sum
+    rule (3x² - 4x: the power rule on 3x², the constant rule on 4x)."""
+    steps = []
+    for _, term in terms:
+        equation = Equation(output, wrt.name, differentiate(term, wrt, env, Layout.NUMERATOR), function=term)
+        steps.append(Step(_rules(term, [wrt.name], wrt, []), (equation,), note=_kink_note([equation])))
+    total = Equation(output, wrt.name, numerator, terms=tuple(terms), answer=True)
+    return _grouped(steps, 1) + [Step("sum rule", (total,))]
 
 
 def derive_together(
@@ -238,15 +292,50 @@ def _product_rule_in_differentials(body: n.Node, variable: n.Var) -> tuple[n.Nod
         or not all(isinstance(sub, _MULTILINEAR) for sub in n.walk(body))
     ):
         return ()
+    expanded_sums = (
+        sub
+        for sub in n.walk(body)
+        if isinstance(sub, n.Add)
+        and any(c.shape != sub.shape for c in (sub.left, sub.right) if _depends(c, variable.name))
+    )
+    if next(expanded_sums, None) is not None:
+        return ()  # a scalar added to every entry: its differential is not one of the sum's terms
     differential = n.Var(f"d{variable.name}", shape=variable.shape)
     terms = tuple(_occurrences_replaced(body, variable, differential))
     return terms if len(terms) > 1 else ()
 
 
+def _rearranged(expansion: tuple[n.Node, ...], variable: n.Var, env: Env) -> tuple[Derivative, ...]:
+    """Each term of the expansion by dx (the engine's g, so that the term is g dx: a scalar is its own
+    transpose, dxᵀA x = xᵀAᵀdx). Empty where every term is already written so."""
+    differential = n.Var(f"d{variable.name}", shape=variable.shape)
+    if not variable.shape.is_column or all(_ends_in(term, differential) for term in expansion):
+        return ()
+    gradients = tuple(differentiate(term, differential, env, Layout.NUMERATOR) for term in expansion)
+    return gradients if all(g.inline_matrix is not None for g in gradients) else ()
+
+
+def _as_g_dx(gradients: tuple[Derivative, ...]) -> tuple[n.Node, ...]:
+    """g dx for each term's gradient g by dx."""
+    return tuple(n.MatMul(g.inline_matrix, g.wrt, shape=g.expr.shape) for g in gradients if g.inline_matrix is not None)
+
+
+def _ends_in(term: n.Node, differential: n.Var) -> bool:
+    """xᵀA dx: the differential is the last factor, untransposed."""
+    while isinstance(term, n.MatMul):
+        term = term.right
+    return term == differential
+
+
 def _occurrences_replaced(node: n.Node, old: n.Var, new: n.Var):
-    """Copies of the node with one occurrence of old replaced by new, for each occurrence."""
+    """Copies of the node with one occurrence of old replaced by new, for each occurrence: the terms of
+    the node's differential (d(u + v) = du + dv, so a sum keeps only the term that held the occurrence)."""
     if node == old:
         yield new
+        return
+    if isinstance(node, n.Add):
+        for child in (node.left, node.right):
+            yield from _occurrences_replaced(child, old, new)
         return
     children = [(f.name, getattr(node, f.name)) for f in fields(node) if isinstance(getattr(node, f.name), n.Node)]
     for field_name, child in children:

@@ -93,10 +93,11 @@ def test_neuron_golden():
 
 
 def test_quadratic_form_golden_goes_through_differentials():
-    """d(xᵀAx) = dxᵀAx + xᵀA dx = xᵀ(A + Aᵀ)dx (Magnus & Neudecker), then the gradient's shape."""
+    """d(xᵀAx) = dxᵀAx + xᵀA dx = xᵀAᵀdx + xᵀA dx = xᵀ(A + Aᵀ)dx (Magnus & Neudecker; dxᵀAx is a scalar, its
+    own transpose), then the gradient's shape."""
     lines = diff("x'Ax", "x", layout="denominator", steps=True).report()
-    assert lines[1].startswith(" 1. dy = dxᵀA x + xᵀA dx = xᵀ(A + Aᵀ) dx, so ∂y/∂x = xᵀ(A + Aᵀ)")
-    assert lines[1].endswith("product rule in differentials, differential identification")
+    assert lines[1].startswith(" 1. dy = dxᵀA x + xᵀA dx = xᵀAᵀdx + xᵀA dx = xᵀ(A + Aᵀ) dx, so ∂y/∂x = xᵀ(A + Aᵀ)")
+    assert lines[1].endswith("product rule in differentials, transpose of a scalar, differential identification")
     assert lines[2].startswith(" 2. ∂y/∂x = (A + Aᵀ)x") and "layout convention" in lines[2]
 
 

@@ -22,6 +22,7 @@ from matcalc.evaluate import evaluate
 from matcalc.layout import Layout
 from matcalc.numeric import Point, evaluate_shown, finite_difference, relative_error, sample_point
 from matcalc.render.text import derivative_text
+from matcalc.shapes import Shape
 
 ROOT = Path(__file__).parent.parent
 CLASSIFIER = "-y' log(softmax(W2 tanh(W1 x + b1) + b2))"
@@ -58,6 +59,8 @@ def _substituted(node: n.Node, named: dict[str, n.Node], keep: set[str]) -> n.No
 def _lhs_function(derivation, equation) -> n.Node:
     """What the left-hand side differentiates: the definition of `of`, written down to `by` (a partial
     derivative keeps the other intermediates it is written in)."""
+    if equation.function is not None:  # ∂(3x²)/∂x
+        return equation.function
     body = derivation.named[equation.of]
     if equation.partial:
         return body
@@ -94,8 +97,28 @@ def assert_each_equation_holds(result, seeds=(0, 1)) -> int:
                 assert error < 1e-5, (result.parsed.source, step.rule, equation.of, equation.by, error)
                 if equation.signal:
                     values[equation.signal] = actual.reshape(-1, 1)
+                if equation.expansion:
+                    _assert_the_differential_holds(equation, actual, dict(values), sizes, seed)
                 checked += 1
     return checked
+
+
+def _assert_the_differential_holds(equation, gradient, values, sizes, seed) -> None:
+    """dy = (each form of the differential the equation writes) = tr(G dX) or G dx, at a random dx: the
+    product rule's terms, the same as g dx (a scalar's transpose), a layer's dz = dW h taken by δᵀ."""
+    variable = equation.result.wrt
+    rows, columns = evaluate(variable, values, sizes).shape
+    direction = np.random.default_rng(seed + 100).normal(size=(rows, columns))
+    values[f"d{variable.name}"] = direction
+    expected = np.trace(gradient.reshape(columns, rows) @ direction)
+    forms = [list(equation.expansion), list(equation.rearranged)]
+    if equation.layer:  # dL = δᵀ dz, dz = dW h
+        signal = n.Var(equation.upstream, shape=equation.expansion[0].shape)
+        forms = [[n.MatMul(n.Transpose(signal, shape=Shape(1, signal.shape.rows)), equation.expansion[0])]]
+    for terms in forms:
+        if terms:
+            total = sum(evaluate(term, values, sizes).item() for term in terms)
+            assert abs(total - expected) <= 1e-9 * max(1.0, abs(expected)), (equation, total, expected)
 
 
 def intermediates(result) -> list[tuple[str, n.Node]]:
@@ -172,6 +195,28 @@ def test_several_variables_outside_one_network_keep_a_derivation_each():
     assert all(result.derivation is not None for result in results)
     lone = diff("-y' log(softmax(W2 tanh(W1 x)))", ["W1", "y"], "y: vector(n)", steps=True)
     assert all(result.derivation is not None for result in lone)  # y enters the loss, not a layer
+
+
+def test_a_sum_is_differentiated_term_by_term():
+    """d2l's tangent line: the power rule on 3x², the constant rule on 4x, then the sum rule."""
+    result = diff("3x^2 - 4x", "x", "x: scalar", steps=True)
+    assert result.derivation.lines() == [
+        " 1. ∂(3x^2)/∂x = 6x                           constant rule, power rule",
+        " 2. ∂(4x)/∂x = 4                              constant rule",
+        " 3. ∂y/∂x = ∂(3x^2)/∂x - ∂(4x)/∂x = 6x - 4    sum rule",
+    ]
+    assert assert_each_equation_holds(result) == 6
+
+
+def test_a_quadratic_form_shows_the_product_rule_and_the_transpose_of_a_scalar():
+    """dxᵀA x is a scalar, so it equals its transpose xᵀAᵀdx (checked by hand), and the two terms add up."""
+    result = diff("x'Ax", "x", steps=True)
+    line = result.derivation.lines()[0]
+    assert line.startswith(" 1. dy = dxᵀA x + xᵀA dx = xᵀAᵀdx + xᵀA dx = xᵀ(A + Aᵀ) dx, so ∂y/∂x = xᵀ(A + Aᵀ)")
+    assert "product rule in differentials, transpose of a scalar" in line
+    assert assert_each_equation_holds(result) == 2
+    sums = diff("x'Ax + b'x - 3", "x", "b: vector(n)", steps=True).derivation.lines()[0]
+    assert sums.startswith(" 1. dy = dxᵀA x + xᵀA dx + bᵀdx = xᵀAᵀdx + xᵀA dx + bᵀdx")  # d(u + v) = du + dv
 
 
 def test_logistic_regression_names_x_w_once():

@@ -10,7 +10,7 @@ from ..shapes import Shape
 from ..steps import Derivation, Equation, Step
 from .canonical import SUM, precedence
 from .latex import LINE_WIDTH, LatexPrinter, _set_characters, latex_name, latex_text
-from .text import SUPERSCRIPTS, derivative_text, expression_text, where_text
+from .text import SUPERSCRIPTS, derivative_text, expression_text, join_signed, where_text
 
 RULE_COLUMN = 44  # text: the rule names start in this column when the equation is shorter
 
@@ -52,16 +52,35 @@ def _equation_text(equation: Equation, derivation: Derivation, unicode: bool) ->
             if equation.result.wrt.shape.is_matrix
             else (f"({g}) {by}" if _is_sum(equation) else f"{g} {by}")
         )
-        expansion = "".join(
-            f"{' + ' if k else ''}{expression_text(term, unicode)}" for k, term in enumerate(equation.expansion)
+        expansion, rearranged = (
+            join_signed(expression_text(term, unicode) for term in terms) if terms else ""
+            for terms in (equation.expansion, equation.rearranged)
         )
-        chain = " = ".join(part for part in (f"d{equation.of}", expansion, read_off) if part)
+        chain = " = ".join(part for part in (f"d{equation.of}", expansion, rearranged, read_off) if part)
         return f"{chain}, so {_partial(equation.of, equation.by)} = {g}"
-    parts = [_partial(equation.of, equation.by, equation.order)]
+    parts = [_lhs_text(equation, unicode)]
     if equation.middle:
         parts.append(" + ".join(" ".join(_partial(of, by) for of, by in term) for term in equation.middle))
+    if equation.terms:
+        parts.append(_sum_rule_text(equation, unicode))
     parts.append(_rhs_text(equation, unicode))
     return " = ".join(parts)
+
+
+def _lhs_text(equation: Equation, unicode: bool) -> str:
+    """∂y/∂x, or ∂(3x^2)/∂x for a function with no name."""
+    if equation.function is not None:
+        return f"∂({expression_text(equation.function, unicode)})/∂{equation.by}"
+    return _partial(equation.of, equation.by, equation.order)
+
+
+def _sum_rule_text(equation: Equation, unicode: bool) -> str:
+    """∂(3x^2)/∂x - ∂(4x)/∂x"""
+    text = ""
+    for position, (subtracted, term) in enumerate(equation.terms):
+        sign = (" - " if position else "-") if subtracted else (" + " if position else "")
+        text += f"{sign}∂({expression_text(term, unicode)})/∂{equation.by}"
+    return text
 
 
 def _signal_chain(equation: Equation) -> list[str]:
@@ -263,21 +282,36 @@ def _equation_rows(equation: Equation, derivation: Derivation, printer: LatexPri
             if equation.result.wrt.shape.is_matrix
             else (rf"\left({g}\right) \, {by}" if _is_sum(equation) else rf"{g} \, {by}")
         )
-        expansion = " + ".join(
-            _differentials(printer.text(term), [equation.by], printer) for term in equation.expansion
+        expansion, rearranged = (
+            join_signed(_differentials(printer.text(term), [equation.by], printer) for term in terms) if terms else ""
+            for terms in (equation.expansion, equation.rearranged)
         )
         rows = _chain_rows(
-            rf"d{_latex_name_of(equation.of, derivation)}", [p for p in (expansion, read_off) if p], printer
+            rf"d{_latex_name_of(equation.of, derivation)}",
+            [p for p in (expansion, rearranged, read_off) if p],
+            printer,
         )
         return rows + _chain_rows(rf"\implies {partial}", [_latex_rhs(equation)], printer)
-    if equation.answer and equation.result.matrix is not None:
-        return _answer_rows(partial, equation.result.matrix, equation.result, printer)
-    middle = []
+    middle: list[str | n.Node] = []
     if equation.middle:
         middle.append(
             " + ".join(" ".join(_latex_partial(of, by, derivation) for of, by in term) for term in equation.middle)
         )
+    if equation.terms:
+        by = _latex_name_of(equation.by, derivation)
+        middle.append(
+            join_signed(("-" if minus else "") + _latex_of(term, by, printer) for minus, term in equation.terms)
+        )
+    if equation.function is not None:
+        partial = _latex_of(equation.function, _latex_name_of(equation.by, derivation), printer)
+    if equation.answer and equation.result.matrix is not None:
+        return _answer_rows(partial, [*middle, equation.result.matrix], equation.result, printer)
     return _chain_rows(partial, [*middle, _latex_rhs(equation)], printer)
+
+
+def _latex_of(function: n.Node, by: str, printer: LatexPrinter) -> str:
+    """∂(3x²)/∂x"""
+    return rf"\frac{{\partial ({printer.text(function)})}}{{\partial {by}}}"
 
 
 def _read_off_rows(equation: Equation, derivation: Derivation, printer: LatexPrinter) -> list[str]:
@@ -311,9 +345,10 @@ def _differentials(latex: str, names: list[str], printer: LatexPrinter) -> str:
     return latex
 
 
-def _answer_rows(partial: str, matrix: n.Node, result: Derivative, printer: LatexPrinter) -> list[str]:
-    """The answer as diff shows it: its matrix form, then a row for each `where` name."""
-    rows = _chain_rows(partial, [matrix], printer)
+def _answer_rows(partial: str, parts: list[str | n.Node], result: Derivative, printer: LatexPrinter) -> list[str]:
+    """The answer as diff shows it (after the chain that leads to it): its matrix form, then a row for each
+    `where` name."""
+    rows = _chain_rows(partial, parts, printer)
     indent = _set_characters(partial)
     for position, (name, node) in enumerate(result.where):
         lead = r"&\text{where } " if position == 0 else r"&\phantom{\text{where }} "
@@ -380,7 +415,7 @@ def steps_json(derivation: Derivation, unicode: bool = True) -> list[dict]:
         for equation in step.equations:
             items.append(
                 {
-                    "lhs": equation.signal or _partial(equation.of, equation.by, equation.order),
+                    "lhs": equation.signal or _lhs_text(equation, unicode),
                     "rhs": _rhs_text(equation, unicode),
                     "rule": step.rule,
                     "latex": _latex_equation(equation, derivation, printer).replace("&", ""),
