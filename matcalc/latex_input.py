@@ -243,9 +243,10 @@ class _Piece:
     text: str
     span: Span
     exact: bool  # the text is the source's own characters at span, one by one
+    glued: bool = False  # no space goes between it and the piece before
 
 
-Tree = TypeVar("Tree")
+Tree = TypeVar("Tree", Syntax, tuple[Syntax, Syntax])  # an expression, or an equation's two sides
 
 
 @dataclass(frozen=True)
@@ -274,12 +275,13 @@ class Translation:
             if error.span is not None:
                 error.span = self.original(error.span)
             raise
-        if isinstance(result, tuple):
-            return tuple(self._respan(tree) for tree in result)  # type: ignore[return-value]
-        return self._respan(result)
+        if isinstance(result, Syntax):
+            return self._respan(result)
+        lhs, rhs = result
+        return self._respan(lhs), self._respan(rhs)
 
     def _respan(self, node: Syntax) -> Syntax:
-        changes = {}
+        changes: dict[str, Syntax | tuple[Syntax, ...]] = {}
         for field in fields(node):
             value = getattr(node, field.name)
             if isinstance(value, Syntax):
@@ -287,12 +289,14 @@ class Translation:
             elif isinstance(value, tuple) and value and isinstance(value[0], Syntax):
                 changes[field.name] = tuple(self._respan(item) for item in value)
         span = self.original(node.span)
-        if isinstance(node, BinOp) and node.op == "/" and self._written_as_number(node.left, node.right):
-            return Literal(f"{node.left.text}/{node.right.text}", span=span)  # \frac{1}{2} is the number 1/2
+        if isinstance(node, BinOp) and node.op == "/":
+            top, bottom = node.left, node.right
+            if isinstance(top, Literal) and isinstance(bottom, Literal) and self._written_as_number(top, bottom):
+                return Literal(f"{top.text}/{bottom.text}", span=span)  # \frac{1}{2} is the number 1/2
         return replace(node, span=span, **changes)
 
-    def _written_as_number(self, *sides: Syntax) -> bool:
-        if not all(isinstance(side, Literal) and side.text.isdigit() for side in sides):
+    def _written_as_number(self, *sides: Literal) -> bool:
+        if not all(side.text.isdigit() for side in sides):
             return False
         first, last = self.original(sides[0].span), self.original(sides[-1].span)
         return any(number.start <= first.start and last.end <= number.end for number in self.numbers)
@@ -313,7 +317,8 @@ def translate(source: str, declared: Collection[str] = (), functions: Collection
         )
     translator = _Translator(source, _lex(source), frozenset(declared), frozenset(functions))
     translator.run()
-    text, origins = [], []
+    text: list[str] = []
+    origins: list[Span] = []
     for piece in translator.pieces:
         if text and _spaced(text[-1], piece):
             text.append(" ")
@@ -473,10 +478,8 @@ class _Translator:
     def emit(self, text: str, span: Span, exact: bool = False, glued: bool = False) -> None:
         if not text:  # \mathrm{} prints nothing, and reads as nothing
             return
-        piece = _Piece(text, span, exact)
-        piece.glued = glued or self.glue_next  # type: ignore[attr-defined]
+        self.pieces.append(_Piece(text, span, exact, glued or self.glue_next))
         self.glue_next = False
-        self.pieces.append(piece)
 
     @contextmanager
     def captured(self):
@@ -807,12 +810,12 @@ class _Translator:
 
     def norm_subscript(self, first: int, stop: int, span: Span) -> None:
         text, _ = self.captured_text(first, stop)
-        text = {"fro": "F", "Fro": "F", "F": "F", "1": "1", "2": "2"}.get(text.replace(" ", ""))
-        if text is None:
+        norm = {"fro": "F", "Fro": "F", "F": "F", "1": "1", "2": "2"}.get(text.replace(" ", ""))
+        if norm is None:
             raise UnsupportedError(
                 f"the norm {self.raw(first, stop)} is not supported: a norm's subscript is 1, 2 or F", span=span
             )
-        self.emit(f"_{text}", span, glued=True)
+        self.emit(f"_{norm}", span, glued=True)
 
     # Commands
 
@@ -872,10 +875,11 @@ class _Translator:
             self.translate_range(first, stop)
             self.close_paren(self.closer(first, stop))
             return
-        if self.at("^", "_"):
+        script = self.peek()
+        if script is not None and script.text in ("^", "_"):
             raise UnsupportedError(
                 f"a script on \\{name} is not supported",
-                span=self.peek().span,
+                span=script.span,
                 hint=f"write (\\{name} x)^2 for a power of the function's value",
             )
         self.emit(name, span)

@@ -401,7 +401,9 @@ def _node_size(node: n.Node) -> int:
 def _combine_pieces(form: list[IndexTerm], reading, build: Builder) -> list[IndexTerm]:
     """Rule 3: terms equal but for one matrix (or vector) piece on the same indices are one term with
     the sum of those pieces: B_ik δ_jl + (Bᵀ)_ik δ_jl = (B + Bᵀ)_ik δ_jl (the untransposed one first)."""
-    groups: list[tuple[IndexTerm, list[int], list[tuple[Fraction, n.Node]]]] = []
+    # each group: its first term, the position of the piece its terms differ in, and each term's coefficient and
+    # piece there (None for the first term's own piece, which is known once the position is)
+    groups: list[tuple[IndexTerm, list[int], list[tuple[Fraction, n.Node | None]]]] = []
     for term in form:
         for template, at, parts in groups:
             match = _differs_in_one_piece(template, term, at[0] if len(parts) > 1 else None, build)
@@ -480,9 +482,10 @@ def _terms_ordered(form: list[IndexTerm], reading, order: int) -> list[IndexTerm
 def _entrywise(term: Term, free: tuple[str, ...], contractor: Contractor) -> IndexTerm:
     """A term with no chain form (an index shared by three matrices: Σ_p v_p A_pi A_pj A_pk) as a
     product of entries, with its summed indices explicit."""
-    scalars, pieces = [], []
+    scalars: list[n.Node] = []
+    pieces: list[Piece] = []
     for f in term.factors:
-        if f.is_delta:
+        if f.node is None:  # a delta
             dim = contractor.dims[f.indices[0]]
             pieces.append(Piece([n.Identity(shape=Shape(dim, dim))], f.indices))
         elif not f.indices:
@@ -505,7 +508,7 @@ def _combine_scalars(form: list[IndexTerm], build: Builder) -> list[IndexTerm]:
         if len(terms) == 1:
             combined.append(terms[0])
             continue
-        parts = [build.scale(number(t.coefficient), reduce(build.scale, t.scalars, ONE)) for t in terms]
+        parts = [build.scale(number(t.coefficient), reduce(build.scale, [ONE, *t.scalars])) for t in terms]
         total = collect(parts, build)
         value = constant_value(total)
         if value is not None:

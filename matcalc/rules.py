@@ -120,7 +120,7 @@ class Differentiator:
 
     def derive_factor(self, f: Factor) -> list[Term]:
         """The derivative of one indexed factor (a delta is constant)."""
-        if f.is_delta:
+        if f.node is None:  # a delta
             return []
         return self.derive(f.node, *f.axes())
 
@@ -158,7 +158,7 @@ class Differentiator:
     def _fill(self, node: n.Fill, row, col) -> list[Term]:
         return self.derive(node.value, None, None)
 
-    def _scalarmul(self, node: n.ScalarMul, row, col) -> list[Term]:
+    def _scalarmul(self, node: n.ScalarMul | n.Hadamard, row, col) -> list[Term]:
         left, right = node.left, node.right
         return with_factors(self.derive(left, row, col), factor(right, row, col)) + with_factors(
             self.derive(right, row, col), factor(left, row, col)
@@ -271,7 +271,7 @@ class Differentiator:
             slope = self.build.divide(operand, node)
         return with_factors(self.derive(operand, j, l), factor(slope, j, l))
 
-    def _sum(self, node: n.Sum, row, col) -> list[Term]:
+    def _sum(self, node: n.Sum | n.Mean, row, col) -> list[Term]:
         j, l = self.fresh(node.operand.shape.rows), self.fresh(node.operand.shape.cols)
         return self.derive(node.operand, j, l)
 

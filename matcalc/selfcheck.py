@@ -91,9 +91,9 @@ def self_check(results: list[Derivative], env: Env, seed: int = 0, points: int =
             point = sample_point(result.expr, env, rng, symbolic_derivatives=False)
         except UnsupportedError as error:
             return CheckReport(len(errors), max(errors, default=0.0), reason=error.message)
-        error = _error_at(results, point, rng)
-        if error is not None:
-            errors.append(error)
+        error_here = _error_at(results, point, rng)
+        if error_here is not None:
+            errors.append(error_here)
     if not errors:
         return CheckReport(0, 0.0, reason=_why_unevaluable(result))
     return CheckReport(len(errors), max(errors))

@@ -39,9 +39,12 @@ class Factor:
 
 def factor(node: n.Node, row: str | None, col: str | None) -> Factor:
     """The node with its row and column indices; axes of size 1 take none."""
-    indices = tuple(i for i, dim in ((row, node.shape.rows), (col, node.shape.cols)) if dim != 1)
-    assert None not in indices, "an axis that is not 1 needs an index"
-    return Factor(node, indices)  # type: ignore[arg-type]
+    indices: list[str] = []
+    for index, dim in ((row, node.shape.rows), (col, node.shape.cols)):
+        if dim != 1:
+            assert index is not None, "an axis that is not 1 needs an index"
+            indices.append(index)
+    return Factor(node, tuple(indices))
 
 
 def delta(a: str | None, b: str | None) -> tuple[Factor, ...]:
@@ -111,8 +114,8 @@ def simplify_terms(
 ) -> list[Term]:
     """Eliminate deltas over summed indices, fold numbers, and collect equal terms."""
     collected: dict[tuple, Term] = {}
-    for term in terms:
-        term = _eliminate_deltas(term, set(free), indices)
+    for written in terms:
+        term = _eliminate_deltas(written, set(free), indices)
         if term is None:
             continue
         key = canonical_key(term, free, symmetric)
@@ -211,9 +214,10 @@ def _drop_ones(factors: list[Factor], free: set[str], indices: Indices) -> list[
 
 def _constant(f: Factor) -> Fraction | None:
     """The value of a factor made of numbers alone (2, 1/2, -(1/3)), to fold into the coefficient."""
-    if f.is_delta or f.indices or not f.node.shape.is_scalar:
+    node = f.node  # None for a delta
+    if node is None or f.indices or not node.shape.is_scalar:
         return None
-    return n.constant_value(f.node)
+    return n.constant_value(node)
 
 
 def size_node(dim: Dim) -> n.Node:
