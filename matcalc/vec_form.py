@@ -50,9 +50,9 @@ def applies(result: Derivative) -> bool:
 def vec_form(result: Derivative, build: Builder) -> VecForm:
     """The result as ∂vec(F)/∂vec(X)ᵀ (numerator) or ∂vec(F)ᵀ/∂vec(X) (denominator, and mixed for a scalar)."""
     assert applies(result)
-    f_axes, x_axes = _sides(result)
+    f_axes, x_axes = sides(result)
     rows, cols = _size(f_axes, result.dims), _size(x_axes, result.dims)
-    transposed = _transposed_layout(result)
+    transposed = transposed_layout(result)
     shape = (cols, rows) if transposed else (rows, cols)
     terms = []
     for term in result.inline_index_form or []:
@@ -61,14 +61,15 @@ def vec_form(result: Derivative, build: Builder) -> VecForm:
             return VecForm(None, shape, NO_KRONECKER_FORM)
         terms.append(_transpose(node, build) if transposed else node)
     if not terms:
-        return VecForm(n.Fill(number(0), shape=Shape(*shape)), shape)
+        zero_shape = Shape(n.product_dim(shape[0]), n.product_dim(shape[1]))
+        return VecForm(n.Fill(number(0), shape=zero_shape), shape)
     total = terms[0]
     for term_node in terms[1:]:
         total = n.Add(total, term_node, shape=total.shape)
     return VecForm(total, shape)
 
 
-def _sides(result: Derivative) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]]:
+def sides(result: Derivative) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]]:
     """The (first, second) axes of F and of X, each padded with None: a vector's one axis is the first."""
     f_axes = result.out_axes if result.order == 1 else result.wrt_groups[0]
     x_axes = result.wrt_groups[-1]
@@ -80,14 +81,18 @@ def _padded(axes: tuple[str, ...]) -> tuple[str | None, str | None]:
 
 
 def _size(axes: tuple[str | None, str | None], dims: dict[str, Dim]) -> Dim:
-    return n.product_dim(*(dims[a] for a in axes if a is not None))
+    """rows·cols as a reader expects them, in that order (m·l for F m×l): a number where both are numbers."""
+    sizes = [dims[a] for a in axes if a is not None]
+    if all(isinstance(size, int) for size in sizes):
+        return n.product_dim(*sizes)
+    return "·".join(str(size) for size in sizes)
 
 
 def _dim(index: str | None, dims: dict[str, Dim]) -> Dim:
     return 1 if index is None else dims[index]
 
 
-def _transposed_layout(result: Derivative) -> bool:
+def transposed_layout(result: Derivative) -> bool:
     return result.layout is Layout.DENOMINATOR or (result.layout is Layout.MIXED and result.expr.shape.is_scalar)
 
 

@@ -24,6 +24,7 @@ LAYERS = {
     "render": 9,
     "batch": 10, "selfcheck": 10,
     "codecheck": 10.5,  # after selfcheck (its error class), before api
+    "vec_notation": 10.5,  # checks vec_form's results as selfcheck does, before api
     "api": 11,
     "plotting": 12,
     "cli": 13,
@@ -32,7 +33,7 @@ LAYERS = {
 # Third-party libraries and the only modules allowed to import them.
 OWNERS = {"matplotlib": {"plotting"}, "click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower", "render.sympy"},
           # api imports numpy lazily, for DiffResult.function() and the sample point of generated modules
-          "numpy": {"evaluate", "numeric", "plotting", "selfcheck", "codecheck", "api"}}
+          "numpy": {"evaluate", "numeric", "plotting", "selfcheck", "codecheck", "api", "vec_notation"}}
 # Runs the code matcalc printed (held to the self-check's standard before it is shown); the user's text in it
 # (the expression in a docstring or comment) is a placeholder in what runs, and codecheck.run checks that
 # the text shown and the text run are the same program.

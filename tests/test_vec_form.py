@@ -195,3 +195,75 @@ def test_a_term_with_an_index_in_two_pieces_has_no_kronecker_form():
 def test_the_commutation_matrix_permutes_vec_into_vec_of_the_transpose():
     x = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(commutation_matrix(2, 3) @ vec(x), vec(x.T))
+
+
+# The command line: --notation vec
+
+
+def run(*args):
+    from click.testing import CliRunner
+
+    from matcalc.cli import cli
+
+    return CliRunner().invoke(cli, ["diff", *args])
+
+
+def test_diff_notation_vec_prints_the_kronecker_form_its_shape_and_its_check():
+    result = run(
+        "A X B", "--wrt", "X", "--let", "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l)", "--notation", "vec"
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "∂vec(F)/∂vec(X)ᵀ = Bᵀ ⊗ A    (F = A X B)"
+    assert lines[1] == "shape: (m·l, n·k) (numerator layout; vec stacks columns)"
+    assert lines[-1].startswith("checked: 3 points")
+
+
+def test_diff_notation_vec_in_latex_and_json():
+    latex = run("inv(X)", "--wrt", "X", "--let", "X: matrix(n, n)", "--notation", "vec", "--format", "latex")
+    assert latex.output.strip().endswith(r"= -(X^{-\top} \otimes X^{-1})")
+    assert r"\operatorname{vec}(X)^\top" in latex.output
+    import json
+
+    data = json.loads(
+        run("X'", "--wrt", "X", "--let", "X: matrix(m, n)", "--notation", "vec", "--format", "json").output
+    )
+    assert (data["notation"], data["derivative"], data["latex"]) == ("vec", "K(m, n)", "K_{mn}")
+    assert data["result_shape"] == ["n·m", "m·n"]  # Xᵀ is n×m
+
+
+def test_a_hessian_in_denominator_layout_and_an_identity_with_its_size_in_latex():
+    result = run(
+        "tr(X'A X)",
+        "--wrt",
+        "X",
+        "--let",
+        "A: matrix(n, n), X: matrix(n, k)",
+        "--order",
+        "2",
+        "--notation",
+        "vec",
+        "--format",
+        "latex",
+        "--layout",
+        "denominator",
+    )
+    assert result.output.strip().endswith(r"= I_{k} \otimes (A + A^\top)")
+
+
+def test_a_result_without_a_kronecker_form_keeps_index_notation_and_says_so():
+    result = run("X .* A", "--wrt", "X", "--let", "X: matrix(m, n), A: matrix(m, n)", "--notation", "vec")
+    assert result.exit_code == 0
+    assert "∂Y_ij/∂X_kl = A_ij δ_ik δ_jl" in result.output
+    assert "no Kronecker form" in result.output
+
+
+def test_results_with_two_axes_keep_their_matrix_form():
+    result = run("x'A x", "--wrt", "x", "--notation", "vec")
+    assert result.output.splitlines()[0] == "∂/∂x x'A x = xᵀ(A + Aᵀ)"
+
+
+def test_generated_code_in_vec_notation_is_refused_with_exit_2():
+    result = run("A X B", "--wrt", "X", "--notation", "vec", "--format", "numpy")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

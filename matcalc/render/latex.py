@@ -32,6 +32,7 @@ from ..layout import Layout
 from ..result import Derivative, IndexTerm
 from ..rules import Kink
 from ..syntax import GREEK, SUM_BALANCE_ABOVE
+from ..vec_form import VecForm, transposed_layout
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, flat_terms, format_number, precedence
 from .text import join_signed, output_name
 from .text import notes as text_notes
@@ -1099,3 +1100,51 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: LatexPrinter) -
     else:
         text = _juxtapose(_number(abs(coefficient)), text) if text else _number(abs(coefficient))
     return f"-{text}" if coefficient < 0 else text
+
+
+class VecLatexPrinter(LatexPrinter):
+    """Magnus and Neudecker's notation: A \\otimes B, K_{mn}, \\operatorname{vec}(A), I_{n}."""
+
+    def precedence(self, node: n.Node) -> int:
+        return PRODUCT if isinstance(node, n.Kron) else super().precedence(node)
+
+    def _identity(self, node: n.Identity) -> str:
+        return f"{super()._identity(node)}_{{{latex_name(str(node.shape.rows))}}}"
+
+    def _kron(self, node: n.Kron) -> str:
+        left = self.text(node.left) if isinstance(node.left, n.Kron) else self.wrap(node.left, POWER)
+        right = _parens(self.text(node.right)) if isinstance(node.right, n.Kron) else self.wrap(node.right, POWER)
+        return f"{left} \\otimes {right}"
+
+    def _commutation(self, node: n.Commutation) -> str:
+        return f"K_{{{latex_name(str(node.m))}{latex_name(str(node.n))}}}"
+
+    def _vec(self, node: n.Vec) -> str:
+        return f"\\operatorname{{vec}}{_parens(self.text(node.operand))}"
+
+    def _negated(self, operand: n.Node) -> str:
+        return _parens(self.text(operand)) if isinstance(operand, n.Kron) else super()._negated(operand)
+
+    def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
+        if not (isinstance(left, n.Kron) or isinstance(right, n.Kron)):
+            return super()._juxtaposed(node, left, right)
+        left_text = _parens(self.text(left)) if isinstance(left, n.Kron) else self.wrap(left, PRODUCT)
+        right_text = _parens(self.text(right)) if isinstance(right, n.Kron) else self.wrap(right, POWER)
+        return _juxtapose(left_text, right_text)
+
+
+def vec_latex(result: Derivative, form: VecForm, mode: str = "equation") -> str:
+    """A vec/Kronecker form as one line of LaTeX: the equation (∂vec(F)/∂vec(X)^⊤ = ...) or its right-hand side."""
+    printer = VecLatexPrinter()
+    body = printer.text(form.matrix)
+    if mode == "rhs":
+        return body
+    vec_x = f"\\operatorname{{vec}}({latex_name(result.wrt.name)})"
+    if result.order == 2:
+        head = f"\\frac{{\\partial^2 f}}{{\\partial {vec_x} \\, \\partial {vec_x}^\\top}}"
+        head = f"\\left({head}\\right)^\\top" if transposed_layout(result) else head
+    elif transposed_layout(result):
+        head = f"\\frac{{\\partial \\operatorname{{vec}}(F)^\\top}}{{\\partial {vec_x}}}"
+    else:
+        head = f"\\frac{{\\partial \\operatorname{{vec}}(F)}}{{\\partial {vec_x}^\\top}}"
+    return f"{head} = {body}"

@@ -15,6 +15,7 @@ from .. import nodes as n
 from ..result import Derivative, IndexTerm
 from ..rules import Kink
 from ..syntax import SUM_BALANCE_ABOVE
+from ..vec_form import VecForm, transposed_layout
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, UNARY, Printer, flat_terms, format_number, precedence
 
 _GREEK_LETTERS = {
@@ -402,3 +403,27 @@ def kink_text(kink: Kink, unicode: bool = False) -> str:
     if kink.kind == "norm2":
         return f"d||{u}|| = {u}'d({u}) / ||{u}|| for {u} ≠ 0; at {u} = 0: any g with ||g|| ≤ 1"
     return f"d||{u}||_1 = sign({u})'d({u}); where an entry of {u} is 0: any value in [-1, 1] for it"
+
+
+def vec_head(result: Derivative, unicode: bool = True) -> str:
+    """∂vec(F)/∂vec(X)ᵀ, ∂²f/∂vec(X)∂vec(X)ᵀ, or their transposes (denominator layout)."""
+    prime = "ᵀ" if unicode else "'"
+    variable = result.wrt.name
+    if result.order == 2:
+        head = f"∂²f/∂vec({variable})∂vec({variable}){prime}"
+        return f"({head}){prime}" if transposed_layout(result) else head
+    if transposed_layout(result):
+        return f"∂vec(F){prime}/∂vec({variable})"
+    return f"∂vec(F)/∂vec({variable}){prime}"
+
+
+def vec_report(result: Derivative, form: VecForm, source: str, assumed: str, unicode: bool = True) -> list[str]:
+    """The lines of `matcalc diff --notation vec`'s text output for a result in vec/Kronecker form."""
+    function = "f" if result.order == 2 else "F"
+    lines = [f"{vec_head(result, unicode)} = {vec_text(form.matrix, unicode)}    ({function} = {source})"]
+    rows, cols = form.shape
+    lines.append(f"shape: ({rows}, {cols}) ({result.layout.value} layout; vec stacks columns)")
+    if assumed:
+        lines.append(f"assumed: {assumed}")
+    lines += [f"note: {note}" for note in notes(result, unicode)]
+    return lines

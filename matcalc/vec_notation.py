@@ -1,0 +1,86 @@
+"""`--notation vec`: the results of diff in Magnus and Neudecker's notation, checked before they are shown.
+
+Each result with more than two axes (vec_form.applies) is translated from its
+index form (vec_form.vec_form). The index form is what the self-check
+compares with finite differences of the function; the translation is then
+compared with the index form, entry by entry, at random points, so that what
+is shown is held to the same standard. A result with no Kronecker form keeps
+its index notation, and a note says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .build import Builder
+from .decls import Env
+from .errors import MatcalcError
+from .evaluate import evaluate
+from .numeric import evaluate_terms, relative_error, sample_point
+from .result import Derivative
+from .selfcheck import SelfCheckError
+from .vec_form import VecForm, applies, sides, transposed_layout, vec_form
+
+NOTATIONS = ("index", "vec")
+AGREEMENT = 1e-9  # the two forms are the same sums of products: they agree to rounding
+POINTS = 3
+TRIES = 10
+
+NO_FORM_NOTE = "this result has no Kronecker form that matcalc can find; it is shown in index notation"
+
+
+def vec_forms(derivatives: list[Derivative], env: Env, source: str, check: bool) -> list[VecForm | None]:
+    """The vec form of each result that has one (None for the others, which keep their notation)."""
+    forms: list[VecForm | None] = []
+    for derivative in derivatives:
+        if not applies(derivative):
+            forms.append(None)
+            continue
+        symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
+        form = vec_form(derivative, Builder(symmetric, env.unit_sums))
+        if form.matrix is None:
+            derivative.notes.append(NO_FORM_NOTE)
+            forms.append(None)
+            continue
+        if check:
+            check_vec_form(derivative, form, env, source)
+        forms.append(form)
+    return forms
+
+
+def check_vec_form(derivative: Derivative, form: VecForm, env: Env, source: str, seed: int = 0) -> int:
+    """The number of random points at which the vec form equals the index form; SelfCheckError (exit 4)
+    where it does not."""
+    rng = np.random.default_rng(seed)
+    agreed = 0
+    for _ in range(TRIES):
+        if agreed == POINTS:
+            break
+        try:
+            point = sample_point(derivative.expr, env, rng, symbolic_derivatives=False)
+            expected = jacobian_of_index_form(derivative, evaluate_terms(derivative, point))
+            shown = evaluate(form.matrix, point.values, point.sizes)
+        except MatcalcError:
+            continue  # a point where a matrix the result inverts is singular: another point
+        if not (np.all(np.isfinite(expected)) and np.all(np.isfinite(shown))):
+            continue
+        if shown.shape != expected.shape or relative_error(shown, expected) > AGREEMENT:
+            raise SelfCheckError(
+                f"internal error: the Kronecker form of matcalc's derivative of {source} by "
+                f"{derivative.wrt.name} disagrees with its index form, so it is not shown",
+                hint="this is a bug in matcalc, not in your input; please report it with the command you ran",
+            ).with_source(source)
+        agreed += 1
+    return agreed
+
+
+def jacobian_of_index_form(derivative: Derivative, tensor: np.ndarray) -> np.ndarray:
+    """The index form's values (axes derivative.free) as the matrix ∂vec(F)/∂vec(X)ᵀ, or its transpose."""
+    f_axes, x_axes = sides(derivative)
+    order = [a for a in (*f_axes, *x_axes) if a is not None]
+    arranged = tensor.transpose([derivative.free.index(a) for a in order])
+    rows = 1
+    for axis in [a for a in f_axes if a is not None]:
+        rows *= arranged.shape[order.index(axis)]
+    matrix = arranged.reshape((rows, -1), order="F")  # the first axis of each side runs fastest
+    return matrix.T if transposed_layout(derivative) else matrix
