@@ -498,7 +498,7 @@ def _vec_report(result, form) -> list[str]:
 
 
 def _vec_json(result, form) -> dict:
-    """The fields of --format json that the vec notation changes (the numpy field is the index form's tensor)."""
+    """The fields of --format json that the vec notation changes."""
     if form is None:
         return {"notation": "index"} if result.derivative.rank > 2 else {}
     from .render.latex import vec_latex
@@ -509,9 +509,22 @@ def _vec_json(result, form) -> dict:
         "result_shape": list(form.shape),
         "derivative": vec_text(form.matrix),
         "latex": vec_latex(result.derivative, form, "rhs"),
-        "numpy": None,
+        "numpy": _vec_numpy(result, form),
         "notes": result.notes,
     }
+
+
+def _vec_numpy(result, form) -> str | None:
+    """The Kronecker form as one NumPy expression, run at the self-check's points unless unchecked."""
+    from .render.vec_numpy import vec_numpy_expression
+
+    text = vec_numpy_expression(result.derivative, form.matrix)
+    if text is None or result.check is None:
+        return text
+    from .codecheck import Subject, vec_numpy_field
+
+    parsed = result.parsed
+    return vec_numpy_field(text, form.matrix, Subject(parsed.source, parsed.expr, parsed.env, (result.derivative,)))
 
 
 def _vec_summary(result, form) -> dict[str, str]:

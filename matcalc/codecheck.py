@@ -359,6 +359,28 @@ def numpy_field(derivative: Derivative, subject: Subject, check: bool = True) ->
     return text
 
 
+def vec_numpy_field(text: str, matrix: n.Node, subject: Subject) -> str:
+    """--notation vec's `numpy` field, evaluated and compared at the self-check's points with the Kronecker
+    form `matrix` (which vec_notation compared with the checked index form)."""
+    printed = Printed(
+        text, text, f"the `numpy` expression for the Kronecker form of the derivative of {subject.source}"
+    )
+    try:
+        code = compile(text, "<printed by matcalc>", "eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        raise _fault(printed, f"it does not compile ({type(error).__name__}: {error})") from None
+    names = code_names(subject.expr)
+
+    def compute(point: Point) -> list:
+        return [eval(code, {"np": np, **spec_arrays(n.variables(subject.expr), point, names)})]  # names only
+
+    def checked(point: Point, make_evaluator: Callable[[], Evaluator] | None = None) -> list[np.ndarray]:
+        return [(make_evaluator() if make_evaluator else Evaluator(point.values, point.sizes))(matrix)]
+
+    compare(printed, compute, checked, check_points(subject), ["it"])
+    return text
+
+
 def function_text(derivative: Derivative, subject: Subject, check: bool = True) -> str:
     """`numpy_function_code()`: one NumPy function, run and compared at the self-check's points unless
     not `check`."""

@@ -267,3 +267,70 @@ def test_generated_code_in_vec_notation_is_refused_with_exit_2():
     result = run("A X B", "--wrt", "X", "--notation", "vec", "--format", "numpy")
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def numpy_values(values):
+    """SPEC §4's arrays: a vector 1-D."""
+    return {name: value.ravel() if value.shape[1] == 1 else value for name, value in values.items()}
+
+
+@pytest.mark.parametrize(
+    "source, wrt, let, textbook, function", FIRST_DERIVATIVES, ids=[c[0] for c in FIRST_DERIVATIVES]
+)
+def test_the_json_numpy_field_is_the_jacobian_of_vec(source, wrt, let, textbook, function):
+    import json
+
+    output = run(source, "--wrt", wrt, "--let", let, "--notation", "vec", "--format", "json").output
+    field = json.loads(output)["numpy"]
+    rng = np.random.default_rng(11)
+    values = sample(let, rng)
+    if source == "inv(X)":
+        values["X"] = values["X"] + 3 * np.eye(SIZES["n"])
+    computed = eval(field, {"np": np, **numpy_values(values)})  # the printed expression, as a user runs it
+    others = {name: value for name, value in values.items() if name != wrt}
+    expected = jacobian(lambda x: function(others, x), values[wrt])
+    assert computed.shape == expected.shape
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_json_numpy_field_of_a_hessian():
+    import json
+
+    let = "A: matrix(n, n), X: matrix(n, k)"
+    output = run("tr(X'A X)", "--wrt", "X", "--let", let, "--order", "2", "--notation", "vec", "--format", "json")
+    field = json.loads(output.output)["numpy"]
+    values = sample(let, np.random.default_rng(5))
+    computed = eval(field, {"np": np, **values})
+    expected = hessian(lambda x: np.trace(x.T @ values["A"] @ x), values["X"])
+    np.testing.assert_allclose(computed, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_wrong_kronecker_form_is_never_shown(monkeypatch):
+    from matcalc import vec_form as module
+
+    monkeypatch.setattr(module, "_kron", lambda left, right: n.Kron(right, left, shape=left.shape))  # swapped
+    result = run(
+        "A X B", "--wrt", "X", "--let", "A: matrix(n, n), X: matrix(n, n), B: matrix(n, n)", "--notation", "vec"
+    )
+    assert result.exit_code == 4
+    assert "disagrees with its index form" in result.output
+    assert "⊗" not in result.output
+
+
+def test_a_wrong_numpy_field_is_never_shown(monkeypatch):
+    from matcalc.render import vec_numpy
+
+    monkeypatch.setattr(vec_numpy, "vec_numpy_expression", lambda result, matrix: "np.kron(A, B.T)")
+    result = run(
+        "A X B",
+        "--wrt",
+        "X",
+        "--let",
+        "A: matrix(n, n), X: matrix(n, n), B: matrix(n, n)",
+        "--notation",
+        "vec",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 4
+    assert "np.kron" not in result.output

@@ -1,0 +1,76 @@
+"""A vec/Kronecker form as one NumPy expression: the (rows·cols of F) × (rows·cols of X) matrix.
+
+Kronecker products are np.kron, the commutation matrix K(m, n) is the identity with its rows permuted
+(row j + n i of K(m, n) is row i + m j of the identity), vec stacks columns (order="F"). Every factor
+between them is an ordinary typed tree, written by render/numpy.py's printer and made 2-D (a column
+n×1, a row 1×n), so that np.kron sees the shapes that ⊗ means.
+"""
+
+from __future__ import annotations
+
+from .. import nodes as n
+from ..result import Derivative
+from .numpy import code_names, dimension_sources, node_expression, read_off
+
+
+def vec_numpy_expression(result: Derivative, matrix: n.Node) -> str | None:
+    """The expression, or None where a size it needs is read off no array of the function."""
+    sources = dimension_sources(result.expr, names=code_names(result.expr))
+    return _Writer(result.expr, sources).code(matrix)
+
+
+class _Unwritable(Exception):
+    pass
+
+
+class _Writer:
+    def __init__(self, context: n.Node, sources: dict):
+        self.context = context
+        self.sources = sources
+
+    def code(self, node: n.Node) -> str | None:
+        try:
+            return self._code(node)
+        except _Unwritable:
+            return None
+
+    def _code(self, node: n.Node) -> str:
+        if isinstance(node, n.Kron):
+            return f"np.kron({self._code(node.left)}, {self._code(node.right)})"
+        if isinstance(node, n.Commutation):
+            m, k = self._size(node.m), self._size(node.n)
+            return f'np.eye({m} * {k})[np.arange({m} * {k}).reshape(({m}, {k}), order="F").ravel()]'
+        if isinstance(node, n.Vec):
+            return f'np.reshape({self._leaf(node.operand)}, (-1, 1), order="F")'
+        if isinstance(node, n.Transpose) and _holds_vec(node.operand):
+            return f"({self._code(node.operand)}).T"
+        if isinstance(node, n.Add) and _holds_vec(node):
+            return f"{self._code(node.left)} + {self._code(node.right)}"
+        if isinstance(node, n.Neg) and _holds_vec(node):
+            return f"-({self._code(node.operand)})"
+        if isinstance(node, n.ScalarMul) and _holds_vec(node):
+            scalar, other = (node.left, node.right) if node.left.shape.is_scalar else (node.right, node.left)
+            return f"({self._leaf(scalar)}) * ({self._code(other)})"
+        if isinstance(node, n.MatMul) and _holds_vec(node):
+            return f"({self._code(node.left)}) @ ({self._code(node.right)})"
+        return self._leaf(node)
+
+    def _leaf(self, node: n.Node) -> str:
+        """An ordinary tree, 2-D unless a scalar."""
+        text = node_expression(node, self.context)
+        if node.shape.is_column:
+            return f"np.reshape({text}, (-1, 1))"
+        if node.shape.is_row:
+            return f"np.reshape({text}, (1, -1))"
+        return text
+
+    def _size(self, dim) -> str:
+        if isinstance(dim, int) and not read_off(dim):
+            return str(dim)
+        if dim not in self.sources:
+            raise _Unwritable
+        return self.sources[dim]
+
+
+def _holds_vec(node: n.Node) -> bool:
+    return any(isinstance(sub, (n.Kron, n.Commutation, n.Vec)) for sub in n.walk(node))
