@@ -333,10 +333,10 @@ def _numbers(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> _Numbers:
     for _ in range(MAX_POINTS):
         try:
             point = sampler.point()
-        except UnsupportedError:
+        except UnsupportedError as error:
             if not readings:
                 raise
-            break
+            return _undecided(readings, f"no further point was found ({error.message})")
         readings.append(read_sides(lhs, rhs, point))
         verdicts = [reading.verdict for reading in readings]
         if verdicts.count(DIFFER) >= DIFFERING_POINTS:
@@ -347,14 +347,21 @@ def _numbers(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> _Numbers:
     return _undecided(readings)
 
 
-def _undecided(readings: list[Reading]) -> _Numbers:
+def _undecided(readings: list[Reading], stopped: str = "") -> _Numbers:
+    """UNDECIDED, and why: the sides differ at too few points, or their differences are within their
+    error, or (`stopped`) no more points could be found."""
     from .numeric import AGREE, DIFFER, UNCLEAR
 
     verdicts = [reading.verdict for reading in readings]
     finite = [reading.difference for reading in readings if reading.difference < float("inf")]
     worst = max(finite) if finite else None
     points = f"{len(readings)} point{'s' if len(readings) != 1 else ''}"
-    if DIFFER in verdicts:
+    if stopped:
+        reason = (
+            f"the sides agree at {verdicts.count(AGREE)} of {points} and differ beyond their error at "
+            f"{verdicts.count(DIFFER)}, but {stopped}"
+        )
+    elif DIFFER in verdicts:
         reason = (
             f"the sides differ beyond the finite differences' error at {verdicts.count(DIFFER)} of {points}, "
             f"agree at {verdicts.count(AGREE)}"

@@ -731,6 +731,7 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.max(np.abs(actual - expected))) / scale if expected.size else 0.0
 
 
+CHECK_TRIES = 60  # random points tried for each way of drawing them (the domain of -sum(log(b - A x)) is small)
 DOMAIN_MARGIN = 0.05  # the distance from the edges of the functions' domains that the check's points keep
 SHRUNK = 0.25  # the scale of the samples tried where none is found in the domain at full scale
 VANISHING = 1e-3  # ...where no expression of the variables may be smaller than this everywhere
@@ -753,6 +754,7 @@ def check_point(
                 exprs,
                 env,
                 rng,
+                tries=CHECK_TRIES,
                 first=first,
                 differentiated=differentiated,
                 symbolic_derivatives=False,
@@ -763,7 +765,9 @@ def check_point(
             continue
         if "scale" not in options or not _vanishes(exprs, point):
             return point
-    return sample_point(exprs, env, rng, first=first, differentiated=differentiated, symbolic_derivatives=False)
+    return sample_point(
+        exprs, env, rng, tries=CHECK_TRIES, first=first, differentiated=differentiated, symbolic_derivatives=False
+    )
 
 
 def _vanishes(exprs: list[n.Node], point: Point) -> bool:
