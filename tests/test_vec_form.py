@@ -334,3 +334,46 @@ def test_a_wrong_numpy_field_is_never_shown(monkeypatch):
     )
     assert result.exit_code == 4
     assert "np.kron" not in result.output
+
+
+# A property: over generated matrix-valued expressions in a square X, the vec form equals finite differences
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SQUARE = "X: matrix(n, n), A: matrix(n, n), B: matrix(n, n)"
+LEAVES = {"X": lambda v: v["X"], "A": lambda v: v["A"], "B": lambda v: v["B"]}
+
+
+def expressions():
+    """(source, NumPy function of the values) pairs: products, sums, transposes and inverses of X, A and B."""
+    leaf = st.sampled_from(sorted(LEAVES)).map(lambda name: (name, LEAVES[name]))
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(
+                lambda p: (f"({p[0][0]}) ({p[1][0]})", lambda v, f=p[0][1], g=p[1][1]: f(v) @ g(v))
+            ),
+            st.tuples(inner, inner).map(
+                lambda p: (f"({p[0][0]}) + ({p[1][0]})", lambda v, f=p[0][1], g=p[1][1]: f(v) + g(v))
+            ),
+            inner.map(lambda p: (f"({p[0]})'", lambda v, f=p[1]: f(v).T)),
+            inner.map(lambda p: (f"2 ({p[0]})", lambda v, f=p[1]: 2 * f(v))),
+        ),
+        max_leaves=4,
+    ).filter(lambda pair: "X" in pair[0])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions())
+def test_the_vec_form_of_generated_expressions_matches_finite_differences(pair):
+    source, function = pair
+    form = derive(source, "X", SQUARE)
+    if form.matrix is None:  # said so, and index notation kept: nothing to compare
+        assert "no Kronecker form" in form.reason
+        return
+    values = sample(SQUARE, np.random.default_rng(2))
+    computed = evaluate(form.matrix, values, SIZES)
+    expected = jacobian(lambda x: function({**values, "X": x}), values["X"])
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
