@@ -351,3 +351,22 @@ def test_a_proof_that_the_points_cannot_confirm_says_so():
     (result,) = check_source(ROUNDING_ONLY.format(""))
     assert result.status == PROVED and result.max_error is None
     assert result.detail.startswith("the random points did not confirm it (undecided): the numbers cannot resolve")
+
+
+def test_where_no_further_point_is_found_the_line_is_undecided_and_says_so(monkeypatch, numbers_only):
+    from matcalc import numeric
+    from matcalc.errors import UnsupportedError
+
+    real = numeric.Sampler.point
+    drawn = []
+
+    def one_point_only(self, first=numeric.FIRST_SIZE):
+        if drawn:
+            raise UnsupportedError("no random point found where the expression is defined")
+        drawn.append(first)
+        return real(self, first)
+
+    monkeypatch.setattr(numeric.Sampler, "point", one_point_only)
+    (result,) = check_source("let x: vector(n)\nx'x = ||x||^2\n")
+    assert result.status == UNDECIDED
+    assert result.detail.startswith("the sides agree at 1 of 1 point and differ beyond their error at 0, but no further")
