@@ -559,6 +559,7 @@ def differentiate_again(derivation: Derivation, env: Env, results: list[Derivati
 
 # Networks: backpropagation, as the course notes derive it
 
+_NONLINEAR = (n.Apply, n.Softmax, n.LogSumExp, n.Maximum, n.Minimum)
 LAYER_LETTERS = (("z", "h"), ("a", "s"), ("u", "v"))  # a layer's affine map and its activation: the first free pair
 LOSS_NAMES = ("L", "f", "y", "g", "F")
 SIGNAL_LETTERS = ("δ", "e")
@@ -594,8 +595,8 @@ class Network:
 
 def find_network(expr: n.Node, variables: list[n.Var]) -> Network | None:
     """The network that expr is a loss of, differentiated by the variables; None if it is not one (then
-    the derivation takes the general road). A network has an activation, or a weight matrix among the
-    variables (whose derivative is an outer product); one linear layer by its input is least squares."""
+    the derivation takes the general road). A network has a nonlinearity (an activation, or a loss such as
+    cross-entropy) or a weight matrix among the variables (whose derivative is an outer product)."""
     if not expr.shape.is_scalar or any(v.shape.is_scalar for v in variables):
         return None
     targets = {v.name for v in variables}
@@ -624,10 +625,12 @@ def find_network(expr: n.Node, variables: list[n.Var]) -> Network | None:
     path = _path_up(chain, min(entries.values(), key=order.index))
     if path is None or not set(entries.values()) <= set(path):
         return None
-    activated = any(name not in affine for name, _ in chain[:-1])
+    activated = any(name not in affine for name, _ in chain[:-1]) or any(
+        isinstance(sub, _NONLINEAR) for sub in n.walk(top)
+    )
     weighted = any(_role(dict(chain)[entries[v.name]], v) == "weight" for v in variables)
     if not activated and not weighted:
-        return None
+        return None  # least squares, ||X w - y||², keeps the general road: a norm of a linear map
     return Network(expr, variables, chain, entries, path, affine, signal_letter)
 
 
