@@ -24,7 +24,7 @@ from .errors import ExitStatus, FileError, InputError, MatcalcError, UnknownSymb
 from .layout import Layout
 from .parser import parse as parse_syntax
 from .render.canonical import canonical
-from .render.text import derivative_text, expression_text, notes, report
+from .render.text import derivative_text, expression_text, notes, report, vec_report, vec_text
 from .result import Derivative, IndexTerm, differentiate, share_names
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .codecheck import Subject
     from .render.module import ModuleSpec
     from .selfcheck import CheckReport
+    from .vec_form import VecForm
 from .shapes import Dim, Shape
 
 Declarations = str | Iterable[str] | Env | None
@@ -186,6 +187,7 @@ class DiffResult:
     derivative: Derivative
     check: CheckReport | None = None  # the self-check against finite differences (None: skipped)
     derivation: Derivation | None = None  # the steps (diff(..., steps=True)), each self-checked
+    vec: VecForm | None = None  # the Kronecker form (diff(..., notation="vec")), where the result has one
 
     @property
     def wrt(self) -> str:
@@ -215,7 +217,9 @@ class DiffResult:
 
     @property
     def text(self) -> str:
-        """The derivative in one line of ASCII math (matrix or index notation)."""
+        """The derivative in one line of ASCII math (matrix, index or vec/Kronecker notation)."""
+        if self.vec is not None:
+            return vec_text(self.vec.matrix)
         return derivative_text(self.derivative)
 
     @property
@@ -258,8 +262,10 @@ class DiffResult:
     def latex(self) -> str:
         """The derivative as one line of LaTeX: the whole equation, as an aligned block if it would not
         fit a displayed line of an article page (LINE_WIDTH)."""
-        from .render.latex import LINE_WIDTH, latex_text
+        from .render.latex import LINE_WIDTH, latex_text, vec_latex
 
+        if self.vec is not None:
+            return vec_latex(self.derivative, self.vec)
         return latex_text(self.derivative, "equation", LINE_WIDTH)
 
     def latex_text(
@@ -281,10 +287,12 @@ class DiffResult:
         >>> print(diff("x'Ax", "x", layout="denominator").latex_text(derivative="nabla", matrices="bold"))
         \\nabla_{\\mathbf{x}} \\mathbf{x}^\\top \\mathbf{A} \\mathbf{x} = (\\mathbf{A} + \\mathbf{A}^\\top) \\mathbf{x}
         """
-        from .render.latex import latex_text
+        from .render.latex import latex_text, vec_latex
 
         if self.derivation is not None:
             return self.derivation.latex
+        if self.vec is not None:
+            return vec_latex(self.derivative, self.vec, mode)
         return latex_text(
             self.derivative, mode, width, derivative=derivative, matrices=matrices, sigmoid=sigmoid, notes=notes
         )
@@ -293,6 +301,8 @@ class DiffResult:
         """The lines of `matcalc diff`'s text output (after the derivation's steps, with steps), ending
         with what the self-check found."""
         lines = report(self.derivative, self.parsed.written, self.parsed.assumed_text(), unicode)
+        if self.vec is not None:
+            lines = vec_report(self.derivative, self.vec, self.parsed.written, self.parsed.assumed_text(), unicode)
         if self.derivation is not None:
             lines = [
                 f"{self.parsed.source}: the derivation, step by step",
@@ -313,7 +323,7 @@ class DiffResult:
             "assumptions": self.parsed.assumed_text(),
             "notes": "\n".join(self.notes),
             "checked": self.check.text() if self.check is not None else "not checked (--no-check)",
-        }
+        } | self._vec_fields("summary")
 
     def __repr__(self) -> str:
         """<Derivative ∂(x'Ax)/∂x = (A + A')x, shape (n, 1), denominator>"""
@@ -429,7 +439,17 @@ class DiffResult:
             "notes": self.notes,
             "checked": self.check.to_json() if self.check is not None else None,
             **({"steps": self.derivation.to_json()} if self.derivation is not None else {}),
-        }
+        } | self._vec_fields("json")
+
+    def _vec_fields(self, kind: str) -> dict:
+        """What the vec notation changes in the JSON object or the table (nothing without a vec form)."""
+        if self.vec is None:
+            return {}
+        from .vec_notation import vec_json, vec_summary
+
+        if kind == "summary":
+            return vec_summary(self.derivative, self.vec)
+        return vec_json(self._subject(), self.vec, self.check is not None)
 
 
 @dataclass(frozen=True)
@@ -684,6 +704,7 @@ def diff(
     order: int = 1,
     check: bool = True,
     steps: bool = False,
+    notation: str = "index",
 ) -> DiffResult | DiffResults: ...  # a comma list ("W1,b1") gives DiffResults
 
 
@@ -696,6 +717,7 @@ def diff(
     order: int = 1,
     check: bool = True,
     steps: bool = False,
+    notation: str = "index",
 ) -> DiffResults: ...
 
 
@@ -708,6 +730,7 @@ def diff(
     order: int = 1,
     check: bool = True,
     steps: bool = False,
+    notation: str = "index",
 ) -> DiffResult | DiffResults: ...  # DiffResults, but a str is an Iterable[str] too
 
 
@@ -719,13 +742,15 @@ def diff(
     order: int = 1,
     check: bool = True,
     steps: bool = False,
+    notation: str = "index",
 ) -> DiffResult | DiffResults:
     """Differentiate an expression with respect to a variable, or to several.
 
     One name gives a DiffResult; a list of names or a comma list ("W1,b1") gives a DiffResults, a list
     with one DiffResult per variable, in that order, sharing their `where` names. Every result is
     self-checked against finite differences (SelfCheckError, exit 4, if one disagrees) unless
-    check is False.
+    check is False. With notation="vec", a result with more than two axes (a first derivative, or a
+    scalar's Hessian) is shown as Magnus and Neudecker write it, ∂vec(F)/∂vec(X)ᵀ (docs/vec-notation.md).
 
     >>> result = diff("x'Ax", "x")
     >>> result.text, result.shape
@@ -736,6 +761,8 @@ def diff(
     ["x'", '1']
     """
     names = variable_names(wrt)
+    if notation not in ("index", "vec"):
+        raise InputError(f"the notation is index or vec, not {notation!r}")
     parsed = parse(source, let, layout)
     if not 1 <= order <= MAX_ORDER:
         raise InputError(f"the order of a derivative is a whole number from 1 to {MAX_ORDER}, not {order}")
@@ -753,6 +780,11 @@ def diff(
     results = [
         DiffResult(parsed, derivative, run_check(parsed, derivative) if check else None) for derivative in derivatives
     ]
+    if notation == "vec":
+        from .vec_notation import vec_forms
+
+        for result, form in zip(results, vec_forms(derivatives, parsed.env, source, check)):
+            result.vec = form
     if steps:
         shared = explain_together(parsed, [r.derivative for r in results], check) if len(results) > 1 else None
         if shared is not None:  # one derivation, shown once: the backward pass shared by the variables

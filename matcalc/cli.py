@@ -426,12 +426,20 @@ def diff_command(
     points; one that disagrees is never printed (exit status 4)."""
     from .api import diff, run_check
 
-    results = diff(expression, wrt, let, layout, order, check=not no_check and not verify, steps=show_steps)
+    results = diff(
+        expression, wrt, let, layout, order, check=not no_check and not verify, steps=show_steps, notation=notation
+    )
     several = len(results) > 1
     for result in results:
         if verify:
             result.check = run_check(result.parsed, result.derivative, points=VERIFY_POINTS)
-    forms = _vec_forms(results, expression, check=not no_check) if notation == "vec" else [None] * len(results)
+    forms = [result.vec for result in results]
+    if verify:  # diff did not check them: the vec forms are checked as the results are
+        from .vec_notation import check_vec_form
+
+        for result in results:
+            if result.vec is not None:
+                check_vec_form(result.derivative, result.vec, result.parsed.env, expression)
     if any(forms) and (fmt in CODE_FORMATS or fmt == "sympy" or at is not None):
         raise InputError(
             "--notation vec is shown as text, latex, json or table; generated code and --at take index notation"
@@ -439,8 +447,7 @@ def diff_command(
     values = [result.value_at(at) if at is not None else None for result in results]
     if fmt == "json":
         objects = [
-            result.to_json() | ({"value": value} if value is not None else {}) | _vec_json(result, form)
-            for result, value, form in zip(results, values, forms)
+            result.to_json() | ({"value": value} if value is not None else {}) for result, value in zip(results, values)
         ]
         click.echo(json.dumps(objects if several else objects[0], ensure_ascii=False))
     elif fmt in CODE_FORMATS:
@@ -448,12 +455,7 @@ def diff_command(
     elif fmt == "sympy":
         click.echo(results.sympy_code(), nl=False)
     elif fmt == "latex":
-        for result, form in zip(results, forms):  # one line each and nothing else (but --latex-notes' % lines)
-            if form is not None:
-                from .render.latex import vec_latex
-
-                click.echo(vec_latex(result.derivative, form, latex_mode))
-                continue
+        for result in results:  # one line each and nothing else (but --latex-notes comment's % lines before it)
             click.echo(
                 result.latex_text(
                     latex_mode,
@@ -467,12 +469,12 @@ def diff_command(
     elif fmt == "table":
         from .render.table import diff_table
 
-        for result, form in zip(results, forms):
-            _console().print(diff_table(result.summary() | _vec_summary(result, form)))
+        for result in results:
+            _console().print(diff_table(result.summary()))
     else:
         lines: list[str] = []
-        for number, (result, value, form) in enumerate(zip(results, values, forms)):
-            lines += ([""] if number else []) + (result.report() if form is None else _vec_report(result, form))
+        for number, (result, value) in enumerate(zip(results, values)):
+            lines += ([""] if number else []) + result.report()
             lines += [f"at {at}: {_format_value(value)}"] if value is not None else []
         _print_text(lines)
     for result, value in zip(results, values):
@@ -481,62 +483,6 @@ def diff_command(
             click.echo(f"at {at}{label}: {_format_value(value)}", err=fmt != "table")
         if verify and fmt not in ("json", "text", "table"):
             click.echo(result.check.text(), err=True)
-
-
-def _vec_forms(results, source: str, check: bool) -> list:
-    """Each result's vec/Kronecker form (None where it keeps its notation), checked against its index form."""
-    from .vec_notation import vec_forms
-
-    return vec_forms([result.derivative for result in results], results[0].parsed.env, source, check)
-
-
-def _vec_report(result, form) -> list[str]:
-    from .render.text import vec_report
-
-    lines = vec_report(result.derivative, form, result.parsed.written, result.parsed.assumed_text())
-    return lines + ([result.check.text()] if result.check is not None else [])
-
-
-def _vec_json(result, form) -> dict:
-    """The fields of --format json that the vec notation changes."""
-    if form is None:
-        return {"notation": "index"} if result.derivative.rank > 2 else {}
-    from .render.latex import vec_latex
-    from .render.text import vec_text
-
-    return {
-        "notation": "vec",
-        "result_shape": list(form.shape),
-        "derivative": vec_text(form.matrix),
-        "latex": vec_latex(result.derivative, form, "rhs"),
-        "numpy": _vec_numpy(result, form),
-        "notes": result.notes,
-    }
-
-
-def _vec_numpy(result, form) -> str | None:
-    """The Kronecker form as one NumPy expression, run at the self-check's points unless unchecked."""
-    from .render.vec_numpy import vec_numpy_expression
-
-    text = vec_numpy_expression(result.derivative, form.matrix)
-    if text is None or result.check is None:
-        return text
-    from .codecheck import Subject, vec_numpy_field
-
-    parsed = result.parsed
-    return vec_numpy_field(text, form.matrix, Subject(parsed.source, parsed.expr, parsed.env, (result.derivative,)))
-
-
-def _vec_summary(result, form) -> dict[str, str]:
-    if form is None:
-        return {}
-    from .render.text import vec_head, vec_text
-
-    rows, cols = form.shape
-    return {
-        "result shape": f"({rows}, {cols})",
-        "derivative": f"{vec_head(result.derivative)} = {vec_text(form.matrix, unicode=True)}",
-    }
 
 
 def _format_value(value) -> str:

@@ -13,10 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from .build import Builder
+from .codecheck import Subject, vec_numpy_field
 from .decls import Env
 from .errors import MatcalcError
 from .evaluate import evaluate
 from .numeric import evaluate_terms, relative_error, sample_point
+from .render.latex import vec_latex
+from .render.text import vec_head, vec_text
+from .render.vec_numpy import vec_numpy_expression
 from .result import Derivative
 from .selfcheck import SelfCheckError
 from .vec_form import VecForm, applies, sides, transposed_layout, vec_form
@@ -84,3 +88,28 @@ def jacobian_of_index_form(derivative: Derivative, tensor: np.ndarray) -> np.nda
         rows *= arranged.shape[order.index(axis)]
     matrix = arranged.reshape((rows, -1), order="F")  # the first axis of each side runs fastest
     return matrix.T if transposed_layout(derivative) else matrix
+
+
+def vec_json(subject: Subject, form: VecForm, checked: bool) -> dict:
+    """The fields of `--format json` that the vec notation changes; the numpy field run at the self-check's
+    points (unless not checked) before it is given."""
+    (derivative,) = subject.derivatives
+    numpy = vec_numpy_expression(derivative, form.matrix)
+    if numpy is not None and checked:
+        numpy = vec_numpy_field(numpy, form.matrix, subject)
+    return {
+        "notation": "vec",
+        "result_shape": list(form.shape),
+        "derivative": vec_text(form.matrix),
+        "latex": vec_latex(derivative, form, "rhs"),
+        "numpy": numpy,
+    }
+
+
+def vec_summary(derivative: Derivative, form: VecForm) -> dict[str, str]:
+    """The rows of a `--format table` that the vec notation changes."""
+    rows, cols = form.shape
+    return {
+        "result shape": f"({rows}, {cols})",
+        "derivative": f"{vec_head(derivative)} = {vec_text(form.matrix, unicode=True)}",
+    }

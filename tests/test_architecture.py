@@ -24,7 +24,7 @@ LAYERS = {
     "render": 9,
     "batch": 10, "selfcheck": 10,
     "codecheck": 10.5,  # after selfcheck (its error class), before api
-    "vec_notation": 10.5,  # checks vec_form's results as selfcheck does, before api
+    "vec_notation": 10.7,  # checks vec_form's results as selfcheck and codecheck do, before api
     "api": 11,
     "plotting": 12,
     "cli": 13,

@@ -305,6 +305,9 @@ def test_the_json_numpy_field_of_a_hessian():
     np.testing.assert_allclose(computed, expected, rtol=1e-5, atol=1e-5)
 
 
+LET_AXB = "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l)"
+
+
 def test_a_wrong_kronecker_form_is_never_shown(monkeypatch):
     from matcalc import vec_form as module
 
@@ -318,9 +321,9 @@ def test_a_wrong_kronecker_form_is_never_shown(monkeypatch):
 
 
 def test_a_wrong_numpy_field_is_never_shown(monkeypatch):
-    from matcalc.render import vec_numpy
+    from matcalc import vec_notation
 
-    monkeypatch.setattr(vec_numpy, "vec_numpy_expression", lambda result, matrix: "np.kron(A, B.T)")
+    monkeypatch.setattr(vec_notation, "vec_numpy_expression", lambda result, matrix: "np.kron(A, B.T)")
     result = run(
         "A X B",
         "--wrt",
@@ -377,3 +380,24 @@ def test_the_vec_form_of_generated_expressions_matches_finite_differences(pair):
     computed = evaluate(form.matrix, values, SIZES)
     expected = jacobian(lambda x: function({**values, "X": x}), values["X"])
     np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_python_api_gives_the_vec_form():
+    from matcalc.api import diff
+
+    result = diff("A X B", "X", LET_AXB, notation="vec")
+    assert result.text == "kron(B', A)"
+    assert result.report()[0] == "∂vec(F)/∂vec(X)ᵀ = Bᵀ ⊗ A    (F = A X B)"
+    assert (
+        result.latex == r"\frac{\partial \operatorname{vec}(F)}{\partial \operatorname{vec}(X)^\top} = B^\top \otimes A"
+    )
+    assert result.to_json()["result_shape"] == ["m·l", "n·k"]
+    assert diff("A X B", "X", LET_AXB).vec is None  # index notation unless asked
+
+
+def test_an_unknown_notation_is_an_input_error():
+    from matcalc.api import diff
+    from matcalc.errors import InputError
+
+    with pytest.raises(InputError, match="index or vec"):
+        diff("A X B", "X", LET_AXB, notation="kronecker")
