@@ -749,7 +749,7 @@ def _role(body: n.Node, variable: n.Var) -> str | None:
 
 def _path_up(chain: list[tuple[str, n.Node]], start: str) -> list[str] | None:
     """The names from start up to the loss, each written in the one before and in no other name; None
-    where a layer is used twice (a skip connection) or a body mixes two."""
+    where a layer feeds two others (a connection that skips a layer) or a body mixes two."""
     names = {name for name, _ in chain}
     path = [start]
     while path[-1] != chain[-1][0]:
