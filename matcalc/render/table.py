@@ -62,7 +62,7 @@ def check_table(results: list, show_file: bool = False, show_header: bool = True
         detail = result.detail
         if result.status == "error" and result.column is not None:
             detail = f"column {result.column}: {detail}"
-        elif result.max_error is not None and result.status != "FALSE":
+        elif result.max_error is not None and result.status in ("proved", "holds (numerically)"):
             detail = f"max error {result.max_error:.1e}" + (f"; {detail}" if detail else "")
         cells = [
             Text(str(result.line)),
