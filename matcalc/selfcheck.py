@@ -29,7 +29,7 @@ from . import nodes as n
 from .decls import Decl, Env
 from .errors import ExitStatus, MatcalcError, UnsupportedError
 from .evaluate import Evaluator
-from .numeric import Point, evaluate_numeric, evaluate_shown, sample_point
+from .numeric import KINK_DISTANCE, Point, evaluate_numeric, evaluate_shown, kink_distance, sample_point
 from .result import TOLERANCE, Derivative, differentiate
 
 STEP = 1e-5  # and half of it, for Richardson extrapolation
@@ -91,7 +91,7 @@ def self_check(results: list[Derivative], env: Env, seed: int = 0, points: int =
             point = sample_point(result.expr, env, rng, symbolic_derivatives=False)
         except UnsupportedError as error:
             return CheckReport(len(errors), max(errors, default=0.0), reason=error.message)
-        error_here = _error_at(results, point, rng)
+        error_here = _error_at(results, point, _constrained(env), rng)
         if error_here is not None:
             errors.append(error_here)
     if not errors:
@@ -111,14 +111,23 @@ def _unconstrained(lower: list[Derivative], env: Env) -> list[Derivative]:
     return [differentiate(d.expr, wrt, general, d.layout, d.order) for d in lower]
 
 
-def _error_at(results: list[Derivative], point: Point, rng: np.random.Generator) -> float | None:
+def _constrained(env: Env) -> frozenset[str]:
+    """The variables whose kind a scaling would break (a onehot or simplex vector no longer sums to 1, a
+    posdef matrix stays one but is drawn as such): sample_point leaves them unscaled too."""
+    return frozenset(name for name, decl in env.decls.items() if decl.kind in ("posdef", "onehot", "simplex"))
+
+
+def _error_at(
+    results: list[Derivative], point: Point, constrained: frozenset[str], rng: np.random.Generator
+) -> float | None:
     """The largest relative error of the orders' contractions at the point, or at the point scaled
     towards 0 where finite differences are unreliable at full scale (a deep network's chaos); None
-    if no scale gives a reliable comparison or the results cannot be evaluated."""
+    if no scale gives a reliable comparison or the results cannot be evaluated. A scaled point keeps
+    the constrained variables as they are (the result may use 1'y = 1) and its distance from kinks."""
     for scale in POINT_SCALES:
-        scaled = (
-            point if scale == 1 else Point({name: scale * value for name, value in point.values.items()}, point.sizes)
-        )
+        scaled = point if scale == 1 else _scaled(point, scale, constrained)
+        if scale != 1 and kink_distance([results[-1].expr], scaled.values, scaled.sizes) <= KINK_DISTANCE:
+            continue
         if not _assumptions_hold(results[-1], scaled):
             return None
         try:
@@ -126,6 +135,11 @@ def _error_at(results: list[Derivative], point: Point, rng: np.random.Generator)
         except _Unreliable:
             continue
     return None
+
+
+def _scaled(point: Point, scale: float, constrained: frozenset[str]) -> Point:
+    values = {name: value if name in constrained else scale * value for name, value in point.values.items()}
+    return Point(values, point.sizes)
 
 
 class _Unreliable(Exception):

@@ -157,3 +157,29 @@ def test_a_saturated_function_is_never_refused_at_any_seed(source, order):
     orders = [differentiate(parsed.expr, variable, parsed.env, Layout.NUMERATOR, k) for k in range(1, order + 1)]
     refused = [seed for seed in range(60) if not self_check(orders, parsed.env, seed=seed).holds]
     assert refused == []
+
+
+def test_a_point_scaled_towards_0_keeps_a_onehot_label():
+    """A 3-layer ReLU classifier's gradient uses 1'y = 1 (softmax(z) - y). Where finite differences could not
+    judge at full scale, the check scaled every variable towards 0, the one-hot label too, and so refused
+    this right answer (exit 4). The answer is compared here with central differences written by hand."""
+    let = "y: onehot(n), b1: vector(m), b2: vector(k), b3: vector(n)"
+    expression = "-y' log(softmax(W3 relu(W2 relu(W1 x + b1) + b2) + b3))"
+    gradient = diff(expression, "W1", let=let, layout="denominator").function()  # raised SelfCheckError
+    rng = np.random.default_rng(5)
+    n, m, k, l = 3, 4, 5, 6
+    v = {"W1": rng.normal(size=(m, l)), "W2": rng.normal(size=(k, m)), "W3": rng.normal(size=(n, k))}
+    v |= {"x": rng.normal(size=l), "b1": rng.normal(size=m), "b2": rng.normal(size=k), "b3": rng.normal(size=n)}
+    v["y"] = np.eye(n)[1]
+
+    def loss(W1):
+        z = v["W3"] @ np.maximum(v["W2"] @ np.maximum(W1 @ v["x"] + v["b1"], 0) + v["b2"], 0) + v["b3"]
+        return -v["y"] @ (z - z.max() - np.log(np.exp(z - z.max()).sum()))
+
+    step = 1e-6
+    expected = np.zeros((m, l))
+    for index in np.ndindex(m, l):
+        bump = np.zeros((m, l))
+        bump[index] = step
+        expected[index] = (loss(v["W1"] + bump) - loss(v["W1"] - bump)) / (2 * step)
+    assert np.allclose(gradient(**v), expected, atol=1e-7)
