@@ -445,6 +445,8 @@ class Checker:
             return n.Apply(node.function, operand, span=node.span, shape=operand.shape)
         if node.function in DIMENSION_FUNCTIONS:
             return self._sized(node)
+        if node.function == "K" and "K" not in self.env.decls:
+            return self._commutation(node)
         args = [self.check(arg) for arg in node.args]
         return _CALL_RULES[node.function](self, node, *args)
 
@@ -526,6 +528,45 @@ class Checker:
             raise ShapeError(f"{node.function}(c) takes a scalar c", span=node.args[0].span)
         cols: Dim = 1 if node.function == "vector" else self.dims.fresh()
         return n.Fill(value, span=node.span, shape=Shape(self.dims.fresh(), cols))
+
+    # Kronecker products, vec and the commutation matrix: their sizes are products of dimensions (m·n),
+    # so their operands' sizes must be known (declared, or fixed by what is declared) where they are used
+
+    def _kron_operator(self, node: BinOp, left: n.Node, right: n.Node) -> n.Node:
+        return self._kron(node, left, right)
+
+    def _kron(self, node: Syntax, left: n.Node, right: n.Node) -> n.Node:
+        a, b = self._known(left, node), self._known(right, node)
+        shape = Shape(n.product_dim(a.rows, b.rows), n.product_dim(a.cols, b.cols))
+        return n.Kron(left, right, span=node.span, shape=shape)
+
+    def _vec(self, node: Call, operand: n.Node) -> n.Node:
+        shape = self._known(operand, node)
+        return n.Vec(operand, span=node.span, shape=Shape(n.product_dim(shape.rows, shape.cols), 1))
+
+    def _commutation(self, node: Call) -> n.Node:
+        m, k = (self._dimension(arg) for arg in node.args)
+        size = n.product_dim(m, k)
+        return n.Commutation(m, k, span=node.span, shape=Shape(size, size))
+
+    def _dimension(self, arg: Syntax) -> Dim:
+        if isinstance(arg, Literal) and arg.text.isdigit() and int(arg.text) > 0:
+            return int(arg.text)
+        if isinstance(arg, Name) and arg.id not in self.env.decls and arg.id not in self.inferred:
+            return arg.id
+        raise ShapeError("K(m, n) takes two dimensions: names such as m and n, or positive integers", span=arg.span)
+
+    def _known(self, operand: n.Node, node: Syntax) -> Shape:
+        """The operand's shape with its dimensions as far as they are fixed; refused where one is not."""
+        dims = [self.dims.find(dim) for dim in (operand.shape.rows, operand.shape.cols)]
+        if any(isinstance(dim, DimVar) for dim in dims):
+            function = "⊗" if isinstance(node, BinOp) else node.function if isinstance(node, Call) else "kron"
+            raise InputError(  # not a ShapeError: no other kind of the names (a scalar X) is the answer
+                f"{function} needs the sizes of its operands, and nothing fixes them here",
+                span=operand.span,
+                hint='declare the matrices it takes, e.g. --let "A: matrix(m, n), B: matrix(p, q)"',
+            )
+        return Shape(*dims)
 
     def _norm_call(self, node: Call, operand: n.Node) -> n.Node:
         return self._norm(operand, {"norm": "", "norm1": "1", "norm2": "2"}[node.function], node.span)
@@ -816,6 +857,7 @@ _BINARY_RULES = {
     "*": Checker._product,
     "@": Checker._matrix_product,
     ".*": Checker._hadamard,
+    "⊗": Checker._kron_operator,
     "/": Checker._divide,
     "./": Checker._elementwise_divide,
     "^": Checker._power,
@@ -839,6 +881,8 @@ _CALL_RULES: dict[str, Callable[..., n.Node]] = {
     "max": Checker._extremum,
     "min": Checker._extremum,
     "dot": Checker._dot,
+    "kron": Checker._kron,
+    "vec": Checker._vec,
     "vector": Checker._fill,
     "matrix": Checker._fill,
     **{name: Checker._elementwise_function for name in n.ELEMENTWISE_FUNCTIONS},

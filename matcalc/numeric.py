@@ -43,6 +43,8 @@ def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -
     sizes: dict[str | int, int] = {}
     for sub in n.walk(expr):
         for dim in (sub.shape.rows, sub.shape.cols):
+            if isinstance(dim, str) and "·" in dim:  # a product of dimensions (kron, vec): sized by its factors
+                continue
             if (isinstance(dim, str) or (small and dim > LARGEST_SAMPLED)) and dim not in sizes:
                 sizes[dim] = first + len(sizes)
         if isinstance(sub, n.DimSize) and sub.name not in sizes:
@@ -97,6 +99,8 @@ def _related(number: int, size: int) -> bool:
 def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
     if isinstance(dim, int):
         return sizes.get(dim, dim)
+    if isinstance(dim, str) and "·" in dim:  # a product of dimensions (nodes.product_dim)
+        return int(np.prod([size_of(int(part) if part.isdigit() else part, sizes) for part in dim.split("·")]))
     if dim not in sizes:
         raise InputError(f"no value fixes the size {dim}: give a variable of that size a value")
     return sizes[dim]

@@ -4,13 +4,14 @@
     expression  := sum
     sum         := product (("+" | "-") product)*
                    # built as a balanced tree when long, so a 1,000-term sum is not 1,000 deep
-    product     := unary (("*" | "@" | ".*" | "/" | "./") unary | power)*
+    product     := unary (("*" | "@" | ".*" | "/" | "./" | "⊗") unary | power)*
                    # a power right after a factor is a juxtaposed product: Xw, 2n, a (b + c)
     unary       := ("-" | "+") unary | power
     power       := postfix (("^" | ".^") unary)?    # right-associative: a^b^c is a^(b^c)
     postfix     := primary ("'" | ".T" | "ᵀ" | "^T" | "⁻¹" | "^-T" | "⁻ᵀ")*
     primary     := NUMBER | NAME | FUNCTION "(" expression ("," expression)* ")"
                  | DECLARED_FUNCTION "'"* "(" expression ")"
+                 | "K(" DIMENSION "," DIMENSION ")"   # the commutation matrix, K not declared
                  | "(" expression ")" | "||" expression "||" ("_" ("1" | "2" | "F"))?
                  | "|" expression "|" | derivative
     derivative  := "d/dV" sum | "dK/dVK" sum (K = 2..9) | "d(" expression ")/dV"
@@ -63,6 +64,8 @@ from .syntax import (
 )
 from .tokens import MAX_SOURCE_LENGTH, Kind, Token, tokenize
 
+COMMUTATION = "K"  # K(m, n), written like a call
+
 MAX_NESTING = 200  # parentheses, bars, calls, signs and exponents inside one another
 MAX_FACTORS = 100  # factors of one product: a product is left-nested, so its length is depth
 MAX_TREE_DEPTH = 500  # levels of the whole tree, the backstop that keeps later recursive passes bounded
@@ -70,7 +73,7 @@ MAX_TREE_DEPTH = 500  # levels of the whole tree, the backstop that keeps later 
 # Python frames per level of the tree; the limits above need more than Python's default 1,000.
 RECURSION_LIMIT = 6_000  # well within an 8 MB C stack where recursion goes through C (==, hash)
 
-_PRODUCT_OPERATORS = ("*", "@", ".*", "/", "./")
+_PRODUCT_OPERATORS = ("*", "@", ".*", "/", "./", "⊗")
 _SIMPLE_NAME = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*|.+_.+")
 _LETTER_PIECE = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][0-9]*")
 _DERIV_HEAD = re.compile(r"d[2-9]?")  # d/dx, d2/dx2, ..., d9/dx9
@@ -287,6 +290,8 @@ class Parser:
                 return self._parse_call()
             if token.text in self.functions:
                 return self._parse_user_call()
+            if token.text == COMMUTATION and token.text not in self.declared and self.at_adjacent_paren():
+                return self._parse_commutation()
             if self.at_adjacent_paren() and token.text not in self.declared and token.text != "pi":
                 raise _call_of_unknown(token)
             self.advance()
@@ -343,6 +348,15 @@ class Parser:
         self.open_bars = saved_bars
         self.nesting -= 1
         return args, closer
+
+    def _parse_commutation(self) -> Syntax:
+        """K(m, n): the commutation matrix, its two arguments dimensions (checked by the checker)."""
+        name = self.advance()
+        args, closer = self._arguments(name.text)
+        span = name.span.cover(closer.span)
+        if len(args) != 2:
+            raise ParseError(f"K(m, n) takes two dimensions, not {len(args)}", span=span)
+        return Call(COMMUTATION, tuple(args), span=span)
 
     def _parse_user_call(self) -> Syntax:
         """f(x), f'(x), f''(x) for a declared `f: function`."""

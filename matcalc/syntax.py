@@ -46,6 +46,8 @@ FUNCTIONS: dict[str, int] = {
     "max": 2,
     "min": 2,
     "dot": 2,
+    "kron": 2,
+    "vec": 1,
     "eye": 1,
     "ones": 1,
     "vector": 1,

@@ -51,6 +51,7 @@ _OPERATORS = {
     "|": "|",
     "‖": "||",
     "⊙": ".*",
+    "⊗": "⊗",
     "⁻ᵀ": "^-T",
 }
 # Superscript exponents: x² is x^2, A⁻² is A^-2 (⁻¹ and ⁻ᵀ are operators of their own).

@@ -224,6 +224,15 @@ class Printer:
         self.bar_depth -= 1
         return f"||{inner}||{subscript}"
 
+    def _kron(self, node: n.Kron) -> str:
+        return self._call("kron", node.left, node.right)
+
+    def _vec(self, node: n.Vec) -> str:
+        return self._call("vec", node.operand)
+
+    def _commutation(self, node: n.Commutation) -> str:
+        return f"K({node.m}, {node.n})"
+
     def _derivative(self, node: n.Derivative) -> str:
         head = f"d/d{node.wrt.name}" if node.order == 1 else f"d{node.order}/d{node.wrt.name}{node.order}"
         return f"{head} {self.wrap(node.operand, SUM)}"

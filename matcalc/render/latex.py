@@ -781,6 +781,8 @@ class LatexPrinter(Printer):
         self.sigma = sigmoid == "sigma"  # \sigma(z), as papers print the sigmoid
 
     def precedence(self, node: n.Node) -> int:
+        if isinstance(node, n.Kron):
+            return PRODUCT
         if isinstance(node, n.Number):
             if node.value < 0:
                 return UNARY
@@ -857,14 +859,32 @@ class LatexPrinter(Printer):
     def _neg(self, node: n.Neg) -> str:
         return "-" + self._negated(node.operand)
 
-    def _negated(self, operand: n.Node) -> str:
+    def _plain_negated(self, operand: n.Node) -> str:
         """The operand of a minus sign: -(a b) = (-a) b needs no parentheses, - -a does."""
         if self.precedence(operand) == UNARY:
             return _parens(self.text(operand))
         return self.wrap(operand, PRODUCT)
 
+    def _kron(self, node: n.Kron) -> str:
+        left = self.text(node.left) if isinstance(node.left, n.Kron) else self.wrap(node.left, POWER)
+        right = _parens(self.text(node.right)) if isinstance(node.right, n.Kron) else self.wrap(node.right, POWER)
+        return f"{left} \\otimes {right}"
+
+    def _commutation(self, node: n.Commutation) -> str:
+        return f"K_{{{latex_name(str(node.m))}{latex_name(str(node.n))}}}"
+
+    def _vec(self, node: n.Vec) -> str:
+        return f"\\operatorname{{vec}}{_parens(self.text(node.operand))}"
+
+    def _negated(self, operand: n.Node) -> str:
+        return _parens(self.text(operand)) if isinstance(operand, n.Kron) else self._plain_negated(operand)
+
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
-        return _juxtapose(*self.sides(node, left, right))
+        if not (isinstance(left, n.Kron) or isinstance(right, n.Kron)):
+            return _juxtapose(*self.sides(node, left, right))
+        left_text = _parens(self.text(left)) if isinstance(left, n.Kron) else self.wrap(left, PRODUCT)
+        right_text = _parens(self.text(right)) if isinstance(right, n.Kron) else self.wrap(right, POWER)
+        return _juxtapose(left_text, right_text)
 
     def sides(self, node: n.Node, left: n.Node, right: n.Node) -> tuple[str, str]:
         """A product's two sides as it writes them, parenthesized where they need it."""
@@ -1103,34 +1123,10 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: LatexPrinter) -
 
 
 class VecLatexPrinter(LatexPrinter):
-    """Magnus and Neudecker's notation: A \\otimes B, K_{mn}, \\operatorname{vec}(A), I_{n}."""
-
-    def precedence(self, node: n.Node) -> int:
-        return PRODUCT if isinstance(node, n.Kron) else super().precedence(node)
+    """Magnus and Neudecker's notation: each identity with its size, I_{n}."""
 
     def _identity(self, node: n.Identity) -> str:
         return f"{super()._identity(node)}_{{{latex_name(str(node.shape.rows))}}}"
-
-    def _kron(self, node: n.Kron) -> str:
-        left = self.text(node.left) if isinstance(node.left, n.Kron) else self.wrap(node.left, POWER)
-        right = _parens(self.text(node.right)) if isinstance(node.right, n.Kron) else self.wrap(node.right, POWER)
-        return f"{left} \\otimes {right}"
-
-    def _commutation(self, node: n.Commutation) -> str:
-        return f"K_{{{latex_name(str(node.m))}{latex_name(str(node.n))}}}"
-
-    def _vec(self, node: n.Vec) -> str:
-        return f"\\operatorname{{vec}}{_parens(self.text(node.operand))}"
-
-    def _negated(self, operand: n.Node) -> str:
-        return _parens(self.text(operand)) if isinstance(operand, n.Kron) else super()._negated(operand)
-
-    def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
-        if not (isinstance(left, n.Kron) or isinstance(right, n.Kron)):
-            return super()._juxtaposed(node, left, right)
-        left_text = _parens(self.text(left)) if isinstance(left, n.Kron) else self.wrap(left, PRODUCT)
-        right_text = _parens(self.text(right)) if isinstance(right, n.Kron) else self.wrap(right, POWER)
-        return _juxtapose(left_text, right_text)
 
 
 def vec_latex(result: Derivative, form: VecForm, mode: str = "equation") -> str:

@@ -150,6 +150,10 @@ class MathPrinter(Printer):
         return f"{value.numerator}/{value.denominator}"
 
     def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
+        if self._infix_kron(left) or self._infix_kron(right):
+            left_text = f"({self.text(left)})" if self._infix_kron(left) else self.wrap(left, PRODUCT)
+            right_text = f"({self.text(right)})" if self._infix_kron(right) else self.wrap(right, POWER)
+            return f"{left_text} {right_text}"
         # a quotient next to another factor is bracketed: (1 / n) y', not 1 / n y'
         bracketed = (
             isinstance(left, (n.Divide, n.Hadamard)) or _is_slashed(left, self) or _scalar_product_before(node, left)
@@ -172,6 +176,26 @@ class MathPrinter(Printer):
         )
         return left_text + right_text if tight else f"{left_text} {right_text}"
 
+    def _kron(self, node: n.Kron) -> str:
+        if self.symbols is not _UNICODE:
+            return self._call("kron", node.left, node.right)
+        left = self.text(node.left) if isinstance(node.left, n.Kron) else self._factor(node.left)
+        return f"{left} ⊗ {self._factor(node.right)}"
+
+    def _factor(self, node: n.Node) -> str:
+        """A Kronecker factor: bare if it binds as tightly as a power (Aᵀ, X⁻¹, vec(A)), else bracketed."""
+        return self.wrap(node, POWER) if not isinstance(node, n.Kron) else f"({self.text(node)})"
+
+    def _commutation(self, node: n.Commutation) -> str:
+        return f"K({node.m}, {node.n})"
+
+    def _vec(self, node: n.Vec) -> str:
+        return f"vec({self.text(node.operand)})"
+
+    def _infix_kron(self, node: n.Node) -> bool:
+        """A ⊗ at the top of the node, which a product or a sign next to it must bracket (kron(A, B) need not)."""
+        return isinstance(node, n.Kron) and self.symbols is _UNICODE
+
     def _add(self, node: n.Add) -> str:
         terms = flat_terms(node)
         if len(terms) > SUM_BALANCE_ABOVE:  # a long sum reads the same however it is grouped
@@ -189,6 +213,8 @@ class MathPrinter(Printer):
         return f"{self.wrap(node.left, PRODUCT)}{self.symbols['./']}{self.wrap(node.right, UNARY)}"
 
     def _neg(self, node: n.Neg) -> str:
+        if self._infix_kron(node.operand):
+            return f"-({self.text(node.operand)})"
         return "-" + self.wrap(node.operand, PRODUCT)  # -(a b) = (-a) b: no parentheses needed
 
     def _inverse(self, node: n.Inverse) -> str:
@@ -216,38 +242,6 @@ class VecPrinter(MathPrinter):
 
     def _identity(self, node: n.Identity) -> str:
         return f"I_{node.shape.rows}"
-
-    def _kron(self, node: n.Kron) -> str:
-        if self.symbols is not _UNICODE:
-            return self._call("kron", node.left, node.right)
-        left = self.text(node.left) if isinstance(node.left, n.Kron) else self._factor(node.left)
-        return f"{left} ⊗ {self._factor(node.right)}"
-
-    def _factor(self, node: n.Node) -> str:
-        """A Kronecker factor: bare if it binds as tightly as a power (Aᵀ, X⁻¹, vec(A)), else bracketed."""
-        return self.wrap(node, POWER) if not isinstance(node, n.Kron) else f"({self.text(node)})"
-
-    def _commutation(self, node: n.Commutation) -> str:
-        return f"K({node.m}, {node.n})"
-
-    def _vec(self, node: n.Vec) -> str:
-        return f"vec({self.text(node.operand)})"
-
-    def _infix_kron(self, node: n.Node) -> bool:
-        """A ⊗ at the top of the node, which a product or a sign next to it must bracket (kron(A, B) need not)."""
-        return isinstance(node, n.Kron) and self.symbols is _UNICODE
-
-    def _neg(self, node: n.Neg) -> str:
-        if self._infix_kron(node.operand):
-            return f"-({self.text(node.operand)})"
-        return super()._neg(node)
-
-    def _juxtaposed(self, node: n.Node, left: n.Node, right: n.Node) -> str:
-        if not (self._infix_kron(left) or self._infix_kron(right)):
-            return super()._juxtaposed(node, left, right)
-        left_text = f"({self.text(left)})" if self._infix_kron(left) else self.wrap(left, PRODUCT)
-        right_text = f"({self.text(right)})" if self._infix_kron(right) else self.wrap(right, POWER)
-        return f"{left_text} {right_text}"
 
 
 def vec_text(node: n.Node, unicode: bool = False) -> str:

@@ -1,0 +1,97 @@
+"""vec(X), kron(A, B), A ⊗ B and K(m, n) in expressions and identity files, checked numerically."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from matcalc.api import parse
+from matcalc.cli import cli
+from matcalc.errors import InputError, ParseError
+from matcalc.evaluate import evaluate
+
+LET = "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l), C: matrix(n, p), D: matrix(l, q)"
+SIZES = {"m": 2, "n": 3, "k": 4, "l": 5, "p": 6, "q": 7}
+
+
+def values(rng):
+    shapes = {"A": ("m", "n"), "X": ("n", "k"), "B": ("k", "l"), "C": ("n", "p"), "D": ("l", "q")}
+    return {name: rng.normal(size=(SIZES[r], SIZES[c])) for name, (r, c) in shapes.items()}
+
+
+def vec(a):
+    return a.reshape(-1, 1, order="F")
+
+
+def test_vec_stacks_columns_and_kron_is_the_kronecker_product():
+    v = values(np.random.default_rng(0))
+    np.testing.assert_array_equal(evaluate(parse("vec(X)", LET).expr, v, SIZES), vec(v["X"]))
+    np.testing.assert_array_equal(evaluate(parse("kron(A, B)", LET).expr, v, SIZES), np.kron(v["A"], v["B"]))
+    np.testing.assert_array_equal(evaluate(parse("A ⊗ B", LET).expr, v, SIZES), np.kron(v["A"], v["B"]))
+
+
+def test_the_commutation_matrix_turns_vec_x_into_vec_of_its_transpose():
+    v = values(np.random.default_rng(1))
+    np.testing.assert_array_equal(evaluate(parse("K(n, k) vec(X)", LET).expr, v, SIZES), vec(v["X"].T))
+
+
+def test_shapes_are_products_of_dimensions():
+    assert parse("kron(B', A)", LET).expr.shape.rows == "l·m"
+    assert parse("vec(A X B)", LET).shape.dims() == ["l·m"]
+    assert parse("K(m, n)", LET).shape.dims() == ["m·n", "m·n"]
+
+
+def test_kron_has_the_precedence_of_a_product_left_to_right():
+    v = values(np.random.default_rng(2))
+    written = evaluate(parse("B' ⊗ A vec(X)", LET).expr, v, SIZES)  # (B' ⊗ A) vec(X)
+    np.testing.assert_allclose(written, np.kron(v["B"].T, v["A"]) @ vec(v["X"]))
+    np.testing.assert_allclose(written, vec(v["A"] @ v["X"] @ v["B"]))
+    chained = evaluate(parse("A ⊗ B ⊗ C", LET).expr, v, SIZES)
+    np.testing.assert_allclose(chained, np.kron(np.kron(v["A"], v["B"]), v["C"]))
+
+
+def test_printing_reads_back():
+    assert parse("(B' ⊗ A) vec(X)", LET).canonical == "kron(B', A) vec(X)"
+    assert parse("K(n, k) vec(X)", LET).canonical == "K(n, k) vec(X)"
+
+
+def test_operands_of_unknown_size_are_refused_with_the_column():
+    with pytest.raises(InputError, match="vec needs the sizes of its operands") as caught:
+        parse("vec(Y)")
+    assert caught.value.span.start == 4
+    with pytest.raises(ParseError, match="K\\(m, n\\) takes two dimensions"):
+        parse("K(x)")
+
+
+def test_a_declared_k_is_a_matrix():
+    assert parse("K x", "K: matrix(n, n), x: vector(n)").shape.dims() == ["n"]
+
+
+def test_differentiating_vec_is_refused_clearly():
+    result = CliRunner().invoke(cli, ["diff", "vec(X)", "--wrt", "X", "--let", "X: matrix(n, k)"])
+    assert result.exit_code not in (0, 1, 4)
+    assert "cannot differentiate vec" in result.output
+    assert "Traceback" not in result.output
+
+
+IDENTITIES = f"""let {LET}
+vec(A X B) = kron(B', A) vec(X)
+kron(A, B) kron(C, D) = kron(A C, B D)
+(A ⊗ B)' = A' ⊗ B'
+K(n, k) vec(X) = vec(X')
+let S: matrix(n, n), T: matrix(n, n), Y: matrix(n, n)
+vec(S Y T) = kron(S, T') vec(Y)
+vec(S Y T) = kron(T, S) vec(Y)
+vec(Y') = vec(Y)
+kron(S, T) kron(Y, S) = kron(Y S, T S)
+"""
+
+
+def test_identities_with_kron_and_vec_are_checked(tmp_path):
+    path = tmp_path / "kron.txt"
+    path.write_text(IDENTITIES)
+    result = CliRunner().invoke(cli, ["check", str(path), "--format", "json"])
+    import json
+
+    verdicts = [row["status"] for row in json.loads(result.output)["results"]]
+    assert all(v in ("holds (numerically)", "proved") for v in verdicts[:4]), verdicts
+    assert verdicts[4:] == ["FALSE"] * 4, verdicts  # swapped factors, a missing transpose, a missing K
