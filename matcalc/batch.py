@@ -48,6 +48,7 @@ from .layout import Layout, derivative_shape
 from .parser import parse_equation
 from .shapes import SCALAR, Shape
 from .syntax import Deriv, Syntax
+from .vec_form import vec_shape
 
 if TYPE_CHECKING:
     from .numeric import Reading, Sampler
@@ -90,12 +91,14 @@ class Identity:
     layout: Layout
     file: str = "-"
     seed: int = 0
+    notation: str = "index"  # "vec": a derivative of more than two axes is ∂vec(F)/∂vec(X)ᵀ
 
 
 @dataclass
 class _Context:
     env: Env = field(default_factory=Env)
     layout: Layout = Layout.NUMERATOR
+    notation: str = "index"
 
 
 def source_lines(source: str) -> Iterator[tuple[int, str]]:
@@ -137,8 +140,20 @@ def read_identities(
                     column=raw.index(rest) + 1,
                     file=file,
                 )
+        elif keyword == "notation":
+            if rest.strip() in ("index", "vec"):
+                context.notation = rest.strip()
+            else:
+                yield CheckResult(
+                    number,
+                    text,
+                    ERROR,
+                    detail=f"unknown notation '{rest.strip()}': index or vec",
+                    column=raw.index(rest) + 1 if rest else len(raw),
+                    file=file,
+                )
         else:
-            yield Identity(number, text, context.env, context.layout, file, line_seed(seed, text))
+            yield Identity(number, text, context.env, context.layout, file, line_seed(seed, text), context.notation)
 
 
 def line_seed(seed: int, text: str) -> int:
@@ -215,7 +230,7 @@ def _error(line: int, text: str, error: MatcalcError, source: str, offset: int =
 
 def _check(identity: Identity) -> CheckResult:
     env = identity.env
-    lhs, rhs = typed_sides(identity.text, env, identity.layout)
+    lhs, rhs = typed_sides(identity.text, env, identity.layout, identity.notation)
     result = CheckResult(identity.line, identity.text, HOLDS, file=identity.file)
     if not _shapes_agree(lhs, rhs):
         return _shape_mismatch(identity, env, result, lhs, rhs)
@@ -244,21 +259,24 @@ def _check(identity: Identity) -> CheckResult:
     return result
 
 
-def typed_sides(text: str, env: Env, layout: Layout) -> tuple[n.Node, n.Node]:
+def typed_sides(text: str, env: Env, layout: Layout, notation: str = "index") -> tuple[n.Node, n.Node]:
     """The two sides of an identity as typed trees. A side that is a derivative of more than two axes
     (d2/dx2 tanh(C x), d/dX X) has no matrix shape, so the checker refuses it inside an expression; as a
-    whole side it is the Derivative node itself (numeric.is_tensor), compared entry by entry."""
+    whole side it is the Derivative node itself (numeric.is_tensor), compared entry by entry, or in vec
+    notation the matrix ∂vec(F)/∂vec(X)ᵀ (vec_form.vec_shape)."""
     trees = parse_equation(text, env.decls.keys())
     try:
         lhs, rhs = (checked.expr for checked in check_all(list(trees), env, text, layout, same_shape=True))
     except UnsupportedError:
         if not any(isinstance(tree, Deriv) for tree in trees):
             raise
-        return _tensor_sides(trees, text, env, layout)
+        return _tensor_sides(trees, text, env, layout, notation)
     return lhs, rhs
 
 
-def _tensor_sides(trees: tuple[Syntax, Syntax], text: str, env: Env, layout: Layout) -> tuple[n.Node, n.Node]:
+def _tensor_sides(
+    trees: tuple[Syntax, Syntax], text: str, env: Env, layout: Layout, notation: str = "index"
+) -> tuple[n.Node, n.Node]:
     """The sides with their outermost derivatives taken apart: the operands are checked together (so
     they share their names' shapes), then each derivative is put back with the shape its layout gives."""
     inner = [tree.operand if isinstance(tree, Deriv) else tree for tree in trees]
@@ -271,6 +289,10 @@ def _tensor_sides(trees: tuple[Syntax, Syntax], text: str, env: Env, layout: Lay
         wrt = _variable(tree, expr, env)
         dims = derivative_shape(expr.shape, wrt.shape, layout, tree.order)
         shape = SCALAR if len(dims) > 2 else Shape(dims[0], 1) if len(dims) == 1 else Shape(*dims)
+        jacobian = vec_shape(expr.shape, wrt.shape, layout, tree.order) if notation == "vec" else None
+        if jacobian is not None:
+            sides.append(n.Derivative(expr, wrt, tree.order, layout.value, "vec", span=tree.span, shape=jacobian))
+            continue
         sides.append(n.Derivative(expr, wrt, tree.order, layout.value, span=tree.span, shape=shape))
     return sides[0], sides[1]
 
@@ -417,7 +439,7 @@ def _other_layout_hint(identity: Identity, env: Env, lhs: n.Node, rhs: n.Node) -
         if layout is identity.layout:
             continue
         try:
-            other_lhs, other_rhs = typed_sides(identity.text, env, layout)
+            other_lhs, other_rhs = typed_sides(identity.text, env, layout, identity.notation)
             if _shapes_agree(other_lhs, other_rhs) and _agrees(other_lhs, other_rhs, env, identity.seed):
                 return f"holds in {layout.value} layout, not in {identity.layout.value}"
         except MatcalcError:
@@ -444,8 +466,23 @@ def _own_derivative(lhs: n.Node, rhs: n.Node, env: Env, layout: Layout) -> str:
                 result = differentiate(side.operand, side.wrt, env, Layout(side.layout), side.order)
             except MatcalcError:
                 return ""
+            if side.notation == "vec":
+                return _own_vec_form(result, env, side.layout)
             return f"matcalc's derivative in {side.layout} layout: {derivative_text(result)}"
     return ""
+
+
+def _own_vec_form(result, env: Env, layout: str) -> str:
+    """matcalc's derivative as ∂vec(F)/∂vec(X)ᵀ, read off its index form (vec_form), or why there is none."""
+    from .build import Builder
+    from .render.text import vec_text
+    from .vec_form import vec_form
+
+    symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
+    form = vec_form(result, Builder(symmetric, env.unit_sums))
+    if form.matrix is None:
+        return f"matcalc's derivative has {form.reason}"
+    return f"matcalc's derivative in {layout} layout: {vec_text(form.matrix)}"
 
 
 def _proved(lhs: n.Node, rhs: n.Node, env: Env) -> bool:

@@ -320,6 +320,9 @@ class Derivative(Node):
     wrt: Var
     order: int
     layout: str
+    notation: str = (
+        "index"  # "vec": the Jacobian of vec(operand) by vec(wrt), a matrix (identity files' `notation vec`)
+    )
 
 
 @cache

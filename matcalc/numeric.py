@@ -451,7 +451,9 @@ class Estimate:
 
 
 def derivative_axes(node: n.Derivative) -> tuple[Dim, ...]:
-    """The shape of a derivative of any rank in its layout (SPEC §3)."""
+    """The shape of a derivative of any rank in its layout (SPEC §3); in vec notation, a matrix."""
+    if node.notation == "vec":
+        return node.shape.rows, node.shape.cols
     return derivative_shape(node.operand.shape, node.wrt.shape, Layout(node.layout), node.order)
 
 
@@ -637,6 +639,11 @@ def _arranged(tensor: np.ndarray, node: n.Derivative) -> np.ndarray:
     dropped (layout.arrange_order: each differentiation appends the variable's axes, reversed)."""
     out, wrt = node.operand.shape, node.wrt.shape
     dims = [out.rows, out.cols] + [wrt.rows, wrt.cols] * node.order
+    if node.notation == "vec":  # ∂vec(F)/∂vec(X)ᵀ: each side's axes flattened, the first running fastest
+        rows = int(np.prod(tensor.shape[: len(tensor.shape) - 2]))
+        jacobian = tensor.reshape((rows, -1), order="F")
+        layout = Layout(node.layout)
+        return jacobian.T if layout is Layout.DENOMINATOR or (layout is Layout.MIXED and out.is_scalar) else jacobian
     kept = [axis for axis, dim in enumerate(dims) if dim != 1]
     groups = tuple(tuple(a for a in (2 + 2 * k, 3 + 2 * k) if a in kept) for k in range(node.order))
     order = arrange_order(tuple(a for a in (0, 1) if a in kept), groups, Layout(node.layout), out.is_scalar)

@@ -69,6 +69,19 @@ def vec_form(result: Derivative, build: Builder) -> VecForm:
     return VecForm(total, shape)
 
 
+def vec_shape(out: Shape, wrt: Shape, layout: Layout, order: int) -> Shape | None:
+    """The shape of ∂vec(F)/∂vec(X)ᵀ (or its transpose in denominator layout, and mixed for a scalar) for F of
+    shape `out` by X of shape `wrt`, order 1, or 2 for a scalar F; None where the vec notation does not apply
+    (at most two axes, or a second derivative of a non-scalar)."""
+    axes = sum(dim != 1 for dim in (out.rows, out.cols)) + order * sum(dim != 1 for dim in (wrt.rows, wrt.cols))
+    if axes <= 2 or not (order == 1 or (order == 2 and out.is_scalar)):
+        return None
+    variable = n.product_dim(wrt.rows, wrt.cols)
+    rows = n.product_dim(out.rows, out.cols) if order == 1 else variable
+    transposed = layout is Layout.DENOMINATOR or (layout is Layout.MIXED and out.is_scalar)
+    return Shape(variable, rows) if transposed else Shape(rows, variable)
+
+
 def sides(result: Derivative) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]]:
     """The (first, second) axes of F and of X, each padded with None: a vector's one axis is the first."""
     f_axes = result.out_axes if result.order == 1 else result.wrt_groups[0]

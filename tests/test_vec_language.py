@@ -95,3 +95,37 @@ def test_identities_with_kron_and_vec_are_checked(tmp_path):
     verdicts = [row["status"] for row in json.loads(result.output)["results"]]
     assert all(v in ("holds (numerically)", "proved") for v in verdicts[:4]), verdicts
     assert verdicts[4:] == ["FALSE"] * 4, verdicts  # swapped factors, a missing transpose, a missing K
+
+
+NOTATION_VEC = """let A: matrix(m, n), X: matrix(n, k), B: matrix(k, l), Y: matrix(n, n), C: matrix(n, n)
+notation vec
+d/dX A X B = kron(B', A)
+d/dX X' = K(n, k)
+d/dY inv(Y) = -kron(inv(Y)', inv(Y))
+d/dY Y Y = kron(Y', eye(n)) + kron(eye(n), Y)
+d2/dX2 tr(X' C X) = kron(eye(k), C + C')
+d/dX A X B = kron(A, B')
+d/dX X' = eye(n) ⊗ eye(k)
+d/dY inv(Y) = -kron(inv(Y), inv(Y)')
+notation index
+d/dX A X B = kron(B', A)
+layout denominator
+notation vec
+d/dX A X B = kron(B, A')
+notation kronecker
+"""
+
+
+def test_notation_vec_lines_make_derivatives_jacobians_of_vec(tmp_path):
+    import json
+
+    path = tmp_path / "vec.txt"
+    path.write_text(NOTATION_VEC)
+    rows = json.loads(CliRunner().invoke(cli, ["check", str(path), "--format", "json"]).output)["results"]
+    verdicts = [row["status"] for row in rows]
+    assert verdicts[:5] == ["holds (numerically)"] * 5, rows[:5]
+    assert verdicts[5:8] == ["FALSE"] * 3  # swapped factors, a missing K, a missing transpose
+    assert "matcalc's derivative in numerator layout: kron(B', A)" in rows[5]["detail"]
+    assert verdicts[8] != "holds (numerically)"  # in index notation the sides have different shapes
+    assert verdicts[9] == "holds (numerically)"  # denominator layout: the transpose
+    assert verdicts[10] == "error" and "unknown notation" in rows[10]["detail"]
