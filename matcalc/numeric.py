@@ -43,7 +43,10 @@ def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -
     sizes: dict[str | int, int] = {}
     for sub in n.walk(expr):
         for dim in (sub.shape.rows, sub.shape.cols):
-            if isinstance(dim, str) and "·" in dim:  # a product of dimensions (kron, vec): sized by its factors
+            if isinstance(dim, str) and "·" in dim:  # a product of dimensions (kron, vec, K): sized by its factors
+                for part in dim.split("·"):
+                    if not part.isdigit() and part not in sizes:
+                        sizes[part] = first + len(sizes)
                 continue
             if (isinstance(dim, str) or (small and dim > LARGEST_SAMPLED)) and dim not in sizes:
                 sizes[dim] = first + len(sizes)
