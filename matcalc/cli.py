@@ -702,11 +702,18 @@ Example:
   matcalc shapes --layout denominator""",
 )
 @click.option("--layout", type=click.Choice(LAYOUTS), default=default_layout, help=_LAYOUT_HELP)
-def shapes_command(layout: str) -> None:
+@click.option(
+    "--notation",
+    type=click.Choice(["index", "vec"]),
+    default="index",
+    show_default=True,
+    help="vec: a result with more than two axes as the Jacobian of vec(y) by vec(x)",
+)
+def shapes_command(layout: str, notation: str = "index") -> None:
     """Print the shape of ∂y/∂x for each kind of y and x in a layout."""
     from .render.table import shape_table
 
-    _console().print(shape_table(Layout(layout)))
+    _console().print(shape_table(Layout(layout), notation))
 
 
 def shape_text(shape) -> str:

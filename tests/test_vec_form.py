@@ -401,3 +401,19 @@ def test_an_unknown_notation_is_an_input_error():
 
     with pytest.raises(InputError, match="index or vec"):
         diff("A X B", "X", LET_AXB, notation="kronecker")
+
+
+def test_shapes_notation_vec_gives_the_shapes_diff_gives():
+    from click.testing import CliRunner
+
+    from matcalc.api import diff
+    from matcalc.cli import cli
+
+    table = CliRunner().invoke(cli, ["shapes", "--notation", "vec"]).output
+    assert "(m·l, n·k)" in table and "(m, n·k)" in table and "(m·l, n)" in table
+    assert "(k, n)" in table and "(m, n)" in table  # at most two axes: as in index notation
+    let = "Y: matrix(m, l), X: matrix(n, k), y: vector(m), x: vector(n)"
+    assert tuple(diff("tr(X'X) Y", "X", let, notation="vec").vec.shape) == ("m·l", "n·k")
+    assert tuple(diff("x y'", "x", let, notation="vec").vec.shape) == ("n·m", "n")
+    denominator = CliRunner().invoke(cli, ["shapes", "--notation", "vec", "--layout", "denominator"]).output
+    assert "(n·k, m·l)" in denominator

@@ -9,21 +9,34 @@ from rich.text import Text
 
 from ..layout import Layout, result_shape
 from ..shapes import Shape
+from ..vec_form import vec_shape
 
 _OUTPUTS = (("y scalar", Shape(1, 1)), ("y vector (m)", Shape("m", 1)), ("Y matrix (m, l)", Shape("m", "l")))
 _VARIABLES = (("x scalar", Shape(1, 1)), ("x vector (n)", Shape("n", 1)), ("X matrix (n, k)", Shape("n", "k")))
 
 
-def shape_table(layout: Layout) -> Table:
-    """SPEC §3's table of the shape of ∂y/∂x, for one layout."""
-    table = Table(title=f"shape of ∂y/∂x, {layout.value} layout")
+def shape_table(layout: Layout, notation: str = "index") -> Table:
+    """SPEC §3's table of the shape of ∂y/∂x, for one layout; in vec notation, a result with more than two
+    axes is the Jacobian of vec(y) by vec(x), (rows·cols of y, rows·cols of x), transposed in denominator
+    layout."""
+    title = f"shape of ∂y/∂x, {layout.value} layout"
+    if notation == "vec":
+        title += "; ∂vec(y)/∂vec(x)ᵀ where it has more than two axes"
+    table = Table(title=title)
     table.add_column("∂y/∂x")
     for label, _ in _VARIABLES:
         table.add_column(label, justify="center")
     for out_label, out in _OUTPUTS:
-        cells = [_format(result_shape(out, wrt, layout)) for _, wrt in _VARIABLES]
+        cells = [_format(_shape(out, wrt, layout, notation)) for _, wrt in _VARIABLES]
         table.add_row(out_label, *cells)
     return table
+
+
+def _shape(out: Shape, wrt: Shape, layout: Layout, notation: str) -> tuple:
+    if notation == "vec" and vec_shape(out, wrt, layout, 1) is not None:
+        rows, cols = ("·".join(str(d) for d in (s.rows, s.cols) if d != 1) for s in (out, wrt))
+        return (cols, rows) if layout is Layout.DENOMINATOR else (rows, cols)
+    return result_shape(out, wrt, layout)
 
 
 def _format(dims: tuple) -> str:
