@@ -55,7 +55,10 @@ def to_sympy(node: n.Node) -> sp.Basic:
     >>> to_sympy(parse("tr(A X)").expr)
     Trace(A*X)
     """
-    return _RULES[type(node)](node)
+    rule = _RULES.get(type(node))
+    if rule is None:  # kron, vec, K(m, n): no SymPy object stands for them here
+        raise UnsupportedError(f"{node.kind} has no SymPy form in matcalc yet", span=node.span)
+    return rule(node)
 
 
 def sympy_object(node: n.Node) -> sp.Basic:

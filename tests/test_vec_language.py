@@ -172,3 +172,11 @@ def test_diff_notation_vec_reproduces_the_books_forms():
     ]
     assert len(entries) == 22
     assert len(same) >= 15, same
+
+
+def test_kron_has_no_sympy_form_and_says_so():
+    result = CliRunner().invoke(
+        cli, ["parse", "kron(A, B)", "--let", "A: matrix(m, n), B: matrix(p, q)", "--format", "sympy"]
+    )
+    assert result.exit_code == 3
+    assert "kron has no SymPy form" in result.output
