@@ -808,18 +808,31 @@ def _partial(source: str, wrt: str, order: int) -> str:
 
 def _point(args: tuple, kwargs: dict, shapes: dict[str, Shape], expr: nodes.Node):
     """The numeric point of a function's arguments: positional in the order of `shapes`, or by keyword;
-    the dimensions the expression names (1/(2n)) are read off the arrays."""
+    the dimensions the expression names (1/(2n)) are read off the arrays, and one that no array has
+    (ones(n) alone) is given by name (n=3), as the printed code takes it."""
     import numpy as np
 
     from .numeric import point_from
 
     if len(args) > len(shapes):
         raise InputError(f"{len(args)} values given for the {len(shapes)} variables {', '.join(shapes)}")
-    values = dict(zip(shapes, args)) | {_variable_name(name, shapes): value for name, value in kwargs.items()}
-    dimensions = {sub.name for sub in nodes.walk(expr) if isinstance(sub, nodes.DimSize)}
-    return point_from(
-        {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()}, shapes, dimensions
+    dimensions = {dim for sub in nodes.walk(expr) for dim in (sub.shape.rows, sub.shape.cols) if isinstance(dim, str)}
+    dimensions |= {sub.name for sub in nodes.walk(expr) if isinstance(sub, nodes.DimSize)}
+    given = {name: value for name, value in kwargs.items() if name in dimensions and name not in shapes}
+    for name, size in given.items():
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise InputError(f"the size {name} is a positive whole number, not {size!r}")
+    values = dict(zip(shapes, args)) | {
+        _variable_name(name, shapes): value for name, value in kwargs.items() if name not in given
+    }
+    written = {sub.name for sub in nodes.walk(expr) if isinstance(sub, nodes.DimSize)}
+    point = point_from(
+        {name: np.asarray(value, dtype=float).tolist() for name, value in values.items()}, shapes, written - set(given)
     )
+    for name, size in given.items():
+        if point.sizes.setdefault(name, size) != size:
+            raise InputError(f"the arrays make {name} {point.sizes[name]}, not {size}")
+    return point
 
 
 def _variable_name(argument: str, shapes: dict[str, Shape]) -> str:

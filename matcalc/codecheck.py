@@ -171,8 +171,7 @@ def _usable(subject: Subject, point: Point) -> bool:
 def _value(expr: n.Node, point: Point, evaluator: Evaluator | None = None) -> np.ndarray:
     """The function's value, size-1 axes left out (SPEC §4)."""
     value = evaluate_numeric(expr, point.values, point.sizes) if evaluator is None else evaluator(expr)
-    sizes = cast("dict[str | int, int]", point.sizes)  # integer keys too: large sizes sampled small
-    dims = [size_of(d, sizes) for d in (expr.shape.rows, expr.shape.cols) if d != 1]
+    dims = [size_of(d, _sizes(point)) for d in (expr.shape.rows, expr.shape.cols) if d != 1]
     return value.reshape(dims)
 
 
@@ -183,6 +182,11 @@ def stand_ins(trees: list[n.Node], names: dict[str, str]) -> dict[str, Callable]
     return {
         function_name(f, names): (lambda u, f=f: stand_in(f, np.asarray(u))) for f in functions if n.is_unspecified(f)
     }
+
+
+def _sizes(point: Point) -> dict[str | int, int]:
+    """A point's sizes, integer keys included: a large declared size is sampled small (numeric.dimension_sizes)."""
+    return cast("dict[str | int, int]", point.sizes)
 
 
 def spec_arrays(shapes: dict[str, Shape], point: Point, names: dict[str, str]) -> dict[str, object]:
@@ -206,20 +210,21 @@ def _as_array(value) -> np.ndarray:
     return np.asarray(value, dtype=float)
 
 
-def _difference(got, want: np.ndarray) -> tuple[float, str]:
-    """How far the code's value is from the checked one (relative to the larger), and what is wrong."""
+def _difference(got, want: np.ndarray) -> tuple[float, float, str]:
+    """How far the code's value is from the checked one (relative to the larger, and absolutely), and
+    what is wrong."""
     try:
         got = _as_array(got)
     except (TypeError, ValueError) as error:
-        return np.inf, f"returns {type(got).__name__}, not an array ({error})"
+        return np.inf, np.inf, f"returns {type(got).__name__}, not an array ({error})"
     if got.shape != want.shape:
-        return np.inf, f"returns an array of shape {got.shape} where the result has shape {want.shape}"
+        return np.inf, np.inf, f"returns an array of shape {got.shape} where the result has shape {want.shape}"
     if not np.all(np.isfinite(got)):
-        return np.inf, "returns values that are not finite where the result is finite"
+        return np.inf, np.inf, "returns values that are not finite where the result is finite"
     scale = max(float(np.max(np.abs(want), initial=0)), float(np.max(np.abs(got), initial=0)))
     gap = float(np.max(np.abs(got - want), initial=0))
     relative = gap / scale if scale > 0 else 0.0
-    return relative, f"computes values that differ from the result's by {relative:.1e} (relative)"
+    return relative, gap, f"computes values that differ from the result's by {relative:.1e} (relative)"
 
 
 Checked = Callable[..., list[np.ndarray]]  # (point, make_evaluator=None) -> the checked values there
@@ -243,16 +248,22 @@ def compare(
                 raise _fault(printed, f"it raises {type(error).__name__}: {error}") from None
             wanted = checked(point)
             for k, (label, value, want) in enumerate(zip(labels, got, wanted)):
-                gap, problem = _difference(value, want)
-                if gap > TOLERANCE and not _noisy(checked, point, k, want, gap, rng):
+                gap, absolute, problem = _difference(value, want)
+                if gap > TOLERANCE and not _noisy(checked, point, k, want, (gap, absolute), rng):
                     raise _fault(printed, f"{label} {problem}")
 
 
-def _noisy(checked: Checked, point: Point, k: int, want: np.ndarray, gap: float, rng: np.random.Generator) -> bool:
-    """Whether the k-th checked value moves by a hundredth of the gap (relative) when the point moves by
-    JITTER, or when its evaluation rounds differently."""
+def _noisy(checked: Checked, point: Point, k: int, want: np.ndarray, gaps, rng: np.random.Generator) -> bool:
+    """Whether the gap (relative, absolute) is rounding: within a few units of rounding of the largest value
+    the checked one is computed from (min(u, 0) as (u - |u|)/2 is 1e-33 where it is 0), or as large as the
+    checked value moves when the point moves by JITTER or its evaluation rounds differently."""
+    gap, absolute = gaps
     if not np.isfinite(gap):
         return False
+    largest = _Largest(point)
+    checked(point, lambda: largest)
+    if absolute <= ROUNDED * largest.value:
+        return True
     moved = Point(
         {name: value * (1 + JITTER * rng.standard_normal(value.shape)) for name, value in point.values.items()},
         point.sizes,
@@ -267,6 +278,23 @@ def _noisy(checked: Checked, point: Point, k: int, want: np.ndarray, gap: float,
         if not np.all(np.isfinite(value)) or float(np.max(np.abs(value - want), initial=0)) / scale >= 0.01 * gap:
             return True
     return False
+
+
+ROUNDED = 64 * float(np.finfo(float).eps)  # what rounding leaves of values that cancel
+
+
+class _Largest(Evaluator):
+    """An evaluation that notes the largest magnitude of any value it computes."""
+
+    def __init__(self, point: Point):
+        super().__init__(point.values, _sizes(point))
+        self.value = 0.0
+
+    def __call__(self, node: n.Node) -> np.ndarray:
+        result = super().__call__(node)
+        finite = np.abs(result[np.isfinite(result)])
+        self.value = max(self.value, float(np.max(finite, initial=0)))
+        return result
 
 
 def checked_values(subject: Subject, with_value: bool = True) -> Checked:
@@ -375,7 +403,7 @@ def vec_numpy_field(text: str, matrix: n.Node, subject: Subject) -> str:
         return [eval(code, {"np": np, **spec_arrays(n.variables(subject.expr), point, names)})]  # names only
 
     def checked(point: Point, make_evaluator: Callable[[], Evaluator] | None = None) -> list[np.ndarray]:
-        return [(make_evaluator() if make_evaluator else Evaluator(point.values, point.sizes))(matrix)]
+        return [(make_evaluator() if make_evaluator else Evaluator(point.values, _sizes(point)))(matrix)]
 
     compare(printed, compute, checked, check_points(subject), ["it"])
     return text
@@ -409,20 +437,19 @@ SYMPY_ENTRIES = 4000
 def sympy_text(objects: dict, title: str, subject: Subject, check: bool = True) -> str:
     """SymPy code building `objects` ("expression", then "d_<variable>" for each of subject.derivatives, in
     order), run unless not `check`: each object it builds must equal matcalc's, and SymPy's own value of
-    it at the self-check's points the checked value there."""
-    from .render.sympy import expanded_entries, has_unspecified, sympy_code, sympy_value
+    matcalc's object at the self-check's points the checked value there. An object SymPy cannot evaluate,
+    or not within reason, is compared only, and the code says so."""
+    from .render.sympy import sympy_code
 
     points = check_points(subject) if check else []
-    sizes = {dim: size for dim, size in points[0].sizes.items() if isinstance(dim, str)} if points else {}
-    large = bool(points) and any(isinstance(dim, int) and dim != size for dim, size in points[0].sizes.items())
+    values: dict[str, list] = {}  # name -> SymPy's value at each point
     skipped: dict[str, str] = {}
     for name, value in objects.items():
-        if large:
-            skipped[name] = "the check samples its large declared sizes at small ones"
-        elif has_unspecified(value):
-            skipped[name] = "it holds an unspecified function"
-        elif points and (entries := expanded_entries(value, sizes)) > SYMPY_ENTRIES:
-            skipped[name] = f"SymPy would write out {entries:,} entries"
+        found = _sympy_values(value, subject, points)
+        if isinstance(found, str):
+            skipped[name] = found
+        else:
+            values[name] = found
     notes = tuple(
         f"{name} was compared with matcalc's own object, not evaluated: {why}" for name, why in skipped.items()
     )
@@ -434,25 +461,50 @@ def sympy_text(objects: dict, title: str, subject: Subject, check: bool = True) 
     for name, value in objects.items():
         if namespace.get(name) != value:
             raise _fault(printed, f"the {name} it builds is not the object matcalc built")
-    evaluated = [k for k, name in enumerate(objects) if name not in skipped]
-    if not evaluated:
-        return text
+    evaluated = [k for k, name in enumerate(objects) if name in values]
     checked = checked_values(subject)
-    shapes = n.variables(subject.expr)
+
+    position = {id(point): k for k, point in enumerate(points)}
 
     def compute(point: Point) -> list:
-        values = {name: _sympy_input(point.values[name], shape) for name, shape in shapes.items()}
-        point_sizes = {dim: size for dim, size in point.sizes.items() if isinstance(dim, str)}
+        at = position[id(point)]
         wanted = checked(point)
         found = []
         for k in evaluated:
-            value = np.asarray(sympy_value(namespace[list(objects)[k]], values, point_sizes), dtype=float)
+            value = values[list(objects)[k]][at]
             found.append(value.reshape(wanted[k].shape) if value.size == wanted[k].size else value)
         return found
 
     labels = [f"SymPy's value of {list(objects)[k]}" for k in evaluated]
     compare(printed, compute, lambda *args: [checked(*args)[k] for k in evaluated], points, labels)
     return text
+
+
+def _sympy_values(value, subject: Subject, points: list[Point]) -> list[np.ndarray] | str:
+    """SymPy's value of an object at each point, or why it is not evaluated."""
+    from .render.sympy import expanded_entries, has_unspecified, sympy_value
+
+    if not points:
+        return "no point to evaluate it at"
+    if any(isinstance(dim, int) and dim != size for dim, size in points[0].sizes.items()):
+        return "the check samples its large declared sizes at small ones"
+    if has_unspecified(value):
+        return "it holds an unspecified function"
+    sizes = {dim: size for dim, size in points[0].sizes.items() if isinstance(dim, str)}
+    entries = expanded_entries(value, sizes)
+    if entries > SYMPY_ENTRIES:
+        return f"SymPy would write out {entries:,} entries"
+    shapes = n.variables(subject.expr)
+    found = []
+    for point in points:
+        inputs = {name: _sympy_input(point.values[name], shape) for name, shape in shapes.items()}
+        try:
+            with np.errstate(all="ignore"):
+                sizes = {dim: size for dim, size in point.sizes.items() if isinstance(dim, str)}
+                found.append(np.asarray(sympy_value(value, inputs, sizes), dtype=float))
+        except (TypeError, ValueError, AttributeError, NotImplementedError, ArithmeticError) as error:
+            return f"SymPy fails to ({type(error).__name__}: {str(error)[:80]})"
+    return found
 
 
 def _sympy_input(value: np.ndarray, shape: Shape) -> object:

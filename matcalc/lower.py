@@ -8,6 +8,9 @@ expressions here; matcalc's own rules decide what they mean.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -63,7 +66,43 @@ def to_sympy(node: n.Node) -> sp.Basic:
 
 def sympy_object(node: n.Node) -> sp.Basic:
     """The typed tree as SymPy, as `to_sympy`, with no Dummy in it (see _without_dummies)."""
-    return _without_dummies(to_sympy(node))
+    with _sympy_failures():
+        return _without_dummies(to_sympy(node))
+
+
+@contextmanager
+def _sympy_failures() -> Iterator[None]:
+    """SymPy's own failures to build an object as an UnsupportedError: a Max of a trace that a product
+    evaluates again goes through SymPy's factor_terms, which mixes matrices and scalars (TypeError)."""
+    try:
+        yield
+    except (TypeError, ValueError, AttributeError, NotImplementedError) as error:
+        raise UnsupportedError(f"SymPy cannot build this expression as a SymPy object yet ({error})") from None
+
+
+_SYMPY_FAILURES = (TypeError, ValueError, AttributeError)
+
+
+def _times(left: sp.Basic, right: sp.Basic) -> sp.Basic:
+    """left * right. Where SymPy's product fails (`*` does a deep doit() of a matrix product, which
+    evaluates an unevaluated Max of a trace again, and SymPy's factor_terms then mixes matrices and
+    scalars: TypeError), the product is built without evaluating its factors again."""
+    try:
+        return left * right
+    except _SYMPY_FAILURES:
+        if isinstance(left, sp.MatrixExpr) or isinstance(right, sp.MatrixExpr):
+            return sp.MatMul(left, right).doit(deep=False)
+        return sp.Mul(left, right, evaluate=False)
+
+
+def _plus(left: sp.Basic, right: sp.Basic) -> sp.Basic:
+    """left + right, built without evaluating its terms again where SymPy's sum fails (see _times)."""
+    try:
+        return left + right
+    except _SYMPY_FAILURES:
+        if isinstance(left, sp.MatrixExpr) or isinstance(right, sp.MatrixExpr):
+            return sp.MatAdd(left, right).doit(deep=False)
+        return sp.Add(left, right, evaluate=False)
 
 
 def _ones(shape: Shape) -> sp.MatrixExpr:
@@ -74,7 +113,7 @@ def _expanded(node: n.Node, shape: Shape) -> sp.Basic:
     """The operand, with a scalar expanded to `shape` (scalar expansion)."""
     value = to_sympy(node)
     if node.shape.is_scalar and not shape.is_scalar:
-        return value * _ones(shape)
+        return _times(value, _ones(shape))
     return value
 
 
@@ -144,7 +183,7 @@ def _sum_entries(value: sp.Basic, shape: Shape) -> sp.Basic:
 
 
 def _add(node: n.Add) -> sp.Basic:
-    return _expanded(node.left, node.shape) + _expanded(node.right, node.shape)
+    return _plus(_expanded(node.left, node.shape), _expanded(node.right, node.shape))
 
 
 def _matmul(node: n.MatMul) -> sp.Basic:
@@ -157,10 +196,10 @@ def _hadamard(node: n.Hadamard) -> sp.Basic:
 
 def _divide(node: n.Divide) -> sp.Basic:
     if node.right.shape.is_scalar:
-        return to_sympy(node.left) * (1 / to_sympy(node.right))
+        return _times(to_sympy(node.left), 1 / to_sympy(node.right))
     reciprocal = sp.HadamardPower(to_sympy(node.right), -1)
     if node.left.shape.is_scalar:
-        return to_sympy(node.left) * reciprocal
+        return _times(to_sympy(node.left), reciprocal)
     return sp.HadamardProduct(to_sympy(node.left), reciprocal)
 
 
@@ -200,7 +239,7 @@ def _extremum(node: n.Maximum | n.Minimum) -> sp.Basic:
     # elementwise: max(a, b) = (a + b + |a - b|) / 2, min(a, b) = (a + b - |a - b|) / 2
     spread = _elementwise(sp.Abs, left - right, node.shape)
     sign = 1 if isinstance(node, n.Maximum) else -1
-    return sp.Rational(1, 2) * (left + right + sign * spread)
+    return _times(sp.Rational(1, 2), _plus(_plus(left, right), _times(sign, spread)))
 
 
 def _softmax(node: n.Softmax) -> sp.Basic:
@@ -249,10 +288,10 @@ _RULES = {
     n.Var: lambda node: symbol(node.name, node.shape),
     n.DimSize: lambda node: dimension(node.name),
     n.Identity: lambda node: sp.Identity(dimension(node.shape.rows)),
-    n.Fill: lambda node: to_sympy(node.value) * _ones(node.shape),
-    n.Neg: lambda node: -to_sympy(node.operand),
+    n.Fill: lambda node: _times(to_sympy(node.value), _ones(node.shape)),
+    n.Neg: lambda node: _times(sp.Integer(-1), to_sympy(node.operand)),
     n.Add: _add,
-    n.ScalarMul: lambda node: to_sympy(node.left) * to_sympy(node.right),
+    n.ScalarMul: lambda node: _times(to_sympy(node.left), to_sympy(node.right)),
     n.MatMul: _matmul,
     n.Hadamard: _hadamard,
     n.Divide: _divide,
@@ -288,6 +327,11 @@ def index_array(terms, free: tuple[str, ...], dims: dict[str, Dim]) -> sp.Basic:
     scalars typed nodes, pieces (elements, indices) pairs whose elements multiply to a vector (one
     index) or a matrix (two). Pieces become a tensor product; an index shared by pieces is a
     contraction (summed) or a diagonal (free); axes are then permuted into the order of `free`."""
+    with _sympy_failures():
+        return _index_array(terms, free, dims)
+
+
+def _index_array(terms, free: tuple[str, ...], dims: dict[str, Dim]) -> sp.Basic:
     from sympy.tensor.array.expressions import (
         ArrayAdd,
         ArrayContraction,

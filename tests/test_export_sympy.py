@@ -21,18 +21,19 @@ def evaluate_in_sympy(value: sp.Basic, point) -> np.ndarray:
     """A SymPy matrix or array expression at a point, by SymPy: every symbol replaced by its number."""
     if not isinstance(value, sp.Basic):  # a plain number (the derivative of a by a is 1)
         return np.array(float(value))
-    sizes = {sp.Symbol(str(name), integer=True, positive=True): size for name, size in point.sizes.items()
-             if isinstance(name, str)}
-    value = value.xreplace(sizes)
-    numbers = {}
-    for atom in value.atoms(sp.MatrixSymbol, sp.Symbol):
-        if atom.name in point.values:
-            data = np.asarray(point.values[atom.name], dtype=float)
-            numbers[atom] = sp.ImmutableMatrix(data.tolist()) if isinstance(atom, sp.MatrixSymbol) \
-                else sp.Float(data.item())
-    value = value.xreplace(numbers)
-    value = value.replace(lambda e: isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)),
-                          lambda e: e.as_explicit())
+    with sp.evaluate(False):  # substituted first, evaluated from the leaves up below
+        sizes = {sp.Symbol(str(name), integer=True, positive=True): size for name, size in point.sizes.items()
+                 if isinstance(name, str)}
+        value = value.xreplace(sizes)
+        numbers = {}
+        for atom in value.atoms(sp.MatrixSymbol, sp.Symbol):
+            if atom.name in point.values:
+                data = np.asarray(point.values[atom.name], dtype=float)
+                numbers[atom] = sp.ImmutableMatrix(data.tolist()) if isinstance(atom, sp.MatrixSymbol) \
+                    else sp.Float(data.item())
+        value = value.xreplace(numbers)
+        value = value.replace(lambda e: isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)),
+                              lambda e: e.as_explicit())
     done = sp.bottom_up(value, evaluated)  # doit() of the whole leaves inner parts unevaluated
     if hasattr(done, "as_explicit"):  # a matrix or array expression
         return np.array(sp.Array(done.as_explicit()).tolist(), dtype=float)
@@ -46,6 +47,8 @@ def evaluated(node: sp.Basic) -> sp.Basic:
     if isinstance(node, sp.HadamardPower) and isinstance(node.base, sp.MatrixBase):
         return node.base.applyfunc(lambda t: t ** node.exp)
     done = node.doit(deep=False) if hasattr(node, "doit") else node
+    if isinstance(done, sp.Expr) and not isinstance(done, sp.MatrixExpr) and done.args:
+        done = done.func(*done.args)  # built unevaluated (Heaviside(0.7)): evaluated now
     if isinstance(done, sp.MatrixExpr) and not isinstance(done, sp.MatrixBase) and not done.free_symbols:
         return done.as_explicit()
     return done

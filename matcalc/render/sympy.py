@@ -32,6 +32,15 @@ class _Builder(StrPrinter):
     def _print_MatrixSymbol(self, expr) -> str:
         return self.names.get(expr.name, expr.name)
 
+    def _print_Mul(self, expr) -> str:
+        """Mul(...) where StrPrinter's text would rebuild another object: a number times a sum, as in
+        -(x + 2)/y or 1/(2*(x + 1)), is multiplied out when the text is read (-x - 2, 2*x + 2)."""
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = sp.Mul.make_args(rest)
+        if coefficient != 1 and any(f.is_Add or (f.is_Pow and f.base.is_Add) for f in factors):
+            return f"Mul({', '.join(self._print(arg) for arg in expr.args)})"
+        return super()._print_Mul(expr)
+
     def _print_Symbol(self, expr) -> str:
         return self.names.get(expr.name, expr.name)
 
@@ -122,9 +131,9 @@ class _Builder(StrPrinter):
 
 SYMPY_IMPORTS = """\
 from sympy import (E, Abs, Determinant, DiagMatrix, HadamardPower, HadamardProduct, Heaviside, Identity,
-                   Inverse, Lambda, MatAdd, MatMul, MatPow, MatrixSymbol, Max, Min, OneMatrix, Rational,
-                   Symbol, Trace, Transpose, ZeroMatrix, Function, acos, asin, atan, cos, exp, log, pi, sign, sin,
-                   sqrt, tan, tanh)
+                   Inverse, Lambda, MatAdd, MatMul, MatPow, MatrixSymbol, Max, Min, Mul, OneMatrix, Rational,
+                   Symbol, Trace, Transpose, ZeroMatrix, Function, acos, asin, atan, cos, exp, im, log, pi, re, sign,
+                   sin, sqrt, tan, tanh)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.tensor.array.expressions import (ArrayAdd, ArrayContraction, ArrayDiagonal, ArrayTensorProduct,
                                             OneArray, PermuteDims, ZeroArray)"""
@@ -188,6 +197,8 @@ def _evaluated(node: sp.Basic) -> sp.Basic:
     if isinstance(node, sp.HadamardPower) and isinstance(node.base, sp.MatrixBase):
         return node.base.applyfunc(lambda t: t**node.exp)
     done = node.doit(deep=False) if hasattr(node, "doit") else node
+    if isinstance(done, sp.Expr) and not isinstance(done, sp.MatrixExpr) and done.args:
+        done = done.func(*done.args)  # a function of numbers built unevaluated (Heaviside(0.7)): evaluated now
     if isinstance(done, sp.MatrixExpr) and not isinstance(done, sp.MatrixBase) and not done.free_symbols:
         return done.as_explicit()  # 2 M stays a product under doit(), which an elementwise function cannot take
     return done
@@ -203,16 +214,17 @@ def sympy_value(value: sp.Basic, values: dict[str, object], sizes: dict[str, int
     as nested lists, a vector a column), then doit(). A number, or the entries as nested lists of floats."""
     if not isinstance(value, sp.Basic):  # a number the code wrote as one (d_a = 1)
         return float(value)
-    value = value.xreplace({dimension(name): size for name, size in sizes.items()})
-    numbers = {}
-    for atom in value.atoms(sp.MatrixSymbol, sp.Symbol):
-        if atom.name in values:
-            data = values[atom.name]
-            numbers[atom] = sp.ImmutableMatrix(data) if isinstance(atom, sp.MatrixSymbol) else sp.Float(data)
-    value = value.xreplace(numbers)
-    value = value.replace(
-        lambda e: isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)), lambda e: e.as_explicit()
-    )
+    with sp.evaluate(False):  # substituted, not yet evaluated: SymPy's Max of a trace fails to (TypeError)
+        value = value.xreplace({dimension(name): size for name, size in sizes.items()})
+        numbers = {}
+        for atom in value.atoms(sp.MatrixSymbol, sp.Symbol):
+            if atom.name in values:
+                data = values[atom.name]
+                numbers[atom] = sp.ImmutableMatrix(data) if isinstance(atom, sp.MatrixSymbol) else sp.Float(data)
+        value = value.xreplace(numbers)
+        value = value.replace(
+            lambda e: isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)), lambda e: e.as_explicit()
+        )
     # doit() from the leaves up: one doit() of the whole leaves a trace of explicit matrices inside an
     # elementwise function's body, or a HadamardPower of an explicit matrix, unevaluated
     done = sp.bottom_up(value, _evaluated)
