@@ -116,7 +116,7 @@ def _term(
     dims: dict[str, Dim],
     build: Builder,
 ) -> n.Node | None:
-    if term.summed or not _each_index_once(term.pieces):
+    if term.summed:
         return None
     (a1, a2), (b1, b2) = f_axes, x_axes
     node = (
@@ -129,11 +129,6 @@ def _term(
     for scalar in reversed(term.scalars):
         node = n.ScalarMul(scalar, node, shape=node.shape)
     return _scaled(term.coefficient, node)
-
-
-def _each_index_once(pieces: tuple[Piece, ...]) -> bool:
-    indices = [i for piece in pieces for i in piece.indices]
-    return len(indices) == len(set(indices))
 
 
 def _grouped(pieces: tuple[Piece, ...], first: tuple, second: tuple) -> tuple[list[Piece], list[Piece]] | None:
@@ -209,16 +204,24 @@ def _vec(matrix: n.Node) -> n.Node:
 def _matrix(
     pieces: list[Piece], axes: tuple[str | None, str | None], dims: dict[str, Dim], build: Builder
 ) -> n.Node | None:
-    """The matrix with entries (row, col) = the product of the pieces, for axes (row, col); an axis that
-    no piece carries is one the term is constant along (a vector of ones)."""
+    """The matrix with entries (row, col) = the product of the pieces, for axes (row, col): u_row M_row,col v_col
+    is diag(u) M diag(v); an axis that no piece carries is one the term is constant along (a vector of ones).
+    None for an elementwise product of two pieces on the same indices."""
     row, col = axes
     whole = [p for p in pieces if len(p.indices) == 2]
+    singles = [p for p in pieces if len(p.indices) == 1]
+    if len(whole) > 1 or any(sum(p.indices == (i,) for p in singles) > 1 for i in (row, col)):
+        return None
     if whole:
-        if len(pieces) != 1:
-            return None
         (piece,) = whole
         node = piece.node(build)
-        return node if piece.indices == (row, col) else build.transpose(node)
+        node = node if piece.indices == (row, col) else build.transpose(node)
+        left, right = _carried(singles, row, build), _carried(singles, col, build)
+        if left is not None:
+            node = build.matmul(_diagonal(left), node)
+        if right is not None:
+            node = build.matmul(node, _diagonal(right))
+        return node
     column = _vector_on(pieces, row, dims, build)
     line = _vector_on(pieces, col, dims, build)
     if column is None:
@@ -228,15 +231,25 @@ def _matrix(
     return build.matmul(column, build.transpose(line))
 
 
+def _carried(pieces: list[Piece], index: str | None, build: Builder) -> n.Node | None:
+    """The column vector of the one-index piece on index, if there is one."""
+    for piece in pieces:
+        if index is not None and piece.indices == (index,):
+            node = piece.node(build)
+            return node if node.shape.is_column else build.transpose(node)
+    return None
+
+
+def _diagonal(vector: n.Node) -> n.Node:
+    return n.DiagMatrix(vector, shape=Shape(vector.shape.rows, vector.shape.rows))
+
+
 def _vector_on(pieces: list[Piece], index: str | None, dims: dict[str, Dim], build: Builder) -> n.Node | None:
     """The column vector carried by the piece on index (ones if none carries it); None for no index."""
     if index is None:
         return None
-    for piece in pieces:
-        if piece.indices == (index,):
-            node = piece.node(build)
-            return node if node.shape.is_column else build.transpose(node)
-    return n.Fill(ONE, shape=Shape(dims[index], 1))
+    carried = _carried(pieces, index, build)
+    return carried if carried is not None else n.Fill(ONE, shape=Shape(dims[index], 1))
 
 
 def _kron(left: n.Node, right: n.Node) -> n.Node:

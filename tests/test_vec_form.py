@@ -89,6 +89,15 @@ FIRST_DERIVATIVES = [
     ("X' a", "X", "X: matrix(n, k), a: vector(n)", "I_k ⊗ aᵀ", lambda v, X: X.T @ v["a"]),
     ("x b'", "x", "x: vector(n), b: vector(k)", "b ⊗ I_n", lambda v, x: x @ v["b"].T),
     ("a x'", "x", "a: vector(m), x: vector(n)", "I_n ⊗ a", lambda v, x: v["a"] @ x.T),
+    ("exp(x) x'", "x", "x: vector(n)", "x ⊗ diag(exp(x)) + I_n ⊗ exp(x)", lambda v, x: np.exp(x) @ x.T),
+    ("x exp(x)'", "x", "x: vector(n)", "exp(x) ⊗ I_n + diag(exp(x)) ⊗ x", lambda v, x: x @ np.exp(x).T),
+    (
+        "A X diag(b)",
+        "X",
+        "A: matrix(m, n), X: matrix(n, k), b: vector(k)",
+        None,
+        lambda v, X: v["A"] @ X @ np.diag(v["b"].ravel()),
+    ),
     ("X' A X", "X", "A: matrix(n, n), X: matrix(n, k)", None, lambda v, X: X.T @ v["A"] @ X),
     (
         "A X' B",
