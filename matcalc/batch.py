@@ -476,12 +476,12 @@ def _own_vec_form(result, env: Env, layout: str) -> str:
     """matcalc's derivative as ∂vec(F)/∂vec(X)ᵀ, read off its index form (vec_form), or why there is none."""
     from .build import Builder
     from .render.text import vec_text
-    from .vec_form import vec_form
+    from .vec_form import NO_KRONECKER_FORM, vec_form
 
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     form = vec_form(result, Builder(symmetric, env.unit_sums))
-    if form.matrix is None:
-        return f"matcalc's derivative has {form.reason}"
+    if form is None:
+        return f"matcalc's derivative has {NO_KRONECKER_FORM}"
     return f"matcalc's derivative in {layout} layout: {vec_text(form.matrix)}"
 
 

@@ -29,16 +29,16 @@ from .layout import Layout
 from .result import Derivative, IndexTerm
 from .shapes import Dim, Shape
 
-NO_KRONECKER_FORM = "no Kronecker form: a term does not split into Kronecker factors"
+NO_KRONECKER_FORM = "no Kronecker form: a term does not split into Kronecker factors"  # where vec_form is None
 
 
 @dataclass(frozen=True)
 class VecForm:
-    """The Jacobian matrix of vec(F) by vec(X) (numerator layout) or its transpose, or why there is none."""
+    """The Jacobian matrix of vec(F) by vec(X) (numerator layout) or its transpose, and its shape as a reader
+    expects it (rows·cols of F, rows·cols of X)."""
 
-    matrix: n.Node | None
+    matrix: n.Node
     shape: tuple[Dim, Dim]
-    reason: str = ""
 
 
 def applies(result: Derivative) -> bool:
@@ -47,8 +47,9 @@ def applies(result: Derivative) -> bool:
     return result.rank > 2 and (result.order == 1 or (result.order == 2 and result.expr.shape.is_scalar))
 
 
-def vec_form(result: Derivative, build: Builder) -> VecForm:
-    """The result as ∂vec(F)/∂vec(X)ᵀ (numerator) or ∂vec(F)ᵀ/∂vec(X) (denominator, and mixed for a scalar)."""
+def vec_form(result: Derivative, build: Builder) -> VecForm | None:
+    """The result as ∂vec(F)/∂vec(X)ᵀ (numerator) or ∂vec(F)ᵀ/∂vec(X) (denominator, and mixed for a scalar);
+    None where a term has no Kronecker form (NO_KRONECKER_FORM)."""
     assert applies(result)
     f_axes, x_axes = sides(result)
     rows, cols = _size(f_axes, result.dims), _size(x_axes, result.dims)
@@ -58,7 +59,7 @@ def vec_form(result: Derivative, build: Builder) -> VecForm:
     for term in result.inline_index_form or []:
         node = _term(term, f_axes, x_axes, result.dims, build)
         if node is None:
-            return VecForm(None, shape, NO_KRONECKER_FORM)
+            return None
         terms.append(_transpose(node, build) if transposed else node)
     if not terms:
         zero_shape = Shape(n.product_dim(shape[0]), n.product_dim(shape[1]))

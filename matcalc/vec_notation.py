@@ -42,7 +42,7 @@ def vec_forms(derivatives: list[Derivative], env: Env, source: str, check: bool)
             continue
         symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
         form = vec_form(derivative, Builder(symmetric, env.unit_sums))
-        if form.matrix is None:
+        if form is None:
             derivative.notes.append(NO_FORM_NOTE)
             forms.append(None)
             continue
@@ -63,7 +63,8 @@ def check_vec_form(derivative: Derivative, form: VecForm, env: Env, source: str,
         try:
             point = sample_point(derivative.expr, env, rng, symbolic_derivatives=False)
             expected = jacobian_of_index_form(derivative, evaluate_terms(derivative, point))
-            shown = evaluate(form.matrix, point.values, point.sizes)
+            sizes: dict[str | int, int] = {name: size for name, size in point.sizes.items()}
+            shown = evaluate(form.matrix, point.values, sizes)
         except MatcalcError:
             continue  # a point where a matrix the result inverts is singular: another point
         if not (np.all(np.isfinite(expected)) and np.all(np.isfinite(shown))):

@@ -142,7 +142,7 @@ def _declarations(let):
 )
 def test_first_derivatives_match_finite_differences_of_vec(source, wrt, let, textbook, function):
     form = derive(source, wrt, let)
-    assert form.matrix is not None, form.reason
+    assert form is not None, "no Kronecker form"
     if textbook is not None:
         assert shown(form) == textbook
     rng = np.random.default_rng(7)
@@ -183,7 +183,7 @@ HESSIANS = [
 @pytest.mark.parametrize("source, let, textbook, function", HESSIANS, ids=[c[0] for c in HESSIANS])
 def test_hessians_by_a_matrix_match_second_differences(source, let, textbook, function):
     form = derive(source, "X", let, order=2)
-    assert form.matrix is not None, form.reason
+    assert form is not None, "no Kronecker form"
     if textbook is not None:
         assert shown(form) == textbook
     values = sample(let, np.random.default_rng(3))
@@ -197,8 +197,7 @@ def test_hessians_by_a_matrix_match_second_differences(source, let, textbook, fu
 
 def test_a_term_with_an_index_in_two_pieces_has_no_kronecker_form():
     form = derive("X .* A", "X", "X: matrix(m, n), A: matrix(m, n)")
-    assert form.matrix is None
-    assert "no Kronecker form" in form.reason
+    assert form is None
 
 
 def test_the_commutation_matrix_permutes_vec_into_vec_of_the_transpose():
@@ -382,8 +381,7 @@ def expressions():
 def test_the_vec_form_of_generated_expressions_matches_finite_differences(pair):
     source, function = pair
     form = derive(source, "X", SQUARE)
-    if form.matrix is None:  # said so, and index notation kept: nothing to compare
-        assert "no Kronecker form" in form.reason
+    if form is None:  # no Kronecker form: index notation kept, nothing to compare
         return
     values = sample(SQUARE, np.random.default_rng(2))
     computed = evaluate(form.matrix, values, SIZES)
