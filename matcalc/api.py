@@ -556,9 +556,14 @@ class DiffResults(list):
     @property
     def latex(self) -> str:
         """One `gathered` block: an equation per variable, then the named subexpressions, each once."""
-        from .render.latex import LINE_WIDTH, latex_expression, latex_text
+        from .render.latex import LINE_WIDTH, latex_expression, latex_text, vec_latex
 
-        rows = [latex_text(replace(result.derivative, where=[]), "equation", LINE_WIDTH) for result in self]
+        rows = [
+            vec_latex(result.derivative, result.vec)
+            if result.vec is not None
+            else latex_text(replace(result.derivative, where=[]), "equation", LINE_WIDTH)
+            for result in self
+        ]
         shared: dict[str, nodes.Node] = {}
         for result in self:
             shared.update(result.derivative.where)

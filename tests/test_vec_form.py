@@ -424,3 +424,13 @@ def test_shapes_notation_vec_gives_the_shapes_diff_gives():
     assert tuple(diff("x y'", "x", let, notation="vec").vec.shape) == ("n·m", "n")
     denominator = CliRunner().invoke(cli, ["shapes", "--notation", "vec", "--layout", "denominator"]).output
     assert "(n·k, m·l)" in denominator
+
+
+def test_several_variables_in_vec_notation():
+    from matcalc.api import diff
+
+    results = diff("A X B", ["X", "A"], LET_AXB, notation="vec")
+    assert results[0].text == "kron(B', A)"
+    assert results[1].text == "kron((X B)', I_m)"  # d(A X B) = dA X B: ((X B)' ⊗ I) vec(dA)
+    assert results[1].vec.shape == ("m·l", "m·n")
+    assert r"B^\top \otimes A" in results.latex
