@@ -434,3 +434,16 @@ def test_several_variables_in_vec_notation():
     assert results[1].text == "kron((X B)', I_m)"  # d(A X B) = dA X B: ((X B)' ⊗ I) vec(dA)
     assert results[1].vec.shape == ("m·l", "m·n")
     assert r"B^\top \otimes A" in results.latex
+
+
+def test_the_latex_of_every_vec_form_compiles(tmp_path, pdflatex_available):
+    from test_render_latex import pdflatex
+
+    from matcalc.api import diff
+
+    texts = [diff(source, wrt, let, notation="vec").latex for source, wrt, let, _, _ in FIRST_DERIVATIVES]
+    texts += [diff(source, "X", let, order=2, notation="vec").latex for source, let, _, _ in HESSIANS]
+    texts.append(diff("X", "X", "X: matrix(m1, n)", notation="vec").latex)  # I_{m_1 · n}
+    assert all(any(mark in text for mark in (r"\otimes", "K_", "I_{", r"\operatorname{vec}(B)")) for text in texts)
+    compiled, log = pdflatex(texts, tmp_path)
+    assert compiled, log[-2000:]

@@ -1126,7 +1126,10 @@ class VecLatexPrinter(LatexPrinter):
     """Magnus and Neudecker's notation: each identity with its size, I_{n}."""
 
     def _identity(self, node: n.Identity) -> str:
-        return f"{super()._identity(node)}_{{{latex_name(str(node.shape.rows))}}}"
+        """I_{n}, I_{mn} for a product of sizes (I_{m_1 \\cdot n} where a name is longer than a letter), I_{12}."""
+        parts = [part if part.isdigit() else latex_name(part) for part in str(node.shape.rows).split("·")]
+        joined = "".join(parts) if all(len(part) == 1 for part in parts) else r" \cdot ".join(parts)
+        return f"{super()._identity(node)}_{{{joined}}}"
 
 
 def vec_latex(result: Derivative, form: VecForm, mode: str = "equation") -> str:

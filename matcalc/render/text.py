@@ -241,7 +241,10 @@ class VecPrinter(MathPrinter):
     """Magnus and Neudecker's notation: A ⊗ B, K(m, n), vec(A), and each identity with its size (I_n)."""
 
     def _identity(self, node: n.Identity) -> str:
-        return f"I_{node.shape.rows}"
+        """I_n; a product of sizes as M&N write it, I_mn (I_(m1·n) where a name is longer than a letter)."""
+        parts = str(node.shape.rows).split("·")
+        size = "".join(parts) if all(len(part) == 1 for part in parts) else "(" + "·".join(parts) + ")"
+        return f"I_{size if len(parts) > 1 else parts[0]}"
 
 
 def vec_text(node: n.Node, unicode: bool = False) -> str:
