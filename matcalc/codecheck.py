@@ -19,8 +19,7 @@ import ast
 import importlib
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,6 +63,17 @@ class Subject:
     env: Env
     derivatives: tuple[Derivative, ...]
     seed: int = 0
+    shown: dict = field(default_factory=dict, compare=False, repr=False)  # id(point) -> (point, shown values)
+
+    def shown_at(self, point: Point) -> list[np.ndarray]:
+        """The derivatives' shown forms evaluated at the point (once: an order-5 form takes seconds)."""
+        cached = self.shown.get(id(point))
+        if cached is None or cached[0] is not point:
+            cached = self.shown[id(point)] = (
+                point,
+                [np.asarray(evaluate_shown(d, point), dtype=float) for d in self.derivatives],
+            )
+        return cached[1]
 
 
 def unavailable(framework: str) -> tuple[str, ...]:
@@ -161,9 +171,10 @@ def _usable(subject: Subject, point: Point) -> bool:
                     value = evaluate_numeric(matrix, point.values, point.sizes)
                     if not np.all(np.isfinite(value)) or np.linalg.cond(value) > MAX_CONDITION:
                         return False
-                if not np.all(np.isfinite(evaluate_shown(d, point))):
-                    return False
-            return bool(np.all(np.isfinite(_value(subject.expr, point))))
+            shown = subject.shown_at(point)
+            return all(np.all(np.isfinite(value)) for value in shown) and bool(
+                np.all(np.isfinite(_value(subject.expr, point)))
+            )
         except (ArithmeticError, ValueError, np.linalg.LinAlgError, MatcalcError):  # a singular matrix, ...
             return False
 
@@ -186,7 +197,7 @@ def stand_ins(trees: list[n.Node], names: dict[str, str]) -> dict[str, Callable]
 
 def _sizes(point: Point) -> dict[str | int, int]:
     """A point's sizes, integer keys included: a large declared size is sampled small (numeric.dimension_sizes)."""
-    return cast("dict[str | int, int]", point.sizes)
+    return point.sizes
 
 
 def spec_arrays(shapes: dict[str, Shape], point: Point, names: dict[str, str]) -> dict[str, object]:
@@ -304,6 +315,8 @@ def checked_values(subject: Subject, with_value: bool = True) -> Checked:
     def values(point: Point, make_evaluator: Callable[[], Evaluator] | None = None) -> list[np.ndarray]:
         make: Callable[[], Evaluator | None] = make_evaluator or (lambda: None)
         found = [_value(subject.expr, point, make())] if with_value else []
+        if make_evaluator is None:
+            return found + subject.shown_at(point)
         return found + [np.asarray(evaluate_shown(d, point, make()), dtype=float) for d in subject.derivatives]
 
     return values

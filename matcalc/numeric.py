@@ -14,6 +14,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,9 @@ from .errors import InputError, UnsupportedError
 from .evaluate import MAX_ELEMENTS, Evaluator, SingularMatrixError, evaluate, invertible
 from .layout import Layout, arrange, arrange_order, derivative_shape
 from .result import TOLERANCE, Derivative
-from .shapes import Dim, Shape
+from .shapes import Dim, DimVar, Shape
+
+Sizes = Mapping[str | int, int]  # a dimension's size by its name, or by a large integer size sampled smaller
 
 FIRST_SIZE = 3
 STEP = 1e-6
@@ -48,7 +51,9 @@ def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -
                     if not part.isdigit() and part not in sizes:
                         sizes[part] = first + len(sizes)
                 continue
-            if (isinstance(dim, str) or (small and dim > LARGEST_SAMPLED)) and dim not in sizes:
+            if (
+                isinstance(dim, str) or (small and isinstance(dim, int) and dim > LARGEST_SAMPLED)
+            ) and dim not in sizes:
                 sizes[dim] = first + len(sizes)
         if isinstance(sub, n.DimSize) and sub.name not in sizes:
             sizes[sub.name] = first + len(sizes)
@@ -99,11 +104,12 @@ def _related(number: int, size: int) -> bool:
     return number > LARGEST_SAMPLED and (number % size == 0 or size % number == 0)
 
 
-def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
+def size_of(dim: Dim, sizes: Sizes) -> int:
     if isinstance(dim, int):
         return sizes.get(dim, dim)
     if isinstance(dim, str) and "·" in dim:  # a product of dimensions (nodes.product_dim)
         return int(np.prod([size_of(int(part) if part.isdigit() else part, sizes) for part in dim.split("·")]))
+    assert not isinstance(dim, DimVar), "a typed tree's dimensions are all resolved"
     if dim not in sizes:
         raise InputError(f"no value fixes the size {dim}: give a variable of that size a value")
     return sizes[dim]
@@ -112,7 +118,7 @@ def size_of(dim: Dim, sizes: Mapping[str | int, int]) -> int:
 def sample(
     shapes: Mapping[str, Shape],
     env: Env,
-    sizes: Mapping[str, int],
+    sizes: Sizes,
     rng: np.random.Generator,
     positive: bool = False,
     scale: float = 1.0,
@@ -150,7 +156,7 @@ def sample(
 @dataclass
 class Point:
     values: dict[str, np.ndarray]
-    sizes: dict[str, int]
+    sizes: dict[str | int, int]  # dimension names, and integer sizes sampled at a stand-in size
 
 
 KINK_DISTANCE = 1e-3  # a sample this close to a kink of abs, relu, sign, max or min is redrawn
@@ -249,7 +255,7 @@ def _inverted_operands(exprs: list[n.Node], differentiated: list[n.Node]) -> lis
 def _check_conditioning(
     operands: list[n.Node],
     values: Mapping[str, np.ndarray],
-    sizes: Mapping[str | int, int],
+    sizes: Sizes,
     condition: float = WELL_CONDITIONED,
 ) -> None:
     for operand in operands:
@@ -259,7 +265,7 @@ def _check_conditioning(
             raise SingularMatrixError("badly conditioned", rank, matrix.shape[0])
 
 
-def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> float:
+def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Sizes) -> float:
     """How far the point is from the nearest kink of abs, relu, sign, max, min or a norm (inf if none)."""
     nearest = np.inf
     for expr in exprs:
@@ -280,7 +286,7 @@ def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: 
     return nearest
 
 
-def domain_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> float:
+def domain_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Sizes) -> float:
     """How far the point is from the nearest edge of a function's domain, in the units of the function's
     argument (inf if none): the argument of log or sqrt, a divisor and the base of a negative or fractional
     power from 0, the argument of arcsin or arccos from ±1, that of tan from a pole. Not finite: 0."""
@@ -341,7 +347,7 @@ class _NumericEvaluator(Evaluator):
         return value.reshape(self.shape(node.shape))
 
 
-def evaluate_numeric(node: n.Node, values: Mapping[str, np.ndarray], sizes: Mapping[str, int]) -> np.ndarray:
+def evaluate_numeric(node: n.Node, values: Mapping[str, np.ndarray], sizes: Sizes) -> np.ndarray:
     """Like evaluate, but derivatives inside the expression are finite differences: the ground truth."""
     return _NumericEvaluator(values, sizes)(node)
 
@@ -391,12 +397,12 @@ def kth_difference(expr: n.Node, wrt: str, point: Point, order: int) -> np.ndarr
     step = float(np.finfo(float).eps ** (1 / (order + 4)))
 
     def stencil(h: float) -> np.ndarray:
-        total = 0.0
+        total: float | np.ndarray = 0.0
         for j in range(order + 1):
             values = dict(point.values)
             values[wrt] = base + (order / 2 - j) * h
             total = total + (-1) ** j * math.comb(order, j) * evaluate_numeric(expr, values, point.sizes)
-        return total / h**order
+        return np.asarray(total / h**order)
 
     return (4 * stencil(step / 2) - stencil(step)) / 3
 
@@ -669,9 +675,10 @@ def evaluate_terms(result: Derivative, point: Point) -> np.ndarray:
     total = _zeros([size_of(result.dims[i], point.sizes) for i in result.free])
     output = "".join(letters[i] for i in result.free)
     for term in result.terms:
-        operands, subscripts = [], []
+        operands: list[np.ndarray] = []
+        subscripts: list[str] = []
         for f in term.factors:
-            if f.is_delta:
+            if f.node is None:  # a Kronecker delta
                 operands.append(np.eye(size_of(result.dims[f.indices[0]], point.sizes)))
             else:
                 value = evaluate(f.node, point.values, point.sizes)
@@ -941,14 +948,14 @@ def _short(value: np.ndarray, digits: int = 3) -> str:
 
 
 def point_from(
-    assignments: Mapping[str, object], shapes: Mapping[str, Shape], dimension_names: set[str] = frozenset()
+    assignments: Mapping[str, object], shapes: Mapping[str, Shape], dimension_names: AbstractSet[str] = frozenset()
 ) -> Point:
     """A point from given values (numbers and nested lists), checked against the variables' shapes;
     the values fix the sizes of the dimensions."""
     unknown = sorted(set(assignments) - set(shapes))
     if unknown:
         raise InputError(f"{unknown[0]} is not a variable of the expression")
-    sizes: dict[str, int] = {}
+    sizes: dict[str | int, int] = {}
     values: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         if name not in assignments:
