@@ -266,10 +266,11 @@ def _kron(left: n.Node, right: n.Node) -> n.Node:
 
 
 def _scaled(coefficient: Fraction, node: n.Node) -> n.Node:
+    """c node, a negative c as -(|c| node), so that a sum reads a - 2 b, not a + -2 b."""
+    if coefficient < 0:
+        return n.Neg(_scaled(-coefficient, node), shape=node.shape)
     if coefficient == 1:
         return node
-    if coefficient == -1:
-        return n.Neg(node, shape=node.shape)
     return n.ScalarMul(number(coefficient), node, shape=node.shape)
 
 

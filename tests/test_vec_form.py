@@ -91,6 +91,8 @@ FIRST_DERIVATIVES = [
     ("a x'", "x", "a: vector(m), x: vector(n)", "I_n ⊗ a", lambda v, x: v["a"] @ x.T),
     ("exp(x) x'", "x", "x: vector(n)", "x ⊗ diag(exp(x)) + I_n ⊗ exp(x)", lambda v, x: np.exp(x) @ x.T),
     ("x exp(x)'", "x", "x: vector(n)", "exp(x) ⊗ I_n + diag(exp(x)) ⊗ x", lambda v, x: x @ np.exp(x).T),
+    ("tr(X) X", "X", "X: matrix(n, n)", "vec(X) vec(I_n)ᵀ + tr(X) I_nn", lambda v, X: np.trace(X) * X),
+    ("sum(X .^ 2) X", "X", "X: matrix(n, k)", None, lambda v, X: np.sum(X**2) * X),
     (
         "A X diag(b)",
         "X",
@@ -447,3 +449,16 @@ def test_the_latex_of_every_vec_form_compiles(tmp_path, pdflatex_available):
     assert all(any(mark in text for mark in (r"\otimes", "K_", "I_{", r"\operatorname{vec}(B)")) for text in texts)
     compiled, log = pdflatex(texts, tmp_path)
     assert compiled, log[-2000:]
+
+
+def test_a_zero_hessian_and_negative_terms():
+    import json
+
+    args = ["sum(X)", "--wrt", "X", "--let", "X: matrix(n, k)", "--order", "2", "--notation", "vec", "--format", "json"]
+    zero = json.loads(run(*args).output)
+    assert zero["derivative"] == "0"
+    assert zero["result_shape"] == ["n·k", "n·k"]
+    value = eval(zero["numpy"], {"np": np, "X": np.ones((SIZES["n"], SIZES["k"]))})
+    assert value.shape == (12, 12) and not np.any(value)
+    text = run("logdet(X' X)", "--wrt", "X", "--let", "X: matrix(n, k)", "--order", "2", "--notation", "vec").output
+    assert " - 2" in text.splitlines()[0] and "+ -" not in text

@@ -53,6 +53,11 @@ class _Writer:
             return f"({self._leaf(scalar)}) * ({self._code(other)})"
         if isinstance(node, n.MatMul) and _holds_vec(node):
             return f"({self._code(node.left)}) @ ({self._code(node.right)})"
+        if isinstance(node, n.Identity) and _is_product(node.shape.rows):  # I_mn, of Kronecker factors merged
+            return f"np.eye({self._size(node.shape.rows)})"
+        if isinstance(node, n.Fill) and (_is_product(node.shape.rows) or _is_product(node.shape.cols)):
+            rows, cols = self._size(node.shape.rows), self._size(node.shape.cols)
+            return f"np.full(({rows}, {cols}), {self._leaf(node.value)})"
         return self._leaf(node)
 
     def _leaf(self, node: n.Node) -> str:
@@ -65,6 +70,9 @@ class _Writer:
         return text
 
     def _size(self, dim) -> str:
+        """A size as Python: a number, read off an array, or a product of those (m·n)."""
+        if _is_product(dim):
+            return " * ".join(self._size(int(part) if part.isdigit() else part) for part in dim.split("·"))
         if isinstance(dim, int) and not read_off(dim):
             return str(dim)
         if dim not in self.sources:
@@ -72,5 +80,13 @@ class _Writer:
         return self.sources[dim]
 
 
+def _is_product(dim) -> bool:
+    return isinstance(dim, str) and "·" in dim
+
+
 def _holds_vec(node: n.Node) -> bool:
-    return any(isinstance(sub, (n.Kron, n.Commutation, n.Vec)) for sub in n.walk(node))
+    """Whether the node holds what only this writer writes: ⊗, K, vec, or a size that is a product."""
+    return any(
+        isinstance(sub, (n.Kron, n.Commutation, n.Vec)) or _is_product(sub.shape.rows) or _is_product(sub.shape.cols)
+        for sub in n.walk(node)
+    )
