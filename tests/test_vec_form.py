@@ -389,6 +389,11 @@ def test_the_vec_form_of_generated_expressions_matches_finite_differences(pair):
     computed = evaluate(form.matrix, values, SIZES)
     expected = jacobian(lambda x: function({**values, "X": x}), values["X"])
     np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+    from matcalc.api import diff
+
+    field = diff(source, "X", SQUARE, notation="vec").to_json()["numpy"]  # checked against the form as it is made
+    printed = eval(field, {"np": np, **values})
+    np.testing.assert_allclose(printed, expected, rtol=1e-6, atol=1e-6)
 
 
 def test_the_python_api_gives_the_vec_form():
