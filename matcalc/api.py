@@ -20,7 +20,7 @@ from . import nodes
 from .assign import parse_assignments
 from .checker import check as check_shapes
 from .decls import Decl, Env, parse_declarations
-from .errors import ExitStatus, FileError, InputError, MatcalcError, UnknownSymbolError
+from .errors import ExitStatus, FileError, InputError, MatcalcError, UnknownSymbolError, UnsupportedError
 from .layout import Layout
 from .parser import parse as parse_syntax
 from .render.canonical import canonical
@@ -645,7 +645,6 @@ class DiffResults(list):
         """What the module computes, with example inputs for its check_gradient()."""
         import numpy as np
 
-        from .numeric import sample_point
         from .render.module import ModuleSpec
 
         first = self[0]
@@ -654,8 +653,7 @@ class DiffResults(list):
         for result in self:
             for name, definition in result.derivative.where:
                 where.setdefault(name, definition)
-        # example inputs for check_gradient: where the expression is defined (det(C B) may be singular)
-        point = sample_point(parsed.expr, parsed.env, np.random.default_rng(0), symbolic_derivatives=False)
+        point = _example_point(parsed)
         values: dict[str, object] = {}
         for name, shape in parsed.shapes().items():
             value = np.asarray(point.values[name], dtype=float)
@@ -678,6 +676,29 @@ class DiffResults(list):
 
     def numpy_code(self) -> str:
         return self.code("numpy")
+
+
+def _example_point(parsed: Parsed):
+    """Example inputs for a module's check_gradient(): where the expression is defined and away from kinks
+    (det(C B) may be singular), or, where no point is away from kinks (the norm of relu(y - n), 0 wherever
+    it is drawn), where it is defined, or else anywhere."""
+    import numpy as np
+
+    from .numeric import Point, dimension_sizes, sample, sample_point
+
+    for differentiated in (None, []):
+        try:
+            return sample_point(
+                parsed.expr,
+                parsed.env,
+                np.random.default_rng(0),
+                differentiated=differentiated,
+                symbolic_derivatives=False,
+            )
+        except UnsupportedError:
+            continue
+    sizes = {name: size for name, size in dimension_sizes(parsed.expr).items() if isinstance(name, str)}
+    return Point(sample(parsed.shapes(), parsed.env, sizes, np.random.default_rng(0)), sizes)
 
 
 def _plain_name(name: str) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import nodes as n
 from .decls import Env
-from .errors import MatcalcError, UnsupportedError
+from .errors import MatcalcError, OutOfTime, UnsupportedError, time_limit
 from .evaluate import Evaluator, stand_in
 from .numeric import Point, evaluate_numeric, evaluate_shown, sample_point, size_of
 from .render.module import ModuleSpec, array_module, function_code, function_parameters, given_sizes
@@ -445,6 +445,7 @@ def function_text(derivative: Derivative, subject: Subject, check: bool = True) 
 # SymPy evaluates an object entry by entry in exact arithmetic (about 0.1 ms an entry); an object that
 # it would write out more entries of is compared with matcalc's own object only, and the code says so
 SYMPY_ENTRIES = 4000
+SYMPY_SECONDS = 1.0  # and where its comparisons of numbers take longer than this (Min of sums: minutes), too
 
 
 def sympy_text(objects: dict, title: str, subject: Subject, check: bool = True) -> str:
@@ -464,7 +465,7 @@ def sympy_text(objects: dict, title: str, subject: Subject, check: bool = True) 
         else:
             values[name] = found
     notes = tuple(
-        f"{name} was compared with matcalc's own object, not evaluated: {why}" for name, why in skipped.items()
+        f"{name} was compared with matcalc's own object but not evaluated: {why}" for name, why in skipped.items()
     )
     text = sympy_code(objects, title, notes)
     if not check:
@@ -509,14 +510,16 @@ def _sympy_values(value, subject: Subject, points: list[Point]) -> list[np.ndarr
         return f"SymPy would write out {entries:,} entries"
     shapes = n.variables(subject.expr)
     found = []
-    for point in points:
-        inputs = {name: _sympy_input(point.values[name], shape) for name, shape in shapes.items()}
-        try:
-            with np.errstate(all="ignore"):
+    try:
+        with time_limit(SYMPY_SECONDS), np.errstate(all="ignore"):
+            for point in points:
+                inputs = {name: _sympy_input(point.values[name], shape) for name, shape in shapes.items()}
                 sizes = {dim: size for dim, size in point.sizes.items() if isinstance(dim, str)}
                 found.append(np.asarray(sympy_value(value, inputs, sizes), dtype=float))
-        except (TypeError, ValueError, AttributeError, NotImplementedError, ArithmeticError) as error:
-            return f"SymPy fails to ({type(error).__name__}: {str(error)[:80]})"
+    except OutOfTime:
+        return f"SymPy takes more than {SYMPY_SECONDS:g} s of CPU time for it"
+    except (TypeError, ValueError, AttributeError, NotImplementedError, ArithmeticError, RecursionError) as error:
+        return f"SymPy cannot ({type(error).__name__}: {str(error)[:80]})"
     return found
 
 

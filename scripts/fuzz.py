@@ -254,6 +254,15 @@ def _t(value):
     return value if torch.is_tensor(value) else torch.tensor(float(value), dtype=torch.float64)
 
 
+def _inverse(env: dict, matrix):
+    """The inverse, the point kept away from where the matrix is singular (a determinant near 0 is noted as
+    a kink: rounding decides there what a derivative of the determinant is)."""
+    import torch
+
+    _kink(env, matrix, torch.linalg.det(matrix))
+    return torch.linalg.inv(matrix)
+
+
 def _extremum(env: dict, function, left: Twin, right: Twin):
     """max or min of two twins, with its kink where they are equal."""
     first, second = _t(left.build(env)), _t(right.build(env))
@@ -279,8 +288,8 @@ def _scalar_forms(rng: random.Random, sub) -> list[Twin]:
         Twin(f"sum({v1.text})", lambda e: torch.sum(v1.build(e))),
         Twin(f"mean({m.text})", lambda e: torch.mean(m.build(e))),
         Twin(f"tr({m.text})", lambda e: torch.trace(m.build(e))),
-        Twin(f"det({m.text})", lambda e: torch.linalg.det(m.build(e))),
-        Twin(f"logdet({m.text})", lambda e: torch.log(torch.linalg.det(m.build(e)))),
+        Twin(f"det({m.text})", lambda e: _kink(e, torch.linalg.det(m.build(e)))),
+        Twin(f"logdet({m.text})", lambda e: torch.log(_kink(e, torch.linalg.det(m.build(e))))),
         Twin(f"||{v1.text}||^2", lambda e: torch.sum(v1.build(e) ** 2)),
         Twin(f"||{v1.text}||", lambda e: torch.linalg.norm(_kink(e, v1.build(e)))),
         Twin(f"||{m.text}||_F", lambda e: torch.linalg.norm(_kink(e, m.build(e)))),
@@ -335,7 +344,7 @@ def _matrix_forms(rng: random.Random, sub) -> list[Twin]:
         Twin(f"{_p(m1)} + {_p(m2)}", lambda e: m1.build(e) + m2.build(e)),
         Twin(f"{_p(m1)} {_p(m2)}", lambda e: m1.build(e) @ m2.build(e)),
         Twin(f"{_p(m1)}'", lambda e: m1.build(e).T),
-        Twin(f"inv({m1.text})", lambda e: torch.linalg.inv(m1.build(e))),
+        Twin(f"inv({m1.text})", lambda e: _inverse(e, m1.build(e))),
         Twin(f"{_p(m1)}^2", lambda e: torch.linalg.matrix_power(m1.build(e), 2)),
         Twin(f"{_p(v1)} {_p(v2)}'", lambda e: torch.outer(v1.build(e), v2.build(e))),
         Twin(f"diag({v1.text})", lambda e: torch.diag(v1.build(e))),

@@ -276,3 +276,41 @@ def test_the_user_text_never_runs():
     codecheck.run(codecheck.Printed(shown, f'"""{codecheck.PLACEHOLDER}"""\nimport numpy as np\n', "test code"))
     with pytest.raises(codecheck.CodeCheckError, match="differs from the code checked"):
         codecheck.run(codecheck.Printed('"""x"""\nimport os\n', '"""y"""\nimport numpy\n', "test code"))
+
+
+def test_the_sizes_printed_code_reads_off_arrays_are_those_the_self_check_samples_small():
+    """An integer size above numeric.LARGEST_SAMPLED is sampled small by the self-check, so printed code
+    reads it off an array (A.shape[0]) rather than writing 30000; the two bounds are one."""
+    from matcalc.numeric import LARGEST_SAMPLED
+
+    assert numpy_printer.LITERAL_SIZES == LARGEST_SAMPLED
+    result = diff("sum(A x)", "x", "A: matrix(30000, 30000), x: vector(30000)")
+    assert "30000" not in result.numpy and "A.shape[" in result.code("numpy").split("def derivative")[1]
+
+
+def test_a_named_constant_is_a_tensor_in_pytorch(runner):
+    """t1 = n / 5 was a float, and torch.minimum takes tensors only (found by the fuzzer's autograd oracle).
+    d/da relu(min(a^2, n/5) n/5) / (1 + logsumexp(x)) at a = 0.5, x = 0 (n = 3): a^2 = 0.25 < n/5 = 0.6 and the
+    relu's argument is positive, so it is 2a (0.6) / (1 + log 3)."""
+    source = "relu(min(a^2, n / (1 + 2^2)) (n / (1 + 2^2))) / (1 + logsumexp(x))"
+    text = printed(runner, source, "a", "torch", "--let", "a: scalar, x: vector(n)")
+    assert "t1 = torch.as_tensor(n / (1 + 2 ** 2)" in text
+    _, grad = run_module(runner, source, "a", "torch", "--let", "a: scalar, x: vector(n)", a=0.5, x=np.zeros(3))
+    assert float(grad) == pytest.approx(0.6 / (1 + math.log(3)))
+
+
+def test_a_module_has_an_example_point_where_no_point_is_away_from_kinks(runner):
+    """||relu(y - n).^2||^2 is 0 wherever y is drawn, at a norm's kink: the self-check cannot check it, and the
+    module still gets a POINT for its check_gradient() (the module was refused, exit 3). The function is
+    sum relu(y_i - n)^4, whose derivative is 4 relu(y_i - n)^3: 32 at y = [4, 0] with n = 2."""
+    namespace = module(runner, "||relu(y - n) .^ 2||^2", "y", "numpy", "--let", "y: vector(n)")
+    assert set(namespace["POINT"]) == {"y"} and namespace["check_gradient"]()["y"] == 0.0
+    assert namespace["derivative"](y=np.array([4.0, 0.0])).tolist() == [32.0, 0.0]
+
+
+def test_sympy_code_that_sympy_cannot_evaluate_in_time_says_so():
+    """SymPy's comparisons in a Min of sums of numbers took minutes and ended in a RecursionError."""
+    source = "min(n / (1 + (0.5 / (1 + b^2))^2), 2 / (1 + (a / max(n, 1))^2)) (2 / (1 + (a / max(n, 1))^2))"
+    code = diff(source, "a", "a: scalar, b: scalar, x: vector(n)").sympy_code()
+    assert "but not evaluated: SymPy takes more than 1 s of CPU time" in code
+    compile(code, "<sympy code>", "exec")

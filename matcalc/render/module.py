@@ -210,9 +210,14 @@ def _function_body(backend: Backend, spec: ModuleSpec, names, sources, values, w
     sizes = {dim: (names[dim] if isinstance(dim, str) else source) for dim, source in sources.items()}
     printer = NumpyPrinter(sizes, backend, names, _NEW_ARRAYS[backend.name])
     if with_where:
+        constant: set[str] = set()  # named subexpressions of no variable (n / 5): numbers, not arrays
         for name, node in spec.where:
             code = printer.code(node)
             lines += _drain(printer)
+            if set(n.variables(node)) <= constant:
+                constant.add(name)
+                if backend is TORCH and node.shape.is_scalar:  # torch's functions take no number
+                    code = Code(_AS_ARRAY["torch"].format(code.text))
             lines.append(f"    {names.get(name, name)} = {code.text}")
     returned = []
     for _, value in values:

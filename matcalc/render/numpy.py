@@ -130,7 +130,8 @@ class NumpyPrinter:
     # -- entry points
 
     def text(self, node: n.Node) -> str:
-        return self.code(node).text
+        """One expression for the node, the parts it names written into it."""
+        return self.one_expression(self.code(node))
 
     def code(self, node: n.Node) -> Code:
         return self._shallow(self._render(node))
