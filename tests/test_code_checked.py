@@ -314,3 +314,19 @@ def test_sympy_code_that_sympy_cannot_evaluate_in_time_says_so():
     code = diff(source, "a", "a: scalar, b: scalar, x: vector(n)").sympy_code()
     assert "but not evaluated: SymPy takes more than 1 s of CPU time" in code
     compile(code, "<sympy code>", "exec")
+
+
+def test_a_deeply_nested_expression_is_printed_in_named_parts(runner):
+    """sin(sin(...sin(a))) sixty deep: its derivative nests deeper than Python reads in one expression
+    (200 parentheses). By the chain rule it is the product of cos(s_j), s_0 = a, s_(j+1) = sin(s_j)."""
+    source = "sin(" * 60 + "a" + ")" * 60
+    expected, s = 1.0, 0.3
+    for _ in range(60):
+        expected, s = expected * math.cos(s), math.sin(s)
+    field = json_field(runner, source, "a")
+    assert field.startswith("[_1 := ")
+    assert eval(field, {"np": np, "a": 0.3}) == pytest.approx(expected, rel=1e-12)  # matcalc's generated code
+    for fmt in ("numpy", "torch"):
+        assert "\n    _1 = " in printed(runner, source, "a", fmt)
+        _, grad = run_module(runner, source, "a", fmt, a=0.3)
+        assert float(grad) == pytest.approx(expected, rel=1e-12)
