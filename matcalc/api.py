@@ -686,7 +686,8 @@ def _example_point(parsed: Parsed):
 
     from .numeric import Point, dimension_sizes, sample, sample_point
 
-    for differentiated in (None, []):
+    choices: tuple[list[nodes.Node] | None, ...] = (None, [])  # away from every kink, then from none
+    for differentiated in choices:
         try:
             return sample_point(
                 parsed.expr,
@@ -697,7 +698,9 @@ def _example_point(parsed: Parsed):
             )
         except UnsupportedError:
             continue
-    sizes = {name: size for name, size in dimension_sizes(parsed.expr).items() if isinstance(name, str)}
+    sizes: dict[str | int, int] = {
+        name: size for name, size in dimension_sizes(parsed.expr).items() if isinstance(name, str)
+    }
     return Point(sample(parsed.shapes(), parsed.env, sizes, np.random.default_rng(0)), sizes)
 
 
