@@ -542,10 +542,10 @@ class Fuzzer:
                     got = compute(arrays)
                 except SingularMatrixError:  # the result assumes a matrix invertible that is not, here
                     break
-                if got is None:  # SymPy took too long at this point
-                    continue
                 except Exception as error:  # noqa: BLE001 - printed code or function() that raises
                     return f"{name} raises {type(error).__name__}: {error}"
+                if got is None:  # SymPy took too long at this point
+                    continue
                 want = value if name.endswith("expression") else derivative
                 if name == "the sympy code" and np.size(got) == want.size:
                     got = np.reshape(np.asarray(got, dtype=float), want.shape)  # SymPy's matrices keep size-1 axes
