@@ -132,8 +132,8 @@ class ExpressionCommand(click.Command):
 # Limits of CPU time, a safety net under the work budgets (sizes, powers, terms); MATCALC_TIME_LIMIT
 # sets them all (0: none). plot's includes drawing, and importing matplotlib can take seconds the first time.
 TIME_LIMITS = {"parse": 2.0, "diff": 2.0, "solve": 2.0, "plot": 15.0}
-SYMPY_FORMATS = ("numpy", "torch", "jax", "sympy")  # formats printed through SymPy (matcalc/render/sympy.py)
-SYMPY_TIME = 4.0  # more seconds for them: SymPy's import alone takes about 0.5 s of CPU time
+SYMPY_FORMATS = ("numpy", "torch", "jax", "sympy")  # code formats, run before they are shown (matcalc/codecheck.py)
+SYMPY_TIME = 4.0  # more seconds for them: importing SymPy takes about 0.5 s of CPU time, torch about 2 s
 
 
 def _time_limit(command: str | None) -> float | None:
