@@ -17,6 +17,7 @@ from fractions import Fraction
 from . import nodes as n
 from .build import ONE, Builder, number, number_value
 from .errors import UnsupportedError
+from .functions import elementwise_slope
 from .tensor import Factor, Indices, Term, broadcast, delta, factor, scaled, size_node, with_factors
 
 MAX_MATRIX_POWER = 12
@@ -29,42 +30,6 @@ class Kink:
 
     kind: str  # abs, relu, sign, max, min, norm2, norm1
     operands: tuple[n.Node, ...]
-
-
-def elementwise_slope(b: Builder, node: n.Apply) -> n.Node | None:
-    """f'(u) for an elementwise f(u), as an expression in u (or in f(u) where that is shorter)."""
-    u, f = node.operand, node.function
-    one = ONE
-    if f == "exp":
-        return node
-    if f == "log":
-        return b.divide(one, u)
-    if f == "sin":
-        return b.apply("cos", u)
-    if f == "cos":
-        return b.neg(b.apply("sin", u))
-    if f == "tan":
-        return b.add(one, b.power(node, number(2)))
-    if f == "tanh":
-        return b.sub(one, b.power(node, number(2)))
-    if f in ("arcsin", "arccos"):
-        slope = b.divide(one, b.apply("sqrt", b.sub(one, b.power(u, number(2)))))
-        return slope if f == "arcsin" else b.neg(slope)
-    if f == "arctan":
-        return b.divide(one, b.add(one, b.power(u, number(2))))
-    if f == "sqrt":
-        return b.divide(one, b.scale(number(2), node))
-    if f == "sigmoid":
-        return b.hadamard(node, b.sub(one, node)) if not node.shape.is_scalar else b.scale(node, b.sub(one, node))
-    if f == "relu":
-        return b.apply("step", u)
-    if f == "abs":
-        return b.apply("sign", u)
-    if f in ("sign", "step"):
-        return None  # zero wherever it is differentiable
-    if n.is_unspecified(f):
-        return b.apply(f + "'", u)  # d f(u) = f'(u) du
-    raise UnsupportedError(f"matcalc cannot differentiate {f} yet", span=node.span)
 
 
 class Differentiator:

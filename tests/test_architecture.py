@@ -14,6 +14,7 @@ LAYERS = {
     "latex_input": 2,
     "nodes": 2, "layout": 2, "decls": 2, "assign": 2,
     "parser": 3, "build": 3, "tensor": 3, "cse": 3,
+    "functions": 3.5,  # the slope table, built with the builder, below both the rules and the simplifier
     "checker": 4,
     "lower": 5, "evaluate": 5, "rules": 5,
     "contract": 6, "prove": 6,

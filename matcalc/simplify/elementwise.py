@@ -1,12 +1,12 @@
-"""Elementwise products written as backpropagation writes them (issue 11): the gradient flowing back
+"""Elementwise products written as backpropagation writes them: the gradient flowing back
 first, the slope of the elementwise function after it.
 
 - diag(v) u = u ⊙ v, and uᵀ diag(v) = (u ⊙ v)ᵀ, where u is a column (a row) that a product chain makes:
   diag(1 - tanh(z)²) Vᵀ(V h - t) xᵀ is written ((Vᵀ(V h - t)) ⊙ (1 - tanh(z)²)) xᵀ. A diagonal times
   a matrix (a Jacobian, diag(σ′(z)) W) stays as it is.
 - In an elementwise product the factors that make up an elementwise function's slope (step(z) for
-  relu(z), 1 - tanh(z)² for tanh(z), σ(z) and 1 - σ(z) for σ(z); the table is the rules' own,
-  rules.elementwise_slope) come after the others: (relu(z) - y) ⊙ step(z), tanh(x) ⊙ (1 - tanh(x)²);
+  relu(z), 1 - tanh(z)² for tanh(z), σ(z) and 1 - σ(z) for σ(z); the table the rules differentiate
+  with, functions.elementwise_slope) come after the others: (relu(z) - y) ⊙ step(z), tanh(x) ⊙ (1 - tanh(x)²);
   and in a dot product: (y - relu(z))ᵀstep(z).
 - A factor every term of a sum has is written once: (Vᵀs) ⊙ g - (Vᵀt) ⊙ g = (Vᵀ(s - t)) ⊙ g,
   eˣ + x ⊙ eˣ = (1 + x) ⊙ eˣ.
@@ -26,7 +26,7 @@ from .. import nodes as n
 from ..build import ONE, Builder, is_zero, number, number_value
 from ..contract import collect, polynomial
 from ..errors import MatcalcError
-from ..rules import elementwise_slope
+from ..functions import elementwise_slope
 from .sums import signed_terms
 from .walk import bottom_up, hadamard_factors, outer_applications, product_factors
 
