@@ -87,6 +87,19 @@ def _integer_power(node: n.Node) -> tuple[n.Node, int]:
     return node, 1
 
 
+def base_and_power(f: n.Node) -> tuple[n.Node, int]:
+    """(u, k) when f is u^k for a whole number k written as a number, or 1 ⊘ u^k (k counted negative);
+    (f, 1) otherwise."""
+    if (isinstance(f, n.Divide) and isinstance(f.left, n.Fill) and is_one(f.left.value)) or (
+        isinstance(f, n.Divide) and is_one(f.left)
+    ):
+        base, power = base_and_power(f.right)
+        return base, -power
+    if isinstance(f, n.Power) and isinstance(f.exponent, n.Number) and f.exponent.value.denominator == 1:
+        return f.base, int(f.exponent.value)
+    return f, 1
+
+
 def _folded(node: n.Node) -> n.Node:
     """A scalar made of numbers alone (1/2, 2^-1, -(1/2)) as one exact number."""
     if not node.shape.is_scalar or isinstance(node, n.Number) or number_value(node) is not None:

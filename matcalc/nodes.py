@@ -361,6 +361,11 @@ def walk(node: Node) -> Iterator[Node]:
         stack.extend(reversed(list(current.children())))
 
 
+def size(node: Node) -> int:
+    """The number of nodes of the tree, a shared subexpression counted at each place it appears."""
+    return sum(1 for _ in walk(node))
+
+
 def variables(node: Node) -> dict[str, Shape]:
     """The variables of an expression with their shapes, in order of first appearance."""
     found: dict[str, Shape] = {}

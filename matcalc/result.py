@@ -16,7 +16,7 @@ from functools import reduce
 
 from . import nodes as n
 from .build import ONE, ZERO, Builder, constant_value, is_zero, number
-from .contract import Contractor, Piece, collect, split_coefficient
+from .contract import Contractor, Piece
 from .cse import name_repeated
 from .decls import Env
 from .errors import UnsupportedError
@@ -24,6 +24,7 @@ from .layout import Layout, arrange_order, derivative_shape
 from .rules import Differentiator, Kink
 from .shapes import Dim, Shape
 from .simplify import kept, simplify
+from .simplify.collect import collect, split_coefficient
 from .simplify.walk import product_factors
 from .tensor import Indices, Term, simplify_terms
 

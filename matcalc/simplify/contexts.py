@@ -14,7 +14,7 @@ from functools import reduce
 
 from .. import nodes as n
 from ..build import ZERO, Builder, constant_value, is_zero, number
-from ..contract import collect
+from .collect import collect
 from .sums import signed_terms
 from .walk import bottom_up
 

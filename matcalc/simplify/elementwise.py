@@ -24,9 +24,9 @@ from typing import cast
 
 from .. import nodes as n
 from ..build import ONE, Builder, is_zero, number, number_value
-from ..contract import collect, polynomial
 from ..errors import MatcalcError
 from ..functions import elementwise_slope
+from .collect import collect, polynomial
 from .sums import signed_terms
 from .walk import bottom_up, hadamard_factors, outer_applications, product_factors
 

@@ -2,7 +2,7 @@
 s s = s²), then in the order numbers, symbols and their powers, polynomials in them, then the rest
 (functions, norms, determinants): -a exp(-a²/2), s² σ(u)(1 - σ(u)) x xᵀ, (a² - 1) exp(-a²/2).
 A scalar that is a product of vectors (1ᵀy, xᵀA x) keeps its place after a vector or matrix. The
-logistic identities of contract.logistic_written apply: s² exp(-u) σ(u)² = s² σ(u)(1 - σ(u))."""
+logistic identities of collect.logistic_written apply: s² exp(-u) σ(u)² = s² σ(u)(1 - σ(u))."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from .. import nodes as n
 from ..build import Builder, constant_value, number
-from ..contract import logistic_written
+from .collect import logistic_written
 from .elementwise import slope_factors
 from .walk import bottom_up
 

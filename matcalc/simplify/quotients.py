@@ -21,7 +21,7 @@ from typing import TypeGuard
 
 from .. import nodes as n
 from ..build import Builder, logistic_operand, number, number_value
-from ..contract import collect
+from .collect import collect
 from .sums import signed_terms
 from .walk import bottom_up
 

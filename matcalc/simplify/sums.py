@@ -8,8 +8,8 @@ from functools import reduce
 
 from .. import nodes as n
 from ..build import Builder, constant_value, is_one, number, number_value
-from ..contract import collect
 from ..shapes import Shape
+from .collect import collect
 from .walk import bottom_up, product_factors
 
 
