@@ -19,28 +19,13 @@ from typing import Literal
 from . import nodes as n
 from .build import ONE, Builder, base_and_power, constant_value, is_one, number
 from .shapes import Dim, Shape
-from .tensor import Term
+from .tensor import Piece, Term
 
 
 @dataclass
 class _Edge:
     node: n.Node  # a column vector for one index, a matrix for two
     indices: tuple[str, ...]
-
-
-@dataclass
-class Piece:
-    """A chain that carries free indices: a vector (one) or a matrix (two), as a product."""
-
-    elements: list[n.Node]
-    indices: tuple[str, ...]
-
-    def node(self, build: Builder) -> n.Node:
-        return reduce(build.matmul, self.elements)
-
-    def reversed_node(self, build: Builder) -> n.Node:
-        """The transpose, written as the product of the transposed elements in reverse."""
-        return reduce(build.matmul, [build.transpose(e) for e in reversed(self.elements)])
 
 
 @dataclass

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import reduce
 from itertools import count, permutations
 
 from . import nodes as n
+from .build import Builder
 from .shapes import Dim, Shape
 
 
@@ -53,6 +55,21 @@ def delta(a: str | None, b: str | None) -> tuple[Factor, ...]:
         return ()
     assert a is not None and b is not None
     return (Factor(None, (a, b)),)
+
+
+@dataclass
+class Piece:
+    """A chain that carries free indices: a vector (one) or a matrix (two), as a product."""
+
+    elements: list[n.Node]
+    indices: tuple[str, ...]
+
+    def node(self, build: Builder) -> n.Node:
+        return reduce(build.matmul, self.elements)
+
+    def reversed_node(self, build: Builder) -> n.Node:
+        """The transpose, written as the product of the transposed elements in reverse."""
+        return reduce(build.matmul, [build.transpose(e) for e in reversed(self.elements)])
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ LAYERS = {
     "shapes": 1, "tokens": 1, "syntax": 1,
     "latex_input": 2,
     "nodes": 2, "layout": 2, "decls": 2, "assign": 2,
-    "parser": 3, "build": 3, "tensor": 3, "cse": 3,
+    "parser": 3, "build": 3, "cse": 3,
+    "tensor": 3.5,  # the index form: its pieces are multiplied out with the builder
     "functions": 3.5,  # the slope table, built with the builder, below both the rules and the simplifier
     "checker": 4,
     "lower": 5, "evaluate": 5, "rules": 5,

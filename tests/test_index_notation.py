@@ -29,7 +29,11 @@ from matcalc.evaluate import SingularMatrixError
 from matcalc.numeric import Point, evaluate_shown, evaluate_terms
 from matcalc.contract import Piece
 from matcalc.render.latex import latex_text
-from matcalc.result import IndexTerm, _combine_pieces, _diagonal_opened, _oriented, _terms_ordered
+from matcalc.simplify.index_notation import IndexTerm
+from matcalc.simplify.index_notation import combine_pieces as _combine_pieces
+from matcalc.simplify.index_notation import diagonal_opened as _diagonal_opened
+from matcalc.simplify.index_notation import oriented as _oriented
+from matcalc.simplify.index_notation import terms_ordered as _terms_ordered
 from matcalc.shapes import Shape
 
 
