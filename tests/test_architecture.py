@@ -19,7 +19,7 @@ LAYERS = {
     "checker": 4,
     "lower": 5, "evaluate": 5, "rules": 5,
     "contract": 6, "prove": 6,
-    "simplify": 6.5,  # after contract (its collect), before result
+    "simplify": 3.7,  # every rewrite: above the builder, the index form and the slope table, below the calculus
     "result": 7,
     "vec_form": 7.5,  # reads the result's index form, before numeric and render
     "numeric": 8, "closed_form": 8, "steps": 8,
