@@ -11,11 +11,11 @@ contract (scalars as floats, vectors 1-D, matrices 2-D), and `result.shape`.
 from __future__ import annotations
 
 import json
-import keyword
 import re
 
 import numpy as np
 import pytest
+from reference import LAYOUTS, arrange, as_arrays, assert_close, expected_shape, jacobian, kind
 
 from matcalc import nodes
 from matcalc.api import diff, parse
@@ -23,10 +23,7 @@ from matcalc.cli import cli
 from matcalc.errors import ShapeError
 from matcalc.evaluate import evaluate
 
-STEP = 1e-6
-RTOL = 1e-5
 SIZES = {"n": 3, "m": 4, "k": 5, "l": 6}
-LAYOUTS = ["numerator", "denominator", "mixed"]
 LET = ("a: scalar, b: scalar, x: vector(n), y: vector(n), z: vector(m), u: vector(k), "
        "A: matrix(n, n), B: matrix(n, m), C: matrix(m, n), X: matrix(n, m), D: matrix(m, k), F: matrix(k, l), "
        "P: posdef(n), S: symmetric(n)")
@@ -86,73 +83,8 @@ def sample(parsed, sizes, rng, domain: str = "auto") -> dict[str, np.ndarray]:
     return values
 
 
-def jacobian(expr, values, sizes, wrt: str, step: float = STEP) -> np.ndarray:
-    """J[out_row, out_col, wrt_row, wrt_col] by central differences of `evaluate`."""
-    out = evaluate(expr, values, sizes)
-    base = values[wrt]
-    jac = np.zeros(out.shape + base.shape)
-    for index in np.ndindex(base.shape):
-        plus, minus = base.copy(), base.copy()
-        plus[index] += step
-        minus[index] -= step
-        jac[(..., *index)] = (evaluate(expr, {**values, wrt: plus}, sizes)
-                              - evaluate(expr, {**values, wrt: minus}, sizes)) / (2 * step)
-    return jac
-
-
-def arrange(jac: np.ndarray, layout: str, out_is_scalar: bool) -> np.ndarray:
-    """SPEC §3: numerator is the output's axes, then the variable's axes reversed; denominator
-    reverses every axis of that; mixed is denominator for a scalar output. Size-1 axes are left
-    out (SPEC §4); every named dimension here is at least 3, so only unit axes are dropped."""
-    numerator = jac.transpose(0, 1, 3, 2)
-    reverse = layout == "denominator" or (layout == "mixed" and out_is_scalar)
-    arranged = numerator.transpose(3, 2, 1, 0) if reverse else numerator
-    return arranged.reshape([axis for axis in arranged.shape if axis != 1])
-
-
-def kind(shape) -> str:
-    """scalar, vector or matrix, as the rows and columns of SPEC §3's table (a row vector is a vector)."""
-    units = (shape.rows == 1) + (shape.cols == 1)
-    return ["matrix", "vector", "scalar"][units]
-
-
-def expected_shape(out, wrt, layout: str) -> tuple:
-    """SPEC §3's table, written out: y is scalar, vector (m) or matrix (m, l); x scalar, vector (n)
-    or matrix (n, k)."""
-    m, l = (out.rows, out.cols) if out.rows != 1 else (out.cols, out.rows)
-    n, k = (wrt.rows, wrt.cols) if wrt.rows != 1 else (wrt.cols, wrt.rows)
-    numerator = {
-        ("scalar", "scalar"): (1,), ("scalar", "vector"): (1, n), ("scalar", "matrix"): (k, n),
-        ("vector", "scalar"): (m, 1), ("vector", "vector"): (m, n), ("vector", "matrix"): (m, k, n),
-        ("matrix", "scalar"): (m, l), ("matrix", "vector"): (m, l, n), ("matrix", "matrix"): (m, l, k, n),
-    }[kind(out), kind(wrt)]
-    reverse = layout == "denominator" or (layout == "mixed" and kind(out) == "scalar")
-    return numerator[::-1] if reverse else numerator
-
-
-def as_arrays(parsed, values) -> dict[str, object]:
-    """SPEC §4's array contract: scalars as floats, column vectors 1-D, matrices 2-D; keywords get a '_'."""
-    arrays = {}
-    for name, shape in parsed.shapes().items():
-        value = values[name]
-        if shape.rows == 1 and shape.cols == 1:
-            value = float(value[0, 0])
-        elif shape.cols == 1:
-            value = value[:, 0].copy()
-        arrays[name + "_" if keyword.iskeyword(name) else name] = value
-    return arrays
-
-
 def run_numpy(result, parsed, values) -> np.ndarray:
     return np.asarray(eval(result.numpy, {"np": np}, as_arrays(parsed, values)), dtype=float)
-
-
-def assert_close(got, want) -> None:
-    got = np.asarray(got, dtype=float)
-    assert got.shape == want.shape, f"shape {got.shape}, finite differences {want.shape}"
-    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-    error = float(np.max(np.abs(got - want), initial=0.0))
-    assert error <= RTOL * scale, f"largest difference {error:.3g} (scale {scale:.3g})\ngot\n{got}\nwant\n{want}"
 
 
 def check_against_fd(source: str, wrt: str, let: str = LET, layout: str = "numerator", domain: str = "auto",

@@ -1,8 +1,8 @@
 """Property: the derivative of any generated well-shaped expression agrees with finite differences.
 
-Expressions come from the typed generator of test_properties.py (depth ≤ 4, every
+Expressions come from the typed generator of tests/strategies.py (depth ≤ 4, every
 construct of SPEC §2, scalar, vector and matrix variables, values in the functions'
-domains); the variable and the layout are drawn too. The reference is test_diff.py's
+domains); the variable and the layout are drawn too. The reference is tests/reference.py's
 finite-difference Jacobian of the expression itself, arranged from SPEC §3's table,
 and the derivative is evaluated through its NumPy code (SPEC §4's array contract).
 """
@@ -10,37 +10,13 @@ and the derivative is evaluated through its NumPy code (SPEC §4's array contrac
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_diff import LAYOUTS, arrange, as_arrays, assert_close, expected_shape, jacobian
-from test_properties import DECLS, SIZES, numeric_scale, random_values, typed_expressions
+from reference import LAYOUTS, arrange, assert_close, evaluate_code, expected_shape, jacobian
+from strategies import DECLS, SIZES, draw_point, typed_expressions
 
-from matcalc import diff, parse
+from matcalc import diff
 from matcalc.errors import UnsupportedError
 from matcalc.evaluate import SingularMatrixError
 from matcalc.numeric import kink_distance
-
-
-def draw_point(case, data):
-    """The expression parsed, a variable in it, and values where it is finite and not huge."""
-    text, _ = case
-    parsed = parse(text, let=DECLS)
-    variables = sorted(parsed.shapes())
-    assume(variables)
-    wrt = data.draw(st.sampled_from(variables), label="wrt")
-    values = random_values(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    scale = numeric_scale(parsed.expr, values)
-    assume(scale is not None and scale < 1e6)  # finite, and not so large that differences lose all digits
-    return text, parsed, wrt, values
-
-
-def evaluate_code(result, parsed, values) -> np.ndarray:
-    """The derivative's NumPy code at the values; assume(False) where it inverts a singular matrix,
-    which its notes state it assumes invertible (det(x y') for vectors of length > 1)."""
-    with np.errstate(all="ignore"):
-        try:
-            return np.asarray(eval(result.numpy, {"np": np, **SIZES}, as_arrays(parsed, values)), dtype=float)
-        except np.linalg.LinAlgError:
-            assert result.derivative.invertible, result.text
-            assume(False)
 
 
 @settings(max_examples=300, deadline=None,

@@ -25,8 +25,6 @@ from helpers import (
 
 from matcalc.cli import cli
 
-__all__ = ["without_rounding_noise"]  # other tests import it from here
-
 README = (ROOT / "README.md").read_text()
 TRANSCRIPTS = [transcript for page in documentation_pages() for transcript in transcripts(page)]
 SESSIONS = [test for page in documentation_pages() if (test := sessions(page)) is not None]

@@ -15,10 +15,9 @@ import inspect
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_diff import as_arrays
-from test_diff_properties import draw_point
+from reference import as_arrays
+from strategies import ANY, DECLS, SCALAR, SIZES, N, draw_point, expressions, rule, typed_expressions
 from test_export_sympy import evaluate_in_sympy
-from test_properties import ANY, DECLS, N, SCALAR, SIZES, expressions, rule, typed_expressions
 
 from matcalc import diff
 from matcalc.errors import UnsupportedError

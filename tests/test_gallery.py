@@ -3,7 +3,7 @@
 import importlib.util
 from pathlib import Path
 
-from test_docs import without_rounding_noise
+from helpers import without_rounding_noise
 
 ROOT = Path(__file__).parent.parent
 

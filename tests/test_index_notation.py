@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_properties import ANY, DECLS, SIZES, N, M, expressions, numeric_scale, random_values
+from strategies import ANY, DECLS, SIZES, M, N, expressions, numeric_scale, random_values
 
 from matcalc import diff, parse
 from matcalc import nodes as n
 from matcalc.build import Builder
+from matcalc.contract import Piece
 from matcalc.errors import UnsupportedError
 from matcalc.evaluate import SingularMatrixError
 from matcalc.numeric import Point, evaluate_shown, evaluate_terms
-from matcalc.contract import Piece
 from matcalc.render.latex import latex_text
 from matcalc.simplify.index_notation import IndexTerm
 from matcalc.simplify.index_notation import combine_pieces as _combine_pieces

@@ -12,25 +12,23 @@ a product (matcalc prints -(a b) and (-a) b alike, as -a b, and reads it as the 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from strategies import DECLS, typed_expressions
 
-from matcalc import nodes as n
+from helpers import reads_back, sized, zero_matrix
+
 from matcalc.api import diff, parse
 from matcalc.cli import cli
-from matcalc.errors import ShapeError, UnknownSymbolError, UnsupportedError, ParseError
+from matcalc.errors import ParseError, ShapeError, UnknownSymbolError, UnsupportedError
 from matcalc.latex_input import is_latex, translate
 from matcalc.render.latex import latex_expression
-from matcalc.shapes import Shape
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_properties import DECLS, typed_expressions  # noqa: E402
 
 LET = "a: scalar, x: vector(n), y: vector(n), w: vector(m), X: matrix(n, m), A: matrix(n, n), " \
       "B: matrix(n, n), P: posdef(n)"
@@ -135,92 +133,6 @@ def test_each_construct_reads_as_its_plain_form(latex, plain):
 
 
 # The property: LaTeX output parses back
-
-
-def normal(node: n.Node):
-    r"""A typed tree as LaTeX shows it: a product of juxtaposed factors as the list of its factors (LaTeX
-    prints a (b C) and (a b) C alike), with its minus signs counted in front ((-a) b and -(a b) print
-    alike), c 1 (a constant vector) as the product it is printed as, and a division of two whole
-    numbers as the number (1/2 and 0.5 both print as \frac{1}{2}, read as the number); (A^T)^-1 and
-    (A^-1)^T both print as A^{-\top}, log(det(X)) and logdet(X) as \log\det X, a row of ones and the
-    transposed column of ones as \mathbf{1}^\top, the matrix of ones and the product of ones as
-    \mathbf{1} \mathbf{1}^\top."""
-    negative, form = _signed(node)
-    return ("-", form) if negative else form
-
-
-def _signed(node: n.Node) -> tuple[bool, object]:
-    if isinstance(node, n.Apply) and node.function == "log" and isinstance(node.operand, n.Det):
-        node = n.LogDet(node.operand.operand, shape=node.shape)  # both print as \log\det X
-    if isinstance(node, n.Fill) and node.shape.is_matrix and node.value == n.Number(Fraction(1)):
-        ones = dataclasses.replace(node, shape=Shape(node.shape.rows, 1))  # \mathbf{1} \mathbf{1}^\top
-        row = n.Transpose(dataclasses.replace(node, shape=Shape(node.shape.cols, 1)), shape=Shape(1, node.shape.cols))
-        return _product([ones, row], node.shape)
-    if isinstance(node, n.Fill) and node.shape.is_row:  # a row of ones prints as \mathbf{1}^\top
-        node = n.Transpose(dataclasses.replace(node, shape=Shape(node.shape.cols, 1)), shape=node.shape)
-    if isinstance(node, n.Inverse):  # (A^T)^-1 and (A^-1)^T both print as A^{-\top}: transposes go outside
-        form, transposes = normal(node.operand), 0
-        while form[0] == "Transpose":
-            form, transposes = form[2], transposes + 1
-        form = ("Inverse", node.shape, form)
-        for _ in range(transposes):
-            form = ("Transpose", node.shape, form)
-        return False, form
-    if isinstance(node, n.Neg):
-        negative, form = _signed(node.operand)
-        return not negative, form
-    if isinstance(node, n.Number) and node.value < 0:
-        return True, ("Number", -node.value)
-    if isinstance(node, n.Fill) and node.value != n.Number(Fraction(1)) and node.value != n.Number(Fraction(0)):
-        return _product([node.value, dataclasses.replace(node, value=n.Number(Fraction(1)))], node.shape)
-    if isinstance(node, n.Divide) and all(isinstance(side, n.Number) and side.value.denominator == 1
-                                          for side in (node.left, node.right)):
-        return _signed(n.Number(node.left.value / node.right.value))  # 1/2 and 0.5 both print \frac{1}{2}
-    if isinstance(node, (n.MatMul, n.ScalarMul)):
-        return _product(_factors(node), node.shape)
-    if isinstance(node, (n.Hadamard, n.Divide)):
-        negative, left = _signed(node.left)
-        return negative, (type(node).__name__, node.shape, left, normal(node.right))
-    parts = tuple(normal(value) if isinstance(value, n.Node) else value
-                  for field in dataclasses.fields(node) if field.name != "span"
-                  for value in [getattr(node, field.name)])
-    return False, (type(node).__name__, *parts)
-
-
-def _product(factors: list[n.Node], shape) -> tuple[bool, object]:
-    negative, forms = False, []
-    for factor in factors:
-        minus, form = _signed(factor)
-        negative ^= minus
-        forms += form[2] if form[0] == "product" else [form]  # B (-(C B)) prints as B (-C B)
-    return negative, ("product", shape, tuple(forms))
-
-
-def _factors(node: n.Node) -> list[n.Node]:
-    if isinstance(node, (n.MatMul, n.ScalarMul)):
-        return _factors(node.left) + _factors(node.right)
-    return [node]
-
-
-def reads_back(expr: n.Node, latex: str, let: str) -> None:
-    again = parse(latex, let).expr
-    assert normal(again) == normal(expr), f"{latex} reads as {translate(latex).text}"
-
-
-def sized(latex: str, let: str) -> bool:
-    r"""Whether the LaTeX gives every I and \mathbf{1} a size: LaTeX writes eye(m) and ones(m) as I and
-    \mathbf{1}, which take their size from what is around them, and on their own nothing is."""
-    try:
-        parse(latex, let)
-    except ShapeError as error:
-        return "gives this a size" not in error.message
-    return True
-
-
-def zero_matrix(expr: n.Node) -> bool:
-    r"""\mathbf{0} is read as the zero vector; matcalc prints a zero matrix so too."""
-    return any(isinstance(node, n.Fill) and node.value == n.Number(Fraction(0)) and node.shape.is_matrix
-               for node in n.walk(expr))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
+from cases import COMPILE_CASES, GOLDEN, LONG
+from helpers import normal, reads_back, sized, zero_matrix
+from strategies import DECLS, typed_expressions
 
 from matcalc import nodes as n
 from matcalc.api import diff, parse
@@ -25,11 +27,6 @@ from matcalc.cli import cli
 from matcalc.errors import InputError
 from matcalc.render.latex import LINE_WIDTH, latex_expression
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_latex_input import normal, reads_back, sized, zero_matrix  # noqa: E402
-from test_latex_width import LONG  # noqa: E402
-from test_properties import DECLS, typed_expressions  # noqa: E402
-from test_render_latex import COMPILE_CASES, GOLDEN  # noqa: E402
 
 LET = "a: scalar, x: vector(n), y: vector(n), w: vector(n), A: matrix(n, n), X: matrix(m, n), S: symmetric(n)"
 

@@ -9,18 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cases import LONG
+
 from matcalc import diff
 from matcalc.cli import cli
 from matcalc.render.latex import LINE_WIDTH, LatexPrinter, _factors, _set_characters, latex_text, set_width
-
-LONG = [
-    ["y'log(sigmoid(Xw)) + (1-y)'log(1-sigmoid(Xw))", "--wrt", "w", "--order", "2"],
-    [" + ".join(f"a{i} x'A{i}x" for i in range(1, 8)), "--wrt", "x"],
-    ["-y' log(softmax(W2 tanh(W1 x + b1)))", "--wrt", "W1", "--layout", "denominator"],
-    ["||W2 tanh(W1 x) - y||^2", "--wrt", "x", "--order", "2"],
-    ["tanh(W5 tanh(W4 tanh(W3 tanh(W2 tanh(W1 x)))))", "--wrt", "x"],
-]
-
 
 def latex(runner, args, *extra):
     result = runner.invoke(cli, ["diff", *args, "--format", "latex", *extra])
@@ -86,7 +79,7 @@ def test_the_estimate_counts_what_is_set_not_the_source():
 
 def test_the_estimate_is_near_what_pdflatex_sets_on_the_corpus(tmp_path, pdflatex_available):
     """Every corpus result's one-line form, measured by pdflatex: the estimate is within 6%."""
-    report = sys.modules.get("corpus_report")  # as tests/test_corpus.py loads it, if it has
+    report = sys.modules.get("corpus_report")  # as tests/corpus.py loads it, if it has
     if report is None:
         script = Path(__file__).parents[1] / "scripts" / "corpus_report.py"
         spec = importlib.util.spec_from_file_location("corpus_report", script)

@@ -1,6 +1,6 @@
 """Property: derivatives of orders 1 to 3, in every layout, agree with finite differences.
 
-The expressions are test_properties.py's generated ones, plus templates that put scalar
+The expressions are tests/strategies.py's generated ones, plus templates that put scalar
 expansion, `mean`, `sum`, `diag`, `eye` and norms around generated pieces (the class of
 bugs where a broadcast scalar lost its count, 𝟏ᵀ𝟏 read as 1, lived only above order 1).
 
@@ -18,14 +18,12 @@ A long exploring run: MATCALC_EXAMPLES=20000 pytest --hypothesis-profile explore
 """
 
 import os
-from itertools import product
 
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_diff import LAYOUTS
-from test_diff_properties import draw_point, evaluate_code
-from test_properties import ANY, DECLS, SCALAR, SHAPES, SIZES, N, M, expressions
+from reference import LAYOUTS, axis_labels, contraction, evaluate_code, mixed_difference
+from strategies import ANY, DECLS, SCALAR, SHAPES, SIZES, M, N, draw_point, expressions
 
 from matcalc import diff
 from matcalc.errors import UnsupportedError
@@ -66,36 +64,6 @@ def broadcast_expressions(draw) -> tuple[str, tuple]:
     template, holes, shape = draw(st.sampled_from(BROADCAST_TEMPLATES))
     parts = [draw(expressions(ANY, hole, depth=2)) for hole in holes]
     return template.format(*(f"({part})" for part in parts)), shape
-
-
-def axis_labels(out_shape, var_shape, layout: str, order: int) -> list:
-    """SPEC §3: the output's axes, then for each differentiation the variable's axes reversed;
-    denominator reverses all of it, mixed does for a scalar output. Unit axes are left out."""
-    out = [("out", axis) for axis, dim in (("rows", out_shape.rows), ("cols", out_shape.cols)) if dim != 1]
-    var = [axis for axis, dim in (("rows", var_shape.rows), ("cols", var_shape.cols)) if dim != 1]
-    numerator = out + [(k, axis) for k in range(order) for axis in reversed(var)]
-    reverse = layout == "denominator" or (layout == "mixed" and out_shape.rows == out_shape.cols == 1)
-    return numerator[::-1] if reverse else numerator
-
-
-def contraction(value: np.ndarray, labels: list, weight: np.ndarray, directions: list) -> float:
-    """Σ value[labels] U[out axes] V_k[axes of differentiation k]."""
-    letters = {label: chr(ord("a") + position) for position, label in enumerate(labels)}
-    operands, subscripts = [value], ["".join(letters[label] for label in labels)]
-    for owner, array in [("out", weight), *enumerate(directions)]:
-        axes = [(owner, axis) for axis, size in zip(("rows", "cols"), array.shape) if size != 1]
-        operands.append(array.reshape([size for size in array.shape if size != 1]))
-        subscripts.append("".join(letters[label] for label in axes))
-    return float(np.einsum(",".join(subscripts) + "->", *operands))
-
-
-def mixed_difference(g, base: np.ndarray, directions: list, step: float) -> float:
-    order = len(directions)
-    total = 0.0
-    for signs in product((1, -1), repeat=order):
-        shift = sum(sign * d for sign, d in zip(signs, directions))
-        total += np.prod(signs) * g(base + step * shift)
-    return total / (2 * step) ** order
 
 
 @settings(max_examples=int(os.environ.get("MATCALC_EXAMPLES", 120)), deadline=None,

@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_diff_properties import evaluate_code
-from test_orders_properties import axis_labels, contraction, mixed_difference
-from test_properties import SIZES
+from reference import axis_labels, contraction, evaluate_code, mixed_difference
+from strategies import SIZES
 
 from matcalc import diff, parse
 from matcalc.errors import UnsupportedError

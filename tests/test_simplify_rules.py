@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_properties import DECLS, SIZES, numeric_scale, random_values, typed_expressions
+from strategies import DECLS, SIZES, numeric_scale, random_values, typed_expressions
 
 from matcalc import diff, parse
 from matcalc.build import Builder

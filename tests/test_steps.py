@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_docs import without_rounding_noise
-from test_properties import DECLS, typed_expressions
+from strategies import DECLS, typed_expressions
+from helpers import without_rounding_noise
+
+from cases import WORKED
 
 from matcalc import diff
 from matcalc.api import Parsed, run_check
@@ -20,22 +22,6 @@ from matcalc.errors import UnsupportedError
 
 ROOT = Path(__file__).parent.parent
 LAYOUTS = ["numerator", "denominator", "mixed"]
-WORKED = [  # the course's worked examples (d2l, Parr & Howard, the Matrix Cookbook)
-    ("3x^2 - 4x", "x", "x: scalar"),
-    ("max(0, w'x + b)", "w", ""),
-    ("(max(0, w'x + b) - t)^2", "w", "t: scalar"),
-    ("sum(w*x + b)", "w", ""),
-    ("x'Ax", "x", ""),
-    ("||y - Xw||^2", "w", ""),
-    ("-y' log(softmax(o))", "o", ""),
-    ("tanh(W2 tanh(W1 x))", "x", ""),
-    ("1/2 ||W2 tanh(W1 x) - y||^2", "x", ""),
-    ("tr(A X B)", "X", ""),
-    ("log(det(X))", "X", ""),
-    ("A x + b", "x", ""),
-]
-
-
 def assert_every_step_holds(result) -> None:
     """Each step's right-hand side against finite differences of the step's own function."""
     assert result.derivation is not None

@@ -236,7 +236,7 @@ def test_a_shared_subexpression_gets_one_name_outside_networks_too():
 
 
 def test_the_general_derivations_hold_equation_by_equation():
-    from test_steps import WORKED
+    from cases import WORKED
 
     for source, wrt, let in WORKED:
         for layout in ("numerator", "denominator"):

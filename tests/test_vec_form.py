@@ -444,7 +444,7 @@ def test_several_variables_in_vec_notation():
 
 
 def test_the_latex_of_every_vec_form_compiles(tmp_path, pdflatex_available):
-    from test_render_latex import pdflatex
+    from helpers import pdflatex
 
     from matcalc.api import diff
 

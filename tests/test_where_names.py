@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_properties import DECLS, typed_expressions
+from strategies import DECLS, typed_expressions
 
 from matcalc import diff, parse
 from matcalc import nodes as n
@@ -19,7 +19,6 @@ from matcalc.cse import BETWEEN_ROOTS, MIN_LENGTH, WIDTH, name_repeated
 from matcalc.errors import UnsupportedError
 from matcalc.render.text import MathPrinter
 from matcalc.result import share_names
-
 
 
 def chain(k: int) -> str:
