@@ -129,9 +129,6 @@ class Dims:
             parent[dim], dim = root, parent[dim]
         return root
 
-    def equal(self, a: Dim, b: Dim) -> bool:
-        return self.find(a) == self.find(b)
-
     def unify(self, a: Dim, b: Dim) -> bool:
         """Make a and b the same dimension if they can be; say whether they are."""
         a, b = self.find(a), self.find(b)

@@ -117,15 +117,6 @@ class Indices:
         return name
 
 
-@dataclass
-class Tensor:
-    """A derivative in index form: the sum of `terms`, with `free` indices in result order."""
-
-    free: tuple[str, ...]
-    terms: list[Term]
-    indices: Indices
-
-
 def simplify_terms(
     terms: list[Term], free: tuple[str, ...], indices: Indices, symmetric: frozenset[str] = frozenset()
 ) -> list[Term]:

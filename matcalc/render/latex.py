@@ -1096,10 +1096,6 @@ def _index_head(result: Derivative, printer: LatexPrinter) -> str:
     return rf"\frac{{\partial{power} {printer.entry(out, out_indices)}}}{{{below}}}"
 
 
-def _index_body(result: Derivative, printer: LatexPrinter) -> str:
-    return join_signed(_index_term(term, result.index_names, printer) for term in result.index_form or [])
-
-
 def _index_term(term: IndexTerm, names: dict[str, str], printer: LatexPrinter) -> str:
     parts = [printer.wrap(scalar, POWER) for scalar in term.scalars]
     for piece in sorted(term.pieces, key=lambda p: isinstance(p.elements[0], n.Identity)):  # deltas last

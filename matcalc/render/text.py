@@ -294,10 +294,6 @@ def partial(order: int) -> str:
     return "∂" if order == 1 else "∂" + str(order).translate(SUPERSCRIPTS)
 
 
-def out_rank(result: Derivative) -> int:
-    return sum(dim != 1 for dim in (result.expr.shape.rows, result.expr.shape.cols))
-
-
 def output_name(result: Derivative) -> str:
     if isinstance(result.expr, n.Var):
         return result.expr.name

@@ -1,8 +1,18 @@
-"""How a result in matrix notation is written: rewrite rules applied in order, each in its own module.
+"""How a derivative is written: every rewrite of a result, in this package.
 
-The terms of a derivative are first collected (`contract.collect`: like terms, shared factors, equal
-coefficients) with the Builder's constructors (`build.py`: numbers folded, σ recognised, A A = A², …).
-Then these rules write the sum the way a textbook prints it, one after another:
+It imports only the model (nodes, shapes, errors), the Builder (`build.py`: numbers folded, σ
+recognised, A A = A², …), the index form's records (`tensor.py`) and the slope table (`functions.py`),
+never the differentiator or the contraction. Its modules:
+
+- `collect`: the terms the contraction gives added up as one sum (like terms, shared factors, equal
+  coefficients, elementwise products multiplied out where that is shorter); the first step
+- the rules of RULES below, each in its own module, applied in order to that sum
+- `index_notation`: the terms of a result shown in index notation written as a textbook writes them
+  (diag(v)_ab as v_a δ_ab, factors oriented, terms that differ in one piece added), each factor then
+  written by RULES; and the letters of its indices
+- `walk`: applying a local rewrite to every subexpression once; the outermost elementwise functions
+
+The rules write the collected sum the way a textbook prints it, one after another:
 
 1. `sums.like_terms`             -z(uᵀS) - (z uᵀ)S = -2z uᵀS, ½(αw) + (α/2)w = αw: like terms however written
 2. `sums.common_factors`         σ(1 - σ)(1 - σ) - σ(1 - σ)σ = σ(1 - σ)(1 - 2σ): a scalar factor of every term

@@ -1,4 +1,4 @@
-"""Terms that differ in one place are one term (issue 11: like terms collected across chain-rule paths).
+"""Terms that differ in one place are one term (like terms collected across chain-rule paths).
 
 Where two terms of a sum are the same expression C[·] around one differing part, and C is linear in
 that part (products, ⊙, transposes, diag, tr, sum — not a function or an inverse), then

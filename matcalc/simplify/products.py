@@ -1,4 +1,4 @@
-"""The scalar factors of a product as authors write them (issue 11): equal factors a power (a a = a²,
+"""The scalar factors of a product as authors write them: equal factors a power (a a = a²,
 s s = s²), then in the order numbers, symbols and their powers, polynomials in them, then the rest
 (functions, norms, determinants): -a exp(-a²/2), s² σ(u)(1 - σ(u)) x xᵀ, (a² - 1) exp(-a²/2).
 A scalar that is a product of vectors (1ᵀy, xᵀA x) keeps its place after a vector or matrix. The

@@ -1,4 +1,4 @@
-"""Division written as a textbook writes it (issue 11): `P x / sqrt(xᵀP x)`, `Aᵀ(A x - b) / ‖A x - b‖`,
+"""Division written as a textbook writes it: `P x / sqrt(xᵀP x)`, `Aᵀ(A x - b) / ‖A x - b‖`,
 `1 / (2 sqrt(a))`, rather than a reciprocal coefficient `(1 / sqrt(xᵀP x)) P x`.
 
 - (1 / s) u = u / s, and A (u / s) = (A u) / s, for a scalar s that is not a single symbol;

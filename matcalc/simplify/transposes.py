@@ -1,4 +1,4 @@
-"""A transpose taken out where every part of a sum or a long product is transposed (issue 11):
+"""A transpose taken out where every part of a sum or a long product is transposed:
 `softmax(o)ᵀ - yᵀ` is `(softmax(o) - y)ᵀ`, `BᵀQᵀ + QᵀBᵀ` is `(Q B + B Q)ᵀ` (Cookbook (107)),
 `-Q⁻ᵀBᵀRᵀQ⁻ᵀ` is `-(Q⁻¹R B Q⁻¹)ᵀ` (Cookbook (124)).
 
