@@ -154,13 +154,6 @@ def _sum_of(node: n.Node) -> n.Node | None:
     return None
 
 
-def _product_factors(node: n.Node) -> list[n.Node]:
-    """The factors of a matrix product, left to right: ((A B) C) is [A, B, C]."""
-    if isinstance(node, n.MatMul):
-        return _product_factors(node.left) + _product_factors(node.right)
-    return [node]
-
-
 def _is_inverse(node: n.Node) -> bool:
     """M⁻¹, M⁻ᵀ, (Mᵀ)⁻¹ or M^-k."""
     return _matrix_power_parts(node)[2] < 0
@@ -196,26 +189,14 @@ def is_reciprocal_of(a: n.Node, b: n.Node) -> bool:
 def _inverted_product(build: Builder, node: n.Node) -> list[n.Node] | None:
     """The factors P1 … Pk of a node that is (P1 … Pk)⁻¹ or its transpose (read as (Pkᵀ … P1ᵀ)⁻¹)."""
     if isinstance(node, n.Inverse) and isinstance(node.operand, n.MatMul):
-        return _chain(node.operand)
+        return n.flatten(node.operand, n.MatMul)
     if (
         isinstance(node, n.Transpose)
         and isinstance(node.operand, n.Inverse)
         and isinstance(node.operand.operand, n.MatMul)
     ):
-        return [build.transpose(f) for f in reversed(_chain(node.operand.operand))]
+        return [build.transpose(f) for f in reversed(n.flatten(node.operand.operand, n.MatMul))]
     return None
-
-
-def _chain(node: n.Node) -> list[n.Node]:
-    """The factors of a product chain, left to right (without recursion: a network's chains are long)."""
-    factors, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, n.MatMul):
-            stack += [current.right, current.left]
-        else:
-            factors.append(current)
-    return factors
 
 
 def _is_ones(node: n.Node) -> bool:
@@ -356,11 +337,11 @@ class Builder:
         if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 and product[-1] == last:
             inverse = self.inverse(reduce(self.matmul, product[:-1]))
             return self.matmul(a.left, inverse) if isinstance(a, n.MatMul) else inverse
-        first = _chain(b)[0]
+        first = n.flatten(b, n.MatMul)[0]
         product = _inverted_product(self, a)
         if product is not None and all(f.shape.is_square for f in product) and len(product) > 1 and product[0] == first:
             inverse = self.inverse(reduce(self.matmul, product[1:]))
-            rest = _chain(b)[1:]
+            rest = n.flatten(b, n.MatMul)[1:]
             return reduce(self.matmul, rest, inverse)
         return None
 
@@ -536,7 +517,7 @@ class Builder:
         if isinstance(a, n.Apply):
             return self.is_symmetric(a.operand)
         if isinstance(a, n.MatMul):  # XᵀX and X Xᵀ (Gram matrices), XᵀS X for a symmetric S: palindromes
-            factors = _chain(a)
+            factors = n.flatten(a, n.MatMul)
             half = len(factors) // 2
             if any(self.transpose(factors[i]) != factors[-1 - i] for i in range(half)):
                 return False
@@ -592,7 +573,7 @@ class Builder:
         d log det M = tr(M⁻¹ dM): tr(B M⁻¹) is tr(M⁻¹ B). Of several inverses it starts at one that
         the product then also ends at (tr(M⁻¹ B M⁻¹), not tr(M⁻¹ M⁻¹ B)); turned, neighbours may
         cancel (tr(M⁻¹ B M) = tr(B))."""
-        factors = _product_factors(a)
+        factors = n.flatten(a, n.MatMul)
         starts = [k for k, f in enumerate(factors) if _is_inverse(f)]
         if len(factors) < 2 or not starts:
             return n.Trace(a, shape=SCALAR)

@@ -361,6 +361,21 @@ def walk(node: Node) -> Iterator[Node]:
         stack.extend(reversed(list(current.children())))
 
 
+def flatten(node: Node, kind: type[Add] | type[MatMul] | type[Hadamard]) -> list[Node]:
+    """The operands of a chain of one associative operation, left to right, however it is nested:
+    ((A B) C) x -> [A, B, C, x] for MatMul; a node of another kind is its own one operand. Without
+    recursion: a network's products and a long sum's terms nest deeply."""
+    operands: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, kind):
+            stack += [current.right, current.left]
+        else:
+            operands.append(current)
+    return operands
+
+
 def size(node: Node) -> int:
     """The number of nodes of the tree, a shared subexpression counted at each place it appears."""
     return sum(1 for _ in walk(node))

@@ -71,14 +71,7 @@ def format_number(value: Fraction) -> str:
 
 def flat_terms(node: n.Node) -> list[n.Node]:
     """The terms of a sum in order, however its Adds are nested (without recursion)."""
-    terms, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, n.Add):
-            stack += [current.right, current.left]
-        else:
-            terms.append(current)
-    return terms
+    return n.flatten(node, n.Add)
 
 
 def sum_terms(node: n.Add) -> list[n.Node]:

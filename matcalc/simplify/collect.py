@@ -86,7 +86,7 @@ def elementwise_monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ..
     if isinstance(node, n.Add):
         left, right = elementwise_monomials(node.left), elementwise_monomials(node.right)
         return None if left is None or right is None else left + right
-    split = _product_factors(node)
+    split = _coefficient_and_factors(node)
     if split is None:
         return None
     coefficient, factors = split
@@ -106,20 +106,20 @@ def elementwise_monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ..
     return result
 
 
-def _product_factors(node: n.Node) -> tuple[Fraction, list[n.Node]] | None:
+def _coefficient_and_factors(node: n.Node) -> tuple[Fraction, list[n.Node]] | None:
     """A term as a number times elementwise factors (products and quotients opened up)."""
     match node:
         case n.Neg(operand=operand):
-            inner = _product_factors(operand)
+            inner = _coefficient_and_factors(operand)
             return None if inner is None else (-inner[0], inner[1])
         case n.Hadamard(left=left, right=right):
-            a, b = _product_factors(left), _product_factors(right)
+            a, b = _coefficient_and_factors(left), _coefficient_and_factors(right)
             return None if a is None or b is None else (a[0] * b[0], a[1] + b[1])
         case n.Divide(left=left, right=right) if right.shape == node.shape and not node.shape.is_scalar:
-            a = _product_factors(left)
+            a = _coefficient_and_factors(left)
             return None if a is None else (a[0], a[1] + [n.Divide(ONE, right, shape=node.shape)])
         case n.ScalarMul(left=left, right=right) if (coefficient := constant_value(left)) is not None:
-            inner = _product_factors(right)
+            inner = _coefficient_and_factors(right)
             return None if inner is None else (coefficient * inner[0], inner[1])
         case n.Fill(value=entry) if (entry_value := constant_value(entry)) is not None:
             return entry_value, []
@@ -128,10 +128,10 @@ def _product_factors(node: n.Node) -> tuple[Fraction, list[n.Node]] | None:
         if value is not None:
             return value, []
         if isinstance(node, n.ScalarMul):
-            a, b = _product_factors(node.left), _product_factors(node.right)
+            a, b = _coefficient_and_factors(node.left), _coefficient_and_factors(node.right)
             return None if a is None or b is None else (a[0] * b[0], a[1] + b[1])
         if isinstance(node, n.Divide) and not is_one(node.left):
-            a = _product_factors(node.left)
+            a = _coefficient_and_factors(node.left)
             return None if a is None else (a[0], a[1] + [n.Divide(ONE, node.right, shape=node.shape)])
     return Fraction(1), [node]
 

@@ -28,7 +28,7 @@ from ..errors import MatcalcError
 from ..functions import elementwise_slope
 from .collect import collect, polynomial
 from .sums import signed_terms
-from .walk import bottom_up, hadamard_factors, outer_applications, product_factors
+from .walk import bottom_up, outer_applications
 
 
 def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
@@ -59,7 +59,7 @@ def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()
 def _diagonals_absorbed(node: n.MatMul, build: Builder) -> n.Node:
     """diag(v) u = u ⊙ v for the rightmost diagonal followed by a column first (so that the column of a
     diagonal further left has its own diagonals absorbed already), then uᵀ diag(v) = (u ⊙ v)ᵀ."""
-    factors = product_factors(node)
+    factors = n.flatten(node, n.MatMul)
     changed = False
     while True:
         columns = [
@@ -108,7 +108,7 @@ def _times(u: n.Node, v: n.Node, build: Builder) -> n.Node:
 
 
 def _slopes_last(node: n.Hadamard, build: Builder) -> n.Node:
-    factors = hadamard_factors(node)
+    factors = n.flatten(node, n.Hadamard)
     slopes = slope_factors(factors, build)
     ordered = [f for f in factors if f not in slopes] + [f for f in factors if f in slopes]
     if ordered == factors:
@@ -125,13 +125,13 @@ def slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:
         except MatcalcError:
             continue
         if slope is not None:
-            slopes.update(hadamard_factors(slope))
+            slopes.update(n.flatten(slope, n.Hadamard))
     return slopes
 
 
 def _shared_factor(node: n.Add, build: Builder) -> n.Node:
     terms = signed_terms(node)
-    factor_lists = [hadamard_factors(core) for _, core in terms]
+    factor_lists = [n.flatten(core, n.Hadamard) for _, core in terms]
     several = any(len(factors) > 1 for factors in factor_lists)
     shared = [f for f in factor_lists[0] if several and all(f in fs for fs in factor_lists[1:])]
     if not shared:

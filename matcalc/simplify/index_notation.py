@@ -25,7 +25,6 @@ from ..errors import UnsupportedError
 from ..tensor import Piece
 from . import kept, simplify
 from .collect import collect, split_coefficient
-from .walk import product_factors
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def oriented(piece: Piece, reading, build: Builder) -> Piece:
 def diagonal_opened(piece: Piece, reading, build: Builder) -> list[Piece]:
     """Rule 2: diag(v)_ab = v_a δ_ab, v carrying the index read first; v simplified where that is shorter.
     A diagonal at either end of a product opens too: (diag(v) U)_ab = v_a U_ab, (U diag(v))_ab = U_ab v_b."""
-    elements = [f for e in piece.elements for f in product_factors(e)]
+    elements = [f for e in piece.elements for f in n.flatten(e, n.MatMul)]
     if len(piece.indices) == 2 and len(elements) > 1 and piece.indices[0] != piece.indices[1]:
         a, b = piece.indices
         if isinstance(elements[0], n.DiagMatrix):

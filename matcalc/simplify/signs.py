@@ -25,14 +25,7 @@ def signs_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset(
 
 
 def _all_negative(node: n.Add) -> bool:
-    stack: list[n.Node] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, n.Add):
-            stack += [current.left, current.right]
-        elif not isinstance(current, n.Neg):
-            return False
-    return True
+    return all(isinstance(term, n.Neg) for term in n.flatten(node, n.Add))
 
 
 def _negated_terms(node: n.Node) -> n.Node:

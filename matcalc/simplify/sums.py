@@ -10,7 +10,7 @@ from .. import nodes as n
 from ..build import Builder, constant_value, is_one, number, number_value
 from ..shapes import Shape
 from .collect import collect
-from .walk import bottom_up, product_factors
+from .walk import bottom_up
 
 
 def sums_of_entries(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
@@ -158,7 +158,9 @@ def _associated(node: n.Node, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     def left_to_right(current: n.Node) -> n.Node:
         if not isinstance(current, n.MatMul):
             return current
-        return reduce(lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)), product_factors(current))
+        return reduce(
+            lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)), n.flatten(current, n.MatMul)
+        )
 
     return bottom_up(node, left_to_right, keep)
 

@@ -15,7 +15,7 @@ from .. import nodes as n
 from ..build import Builder
 from ..shapes import Shape
 from .sums import signed_terms
-from .walk import bottom_up, product_factors
+from .walk import bottom_up
 
 _MIN_CHAIN = 3  # factors of a product written as one transpose
 
@@ -39,7 +39,7 @@ def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
         if isinstance(current, n.Add) and all(_reduces(core, build) for _, core in signed_terms(current)):
             return n.Transpose(flipped(current, build), shape=current.shape)
         if isinstance(current, n.MatMul) and current not in inner_products:
-            factors = product_factors(current)
+            factors = n.flatten(current, n.MatMul)
             if len(factors) >= _MIN_CHAIN and all(_reduces(f, build) for f in factors):
                 product = reduce(
                     lambda a, b: n.MatMul(a, b, shape=Shape(a.shape.rows, b.shape.cols)),

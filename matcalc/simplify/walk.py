@@ -32,29 +32,6 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node], keep: frozenset
     return done[node]
 
 
-def chain(node: n.Node, kind: type[n.MatMul] | type[n.Hadamard]) -> list[n.Node]:
-    """The factors of a chain of one binary operation, left to right, however it is nested."""
-    factors: list[n.Node] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, kind):
-            stack += [current.right, current.left]
-        else:
-            factors.append(current)
-    return factors
-
-
-def product_factors(node: n.Node) -> list[n.Node]:
-    """The factors of a matrix product chain, left to right: ((A B) C) x -> [A, B, C, x]."""
-    return chain(node, n.MatMul)
-
-
-def hadamard_factors(node: n.Node) -> list[n.Node]:
-    """The factors of an elementwise product chain, left to right."""
-    return chain(node, n.Hadamard)
-
-
 def outer_applications(node: n.Node) -> list[n.Apply]:
     """The elementwise functions of node that are not inside another's argument, in reading order: in
     (relu(z) - y) ⊙ v, relu(z) but not what z holds (a deep network's layers are not looked through
