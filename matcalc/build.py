@@ -100,6 +100,12 @@ def base_and_power(f: n.Node) -> tuple[n.Node, int]:
     return f, 1
 
 
+def raised(base: n.Node, power: int) -> n.Node:
+    """base^power written with a positive exponent, as base_and_power reads it back: u, u^k, 1 ⊘ u^k."""
+    magnitude = base if abs(power) == 1 else n.Power(base, number(abs(power)), shape=base.shape)
+    return magnitude if power > 0 else n.Divide(ONE, magnitude, shape=base.shape)
+
+
 def _folded(node: n.Node) -> n.Node:
     """A scalar made of numbers alone (1/2, 2^-1, -(1/2)) as one exact number."""
     if not node.shape.is_scalar or isinstance(node, n.Number) or number_value(node) is not None:

@@ -17,7 +17,7 @@ from functools import reduce
 from typing import Literal
 
 from . import nodes as n
-from .build import ONE, Builder, base_and_power, constant_value, is_one, number
+from .build import ONE, Builder, base_and_power, constant_value, is_one, number, raised
 from .shapes import Dim, Shape
 from .tensor import Piece, Term
 
@@ -374,8 +374,7 @@ def _cancel_reciprocals(vectors: list[n.Node]) -> list[n.Node]:
             placed.add(base)
             net = sum(powers[base])
             if net != 0:
-                raised = base if abs(net) == 1 else n.Power(base, number(abs(net)), shape=base.shape)
-                result.append(raised if net > 0 else n.Divide(ONE, raised, shape=base.shape))
+                result.append(raised(base, net))
     return result
 
 

@@ -21,6 +21,7 @@ from ..build import (
     logistic_operand,
     negation_of,
     number,
+    raised,
     reciprocal_logistic_operand,
 )
 from ..build import ZERO as ZERO_NUMBER
@@ -142,13 +143,7 @@ def _with_powers_combined(factors, build: Builder | None) -> tuple[n.Node, ...]:
     for f in factors:
         base, power = base_and_power(f)
         exponents[base] = exponents.get(base, 0) + power
-    combined = []
-    for base, power in exponents.items():
-        if power == 0:
-            continue
-        raised = base if abs(power) == 1 else n.Power(base, number(abs(power)), shape=base.shape)
-        combined.append(raised if power > 0 else n.Divide(ONE, raised, shape=base.shape))
-    return tuple(combined)
+    return tuple(raised(base, power) for base, power in exponents.items() if power != 0)
 
 
 def logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
@@ -181,7 +176,7 @@ def logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
         changed = True
     if not changed:
         return factors
-    return tuple(_raised(base, power) for base, power in exponents.items() if power != 0)
+    return tuple(raised(base, power) for base, power in exponents.items() if power != 0)
 
 
 def _sigmoid_pairs(exponents: dict[n.Node, int]) -> bool:
@@ -211,11 +206,6 @@ def _sigmoid_pairs(exponents: dict[n.Node, int]) -> bool:
             exponents[replacement] = exponents.get(replacement, 0) + taken
             changed = True
     return changed
-
-
-def _raised(base: n.Node, power: int) -> n.Node:
-    raised = base if abs(power) == 1 else n.Power(base, number(abs(power)), shape=base.shape)
-    return raised if power > 0 else n.Divide(ONE, raised, shape=base.shape)
 
 
 def _merged_diagonals(terms: list[n.Node], build: Builder) -> list[n.Node]:

@@ -277,7 +277,7 @@ def _over_common_denominator(node: n.Node, build: Builder) -> n.Node:
         return node
     numerator = collect(terms, build)
     written = n.Divide(numerator, build.power(base, number(depth)), shape=node.shape)
-    return written if _size(written) < _size(node) else node
+    return written if n.size(written) < n.size(node) else node
 
 
 def _base_power(f: n.Node) -> tuple[n.Node, int]:
@@ -289,7 +289,3 @@ def _base_power(f: n.Node) -> tuple[n.Node, int]:
     if isinstance(f, n.Power) and (exponent := number_value(f.exponent)) is not None and exponent.denominator == 1:
         return f.base, int(exponent)
     return f, 1
-
-
-def _size(node: n.Node) -> int:
-    return sum(1 for _ in n.walk(node))
