@@ -3,9 +3,11 @@
 The steps, each in its own module: `rules` applies the rules and gives terms
 in index form; `layout.arrange` orders the free indices for the layout; the
 terms are simplified (`tensor`), turned into matrix notation where the result
-has at most two free indices (`contract`), and repeated subexpressions get
-names (`cse`). The result keeps both the index form (for numeric checks and
-NumPy code) and the form that is shown.
+has at most two free indices (`contract`), written as a textbook writes them
+(`simplify/`: collected, then its rules; index notation by
+`simplify/index_notation`), and repeated subexpressions get names (`cse`).
+The result keeps both the index form (for numeric checks and NumPy code) and
+the form that is shown.
 """
 
 from __future__ import annotations
