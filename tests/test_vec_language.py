@@ -66,10 +66,11 @@ def test_a_declared_k_is_a_matrix():
     assert parse("K x", "K: matrix(n, n), x: vector(n)").shape.dims() == ["n"]
 
 
-def test_differentiating_vec_is_refused_clearly():
+def test_vec_of_a_matrix_by_a_matrix_in_index_notation_is_refused_with_exit_3_pointing_to_vec_notation():
     result = CliRunner().invoke(cli, ["diff", "vec(X)", "--wrt", "X", "--let", "X: matrix(n, k)"])
-    assert result.exit_code not in (0, 1, 4)
-    assert "cannot differentiate vec" in result.output
+    assert result.exit_code == 3
+    assert "cannot write this derivative through vec or ⊗" in result.output
+    assert "--notation vec" in result.output
     assert "Traceback" not in result.output
 
 
