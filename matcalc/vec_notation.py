@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import nodes as n
 from .build import Builder
 from .codecheck import Subject, vec_numpy_field
 from .decls import Env
-from . import nodes as n
 from .errors import MatcalcError, UnsupportedError
 from .evaluate import evaluate
+from .layout import Layout
 from .numeric import evaluate_terms, relative_error, sample_point
 from .render.latex import vec_latex
 from .render.text import vec_head, vec_text
 from .render.vec_numpy import vec_numpy_expression
 from .result import Derivative
 from .selfcheck import SelfCheckError
-from .layout import Layout
 from .vec_form import VecForm, applies, sides, transposed_layout, vec_form, vec_shape
 
 NOTATIONS = ("index", "vec")
@@ -39,9 +39,9 @@ def vec_target(expr: n.Node, wrt: n.Var, layout: Layout, order: int) -> n.Node:
     """What to differentiate for ∂vec(F)/∂vec(X)ᵀ: F itself where the expression is vec(F) of a matrix F whose
     derivative has a vec form (vec(vec(F)) = vec(F)), else the expression. Written in index notation, the
     derivative of vec(F) by a matrix needs an index over F's pairs of axes, which matcalc does not write."""
-    if isinstance(expr, n.Vec) and not expr.operand.shape.is_vector and not expr.operand.shape.is_scalar:
-        if vec_shape(expr.operand.shape, wrt.shape, layout, order) is not None:
-            return expr.operand
+    operand = expr.operand if isinstance(expr, n.Vec) else None
+    if operand is not None and not operand.shape.is_vector and not operand.shape.is_scalar:
+        return operand if vec_shape(operand.shape, wrt.shape, layout, order) is not None else expr
     return expr
 
 
