@@ -217,3 +217,25 @@ def test_vec_entries_that_pair_with_another_split_of_sizes_cannot_meet_are_refus
     result = run("vec(X)' K(m, p) vec(X)", "--wrt", "X", "--let", "X: matrix(m, p)")
     assert result.exit_code == 3
     assert "Traceback" not in result.output
+
+
+FALSE_VARIANTS = """let P: matrix(m, n), X: matrix(n, k), Q: matrix(k, l), Z: matrix(n, n), T: matrix(k, k), G: matrix(n, n)
+notation vec
+d/dX vec(P X Q) = kron(Q', P)
+d/dX vec(P X Q) = kron(P, Q')
+d/dZ vec(inv(Z)) = -kron(inv(Z), inv(Z))
+d/dX vec(X') = kron(eye(k), eye(n))
+d/dX vec(X)' kron(T', G) vec(X) = (G X T)' + T' X' G
+d/dX vec(X)' kron(T', G) vec(X) = (G X T)' + T X' G
+"""
+
+
+def test_false_variants_through_vec_and_kron_are_false(tmp_path):
+    import json
+
+    path = tmp_path / "false.txt"
+    path.write_text(FALSE_VARIANTS)
+    rows = json.loads(CliRunner().invoke(cli, ["check", str(path), "--format", "json"]).output)["results"]
+    verdicts = [row["status"] for row in rows]
+    assert verdicts[0] == "holds (numerically)" and verdicts[5] == "holds (numerically)", rows
+    assert verdicts[1:5] == ["FALSE"] * 4, rows  # swapped factors, a missing transpose, a missing K, a missing ᵀ
