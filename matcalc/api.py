@@ -672,6 +672,7 @@ class DiffResults(list):
             tuple(where.items()),
             values,
             {k: v for k, v in point.sizes.items() if isinstance(k, str)},
+            tuple(result.vec for result in self),
         )
 
     def numpy_code(self) -> str:
