@@ -148,6 +148,13 @@ def test_scalars_through_vec_and_kron_match_finite_differences(source, wrt, let,
     np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
 
 
+def test_the_trace_of_an_identity_of_a_kronecker_factor_is_its_size():
+    # logdet(A ⊗ X) = p logdet(A) + m logdet(X) for A m×m, X p×p (distinct sizes: m, not p, multiplies X⁻¹)
+    assert diff("logdet(kron(A, X))", "X", "A: matrix(m, m), X: matrix(p, p)").text == "m X^-1"
+    assert diff("logdet(kron(A, X))", "A", "A: matrix(m, m), X: matrix(p, p)").text == "p A^-1"
+    assert diff("det(kron(X, A))", "X", "A: matrix(q, q), X: matrix(m, m)").text == "q det(kron(X, A)) X^-1"
+
+
 # vec(F) by a variable, in vec notation: (expression, variable, declarations, the textbook form, F(values, X))
 VEC_OF = [
     (
