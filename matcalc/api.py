@@ -672,6 +672,7 @@ class DiffResults(list):
             tuple(where.items()),
             values,
             {k: v for k, v in point.sizes.items() if isinstance(k, str)},
+            tuple(result.vec for result in self),
         )
 
     def numpy_code(self) -> str:
@@ -796,9 +797,15 @@ def diff(
     if not 1 <= order <= MAX_ORDER:
         raise InputError(f"the order of a derivative is a whole number from 1 to {MAX_ORDER}, not {order}")
     variables = [_variable(parsed, name) for name in names]
+    targets = [parsed.expr] * len(variables)
+    if notation == "vec":  # d vec(F) is differentiated as F, whose vec form is vec(F)'s
+        from .vec_notation import vec_target
+
+        targets = [vec_target(parsed.expr, v, Layout(layout), order) for v in variables]
     try:
         derivatives = [
-            differentiate(parsed.expr, variable, parsed.env, Layout(layout), order) for variable in variables
+            differentiate(target, variable, parsed.env, Layout(layout), order)
+            for target, variable in zip(targets, variables)
         ]
     except MatcalcError as error:
         raise error.with_source(source) from None
@@ -812,7 +819,7 @@ def diff(
     if notation == "vec":
         from .vec_notation import vec_forms
 
-        for result, form in zip(results, vec_forms(derivatives, parsed.env, source, check)):
+        for result, form in zip(results, vec_forms(derivatives, parsed.env, source, check, parsed.expr)):
             result.vec = form
     if steps:
         shared = explain_together(parsed, [r.derivative for r in results], check) if len(results) > 1 else None

@@ -579,6 +579,8 @@ class Builder:
         d log det M = tr(M⁻¹ dM): tr(B M⁻¹) is tr(M⁻¹ B). Of several inverses it starts at one that
         the product then also ends at (tr(M⁻¹ B M⁻¹), not tr(M⁻¹ M⁻¹ B)); turned, neighbours may
         cancel (tr(M⁻¹ B M) = tr(B))."""
+        if isinstance(a, n.Identity):  # tr(I_n) = n
+            return self._size(a.shape.rows)
         factors = n.flatten(a, n.MatMul)
         starts = [k for k, f in enumerate(factors) if _is_inverse(f)]
         if len(factors) < 2 or not starts:
@@ -587,6 +589,12 @@ class Builder:
         if start == 0:
             return n.Trace(a, shape=SCALAR)
         return n.Trace(reduce(self.matmul, factors[start:] + factors[:start]), shape=SCALAR)
+
+    def _size(self, dim) -> n.Node:
+        """A dimension's size as a scalar: a number, a size name, or (m·n, of Kronecker factors) their product."""
+        if isinstance(dim, str) and "·" in dim:
+            return reduce(self.scale, [self._size(int(part) if part.isdigit() else part) for part in dim.split("·")])
+        return number(dim) if isinstance(dim, int) else n.DimSize(str(dim))
 
     def det(self, a: n.Node) -> n.Node:
         return n.Det(a, shape=SCALAR)

@@ -440,9 +440,9 @@ def diff_command(
         for result in results:
             if result.vec is not None:
                 check_vec_form(result.derivative, result.vec, result.parsed.env, expression)
-    if any(forms) and (fmt in CODE_FORMATS or fmt == "sympy" or at is not None):
+    if any(forms) and (fmt == "sympy" or at is not None):
         raise InputError(
-            "--notation vec is shown as text, latex, json or table; generated code and --at take index notation"
+            "--notation vec is shown as text, latex, json, table or code; sympy and --at take index notation"
         )
     values = [result.value_at(at) if at is not None else None for result in results]
     if fmt == "json":

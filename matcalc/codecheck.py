@@ -355,8 +355,25 @@ def module_code(backend: str, spec: ModuleSpec, subject: Subject, check: bool = 
         return [namespace["expression"](**inputs), *(grads if several else [grads])]
 
     labels = ["expression(...)"] + [f"derivative(...) by {d.wrt.name}" for d in spec.derivatives]
-    compare(printed, compute, checked_values(subject), check_points(subject), labels)
+    checked = vec_checked_values(subject, spec.vec_forms) if any(spec.vec_forms) else checked_values(subject)
+    compare(printed, compute, checked, check_points(subject), labels)
     return text
+
+
+def vec_checked_values(subject: Subject, forms: tuple) -> Checked:
+    """checked_values, with each derivative that has a vec form (vec_notation compared it with the checked
+    index form) as that form's matrix evaluated at the point."""
+    index_values = checked_values(subject)
+
+    def values(point: Point, make_evaluator: Callable[[], Evaluator] | None = None) -> list[np.ndarray]:
+        found = index_values(point, make_evaluator)
+        for k, form in enumerate(forms):
+            if form is not None:
+                evaluator = make_evaluator() if make_evaluator else Evaluator(point.values, _sizes(point))
+                found[1 + k] = np.asarray(evaluator(form.matrix), dtype=float)
+        return found
+
+    return values
 
 
 def _anonymous(spec: ModuleSpec) -> ModuleSpec:

@@ -211,6 +211,8 @@ class Expander:
         """Expand each matrix-notation factor of a term into leaves as well."""
         result = [Term(term.coefficient, ())]
         for f in term.factors:
+            if f.is_split:  # an index over vec's or ⊗'s pairs of axes: left to the numeric check
+                raise _TooLarge
             if f.is_delta:
                 result = [t.times(f) for t in result]
             else:

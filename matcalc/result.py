@@ -26,7 +26,7 @@ from .shapes import Dim, Shape
 from .simplify import simplify
 from .simplify.collect import collect
 from .simplify.index_notation import IndexTerm, index_names, name_summed, written
-from .tensor import Indices, Piece, Term, simplify_terms
+from .tensor import Indices, Piece, Term, remaining_splits, simplify_terms
 
 TOLERANCE = 1e-5  # relative error allowed against central finite differences (step 1e-6)
 
@@ -90,6 +90,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     shape = derivative_shape(expr.shape, wrt.shape, layout, order)
     free = tuple(i for i in arranged if i is not None)
     terms = simplify_terms(terms, free, indices, symmetric)
+    _refuse_composite(terms, expr)
     notes: list[str] = []
     if symmetric & {wrt.name}:
         notes.append(
@@ -136,6 +137,19 @@ def _bound(terms: list[Term], expr: n.Node) -> None:
             f"this derivative has more than {MAX_TERMS:,} terms in index form, more than "
             "matcalc works through in reasonable time and memory",
             span=expr.span,
+        )
+
+
+def _refuse_composite(terms: list[Term], expr: n.Node) -> None:
+    """A derivative that still indexes vec(F) or A ⊗ B by one index over a pair of axes (r = a + M b): matcalc
+    writes no such index, in matrix or index notation."""
+    if remaining_splits(terms):
+        raise UnsupportedError(
+            "matcalc cannot write this derivative through vec or ⊗ yet: an index of the result runs over the "
+            "entries of vec(F) or a Kronecker product and is contracted or kept as one index",
+            span=expr.span,
+            hint="a vec(F) or kron whose entries pair with those of another vec or kron (vec(X)'vec(Y), "
+            "tr(kron(A, X))) is differentiated; the derivative of vec(F) by a matrix is written with --notation vec",
         )
 
 

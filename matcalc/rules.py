@@ -18,7 +18,7 @@ from . import nodes as n
 from .build import ONE, Builder, number, number_value
 from .errors import UnsupportedError
 from .functions import elementwise_slope
-from .tensor import Factor, Indices, Term, broadcast, delta, factor, scaled, size_node, with_factors
+from .tensor import Factor, Indices, Term, broadcast, delta, factor, pair, scaled, size_node, with_factors
 
 MAX_MATRIX_POWER = 12
 MAX_WORK = 200_000  # terms the rules may make for one derivative (a tower a^a^...^a doubles them per level)
@@ -296,6 +296,24 @@ class Differentiator:
         at_j = (j, None) if x.shape.is_column else (None, j)
         softmax = n.Softmax(x, shape=x.shape)
         return with_factors(self.derive(x, *at_j), factor(softmax, *at_j))
+
+    # vec and the Kronecker product: an axis that runs over a pair of axes is a split (tensor.split)
+
+    def _vec(self, node: n.Vec, row, col) -> list[Term]:
+        # vec(F)_r = F_ab for r = a + M b, F M×N
+        shape = node.operand.shape
+        fast, slow, splits = pair(row, shape.rows, shape.cols, self.indices)
+        return with_factors(self.derive(node.operand, fast, slow), *splits)
+
+    def _kron(self, node: n.Kron, row, col) -> list[Term]:
+        # (A ⊗ B)_rc = A_ik B_jl for r = j + p i, c = l + q k, B p×q: the product rule on the two factors
+        left, right = node.left, node.right
+        j, i, row_splits = pair(row, right.shape.rows, left.shape.rows, self.indices)
+        l, k, col_splits = pair(col, right.shape.cols, left.shape.cols, self.indices)
+        terms = with_factors(self.derive(left, i, k), factor(right, j, l)) + with_factors(
+            self.derive(right, j, l), factor(left, i, k)
+        )
+        return with_factors(terms, *row_splits, *col_splits)
 
     def _derivative(self, node: n.Derivative, row, col) -> list[Term]:
         raise UnsupportedError(

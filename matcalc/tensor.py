@@ -22,12 +22,16 @@ from .shapes import Dim, Shape
 
 @dataclass(frozen=True)
 class Factor:
-    node: n.Node | None  # None: a Kronecker delta over its two indices
+    node: n.Node | None  # None: a Kronecker delta over its two indices, or a split over three (see split)
     indices: tuple[str, ...]
 
     @property
     def is_delta(self) -> bool:
-        return self.node is None
+        return self.node is None and len(self.indices) == 2
+
+    @property
+    def is_split(self) -> bool:
+        return self.node is None and len(self.indices) == 3
 
     def axes(self) -> tuple[str | None, str | None]:
         """The (row, column) indices of the node; None for an axis of size 1."""
@@ -70,6 +74,12 @@ class Piece:
     def reversed_node(self, build: Builder) -> n.Node:
         """The transpose, written as the product of the transposed elements in reverse."""
         return reduce(build.matmul, [build.transpose(e) for e in reversed(self.elements)])
+
+
+def split(whole: str, fast: str, slow: str) -> Factor:
+    """[whole = fast + F·slow] for F the size of `fast`: the entry of an axis of vec(F) (the row fast, column
+    slow) or of a Kronecker product (B's index fast, A's slow) that a pair of axes indexes, columns stacked."""
+    return Factor(None, (whole, fast, slow))
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,9 @@ def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | No
     coefficient, factors = term.coefficient, list(term.factors)
     changed = True
     while changed:
-        changed = False
+        changed = _open_composite(factors, indices) or _eliminate_split(factors, free, indices)
+        if changed:
+            continue
         for position, f in enumerate(factors):
             value = _constant(f)
             if value is not None:
@@ -206,6 +218,88 @@ def _eliminate_deltas(term: Term, free: set[str], indices: Indices) -> Term | No
     if coefficient == 0:
         return None
     return Term(coefficient, tuple(_drop_ones(factors, free, indices)))
+
+
+def _eliminate_split(factors: list[Factor], free: set[str], indices: Indices) -> bool:
+    """One step on the splits, in place; whether one was made. Two splits of one composite index into
+    axes of the same sizes are one split and two deltas (vec(X)ᵀvec(Y) = Σ X_ab Y_ab); a split of a summed
+    index that nothing else carries is 1 for each pair of axes (Σ_r [r = a + M b] = 1)."""
+    for position, f in enumerate(factors):
+        if not f.is_split:
+            continue
+        whole, fast, slow = f.indices
+        for later in range(position + 1, len(factors)):
+            g = factors[later]
+            if g.is_split and g.indices[0] == whole and _same_sizes(f, g, indices):
+                factors[later : later + 1] = [Factor(None, (fast, g.indices[1])), Factor(None, (slow, g.indices[2]))]
+                return True
+        if whole not in free and not any(whole in g.indices for k, g in enumerate(factors) if k != position):
+            del factors[position]
+            return True
+    return False
+
+
+def _open_composite(factors: list[Factor], indices: Indices) -> bool:
+    """One factor vec(G), A ⊗ B or K(m, n) that shares an index with a split written as the entries of its
+    parts and splits of its own (in place), so that the splits can meet; whether one was."""
+    split_indices = {i for f in factors if f.is_split for i in f.indices}
+    for position, f in enumerate(factors):
+        if f.node is None or not split_indices.intersection(f.indices):
+            continue
+        opened = _opened(f, indices)
+        if opened is not None:
+            factors[position : position + 1] = opened
+            return True
+    return False
+
+
+def _opened(f: Factor, indices: Indices) -> list[Factor] | None:
+    """The entries of vec(G), A ⊗ B, K(m, n) (or their transposes) as factors and splits, and a product that
+    holds one as its two factors; None for another factor, or a vec of a vector (not composite)."""
+    node, axes = f.node, f.axes()
+    if isinstance(node, n.Transpose):
+        node, axes = node.operand, axes[::-1]
+    row, col = axes
+    if isinstance(node, n.Inverse) and isinstance(node.operand, n.Kron):  # (A ⊗ B)⁻¹ = A⁻¹ ⊗ B⁻¹
+        left, right = node.operand.left, node.operand.right
+        node = n.Kron(n.Inverse(left, shape=left.shape), n.Inverse(right, shape=right.shape), shape=node.shape)
+    if isinstance(node, n.Vec) and node.operand.shape.rows != 1 and node.operand.shape.cols != 1:
+        assert row is not None
+        fast, slow, splits = pair(row, node.operand.shape.rows, node.operand.shape.cols, indices)
+        return [factor(node.operand, fast, slow), *splits]
+    if isinstance(node, n.Kron):
+        left, right = node.left, node.right
+        j, i, row_splits = pair(row, right.shape.rows, left.shape.rows, indices)
+        l, k, col_splits = pair(col, right.shape.cols, left.shape.cols, indices)
+        return [factor(left, i, k), factor(right, j, l), *row_splits, *col_splits]
+    if isinstance(node, n.MatMul) and any(isinstance(sub, (n.Vec, n.Kron, n.Commutation)) for sub in n.walk(node)):
+        inner = indices.fresh(node.left.shape.cols)
+        return [factor(node.left, row, inner), factor(node.right, inner, col)]
+    if isinstance(node, n.Commutation) and node.m != 1 and node.n != 1:
+        # K(m, n)_rs = 1 where r = j + n i and s = i + m j (vec(Xᵀ) = K(m, n) vec(X), X m×n)
+        assert row is not None and col is not None
+        i, j = indices.fresh(node.m), indices.fresh(node.n)
+        assert i is not None and j is not None
+        return [split(row, j, i), split(col, i, j)]
+    return None
+
+
+def pair(whole: str | None, fast_dim: Dim, slow_dim: Dim, indices: Indices) -> tuple[str | None, str | None, list]:
+    """The indices that an index over fast_dim·slow_dim stands for, and their split (none where a size is 1)."""
+    if fast_dim == 1 or slow_dim == 1:
+        return (whole if fast_dim != 1 else None), (whole if slow_dim != 1 else None), []
+    fast, slow = indices.fresh(fast_dim), indices.fresh(slow_dim)
+    assert whole is not None and fast is not None and slow is not None
+    return fast, slow, [split(whole, fast, slow)]
+
+
+def _same_sizes(one: Factor, other: Factor, indices: Indices) -> bool:
+    return all(indices.dims[a] == indices.dims[b] for a, b in zip(one.indices[1:], other.indices[1:]))
+
+
+def remaining_splits(terms: list[Term]) -> bool:
+    """Whether a term still indexes a vec or a Kronecker product by a composite index (a split)."""
+    return any(f.is_split for term in terms for f in term.factors)
 
 
 def _drop_ones(factors: list[Factor], free: set[str], indices: Indices) -> list[Factor]:

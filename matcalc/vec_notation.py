@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import nodes as n
 from .build import Builder
 from .codecheck import Subject, vec_numpy_field
 from .decls import Env
-from .errors import MatcalcError
+from .errors import MatcalcError, UnsupportedError
 from .evaluate import evaluate
+from .layout import Layout
 from .numeric import evaluate_terms, relative_error, sample_point
 from .render.latex import vec_latex
 from .render.text import vec_head, vec_text
 from .render.vec_numpy import vec_numpy_expression
 from .result import Derivative
 from .selfcheck import SelfCheckError
-from .vec_form import VecForm, applies, sides, transposed_layout, vec_form
+from .vec_form import VecForm, applies, sides, transposed_layout, vec_form, vec_shape
 
 NOTATIONS = ("index", "vec")
 AGREEMENT = 1e-9  # the two forms are the same sums of products: they agree to rounding
@@ -33,15 +35,35 @@ TRIES = 10
 NO_FORM_NOTE = "this result has no Kronecker form that matcalc can find; it is shown in index notation"
 
 
-def vec_forms(derivatives: list[Derivative], env: Env, source: str, check: bool) -> list[VecForm | None]:
-    """The vec form of each result that has one (None for the others, which keep their notation)."""
+def vec_target(expr: n.Node, wrt: n.Var, layout: Layout, order: int) -> n.Node:
+    """What to differentiate for ∂vec(F)/∂vec(X)ᵀ: F itself where the expression is vec(F) of a matrix F whose
+    derivative has a vec form (vec(vec(F)) = vec(F)), else the expression. Written in index notation, the
+    derivative of vec(F) by a matrix needs an index over F's pairs of axes, which matcalc does not write."""
+    operand = expr.operand if isinstance(expr, n.Vec) else None
+    if operand is not None and not operand.shape.is_vector and not operand.shape.is_scalar:
+        return operand if vec_shape(operand.shape, wrt.shape, layout, order) is not None else expr
+    return expr
+
+
+def vec_forms(
+    derivatives: list[Derivative], env: Env, source: str, check: bool, expr: n.Node | None = None
+) -> list[VecForm | None]:
+    """The vec form of each result that has one (None for the others, which keep their notation). A result
+    of F for the expression vec(F) (vec_target) must have one: its index notation is F's, not vec(F)'s."""
     forms: list[VecForm | None] = []
     for derivative in derivatives:
+        inner = expr is not None and derivative.expr is not expr
         if not applies(derivative):
             forms.append(None)
             continue
         symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
         form = vec_form(derivative, Builder(symmetric, env.unit_sums))
+        if form is None and inner:
+            raise UnsupportedError(
+                f"the derivative of {source} by {derivative.wrt.name} has no Kronecker form that matcalc can "
+                "find, and its index notation needs an index over the entries of vec(F), which matcalc does not "
+                "write"
+            ).with_source(source)
         if form is None:
             derivative.notes.append(NO_FORM_NOTE)
             forms.append(None)

@@ -51,7 +51,8 @@ def main(path: Path) -> None:
         except MatcalcError as error:
             differing.append((line, f"({error.message})", form))
             continue
-        mine = canonical(result.vec.matrix) if result.vec is not None else result.text
+        shown = result.vec.matrix if result.vec is not None else result.derivative.inline_matrix
+        mine = canonical(shown) if shown is not None else result.text
         if mine != parse(form, let).canonical:
             differing.append((line, mine, form))
     same = len(entries) - len(differing)

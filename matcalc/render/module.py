@@ -16,6 +16,7 @@ from .. import nodes as n
 from ..errors import InputError
 from ..result import Derivative
 from ..shapes import Shape
+from ..vec_form import transposed_layout
 from .numpy import (
     BACKENDS,
     TORCH,
@@ -29,6 +30,7 @@ from .numpy import (
     unread_sizes,
 )
 from .python import Code, docstring_text, in_docstring, python_names
+from .vec_numpy import vec_module_code
 
 # How each backend makes its inputs arrays of one dtype, and the arrays it makes itself
 _DTYPE = {
@@ -73,6 +75,12 @@ class ModuleSpec:
     where: tuple[tuple[str, n.Node], ...]  # the named subexpressions of all the derivatives, in order
     point: dict[str, object] = field(default_factory=dict)  # example inputs of check_gradient, by variable
     sample_sizes: dict[str, int] = field(default_factory=dict)  # the sizes the point was drawn at
+    # --notation vec: each derivative's vec form (a VecForm: .matrix, .shape), or None for one in its own notation
+    vec_forms: tuple = ()
+
+    def vec_form(self, k: int):
+        """The k-th derivative's vec form, or None."""
+        return self.vec_forms[k] if k < len(self.vec_forms) else None
 
     @property
     def names(self) -> dict[str, str]:
@@ -98,6 +106,8 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
     _refuse_division_by_zero(spec)
     backend = BACKENDS[backend_name]
     names = spec.names
+    vec = any(spec.vec_forms)
+    notes = (*notes, *_vec_notes(spec))
     prefix, title = docstring_text(spec.title)
     sources = dimension_sources(spec.expr, names=names)
     given = given_sizes(spec)
@@ -125,7 +135,9 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
         *_unspecified(spec, names),
         "SHAPES = {" + ", ".join(f"{names[v]!r}: {_dims(shape, names)!r}" for v, shape in spec.variables.items()) + "}",
         "DERIVATIVE_SHAPES = {"
-        + ", ".join(f"{names[d.wrt.name]!r}: {_plain_shape(*d.shape, names=names)!r}" for d in spec.derivatives)
+        + ", ".join(
+            f"{names[d.wrt.name]!r}: {_derivative_shape(spec, k, names)!r}" for k, d in enumerate(spec.derivatives)
+        )
         + "}",
         f"VALUE_SHAPE = {value_shape!r}",
         f"ORDER = {order}",
@@ -143,7 +155,10 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
             spec,
             names,
             sources,
-            [(d.wrt.name, lambda p, d=d: shown_value(p, d)) for d in spec.derivatives],
+            [
+                (d.wrt.name, lambda p, k=k, d=d: _derivative_value(p, spec, k, d))
+                for k, d in enumerate(spec.derivatives)
+            ],
             with_where=True,
         ),
         "",
@@ -172,14 +187,75 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
         "    expected = tuple(found.get(d, d) for d in VALUE_SHAPE)",
         '    assert tuple(np.shape(value)) == expected, f"the value has shape {tuple(np.shape(value))}, not {expected}"',
         f"    for name, grad in zip(DERIVATIVE_SHAPES, {'grads' if several else '(grads,)'}):",
-        "        expected = tuple(found.get(d, d) for d in DERIVATIVE_SHAPES[name])",
+        "        expected = tuple("
+        + ("_size(d, found)" if vec else "found.get(d, d)")
+        + " for d in DERIVATIVE_SHAPES[name])",
         '        assert tuple(grad.shape) == expected, f"d/d{name} has shape {tuple(grad.shape)}, not {expected}"',
         "    return value, grads",
         "",
         "",
+        *(_VEC_SIZE if vec else []),
         *_check_gradient(backend, spec, names, given, several),
     ]
     return "\n".join(lines)
+
+
+def _vec_notes(spec: ModuleSpec) -> tuple[str, ...]:
+    """Comments saying what each derivative in vec notation returns (vec stacking columns)."""
+    notes = []
+    for k, d in enumerate(spec.derivatives):
+        if spec.vec_form(k) is None:
+            continue
+        if d.order == 2:
+            what = "∂²f/∂vec(X)∂vec(X)ᵀ, (rows·cols of X) × (rows·cols of X)"
+        elif transposed_layout(d):
+            what = "∂vec(F)ᵀ/∂vec(X), (rows·cols of X) × (rows·cols of F)"
+        else:
+            what = "∂vec(F)/∂vec(X)ᵀ, (rows·cols of F) × (rows·cols of X)"
+        notes.append(f"derivative(...) by {d.wrt.name} is in vec notation (vec stacks columns): {what}")
+    return tuple(notes)
+
+
+def _derivative_shape(spec: ModuleSpec, k: int, names: dict[str, str]) -> tuple:
+    """A derivative's shape as the module asserts it: a vec form's sizes a tuple of the sizes they multiply."""
+    form = spec.vec_form(k)
+    if form is None:
+        return _plain_shape(*spec.derivatives[k].shape, names=names)
+    return tuple(_product_size(dim, names) for dim in form.shape)
+
+
+def _product_size(dim, names: dict[str, str]):
+    if isinstance(dim, str) and "·" in dim:
+        return tuple(int(part) if part.isdigit() else names.get(part, part) for part in dim.split("·"))
+    return names.get(dim, dim) if isinstance(dim, str) else dim
+
+
+def _derivative_value(printer: NumpyPrinter, spec: ModuleSpec, k: int, d: Derivative) -> Code:
+    form = spec.vec_form(k)
+    return shown_value(printer, d) if form is None else vec_module_code(printer, form.matrix)
+
+
+_VEC_SIZE = [
+    "def _size(dim, found):",
+    '    """A size of the derivative: a number, a dimension\'s, or (a vec Jacobian\'s) a tuple of those multiplied."""',
+    "    if isinstance(dim, tuple):",
+    "        return int(np.prod([_size(part, found) for part in dim]))",
+    "    return found.get(dim, dim)",
+    "",
+    "",
+]
+
+_VEC_DIRECTIONAL = [
+    "def _vec_directional(grad, direction, transposed, shape):",
+    '    """A vec Jacobian J along a direction D, as the function\'s shape: J vec(D) (columns stacked), Jᵀ vec(D)',
+    '    where transposed (denominator layout); a Hessian by vec(X): vec(D)ᵀ H vec(D)."""',
+    '    along = np.ravel(direction, order="F")',
+    "    if ORDER == 2:",
+    "        return along @ grad @ along",
+    '    return np.reshape((grad.T if transposed else grad) @ along, shape, order="F")',
+    "",
+    "",
+]
 
 
 def _refuse_division_by_zero(spec: ModuleSpec) -> None:
@@ -264,13 +340,32 @@ def _unspecified(spec: ModuleSpec, names: dict[str, str]) -> list[str]:
 
 def _check_gradient(backend: Backend, spec: ModuleSpec, names, given: list[str], several: bool) -> list[str]:
     to_numpy, as_float64 = _TO_NUMPY[backend.name], _FLOAT64[backend.name]
-    contractions = {names[d.wrt.name]: _contraction(d) for d in spec.derivatives}
+    contractions = {names[d.wrt.name]: _contraction(d) for k, d in enumerate(spec.derivatives) if not spec.vec_form(k)}
     given_sizes = {names[dim]: spec.sample_sizes.get(dim, 3) for dim in given}
+    analytic = [
+        "        analytic = np.einsum(CONTRACTIONS[name], " + to_numpy.format("grad") + ", *[direction] * ORDER)"
+    ]
+    vec_layouts = {names[d.wrt.name]: transposed_layout(d) for k, d in enumerate(spec.derivatives) if spec.vec_form(k)}
+    if vec_layouts:  # a vec Jacobian along the direction, the others contracted with it
+        analytic = [
+            "        if name in TRANSPOSED:  # a Jacobian of vec(F) by vec(X)",
+            "            analytic = _vec_directional("
+            + to_numpy.format("grad")
+            + ", direction, TRANSPOSED[name], np.shape(difference))",
+            "        else:",
+            "    " + analytic[0],
+        ]
     return [
+        *(_VEC_DIRECTIONAL if vec_layouts else []),
         "# a point in the functions' domains (away from kinks, inverted matrices well conditioned), drawn by matcalc",
         "POINT = {" + ", ".join(f"{names[v]!r}: {value!r}" for v, value in spec.point.items()) + "}",
         f"GIVEN = {given_sizes!r}  # sizes that no array has",
         f"CONTRACTIONS = {contractions!r}",
+        *(
+            [f"TRANSPOSED = {vec_layouts!r}  # the vec Jacobians, True where in denominator layout"]
+            if vec_layouts
+            else []
+        ),
         "STEPS = {1: 1e-6, 2: 1e-4, 3: 1e-3}",
         "",
         "",
@@ -300,7 +395,7 @@ def _check_gradient(backend: Backend, spec: ModuleSpec, names, given: list[str],
         "            difference = difference + (-1) ** j * comb(ORDER, j) * "
         + to_numpy.format("expression(**moved, **GIVEN)"),
         "        difference = difference / step ** ORDER",
-        "        analytic = np.einsum(CONTRACTIONS[name], " + to_numpy.format("grad") + ", *[direction] * ORDER)",
+        *analytic,
         "        # rounding in the difference is about 2^ORDER eps |f| / step^ORDER: a derivative that is 0 (a",
         "        # linear function's second) is compared with that noise, not divided by 0",
         "        noise = 2 ** ORDER * 1e-15 * size / step ** ORDER",

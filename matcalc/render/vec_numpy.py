@@ -8,15 +8,24 @@ n×1, a row 1×n), so that np.kron sees the shapes that ⊗ means.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .. import nodes as n
 from ..result import Derivative
-from .numpy import code_names, dimension_sources, node_expression, read_off
+from .numpy import TORCH, NumpyPrinter, code_names, dimension_sources, node_expression, read_off
+from .python import Code
 
 
 def vec_numpy_expression(result: Derivative, matrix: n.Node) -> str | None:
     """The expression, or None where a size it needs is read off no array of the function."""
     sources = dimension_sources(result.expr, names=code_names(result.expr))
     return _Writer(result.expr, sources).code(matrix)
+
+
+def vec_module_code(printer: NumpyPrinter, matrix: n.Node) -> Code:
+    """The form as code in a module's function: its factors and sizes written by the module's printer (its
+    backend, the dtype of its inputs, its size names), the Kronecker products by that backend's kron."""
+    return Code(_BackendWriter(printer)._code(matrix))
 
 
 class _Unwritable(Exception):
@@ -78,6 +87,54 @@ class _Writer:
         if dim not in self.sources:
             raise _Unwritable
         return self.sources[dim]
+
+
+class _BackendWriter(_Writer):
+    """The writer for a module of NumPy, PyTorch or JAX: what it writes in NumPy, in the printer's backend.
+    PyTorch's reshape has no column-major order: vec(X) is Xᵀ read row by row. The commutation matrix is
+    the identity's rows in the order of arange(m n) read column by column as m×n."""
+
+    def __init__(self, printer: NumpyPrinter):
+        super().__init__(n.Number(Fraction(0)), {})
+        self.printer = printer
+        self.xp = printer.xp
+        self.new = f", {printer.new_arrays}" if printer.new_arrays else ""
+
+    def _code(self, node: n.Node) -> str:
+        xp, torch = self.xp, self.printer.backend is TORCH
+        if isinstance(node, n.Kron) and torch:  # torch.kron of a transposed (strided) tensor raises
+            return f"torch.kron(({self._code(node.left)}).contiguous(), ({self._code(node.right)}).contiguous())"
+        if isinstance(node, n.Kron):
+            return f"{xp}.kron({self._code(node.left)}, {self._code(node.right)})"
+        if isinstance(node, n.Commutation):
+            m, k = self._size(node.m), self._size(node.n)
+            order = f"{xp}.arange({m} * {k}).reshape({k}, {m}).T.reshape(-1)"
+            return f"{xp}.eye({m} * {k}{self.new})[{order}]"
+        if isinstance(node, n.Vec):
+            operand = self._leaf(node.operand)
+            if torch:
+                flipped = f"({operand}).T" if node.operand.shape.is_matrix else operand
+                return f"torch.reshape({flipped}, (-1, 1))"
+            return f'{xp}.reshape({operand}, (-1, 1), order="F")'
+        if isinstance(node, n.Identity) and _is_product(node.shape.rows):
+            return f"{xp}.eye({self._size(node.shape.rows)}{self.new})"
+        if isinstance(node, n.Fill) and (_is_product(node.shape.rows) or _is_product(node.shape.cols)):
+            rows, cols = self._size(node.shape.rows), self._size(node.shape.cols)
+            return f"({self._leaf(node.value)}) * {xp}.ones(({rows}, {cols}){self.new})"
+        return super()._code(node)
+
+    def _leaf(self, node: n.Node) -> str:
+        text = self.printer.code(node).text
+        if node.shape.is_column:
+            return f"{self.xp}.reshape({text}, (-1, 1))"
+        if node.shape.is_row:
+            return f"{self.xp}.reshape({text}, (1, -1))"
+        return text
+
+    def _size(self, dim) -> str:
+        if _is_product(dim):
+            return " * ".join(self._size(int(part) if part.isdigit() else part) for part in dim.split("·"))
+        return self.printer.size(dim).text
 
 
 def _is_product(dim) -> bool:

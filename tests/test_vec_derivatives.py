@@ -1,0 +1,248 @@
+"""Differentiating through vec, ⊗ (kron) and K(m, n), checked against central finite differences.
+
+The sizes are distinct (m=3, n=4, p=5, q=2), so a Kronecker factor in the wrong place, a missing
+transpose or a composite index split the wrong way round cannot pass. Every result is also self-checked
+(diff's check=True raises SelfCheckError, exit 4, on a disagreement) and the check must have run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from matcalc.api import diff
+from matcalc.cli import cli
+from matcalc.evaluate import evaluate
+from matcalc.numeric import Point, evaluate_shown
+from matcalc.render.text import vec_text
+
+SIZES = {"m": 3, "n": 4, "p": 5, "q": 2}
+STEP = 1e-6
+
+
+def vec(a):
+    return np.asarray(a).reshape(-1, 1, order="F")
+
+
+def gradient(function, x):
+    """∂f/∂X_ab by central differences, in the shape of X."""
+    result = np.zeros_like(x)
+    for index in np.ndindex(*x.shape):
+        step = np.zeros_like(x)
+        step[index] = STEP
+        result[index] = (function(x + step) - function(x - step)) / (2 * STEP)
+    return result
+
+
+def jacobian(function, x):
+    """∂vec(F)/∂vec(X)ᵀ by central differences over vec(X)'s entries (columns stacked)."""
+    flat = vec(x).ravel()
+    columns = []
+    for c in range(flat.size):
+        step = np.zeros_like(flat)
+        step[c] = STEP
+        plus = function((flat + step).reshape(x.shape, order="F"))
+        minus = function((flat - step).reshape(x.shape, order="F"))
+        columns.append((vec(plus) - vec(minus)).ravel() / (2 * STEP))
+    return np.array(columns).T
+
+
+def declared(let):
+    """{name: shape} of declarations such as "A: matrix(m, n), x: vector(n)", at SIZES."""
+    shapes = {}
+    for part in let.split("),"):
+        name, rest = part.split(":")
+        kind, dims = rest.strip().rstrip(")").split("(")
+        sizes = [SIZES[d.strip()] for d in dims.split(",")]
+        shapes[name.strip()] = tuple(sizes) if kind in ("matrix", "posdef") else (sizes[0], 1)
+    return shapes
+
+
+def sample(let, seed=5):
+    rng = np.random.default_rng(seed)
+    values = {}
+    for name, shape in declared(let).items():
+        value = rng.normal(size=shape)
+        if shape[0] == shape[1] and shape[0] > 1:
+            value = value @ value.T + shape[0] * np.eye(shape[0])  # invertible, det > 0: logdet, inv
+        values[name] = value
+    return values
+
+
+# (expression, variable, declarations, f(values, X) in NumPy written independently of matcalc)
+SCALARS = [
+    ("vec(X)'vec(Y)", "X", "X: matrix(m, n), Y: matrix(m, n)", lambda v, X: (vec(X).T @ vec(v["Y"])).item()),
+    ("norm(vec(X))^2", "X", "X: matrix(m, n)", lambda v, X: float(np.sum(vec(X) ** 2))),
+    (
+        "sum(vec(A X B))",
+        "X",
+        "A: matrix(m, n), X: matrix(n, p), B: matrix(p, q)",
+        lambda v, X: float(np.sum(v["A"] @ X @ v["B"])),
+    ),
+    ("tr(kron(A, X))", "X", "A: matrix(m, m), X: matrix(p, p)", lambda v, X: float(np.trace(np.kron(v["A"], X)))),
+    ("tr(kron(X, A))", "X", "A: matrix(m, m), X: matrix(p, p)", lambda v, X: float(np.trace(np.kron(X, v["A"])))),
+    (
+        "vec(X)' kron(B', A) vec(X)",
+        "X",
+        "A: matrix(m, m), X: matrix(m, p), B: matrix(p, p)",
+        lambda v, X: (vec(X).T @ np.kron(v["B"].T, v["A"]) @ vec(X)).item(),
+    ),
+    (
+        "vec(A)' kron(X, B) vec(C)",
+        "X",
+        "A: matrix(m, p), X: matrix(p, q), B: matrix(m, n), C: matrix(n, q)",
+        lambda v, X: (vec(v["A"]).T @ np.kron(X, v["B"]) @ vec(v["C"])).item(),
+    ),
+    (
+        "vec(A)' kron(B, X) vec(C)",
+        "X",
+        "A: matrix(p, m), X: matrix(p, q), B: matrix(m, n), C: matrix(q, n)",
+        lambda v, X: (vec(v["A"]).T @ np.kron(v["B"], X) @ vec(v["C"])).item(),
+    ),
+    (
+        "vec(X')' K(m, n) vec(X)",
+        "X",
+        "X: matrix(m, n)",
+        lambda v, X: (vec(X.T).T @ vec(X.T)).item(),  # K(m, n) vec(X) = vec(Xᵀ)
+    ),
+    (
+        "vec(X)' K(n, n) vec(X)",
+        "X",
+        "X: matrix(n, n)",
+        lambda v, X: float(np.sum(X * X.T)),
+    ),
+    (
+        "tr(kron(A, X) kron(B, Y))",
+        "X",
+        "A: matrix(m, n), X: matrix(p, q), B: matrix(n, m), Y: matrix(q, p)",
+        lambda v, X: float(np.trace(np.kron(v["A"], X) @ np.kron(v["B"], v["Y"]))),
+    ),
+    (
+        "logdet(kron(A, X))",
+        "X",
+        "A: matrix(m, m), X: matrix(p, p)",
+        lambda v, X: float(np.log(np.linalg.det(np.kron(v["A"], X)))),
+    ),
+    (
+        "det(kron(X, A))",
+        "X",
+        "A: matrix(q, q), X: matrix(m, m)",
+        lambda v, X: float(np.linalg.det(np.kron(X, v["A"]))),
+    ),
+]
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+@pytest.mark.parametrize("source, wrt, let, function", SCALARS, ids=[c[0] for c in SCALARS])
+def test_scalars_through_vec_and_kron_match_finite_differences(source, wrt, let, function, layout):
+    result = diff(source, wrt, let, layout=layout)
+    assert result.check is not None and result.check.points > 0 and result.check.holds
+    values = sample(let)
+    others = {name: value for name, value in values.items() if name != wrt}
+    expected = gradient(lambda x: function(others, x), values[wrt])
+    if layout == "numerator":
+        expected = expected.T
+    computed = evaluate_shown(result.derivative, Point(values, SIZES))
+    assert computed.shape == expected.shape
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_trace_of_an_identity_of_a_kronecker_factor_is_its_size():
+    # logdet(A ⊗ X) = p logdet(A) + m logdet(X) for A m×m, X p×p (distinct sizes: m, not p, multiplies X⁻¹)
+    assert diff("logdet(kron(A, X))", "X", "A: matrix(m, m), X: matrix(p, p)").text == "m X^-1"
+    assert diff("logdet(kron(A, X))", "A", "A: matrix(m, m), X: matrix(p, p)").text == "p A^-1"
+    assert diff("det(kron(X, A))", "X", "A: matrix(q, q), X: matrix(m, m)").text == "q det(kron(X, A)) X^-1"
+
+
+# vec(F) by a variable, in vec notation: (expression, variable, declarations, the textbook form, F(values, X))
+VEC_OF = [
+    (
+        "vec(A X B)",
+        "X",
+        "A: matrix(m, n), X: matrix(n, p), B: matrix(p, q)",
+        "Bᵀ ⊗ A",
+        lambda v, X: v["A"] @ X @ v["B"],
+    ),
+    ("vec(X')", "X", "X: matrix(m, n)", "K(m, n)", lambda v, X: X.T),
+    ("vec(X)", "X", "X: matrix(m, n)", "I_mn", lambda v, X: X),
+    ("vec(x y')", "x", "x: vector(n), y: vector(p)", "y ⊗ I_n", lambda v, x: x @ v["y"].T),
+    ("vec(inv(X))", "X", "X: matrix(n, n)", "-(X⁻ᵀ ⊗ X⁻¹)", lambda v, X: np.linalg.inv(X)),
+    ("vec(A X)", "X", "A: matrix(m, n), X: matrix(n, p)", "I_p ⊗ A", lambda v, X: v["A"] @ X),
+]
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+@pytest.mark.parametrize("source, wrt, let, textbook, function", VEC_OF, ids=[c[0] for c in VEC_OF])
+def test_vec_of_a_function_in_vec_notation_is_the_jacobian_of_vec(source, wrt, let, textbook, function, layout):
+    result = diff(source, wrt, let, layout=layout, notation="vec")
+    assert result.check is not None and result.check.points > 0 and result.check.holds
+    assert result.vec is not None
+    if layout == "numerator":
+        assert vec_text(result.vec.matrix, unicode=True) == textbook
+    values = sample(let)
+    others = {name: value for name, value in values.items() if name != wrt}
+    expected = jacobian(lambda x: function(others, x), values[wrt])
+    if layout == "denominator":
+        expected = expected.T
+    computed = evaluate(result.vec.matrix, values, SIZES)
+    assert computed.shape == expected.shape
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_the_hessian_of_a_quadratic_form_in_vec_x_is_the_symmetrised_kronecker_product():
+    let = "A: matrix(m, m), X: matrix(m, p), B: matrix(p, p)"
+    result = diff("vec(X)' kron(B', A) vec(X)", "X", let, order=2, notation="vec")
+    assert result.vec is not None
+    values = sample(let)
+    # the Hessian of vec(X)ᵀ M vec(X) is M + Mᵀ, M = Bᵀ ⊗ A
+    kron = np.kron(values["B"].T, values["A"])
+    np.testing.assert_allclose(evaluate(result.vec.matrix, values, SIZES), kron + kron.T, rtol=1e-9, atol=1e-9)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["diff", *args])
+
+
+def test_index_notation_of_vec_of_a_matrix_is_refused_with_exit_3_and_a_pointer_to_vec_notation():
+    result = run("vec(A X B)", "--wrt", "X", "--let", "A: matrix(m, n), X: matrix(n, p), B: matrix(p, q)")
+    assert result.exit_code == 3
+    assert "--notation vec" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("notation", ["index", "vec"])
+def test_a_kronecker_product_by_its_factor_is_refused_with_exit_3(notation):
+    result = run("kron(A, X)", "--wrt", "X", "--let", "A: matrix(m, n), X: matrix(p, q)", "--notation", notation)
+    assert result.exit_code == 3
+    assert "cannot write this derivative through vec or ⊗" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_vec_entries_that_pair_with_another_split_of_sizes_cannot_meet_are_refused_with_exit_3():
+    # vec(X) of X m×p against K(m, p)'s rows, which index vec of a p×m matrix: no pair of axes is shared
+    result = run("vec(X)' K(m, p) vec(X)", "--wrt", "X", "--let", "X: matrix(m, p)")
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+
+
+FALSE_VARIANTS = """let P: matrix(m, n), X: matrix(n, k), Q: matrix(k, l), Z: matrix(n, n), T: matrix(k, k), G: matrix(n, n)
+notation vec
+d/dX vec(P X Q) = kron(Q', P)
+d/dX vec(P X Q) = kron(P, Q')
+d/dZ vec(inv(Z)) = -kron(inv(Z), inv(Z))
+d/dX vec(X') = kron(eye(k), eye(n))
+d/dX vec(X)' kron(T', G) vec(X) = (G X T)' + T' X' G
+d/dX vec(X)' kron(T', G) vec(X) = (G X T)' + T X' G
+"""
+
+
+def test_false_variants_through_vec_and_kron_are_false(tmp_path):
+    import json
+
+    path = tmp_path / "false.txt"
+    path.write_text(FALSE_VARIANTS)
+    rows = json.loads(CliRunner().invoke(cli, ["check", str(path), "--format", "json"]).output)["results"]
+    verdicts = [row["status"] for row in rows]
+    assert verdicts[0] == "holds (numerically)" and verdicts[5] == "holds (numerically)", rows
+    assert verdicts[1:5] == ["FALSE"] * 4, rows  # swapped factors, a missing transpose, a missing K, a missing ᵀ
