@@ -5,7 +5,7 @@
 
 1. A suite of expressions covering every cell of the shape table: the time for
    matcalc to differentiate each, and for SymPy's `diff` on the same expression
-   (lowered with matcalc.lower), with how many of SymPy's answers are right
+   (lowered with matcalc.render.to_sympy), with how many of SymPy's answers are right
    (checked against finite differences; a crash or an unevaluated answer is wrong).
 2. `W_k tanh(... tanh(W_1 x))` by W_1 for k = 1..20: time and output size.
 3. The whole command `matcalc diff "x'Ax" --wrt x` (self-check included) against
@@ -28,8 +28,8 @@ import sympy as sp
 
 from matcalc import diff, parse
 from matcalc.layout import Layout
-from matcalc.lower import dimension, symbol, to_sympy
-from matcalc.numeric import finite_difference, sample_point
+from matcalc.render.to_sympy import dimension, symbol, to_sympy
+from matcalc.numeric.differences import finite_difference, sample_point
 
 DECLS = (
     "a: scalar, b: scalar, x: vector(n), y: vector(n), z: vector(m), w: vector(m), A: matrix(n, n), "

@@ -31,7 +31,7 @@ from .api import (
     parse,
     solve,
 )
-from .closed_form import NoClosedForm
+from .calculus.solve import NoClosedForm
 from .errors import ExitStatus, InputError, MatcalcError, UnsupportedError
 from .layout import Layout
 
@@ -93,7 +93,7 @@ def __getattr__(name: str):
     """SelfCheckError, loaded when asked for: its module imports NumPy, which `matcalc diff --no-check`
     does without."""
     if name == "SelfCheckError":
-        from .selfcheck import SelfCheckError
+        from .numeric.selfcheck import SelfCheckError
 
         return SelfCheckError
     raise AttributeError(f"module 'matcalc' has no attribute {name!r}")

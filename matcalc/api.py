@@ -17,24 +17,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from . import nodes
-from .assign import parse_assignments
-from .checker import check as check_shapes
-from .decls import Decl, Env, parse_declarations
+from .calculus.differentiate import Derivative, IndexTerm, differentiate, share_names
 from .errors import ExitStatus, FileError, InputError, MatcalcError, UnknownSymbolError, UnsupportedError
+from .language.checker import check as check_shapes
+from .language.decls import Decl, Env, parse_declarations
+from .language.parser import parse as parse_syntax
+from .language.values import parse_assignments
 from .layout import Layout
-from .parser import parse as parse_syntax
 from .render.canonical import canonical
 from .render.text import derivative_text, expression_text, notes, report, vec_report, vec_text
-from .result import Derivative, IndexTerm, differentiate, share_names
 
 if TYPE_CHECKING:
-    from . import steps
     from .batch import CheckResult
-    from .closed_form import Solution
-    from .codecheck import Subject
+    from .calculus import steps
+    from .calculus.solve import Solution
+    from .calculus.vec import VecForm
+    from .numeric.codecheck import Subject
+    from .numeric.selfcheck import CheckReport
     from .render.module import ModuleSpec
-    from .selfcheck import CheckReport
-    from .vec_form import VecForm
 from .shapes import Dim, Shape
 
 Declarations = str | Iterable[str] | Env | None
@@ -58,7 +58,7 @@ class Parsed:
     @property
     def written(self) -> str:
         """The expression as the user wrote it, or its canonical text where it was written in LaTeX."""
-        from .latex_input import is_latex
+        from .language.latex import is_latex
 
         return self.canonical if is_latex(self.source) else self.source
 
@@ -86,7 +86,7 @@ class Parsed:
         >>> parse("x'Ax").to_sympy()
         Trace((x.T*A)*x)
         """
-        from .lower import sympy_object
+        from .render.to_sympy import sympy_object
 
         return sympy_object(self.expr)
 
@@ -94,7 +94,7 @@ class Parsed:
         """Python code that builds `to_sympy()` (as `expression`): what `parse --format sympy` prints. Unless
         not `check`, it is run first: it must build that object, whose value SymPy computes at random
         points must be the expression's (else SelfCheckError, exit 4)."""
-        from .codecheck import Subject, sympy_text
+        from .numeric.codecheck import Subject, sympy_text
 
         subject = Subject(self.source, self.expr, self.env, ())
         return sympy_text({"expression": self.to_sympy()}, f"{self.source}, built by matcalc", subject, check)
@@ -118,7 +118,7 @@ class Parsed:
         >>> float(f(x=[1.0, 2.0], A=[[1.0, 2.0], [3.0, 4.0]]))
         27.0
         """
-        from .evaluate import evaluate
+        from .numeric.evaluate import evaluate
 
         def value(*args, **kwargs):
             point = _point(args, kwargs, self.shapes(), self.expr)
@@ -234,7 +234,7 @@ class DiffResult:
             from .render.numpy import numpy_expression
 
             return numpy_expression(self.derivative)
-        from .codecheck import numpy_field
+        from .numeric.codecheck import numpy_field
 
         return numpy_field(self.derivative, self._subject())
 
@@ -249,12 +249,12 @@ class DiffResult:
             from .render.module import function_code
 
             return function_code(self.derivative)
-        from .codecheck import function_text
+        from .numeric.codecheck import function_text
 
         return function_text(self.derivative, self._subject())
 
     def _subject(self) -> Subject:
-        from .codecheck import Subject
+        from .numeric.codecheck import Subject
 
         return Subject(self.parsed.source, self.parsed.expr, self.parsed.env, (self.derivative,))
 
@@ -369,7 +369,7 @@ class DiffResult:
         """
         import numpy as np
 
-        from .numeric import evaluate_shown
+        from .numeric.differences import evaluate_shown
 
         def derivative(*args, **kwargs):
             point = _point(args, kwargs, self.parsed.shapes(), self.parsed.expr)
@@ -404,7 +404,7 @@ class DiffResult:
     def value_at(self, at: str | dict) -> float | list:
         """The derivative at a point: `at` is "x=1, A=[[1, 2], [3, 4]]" or a dict of numbers and lists.
         A scalar comes back as a float, a vector or matrix as nested lists (size-1 axes left out)."""
-        from .numeric import as_plain, evaluate_shown, point_from
+        from .numeric.differences import as_plain, evaluate_shown, point_from
 
         source = at if isinstance(at, str) else ""
         try:
@@ -445,7 +445,7 @@ class DiffResult:
         """What the vec notation changes in the JSON object or the table (nothing without a vec form)."""
         if self.vec is None:
             return {}
-        from .vec_notation import vec_json, vec_summary
+        from .numeric.vec_check import vec_json, vec_summary
 
         if kind == "summary":
             return vec_summary(self.derivative, self.vec)
@@ -605,7 +605,7 @@ class DiffResults(list):
         """Python code that builds the expression (`expression`) and each derivative (`d_<variable>`), run
         before it is returned where the results were self-checked (or `check`): it must build matcalc's
         objects, and SymPy's values of them at the self-check's points must be the checked ones."""
-        from .codecheck import sympy_text
+        from .numeric.codecheck import sympy_text
 
         first = self[0]
         objects = {"expression": first.parsed.to_sympy()}
@@ -628,7 +628,7 @@ class DiffResults(list):
         if backend not in BACKENDS:
             raise InputError(f"no code for {backend!r}: one of {', '.join(BACKENDS)}")
         checked = self._checked(check)
-        from .codecheck import module_code
+        from .numeric.codecheck import module_code
 
         return module_code(backend, self._module_spec(), self._subject(), checked)
 
@@ -636,7 +636,7 @@ class DiffResults(list):
         return all(result.check is not None for result in self) if check is None else check
 
     def _subject(self) -> Subject:
-        from .codecheck import Subject
+        from .numeric.codecheck import Subject
 
         first = self[0]
         return Subject(first.parsed.source, first.parsed.expr, first.parsed.env, tuple(r.derivative for r in self))
@@ -685,7 +685,7 @@ def _example_point(parsed: Parsed):
     it is drawn), where it is defined, or else anywhere."""
     import numpy as np
 
-    from .numeric import Point, dimension_sizes, sample, sample_point
+    from .numeric.differences import Point, dimension_sizes, sample, sample_point
 
     choices: tuple[list[nodes.Node] | None, ...] = (None, [])  # away from every kink, then from none
     for differentiated in choices:
@@ -707,7 +707,7 @@ def _example_point(parsed: Parsed):
 
 def _plain_name(name: str) -> str:
     r"""A variable written as in LaTeX (\mathbf{w}, \beta, W_{1}) by its plain name (w, beta, W1)."""
-    from .latex_input import is_latex, translate
+    from .language.latex import is_latex, translate
 
     return translate(name).text.strip() if name and is_latex(name) else name
 
@@ -799,7 +799,7 @@ def diff(
     variables = [_variable(parsed, name) for name in names]
     targets = [parsed.expr] * len(variables)
     if notation == "vec":  # d vec(F) is differentiated as F, whose vec form is vec(F)'s
-        from .vec_notation import vec_target
+        from .numeric.vec_check import vec_target
 
         targets = [vec_target(parsed.expr, v, Layout(layout), order) for v in variables]
     try:
@@ -817,7 +817,7 @@ def diff(
         DiffResult(parsed, derivative, run_check(parsed, derivative) if check else None) for derivative in derivatives
     ]
     if notation == "vec":
-        from .vec_notation import vec_forms
+        from .numeric.vec_check import vec_forms
 
         for result, form in zip(results, vec_forms(derivatives, parsed.env, source, check, parsed.expr)):
             result.vec = form
@@ -848,7 +848,7 @@ def _point(args: tuple, kwargs: dict, shapes: dict[str, Shape], expr: nodes.Node
     (ones(n) alone) is given by name (n=3), as the printed code takes it."""
     import numpy as np
 
-    from .numeric import point_from
+    from .numeric.differences import point_from
 
     if len(args) > len(shapes):
         raise InputError(f"{len(args)} values given for the {len(shapes)} variables {', '.join(shapes)}")
@@ -912,7 +912,7 @@ def _kind_text(shape: Shape) -> str:
 
 def _sympy_of(matrix: nodes.Node | None, index_form: list[IndexTerm] | None, derivative: Derivative):
     """A shown form of a derivative (matrix or index notation) as a SymPy object."""
-    from .lower import index_array, sympy_object
+    from .render.to_sympy import index_array, sympy_object
 
     if matrix is not None:
         return sympy_object(matrix)
@@ -925,7 +925,7 @@ def _sympy_of(matrix: nodes.Node | None, index_form: list[IndexTerm] | None, der
 def explain_together(parsed: Parsed, derivatives: list[Derivative], check: bool = True) -> Derivation | None:
     """One derivation for several variables of a network (steps.derive_together), every step's result
     self-checked; None where each variable needs its own."""
-    from .steps import derive_together
+    from .calculus.steps import derive_together
 
     if any(d.order != 1 for d in derivatives):
         return None
@@ -943,7 +943,7 @@ def explain_together(parsed: Parsed, derivatives: list[Derivative], check: bool 
 
 def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Derivation:
     """The derivation of a derivative, step by step, every step's result self-checked too."""
-    from .steps import derive_steps, differentiate_again
+    from .calculus.steps import derive_steps, differentiate_again
 
     try:
         orders = [
@@ -963,7 +963,7 @@ def explain(parsed: Parsed, derivative: Derivative, check: bool = True) -> Deriv
 
 def run_check(parsed: Parsed, derivative: Derivative, seed: int = 0, points: int = 3) -> CheckReport:
     """SPEC §3's self-check; a result that fails it raises SelfCheckError (exit 4) and is never shown."""
-    from .selfcheck import internal_error, self_check
+    from .numeric.selfcheck import internal_error, self_check
 
     lower = [
         differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k) for k in range(1, derivative.order)
@@ -1034,7 +1034,7 @@ class SolveResult:
         >>> w(X=[[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], y=[1.0, 4.0, 5.0]).tolist()
         [1.0, 2.0]
         """
-        from .evaluate import evaluate
+        from .numeric.evaluate import evaluate
 
         value = self.solution.value
         shapes = nodes.variables(value)
@@ -1087,7 +1087,7 @@ def solve(source: str, wrt: str, let: Declarations = None) -> SolveResult:
     >>> solve("||y - Xw||^2", "w").text
     "w = (X'X)^-1 X'y"
     """
-    from .closed_form import solve as stationary_point
+    from .calculus.solve import solve as stationary_point
 
     parsed = parse(source, let)
     variable = _variable(parsed, wrt)
@@ -1284,8 +1284,8 @@ class IdentityReport:
     def _identities_latex(self) -> dict[int, str]:
         """Line -> `lhs = rhs` in LaTeX, for the identities that parse with the declarations in force."""
         from .batch import Identity, read_identities
-        from .checker import check_all
-        from .parser import parse_equation
+        from .language.checker import check_all
+        from .language.parser import parse_equation
         from .render.latex import latex_expression
 
         latex = {}

@@ -31,8 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from . import nodes as n
-from .checker import check_all
-from .decls import Env, parse_declarations
+from .calculus.vec import vec_shape
 from .errors import (
     DeclarationError,
     ExitStatus,
@@ -44,14 +43,15 @@ from .errors import (
     UnsupportedError,
     time_limit,
 )
+from .language.checker import check_all
+from .language.decls import Env, parse_declarations
+from .language.parser import parse_equation
+from .language.syntax import Deriv, Syntax
 from .layout import Layout, derivative_shape
-from .parser import parse_equation
 from .shapes import SCALAR, Shape
-from .syntax import Deriv, Syntax
-from .vec_form import vec_shape
 
 if TYPE_CHECKING:
-    from .numeric import Reading, Sampler
+    from .numeric.differences import Reading, Sampler
 
 PROVED, HOLDS, FALSE, UNDECIDED, ERROR = "proved", "holds (numerically)", "FALSE", "undecided", "error"
 STATUSES = (PROVED, HOLDS, FALSE, UNDECIDED, ERROR)
@@ -310,7 +310,7 @@ def _variable(tree: Deriv, operand: n.Node, env: Env) -> n.Var:
 
 def _shapes_agree(lhs: n.Node, rhs: n.Node) -> bool:
     """Equal shapes; or one side is 0, which stands for a zero of any shape."""
-    from .numeric import side_axes
+    from .numeric.differences import side_axes
 
     return side_axes(lhs) == side_axes(rhs) or _is_zero(lhs) or _is_zero(rhs)
 
@@ -320,7 +320,7 @@ def _is_zero(node: n.Node) -> bool:
 
 
 def _shape_text(side: n.Node) -> str:
-    from .numeric import is_tensor, side_axes
+    from .numeric.differences import is_tensor, side_axes
 
     return "(" + ", ".join(map(str, side_axes(side))) + ")" if is_tensor(side) else str(side.shape)
 
@@ -348,7 +348,7 @@ def _numbers(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> _Numbers:
     """The verdict of the points: HOLDS where the sides agree at POINTS points and differ at none,
     FALSE where they differ beyond the differences' own error at DIFFERING_POINTS, else UNDECIDED after
     MAX_POINTS points. Raises UnsupportedError where no point can be found at all."""
-    from .numeric import AGREE, DIFFER, Sampler, read_sides
+    from .numeric.differences import AGREE, DIFFER, Sampler, read_sides
 
     sampler = Sampler(lhs, rhs, env, seed)
     readings: list[Reading] = []
@@ -372,7 +372,7 @@ def _numbers(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> _Numbers:
 def _undecided(readings: list[Reading], stopped: str = "") -> _Numbers:
     """UNDECIDED, and why: the sides differ at too few points, or their differences are within their
     error, or (`stopped`) no more points could be found."""
-    from .numeric import AGREE, DIFFER, UNCLEAR
+    from .numeric.differences import AGREE, DIFFER, UNCLEAR
 
     verdicts = [reading.verdict for reading in readings]
     finite = [reading.difference for reading in readings if reading.difference < float("inf")]
@@ -400,7 +400,7 @@ def _undecided(readings: list[Reading], stopped: str = "") -> _Numbers:
 def _counterexample(lhs: n.Node, rhs: n.Node, sampler: Sampler, readings: list[Reading], worst: float) -> str:
     """A point where the sides differ beyond the differences' error, at the smallest sizes if one is
     found there, shown with as many digits as make its two sides visibly differ."""
-    from .numeric import DIFFER, read_sides
+    from .numeric.differences import DIFFER, read_sides
 
     shown = None
     for _ in range(SMALL_TRIES):
@@ -417,7 +417,7 @@ def _counterexample(lhs: n.Node, rhs: n.Node, sampler: Sampler, readings: list[R
 
 
 def _describe(reading: Reading, worst: float) -> str:
-    from .numeric import short, shown_apart
+    from .numeric.differences import short, shown_apart
 
     assert reading.left is not None and reading.right is not None
     point = reading.point
@@ -449,7 +449,7 @@ def _other_layout_hint(identity: Identity, env: Env, lhs: n.Node, rhs: n.Node) -
 
 def _agrees(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> bool:
     """Whether the sides agree at POINTS points (the first look at each is enough to say so)."""
-    from .numeric import AGREE, Sampler, read_sides
+    from .numeric.differences import AGREE, Sampler, read_sides
 
     sampler = Sampler(lhs, rhs, env, seed)
     return all(read_sides(lhs, rhs, sampler.point(), settle=False).verdict == AGREE for _ in range(POINTS))
@@ -457,8 +457,8 @@ def _agrees(lhs: n.Node, rhs: n.Node, env: Env, seed: int) -> bool:
 
 def _own_derivative(lhs: n.Node, rhs: n.Node, env: Env, layout: Layout) -> str:
     """What matcalc's own derivative is, when one side is a derivative."""
+    from .calculus.differentiate import differentiate
     from .render.text import derivative_text
-    from .result import differentiate
 
     for side in (lhs, rhs):
         if isinstance(side, n.Derivative):
@@ -474,9 +474,9 @@ def _own_derivative(lhs: n.Node, rhs: n.Node, env: Env, layout: Layout) -> str:
 
 def _own_vec_form(result, env: Env, layout: str) -> str:
     """matcalc's derivative as ∂vec(F)/∂vec(X)ᵀ, read off its index form (vec_form), or why there is none."""
-    from .build import Builder
+    from .algebra.builder import Builder
+    from .calculus.vec import NO_KRONECKER_FORM, vec_form
     from .render.text import vec_text
-    from .vec_form import NO_KRONECKER_FORM, vec_form
 
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     form = vec_form(result, Builder(symmetric, env.unit_sums))
@@ -487,7 +487,7 @@ def _own_vec_form(result, env: Env, layout: str) -> str:
 
 def _proved(lhs: n.Node, rhs: n.Node, env: Env) -> bool:
     """Both sides, with matcalc's derivatives in place, simplify to the same expression."""
-    from .prove import equal_symbolically
+    from .numeric.prove import equal_symbolically
 
     try:
         return equal_symbolically(lhs, rhs, env)

@@ -132,7 +132,7 @@ class ExpressionCommand(click.Command):
 # Limits of CPU time, a safety net under the work budgets (sizes, powers, terms); MATCALC_TIME_LIMIT
 # sets them all (0: none). plot's includes drawing, and importing matplotlib can take seconds the first time.
 TIME_LIMITS = {"parse": 2.0, "diff": 2.0, "solve": 2.0, "plot": 15.0}
-SYMPY_FORMATS = ("numpy", "torch", "jax", "sympy")  # code formats, run before they are shown (matcalc/codecheck.py)
+SYMPY_FORMATS = ("numpy", "torch", "jax", "sympy")  # code formats, run before they are shown (numeric/codecheck.py)
 SYMPY_TIME = 4.0  # more seconds for them: importing SymPy takes about 0.5 s of CPU time, torch about 2 s
 
 
@@ -435,7 +435,7 @@ def diff_command(
             result.check = run_check(result.parsed, result.derivative, points=VERIFY_POINTS)
     forms = [result.vec for result in results]
     if verify:  # diff did not check them: the vec forms are checked as the results are
-        from .vec_notation import check_vec_form
+        from .numeric.vec_check import check_vec_form
 
         for result in results:
             if result.vec is not None:

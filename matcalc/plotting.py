@@ -23,11 +23,11 @@ import numpy as np
 
 from . import nodes as n
 from .api import Declarations, DiffResult, declarations, diff, parse
-from .decls import Decl, Env
+from .calculus.differentiate import Derivative
 from .errors import InputError, UnsupportedError
-from .evaluate import evaluate
-from .numeric import Point, dimension_sizes, evaluate_shown
-from .result import Derivative
+from .language.decls import Decl, Env
+from .numeric.differences import Point, dimension_sizes, evaluate_shown
+from .numeric.evaluate import evaluate
 from .shapes import SCALAR, Shape, describe
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -51,7 +51,7 @@ class Function:
     expr: n.Node
     derivative: Derivative  # in denominator layout: a gradient is a column like the variable
     variable: Shape
-    sizes: dict[str | int, int]  # dimension sizes, as numeric.dimension_sizes keys them
+    sizes: dict[str | int, int]  # dimension sizes, as numeric/differences.dimension_sizes keys them
 
     @property
     def of_scalar(self) -> bool:

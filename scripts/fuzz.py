@@ -534,7 +534,7 @@ class Fuzzer:
             return ""
         except Exception:  # noqa: BLE001 - what the fuzzer looks for
             return traceback.format_exc(limit=-6)
-        from matcalc.evaluate import SingularMatrixError
+        from matcalc.numeric.evaluate import SingularMatrixError
 
         for arrays, value, derivative in points:
             for name, compute in answers.items():

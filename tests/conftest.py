@@ -36,8 +36,8 @@ _hypothesis_settings.register_profile("default", derandomize=True, database=None
 _hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
 _hypothesis_settings.load_profile("default")
 
-# The parser raises Python's recursion limit the first time it runs (matcalc.parser.RECURSION_LIMIT);
+# The parser raises Python's recursion limit the first time it runs (matcalc.language.parser.RECURSION_LIMIT);
 # raise it here, before any test, so that no hypothesis test sees it change under it.
-from matcalc.parser import _ensure_recursion_limit  # noqa: E402
+from matcalc.language.parser import _ensure_recursion_limit  # noqa: E402
 
 _ensure_recursion_limit()

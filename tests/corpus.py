@@ -1,7 +1,7 @@
 """The machinery of the textbook corpora's tests (tests/test_corpus.py, tests/test_heldout_corpus.py).
 
 Each textbook form is checked numerically against central differences of the expression itself,
-evaluated by `matcalc.evaluate` (the NumPy meaning of the expression, which shares no code with the
+evaluated by `matcalc.numeric.evaluate` (the NumPy meaning of the expression, which shares no code with the
 differentiator); matcalc's differentiator is never used for the goldens. The dimensions get distinct
 sizes (n = 3, m = 4, k = 5, ...), so a missing transpose cannot pass; the points are drawn from a
 fixed seed, so the test is the same on every run.
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from matcalc import parse
-from matcalc.evaluate import SingularMatrixError, evaluate
+from matcalc.numeric.evaluate import SingularMatrixError, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"n": 3, "m": 4, "k": 5}

@@ -27,7 +27,7 @@ from matcalc import nodes as n
 from matcalc.api import parse
 from matcalc.cli import cli
 from matcalc.errors import ShapeError
-from matcalc.latex_input import translate
+from matcalc.language.latex import translate
 from matcalc.shapes import Shape
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """The reference side of the derivative tests: finite differences that never touch the differentiator.
 
-`jacobian` differences `matcalc.evaluate.evaluate` on the parsed expression (the NumPy meaning of each
+`jacobian` differences `matcalc.numeric.evaluate.evaluate` on the parsed expression (the NumPy meaning of each
 node); `arrange` and `expected_shape` lay a Jacobian out by SPEC §3's table, written from the table and
 not from matcalc's code; `as_arrays` is SPEC §4's array contract; `mixed_difference` and `contraction`
 check derivatives of any order along random directions.
@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import assume
 from strategies import SIZES
 
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 
 STEP = 1e-6
 RTOL = 1e-5

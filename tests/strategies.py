@@ -27,7 +27,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from matcalc import nodes, parse
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 
 DECLS = ("a: scalar, b: scalar, x: vector(n), y: vector(n), z: vector(m), "
          "A: matrix(n, n), B: matrix(n, m), C: matrix(m, n), S: symmetric(n)")

@@ -1,4 +1,5 @@
-"""Imports flow one way: parse -> shapes -> (diff) -> render; cli on top (STYLE.md)."""
+"""Imports flow one way, folder by folder: the model, the language, the algebra, the simplifier, the
+calculus, the renderers, the numbers, and the commands on top (docs/architecture.md)."""
 
 import ast
 from pathlib import Path
@@ -7,39 +8,27 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "matcalc"
 
-# A module may import only modules of a lower layer.
-LAYERS = {
-    "errors": 0,
-    "shapes": 1, "tokens": 1, "syntax": 1,
-    "latex_input": 2,
-    "nodes": 2, "layout": 2, "decls": 2, "assign": 2,
-    "parser": 3, "build": 3, "cse": 3,
-    "tensor": 3.5,  # the index form: its pieces are multiplied out with the builder
-    "functions": 3.5,  # the slope table, built with the builder, below both the rules and the simplifier
-    "checker": 4,
-    "lower": 5, "evaluate": 5, "rules": 5,
-    "contract": 6, "prove": 6,
-    "simplify": 3.7,  # every rewrite: above the builder, the index form and the slope table, below the calculus
-    "result": 7,
-    "vec_form": 7.5,  # reads the result's index form, before numeric and render
-    "numeric": 8, "closed_form": 8, "steps": 8,
-    "render": 9,
-    "batch": 10, "selfcheck": 10,
-    "codecheck": 10.5,  # after selfcheck (its error class), before api
-    "vec_notation": 10.7,  # checks vec_form's results as selfcheck and codecheck do, before api
-    "api": 11,
-    "plotting": 12,
-    "cli": 13,
-    "__init__": 14, "__main__": 14,
+# The stages in order; a module may import modules of its own stage or of a lower one.
+STAGES = ("model", "language", "algebra", "simplify", "calculus", "render", "numeric", "commands")
+# Modules at the package's top level belong to the model (pure records) or to the commands.
+TOP_LEVEL = {
+    "errors": "model", "shapes": "model", "layout": "model", "nodes": "model",
+    "api": "commands", "batch": "commands", "plotting": "commands", "cli": "commands",
+    "__init__": "commands", "__main__": "commands",
 }
 # Third-party libraries and the only modules allowed to import them.
-OWNERS = {"matplotlib": {"plotting"}, "click": {"cli"}, "rich": {"cli", "render.table"}, "sympy": {"lower", "render.sympy"},
-          # api imports numpy lazily, for DiffResult.function() and the sample point of generated modules
-          "numpy": {"evaluate", "numeric", "plotting", "selfcheck", "codecheck", "api", "vec_notation"}}
+OWNERS = {
+    "matplotlib": {"plotting"},
+    "click": {"cli"},
+    "rich": {"cli", "render.table"},
+    "sympy": {"render.to_sympy", "render.sympy"},
+    # api imports numpy lazily, for DiffResult.function() and the sample point of generated modules
+    "numpy": {"numeric", "plotting", "api"},
+}
 # Runs the code matcalc printed (held to the self-check's standard before it is shown); the user's text in it
 # (the expression in a docstring or comment) is a placeholder in what runs, and codecheck.run checks that
 # the text shown and the text run are the same program.
-RUNS_PRINTED_CODE = {"codecheck": ("exec", "eval", "compile")}
+RUNS_PRINTED_CODE = {"numeric.codecheck": ("exec", "eval", "compile")}
 
 
 def modules():
@@ -61,31 +50,68 @@ def imported(name: str, tree: ast.AST):
                 continue
             base = package_parts[: len(package_parts) - (node.level - 1)]
             target = base + (node.module.split(".") if node.module else [])
-            if target:
-                yield ".".join(target), "matcalc"
+            if node.module is None or (PACKAGE.joinpath(*target) / "__init__.py").exists():
+                for alias in node.names:  # from .package import module
+                    yield ".".join([*target, alias.name]) if _is_module([*target, alias.name]) else ".".join(target), "matcalc"
             else:
-                for alias in node.names:
-                    yield alias.name, "matcalc"
+                yield ".".join(target), "matcalc"
 
 
-def layer(module: str) -> int:
-    return LAYERS[module.split(".")[0]]
+def _is_module(parts: list[str]) -> bool:
+    path = PACKAGE.joinpath(*parts)
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def stage(module: str) -> str:
+    head = module.split(".")[0]
+    return TOP_LEVEL.get(head, head)
+
+
+def owner_allows(owners: set[str], module: str) -> bool:
+    return any(module == owner or module.startswith(owner + ".") for owner in owners)
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {name: {target for target, _ in imported(name, tree) if target} for name, tree in modules()}
 
 
 @pytest.mark.parametrize("name, tree", list(modules()), ids=lambda value: value if isinstance(value, str) else "")
-def test_imports_flow_downward(name, tree):
+def test_imports_flow_down_the_stages(name, tree):
     for target, top in imported(name, tree):
         if target is not None:
-            if name.split(".")[0] == target.split(".")[0] and name.split(".")[0] in ("render", "simplify"):
-                continue
-            assert layer(target) < layer(name) or name in ("__init__", "__main__"), f"{name} imports {target}"
+            assert STAGES.index(stage(target)) <= STAGES.index(stage(name)), f"{name} ({stage(name)}) imports {target}"
         elif top in OWNERS:
-            assert name in OWNERS[top], f"{name} imports {top}"
+            assert owner_allows(OWNERS[top], name), f"{name} imports {top}"
 
 
-def test_every_module_has_a_layer():
+def test_every_module_is_in_a_stage():
     for name, _ in modules():
-        assert name.split(".")[0] in LAYERS, name
+        assert stage(name) in STAGES, name
+
+
+def test_every_stage_folder_is_a_package():
+    for folder in STAGES:
+        if folder not in ("model", "commands"):
+            assert (PACKAGE / folder / "__init__.py").exists(), folder
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            if target == module or target.endswith("__init__"):
+                continue
+            assert state.get(target) != "open", " -> ".join([*path, module, target])
+            if target not in state:
+                visit(target, [*path, module])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state and module != "__init__":
+            visit(module, [])
 
 
 def test_user_text_never_reaches_eval():

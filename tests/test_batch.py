@@ -265,7 +265,7 @@ def test_large_matrix_powers_are_checked_quickly(power, status):
 
 def test_the_prover_gives_up_on_large_expansions_within_its_budget():
     from matcalc.api import parse
-    from matcalc.prove import equal_symbolically
+    from matcalc.numeric.prove import equal_symbolically
 
     parsed = parse("sum((A+B)^20)", "A: matrix(n, n), B: matrix(n, n)")
     start = time.process_time()

@@ -19,9 +19,9 @@ from hypothesis import given, settings, strategies as st
 
 from matcalc import diff
 from matcalc import nodes as n
-from matcalc.build import ONE, Builder, number
-from matcalc.contract import _cancel_reciprocals
-from matcalc.evaluate import evaluate
+from matcalc.algebra.builder import ONE, Builder, number
+from matcalc.calculus.to_matrix import _cancel_reciprocals
+from matcalc.numeric.evaluate import evaluate
 from matcalc.render.text import expression_text
 from matcalc.shapes import Shape
 

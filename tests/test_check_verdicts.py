@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 import matcalc.batch as batch
 from matcalc.batch import ERROR, FALSE, HOLDS, PROVED, UNDECIDED, check_source, exit_status, typed_sides
 from matcalc.cli import cli
-from matcalc.decls import parse_declarations
+from matcalc.language.decls import parse_declarations
 from matcalc.layout import Layout
-from matcalc.numeric import DOMAIN_MARGIN, Point, derivative_estimate
+from matcalc.numeric.differences import DOMAIN_MARGIN, Point, derivative_estimate
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"
@@ -276,8 +276,7 @@ def test_a_small_difference_in_a_high_order_derivative_is_false():
 
 
 def test_a_proof_is_tried_even_where_a_point_is_bad(monkeypatch):
-    from matcalc import numeric
-
+    from matcalc.numeric import differences as numeric
     real = numeric.side_estimate
     points: list = []
 
@@ -354,7 +353,7 @@ def test_a_proof_that_the_points_cannot_confirm_says_so():
 
 
 def test_where_no_further_point_is_found_the_line_is_undecided_and_says_so(monkeypatch, numbers_only):
-    from matcalc import numeric
+    from matcalc.numeric import differences as numeric
     from matcalc.errors import UnsupportedError
 
     real = numeric.Sampler.point

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcalc import closed_form
+from matcalc.calculus import solve as closed_form
 from matcalc.api import declarations, parse, solve
 from matcalc.cli import cli
 from matcalc.errors import InputError
@@ -148,7 +148,7 @@ def test_the_axis_hint_means_what_it_says():
     X = np.arange(6.0).reshape(2, 3)
     columns = parse("vector(1)'X", "X: matrix(m, n)")
     rows = parse("X vector(1)", "X: matrix(m, n)")
-    from matcalc.evaluate import evaluate
+    from matcalc.numeric.evaluate import evaluate
 
     assert np.allclose(evaluate(columns.expr, {"X": X}, {"m": 2, "n": 3}).ravel(), X.sum(axis=0))
     assert np.allclose(evaluate(rows.expr, {"X": X}, {"m": 2, "n": 3}).ravel(), X.sum(axis=1))

@@ -15,7 +15,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from matcalc import codecheck, diff
+from matcalc import diff
+from matcalc.numeric import codecheck
 from matcalc.cli import cli
 from matcalc.render import numpy as numpy_printer
 from matcalc.render import python as python_code
@@ -281,7 +282,7 @@ def test_the_user_text_never_runs():
 def test_the_sizes_printed_code_reads_off_arrays_are_those_the_self_check_samples_small():
     """An integer size above numeric.LARGEST_SAMPLED is sampled small by the self-check, so printed code
     reads it off an array (A.shape[0]) rather than writing 30000; the two bounds are one."""
-    from matcalc.numeric import LARGEST_SAMPLED
+    from matcalc.numeric.differences import LARGEST_SAMPLED
 
     assert numpy_printer.LITERAL_SIZES == LARGEST_SAMPLED
     result = diff("sum(A x)", "x", "A: matrix(30000, 30000), x: vector(30000)")

@@ -2,7 +2,7 @@
 exact-form count never drops. The checks themselves are in tests/corpus.py.
 
 Each textbook form is checked numerically against central differences of the expression itself,
-evaluated by `matcalc.evaluate` (the NumPy meaning of the expression, which shares no code with the
+evaluated by `matcalc.numeric.evaluate` (the NumPy meaning of the expression, which shares no code with the
 differentiator); matcalc's differentiator is never used for the goldens. The dimensions get distinct
 sizes (n = 3, m = 4, k = 5, ...), so a missing transpose cannot pass; the points are drawn from a
 fixed seed, so the test is the same on every run.

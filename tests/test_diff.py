@@ -1,6 +1,6 @@
 """Derivatives checked against finite differences that never touch the differentiator.
 
-The reference side uses only `matcalc.evaluate.evaluate` on the parsed
+The reference side uses only `matcalc.numeric.evaluate.evaluate` on the parsed
 expression (the NumPy meaning of each node), central differences at random
 points with distinct dimension sizes (n=3, m=4, k=5, l=6), and its own
 arrangement of the full Jacobian for each layout, written from SPEC §3's
@@ -21,7 +21,7 @@ from matcalc import nodes
 from matcalc.api import diff, parse
 from matcalc.cli import cli
 from matcalc.errors import ShapeError
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 
 SIZES = {"n": 3, "m": 4, "k": 5, "l": 6}
 LET = ("a: scalar, b: scalar, x: vector(n), y: vector(n), z: vector(m), u: vector(k), "

@@ -15,8 +15,8 @@ from strategies import DECLS, SIZES, draw_point, typed_expressions
 
 from matcalc import diff
 from matcalc.errors import UnsupportedError
-from matcalc.evaluate import SingularMatrixError
-from matcalc.numeric import kink_distance
+from matcalc.numeric.evaluate import SingularMatrixError
+from matcalc.numeric.differences import kink_distance
 
 
 @settings(max_examples=300, deadline=None,
@@ -45,7 +45,7 @@ def test_derivative_of_a_generated_expression_matches_finite_differences(case, l
 @given(typed_expressions(), st.data())
 def test_shown_result_and_its_index_form_agree(case, data):
     """What is shown (matrix or index notation, with named subexpressions) equals the index form."""
-    from matcalc.numeric import Point, evaluate_shown, evaluate_terms, relative_error
+    from matcalc.numeric.differences import Point, evaluate_shown, evaluate_terms, relative_error
 
     text, parsed, wrt, values = draw_point(case, data)
     try:

@@ -137,5 +137,7 @@ def test_every_module_is_on_the_architecture_page():
     package = ROOT / "matcalc"
     modules = [path.name for path in package.glob("*.py") if not path.name.startswith("__")]
     folders = [f"{path.name}/" for path in package.iterdir() if (path / "__init__.py").is_file()]
-    for name in modules + folders:
+    in_folders = [f"{folder}{path.name}" for folder in folders for path in (package / folder).glob("*.py")
+                  if not path.name.startswith("__")]
+    for name in modules + folders + in_folders:
         assert f"`{name}`" in page, f"docs/architecture.md does not say what matcalc/{name} does"

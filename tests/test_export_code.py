@@ -1,6 +1,6 @@
 """Generated code (issue 13): `--format numpy|torch|jax` modules run and agree with finite differences.
 
-Expected values come from central finite differences of the function computed by matcalc.numeric's
+Expected values come from central finite differences of the function computed by matcalc.numeric.differences's
 evaluator (evaluate.py, which shares no code with the differentiator or the printers), at a point drawn
 in the functions' domains: every cell of SPEC §3's shape table, in two layouts, a Hessian, and a
 two-layer network with several variables. The module's own check_gradient() must pass too.
@@ -12,7 +12,7 @@ import pytest
 from matcalc import diff
 from matcalc.cli import cli
 from matcalc.layout import Layout
-from matcalc.numeric import evaluate_numeric, finite_difference, sample_point
+from matcalc.numeric.differences import evaluate_numeric, finite_difference, sample_point
 
 # (expression, variable, declarations): each cell of the shape table, y by x
 CELLS = [

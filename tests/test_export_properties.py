@@ -21,8 +21,8 @@ from test_export_sympy import evaluate_in_sympy
 
 from matcalc import diff
 from matcalc.errors import UnsupportedError
-from matcalc.evaluate import SingularMatrixError
-from matcalc.numeric import Point, evaluate_numeric, evaluate_shown, kink_distance
+from matcalc.numeric.evaluate import SingularMatrixError
+from matcalc.numeric.differences import Point, evaluate_numeric, evaluate_shown, kink_distance
 
 # Scalar-valued: kinks under powers, in denominators, and scaling what they divide
 SCALAR_KINKED = [

@@ -12,7 +12,7 @@ import sympy as sp
 
 from matcalc import diff, parse
 from matcalc.cli import cli
-from matcalc.numeric import sample_point
+from matcalc.numeric.differences import sample_point
 
 from test_export_code import CELL_IDS, CELLS, NETWORK, assert_close, spec_arrays
 
@@ -78,7 +78,7 @@ def test_the_sympy_derivative_gives_the_numbers_of_the_numpy_output(source, wrt,
 def test_the_expression_as_sympy(source, wrt, let):
     parsed = parse(source, let)
     point = sample_point(parsed.expr, parsed.env, np.random.default_rng(2))
-    from matcalc.numeric import evaluate_numeric
+    from matcalc.numeric.differences import evaluate_numeric
 
     wanted = np.squeeze(evaluate_numeric(parsed.expr, point.values, point.sizes))
     assert_close(np.squeeze(evaluate_in_sympy(parsed.to_sympy(), point)), wanted, 1e-9)

@@ -7,7 +7,7 @@ corpora than yours will be used to judge"). No entry has the expression, variabl
 entry of that corpus (a test below checks it).
 
 The checks are the textbook corpus's (tests/corpus.py): each form against central differences of the expression
-itself (`matcalc.evaluate`, no differentiator involved), and matcalc's NumPy code for the derivative
+itself (`matcalc.numeric.evaluate`, no differentiator involved), and matcalc's NumPy code for the derivative
 against the form. There is deliberately no floor on the exact-form count here: it is a measurement,
 not a target. Measured when this corpus was written (`scripts/corpus_report.py
 examples/heldout-corpus.txt`), 118 entries: 79 (66.9%) print exactly the textbook form, 1 over 1.5x its

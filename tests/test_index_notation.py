@@ -23,11 +23,11 @@ from strategies import ANY, DECLS, SIZES, M, N, expressions, numeric_scale, rand
 
 from matcalc import diff, parse
 from matcalc import nodes as n
-from matcalc.build import Builder
-from matcalc.contract import Piece
+from matcalc.algebra.builder import Builder
+from matcalc.calculus.to_matrix import Piece
 from matcalc.errors import UnsupportedError
-from matcalc.evaluate import SingularMatrixError
-from matcalc.numeric import Point, evaluate_shown, evaluate_terms
+from matcalc.numeric.evaluate import SingularMatrixError
+from matcalc.numeric.differences import Point, evaluate_shown, evaluate_terms
 from matcalc.render.latex import latex_text
 from matcalc.simplify.index_notation import IndexTerm
 from matcalc.simplify.index_notation import combine_pieces as _combine_pieces

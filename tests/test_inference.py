@@ -13,7 +13,7 @@ import pytest
 from matcalc import diff, parse
 from matcalc.cli import cli
 from matcalc.errors import ShapeError
-from matcalc.numeric import evaluate_shown, point_from
+from matcalc.numeric.differences import evaluate_shown, point_from
 
 
 def assumed(parsed) -> dict[str, str]:

@@ -9,7 +9,7 @@ from matcalc import nodes, parse
 from matcalc.api import diff
 from matcalc.cli import cli
 from matcalc.errors import ParseError, ShapeError
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 from matcalc.render.text import expression_text
 
 

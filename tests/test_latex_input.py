@@ -25,7 +25,7 @@ from helpers import reads_back, sized, zero_matrix
 from matcalc.api import diff, parse
 from matcalc.cli import cli
 from matcalc.errors import ParseError, ShapeError, UnknownSymbolError, UnsupportedError
-from matcalc.latex_input import is_latex, translate
+from matcalc.language.latex import is_latex, translate
 from matcalc.render.latex import latex_expression
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -7,7 +7,7 @@ bugs where a broadcast scalar lost its count, 𝟏ᵀ𝟏 read as 1, lived only 
 The reference never uses matcalc's differentiator: for random weights U on the
 function's axes and random directions V_1..V_K on the variable, the K-th
 derivative contracted with them equals the mixed central difference of
-g = <U, f> (evaluated by `matcalc.evaluate`):
+g = <U, f> (evaluated by `matcalc.numeric.evaluate`):
 
     Σ over signs ε in {±1}^K of (Π ε_k) g(X + h Σ ε_k V_k) / (2h)^K
 
@@ -27,8 +27,8 @@ from strategies import ANY, DECLS, SCALAR, SHAPES, SIZES, M, N, draw_point, expr
 
 from matcalc import diff
 from matcalc.errors import UnsupportedError
-from matcalc.evaluate import SingularMatrixError, evaluate
-from matcalc.numeric import kink_distance
+from matcalc.numeric.evaluate import SingularMatrixError, evaluate
+from matcalc.numeric.differences import kink_distance
 
 STEPS = {1: 1e-5, 2: 1e-3, 3: 4e-3}
 TOLERANCE = {1: 1e-6, 2: 1e-5, 3: 1e-4}

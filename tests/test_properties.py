@@ -4,8 +4,8 @@ Two properties are checked:
 
 1. the text parses, to the shape the generator aimed at, with nothing assumed,
    and its canonical text parses back to the same typed tree;
-2. the SymPy lowering (`matcalc.lower`) and the NumPy evaluator
-   (`matcalc.evaluate`) give the same numbers.
+2. the SymPy lowering (`matcalc.render.to_sympy`) and the NumPy evaluator
+   (`matcalc.numeric.evaluate`) give the same numbers.
 
 Every construct of SPEC §2 is in the generator's table by construction; the deterministic
 tests at the end instantiate every rule once, check that every kind of typed
@@ -39,7 +39,7 @@ from strategies import (
 
 from matcalc import nodes
 from matcalc.api import parse
-from matcalc.lower import dimension, symbol, to_sympy
+from matcalc.render.to_sympy import dimension, symbol, to_sympy
 from matcalc.shapes import Shape
 
 # Property 1: parsing, shapes and the canonical text

@@ -91,7 +91,7 @@ def test_huge_declared_sizes_are_checked_at_small_sizes(runner):
 
 
 def test_sampled_sizes_of_large_integer_dimensions_are_small_distinct_and_consistent():
-    from matcalc.numeric import dimension_sizes
+    from matcalc.numeric.differences import dimension_sizes
 
     parsed = parse("A x + b", "A: matrix(30000, 99999999999999999999999), x: vector(99999999999999999999999), "
                               "b: vector(30000)")
@@ -122,7 +122,7 @@ def test_a_singular_matrix_at_a_given_point_is_a_clear_error(runner):
 def test_evaluating_an_inverse_of_a_singular_matrix_raises_a_matcalc_error():
     import numpy as np
 
-    from matcalc.evaluate import SingularMatrixError, evaluate
+    from matcalc.numeric.evaluate import SingularMatrixError, evaluate
 
     expr = parse("inv(z z')", "z: vector(2)").expr
     with pytest.raises(SingularMatrixError, match="rank is 1"):
@@ -201,7 +201,7 @@ def test_an_unexpected_exception_is_an_internal_error_not_a_traceback(runner, mo
 
 
 def test_stand_in_sizes_only_where_the_size_is_not_also_a_number():
-    from matcalc.numeric import large_dimensions, stand_in_is_exact
+    from matcalc.numeric.differences import large_dimensions, stand_in_is_exact
 
     def exact(text, let):
         expr = parse(text, let).expr

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from matcalc import diff, rules
-from matcalc.build import number
+from matcalc import diff
+from matcalc.calculus import rules
+from matcalc.algebra.builder import number
 from matcalc.cli import cli
-from matcalc.selfcheck import SelfCheckError
+from matcalc.numeric.selfcheck import SelfCheckError
 
 
 def break_the_exp_rule(monkeypatch):
@@ -149,8 +150,8 @@ def test_a_saturated_function_is_never_refused_at_any_seed(source, order):
     is not one to judge by, and a point nearer 0 is taken. The old check refused 47 of these 360."""
     from matcalc.api import _variable, parse
     from matcalc.layout import Layout
-    from matcalc.result import differentiate
-    from matcalc.selfcheck import self_check
+    from matcalc.calculus.differentiate import differentiate
+    from matcalc.numeric.selfcheck import self_check
 
     parsed = parse(source, "x: vector(n)")
     variable = _variable(parsed, "x")

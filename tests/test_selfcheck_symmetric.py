@@ -8,7 +8,7 @@ Expressions come from a small grammar of what takes such matrices (logdet, det, 
 forms, products, sums), differentiated at orders 1 to 4 in both layouts. Each answer is judged
 without the self-check and without the differentiator: the contraction of the answer's NumPy code
 with a random weight U and random directions V_1..V_K (not symmetric: the entries are independent)
-against the mixed central difference of <U, f> along them, f evaluated by `matcalc.evaluate`. A
+against the mixed central difference of <U, f> along them, f evaluated by `matcalc.numeric.evaluate`. A
 refusal (SelfCheckError, exit 4) of an answer this confirms is a false refusal; a shown answer it
 contradicts is a wrong answer; both fail.
 
@@ -28,8 +28,8 @@ from strategies import SIZES
 
 from matcalc import diff, parse
 from matcalc.errors import UnsupportedError
-from matcalc.evaluate import SingularMatrixError, evaluate
-from matcalc.selfcheck import SelfCheckError
+from matcalc.numeric.evaluate import SingularMatrixError, evaluate
+from matcalc.numeric.selfcheck import SelfCheckError
 
 DECLS = "S: symmetric(n), P: posdef(n), Q: posdef(n), A: matrix(n, n), x: vector(n), a: scalar"
 SYMMETRIC = ("S", "P", "Q")
@@ -224,8 +224,8 @@ def test_the_check_still_tells_the_transpose_of_an_unconstrained_derivative():
     refuses the swapped one."""
     from matcalc.api import _variable
     from matcalc.layout import Layout
-    from matcalc.result import differentiate
-    from matcalc.selfcheck import self_check
+    from matcalc.calculus.differentiate import differentiate
+    from matcalc.numeric.selfcheck import self_check
 
     parsed = parse("logdet(P)", DECLS)
     variable = _variable(parsed, "P")
@@ -259,7 +259,7 @@ def test_a_symmetric_variable_is_differentiated_as_a_general_matrix_until_the_la
 def test_where_the_unconstrained_lower_orders_are_too_large_the_result_stands_unchecked(monkeypatch):
     """The check differentiates the lower orders again by the variable declared a general matrix; where that
     is more than matcalc works through, the answer is shown as not checked, not refused and not lost."""
-    import matcalc.selfcheck as selfcheck
+    import matcalc.numeric.selfcheck as selfcheck
 
     def too_large(*args, **kwargs):
         raise UnsupportedError("this derivative has more than 20,000 terms in index form")

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from strategies import DECLS, SIZES, numeric_scale, random_values, typed_expressions
 
 from matcalc import diff, parse
-from matcalc.build import Builder
+from matcalc.algebra.builder import Builder
 from matcalc.errors import MatcalcError
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 from matcalc.render.text import expression_text
 from matcalc.simplify import RULES, simplify
 from matcalc.simplify.transposes import flipped, marks
@@ -222,7 +222,7 @@ def test_a_context_with_the_same_part_twice():
 def test_terms_that_cancel_inside_a_context_leave_nothing_malformed():
     """C[a] - C[a] inside an index-notation factor: the two terms go, not C[0] with a scalar 0 where a
     matrix belongs (its value could not be computed; exploring profile)."""
-    from matcalc.numeric import Point, evaluate_shown, evaluate_terms
+    from matcalc.numeric.differences import Point, evaluate_shown, evaluate_terms
 
     result = diff("(||log(exp(z x'))||) * (x'x)", "x", DECLS, "numerator", 3)
     point = Point(random_values(0), dict(SIZES))

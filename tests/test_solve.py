@@ -7,7 +7,7 @@ import pytest
 
 from matcalc.api import parse, solve
 from matcalc.cli import cli
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 
 
 def gradient_by_differences(source, let, values, sizes, wrt, step=1e-6):

@@ -21,7 +21,7 @@ sys.stdout.flush()
 print(json.dumps({"status": status, "modules": sorted(sys.modules)}), file=sys.stderr)
 """
 
-NEVER_FOR_DIFF = ("sympy", "matplotlib", "mpmath", "matcalc.lower", "matcalc.render.sympy")
+NEVER_FOR_DIFF = ("sympy", "matplotlib", "mpmath", "matcalc.render.to_sympy", "matcalc.render.sympy")
 
 
 def imported_by(*args: str) -> tuple[str, set[str]]:

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from matcalc import diff
 from matcalc import nodes as n
 from matcalc.cli import cli
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 from matcalc.layout import Layout
-from matcalc.numeric import Point, evaluate_shown, finite_difference, relative_error, sample_point
+from matcalc.numeric.differences import Point, evaluate_shown, finite_difference, relative_error, sample_point
 from matcalc.render.text import derivative_text
 from matcalc.shapes import Shape
 

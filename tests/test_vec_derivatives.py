@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from matcalc.api import diff
 from matcalc.cli import cli
-from matcalc.evaluate import evaluate
-from matcalc.numeric import Point, evaluate_shown
+from matcalc.numeric.evaluate import evaluate
+from matcalc.numeric.differences import Point, evaluate_shown
 from matcalc.render.text import vec_text
 
 SIZES = {"m": 3, "n": 4, "p": 5, "q": 2}

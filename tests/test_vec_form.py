@@ -11,12 +11,12 @@ import pytest
 
 from matcalc import nodes as n
 from matcalc.api import parse
-from matcalc.build import Builder
-from matcalc.evaluate import commutation_matrix, evaluate
+from matcalc.algebra.builder import Builder
+from matcalc.numeric.evaluate import commutation_matrix, evaluate
 from matcalc.layout import Layout
 from matcalc.render.text import vec_text
-from matcalc.result import differentiate
-from matcalc.vec_form import applies, vec_form
+from matcalc.calculus.differentiate import differentiate
+from matcalc.calculus.vec import applies, vec_form
 
 SIZES = {"m": 2, "n": 3, "k": 4, "l": 5}
 STEP = 1e-6
@@ -313,8 +313,7 @@ LET_AXB = "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l)"
 
 
 def test_a_wrong_kronecker_form_is_never_shown(monkeypatch):
-    from matcalc import vec_form as module
-
+    from matcalc.calculus import vec as module
     monkeypatch.setattr(module, "_kron", lambda left, right: n.Kron(right, left, shape=left.shape))  # swapped
     result = run(
         "A X B", "--wrt", "X", "--let", "A: matrix(n, n), X: matrix(n, n), B: matrix(n, n)", "--notation", "vec"
@@ -325,8 +324,7 @@ def test_a_wrong_kronecker_form_is_never_shown(monkeypatch):
 
 
 def test_a_wrong_numpy_field_is_never_shown(monkeypatch):
-    from matcalc import vec_notation
-
+    from matcalc.numeric import vec_check as vec_notation
     monkeypatch.setattr(vec_notation, "vec_numpy_expression", lambda result, matrix: "np.kron(A, B.T)")
     result = run(
         "A X B",

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from matcalc.api import parse
 from matcalc.cli import cli
 from matcalc.errors import InputError, ParseError
-from matcalc.evaluate import evaluate
+from matcalc.numeric.evaluate import evaluate
 
 LET = "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l), C: matrix(n, p), D: matrix(l, q)"
 SIZES = {"m": 2, "n": 3, "k": 4, "l": 5, "p": 6, "q": 7}

@@ -15,10 +15,10 @@ from strategies import DECLS, typed_expressions
 
 from matcalc import diff, parse
 from matcalc import nodes as n
-from matcalc.cse import BETWEEN_ROOTS, MIN_LENGTH, WIDTH, name_repeated
+from matcalc.simplify.where_names import BETWEEN_ROOTS, MIN_LENGTH, WIDTH, name_repeated
 from matcalc.errors import UnsupportedError
 from matcalc.render.text import MathPrinter
-from matcalc.result import share_names
+from matcalc.calculus.differentiate import share_names
 
 
 def chain(k: int) -> str:

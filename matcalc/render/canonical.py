@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .. import nodes as n
-from ..syntax import sum_split
+from ..language.syntax import sum_split
 
 # Binding strength, loosest first (the parser's grammar levels).
 DERIVATIVE, SUM, PRODUCT, UNARY, POWER, POSTFIX, ATOM = range(7)

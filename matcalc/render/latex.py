@@ -27,12 +27,12 @@ from dataclasses import replace
 from fractions import Fraction
 
 from .. import nodes as n
+from ..calculus.differentiate import Derivative, IndexTerm
+from ..calculus.rules import Kink
+from ..calculus.vec import VecForm, transposed_layout
 from ..errors import InputError
+from ..language.syntax import GREEK, SUM_BALANCE_ABOVE
 from ..layout import Layout
-from ..result import Derivative, IndexTerm
-from ..rules import Kink
-from ..syntax import GREEK, SUM_BALANCE_ABOVE
-from ..vec_form import VecForm, transposed_layout
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, flat_terms, format_number, precedence
 from .text import join_signed, output_name
 from .text import notes as text_notes

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import TypeGuard
 
 from .. import nodes as n
+from ..calculus.differentiate import Derivative
+from ..calculus.vec import transposed_layout
 from ..errors import InputError
-from ..result import Derivative
 from ..shapes import Shape
-from ..vec_form import transposed_layout
 from .numpy import (
     BACKENDS,
     TORCH,

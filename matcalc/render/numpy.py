@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .. import nodes as n
+from ..calculus.differentiate import Derivative, IndexTerm
 from ..errors import UnsupportedError
-from ..result import Derivative, IndexTerm
 from .canonical import flat_terms
 from .python import MAX_DEPTH, Code, Level, binary, call, negation, number, postfix, python_name, python_names
 
 # An integer dimension larger than this is read off the arrays that have it, never written as a number:
-# the self-check samples such a dimension at a small size (numeric.LARGEST_SAMPLED), and the code must
+# the self-check samples such a dimension at a small size (numeric/differences.LARGEST_SAMPLED), and the code must
 # run at the sizes it is checked at.
 LITERAL_SIZES = 8
 

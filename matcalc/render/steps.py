@@ -1,13 +1,13 @@
-"""A derivation (steps.py) as numbered text lines, one LaTeX align* block, or JSON."""
+"""A derivation (calculus/steps.py) as numbered text lines, one LaTeX align* block, or JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
 from .. import nodes as n
-from ..result import Derivative
+from ..calculus.differentiate import Derivative
+from ..calculus.steps import Derivation, Equation, Step
 from ..shapes import Shape
-from ..steps import Derivation, Equation, Step
 from .canonical import SUM, precedence
 from .latex import LINE_WIDTH, LatexPrinter, _set_characters, latex_name, latex_text
 from .text import SUPERSCRIPTS, derivative_text, expression_text, join_signed, where_text

@@ -1,6 +1,6 @@
 """SymPy objects out: Python code that builds them (`--format sympy`), and their values at a point.
 
-`lower.py` turns typed trees into SymPy matrix expressions (orders ≤ 2) and array expressions (orders 3
+`render/to_sympy.py` turns typed trees into SymPy matrix expressions (orders ≤ 2) and array expressions (orders 3
 and up); here they are printed as code that rebuilds them, by SymPy's StrPrinter with the forms it does
 not write as Python written by hand. A symbol whose name the code needs for itself (E, Trace, exp, the
 objects' own names) is bound with a trailing underscore, as a Python keyword is.
@@ -16,8 +16,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.str import StrPrinter
 
 from ..errors import InputError
-from ..lower import dimension
 from .python import comment, python_names
+from .to_sympy import dimension
 
 
 class _Builder(StrPrinter):
@@ -167,7 +167,7 @@ def sympy_code(objects: dict[str, sp.Basic], title: str, notes: tuple[str, ...] 
         if isinstance(atom, sp.MatrixSymbol):
             rows, cols = (builder._print(d) for d in atom.shape)
             declared.append(f"{names[atom.name]} = MatrixSymbol({atom.name!r}, {rows}, {cols})")
-        elif atom.name.startswith("_t"):  # the variable of an elementwise function (lower.py)
+        elif atom.name.startswith("_t"):  # the variable of an elementwise function (to_sympy.py)
             declared.append(f"{atom.name} = Symbol({atom.name!r})")
         elif atom.name not in dims:
             declared.append(f"{names[atom.name]} = Symbol({atom.name!r}, real=True)")

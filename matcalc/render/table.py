@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from rich.table import Table
 from rich.text import Text
 
+from ..calculus.vec import vec_shape
 from ..layout import Layout, result_shape
 from ..shapes import Shape
-from ..vec_form import vec_shape
 
 _OUTPUTS = (("y scalar", Shape(1, 1)), ("y vector (m)", Shape("m", 1)), ("Y matrix (m, l)", Shape("m", "l")))
 _VARIABLES = (("x scalar", Shape(1, 1)), ("x vector (n)", Shape("n", 1)), ("X matrix (n, k)", Shape("n", "k")))

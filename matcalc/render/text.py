@@ -12,10 +12,10 @@ from fractions import Fraction
 from typing import TypedDict
 
 from .. import nodes as n
-from ..result import Derivative, IndexTerm
-from ..rules import Kink
-from ..syntax import SUM_BALANCE_ABOVE
-from ..vec_form import VecForm, transposed_layout
+from ..calculus.differentiate import Derivative, IndexTerm
+from ..calculus.rules import Kink
+from ..calculus.vec import VecForm, transposed_layout
+from ..language.syntax import SUM_BALANCE_ABOVE
 from .canonical import ATOM, POSTFIX, POWER, PRODUCT, UNARY, Printer, flat_terms, format_number, precedence
 
 _GREEK_LETTERS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import nodes as n
-from ..result import Derivative
+from ..calculus.differentiate import Derivative
 from .numpy import TORCH, NumpyPrinter, code_names, dimension_sources, node_expression, read_off
 from .python import Code
 

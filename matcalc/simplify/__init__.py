@@ -1,7 +1,7 @@
 """How a derivative is written: every rewrite of a result, in this package.
 
-It imports only the model (nodes, shapes, errors), the Builder (`build.py`: numbers folded, σ
-recognised, A A = A², …), the index form's records (`tensor.py`) and the slope table (`functions.py`),
+It imports only the model (nodes, shapes, errors), the Builder (`algebra/builder.py`: numbers folded, σ
+recognised, A A = A², …), the index form's records (`algebra/index_form.py`) and the slope table (`algebra/functions.py`),
 never the differentiator or the contraction. Its modules:
 
 - `collect`: the terms the contraction gives added up as one sum (like terms, shared factors, equal
@@ -38,7 +38,7 @@ once, except those in keep (the function's own).
 from __future__ import annotations
 
 from .. import nodes as n
-from ..build import Builder
+from ..algebra.builder import Builder
 from .contexts import shared_contexts
 from .elementwise import backprop
 from .products import scalar_products

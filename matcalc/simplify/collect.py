@@ -12,7 +12,7 @@ from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import (
+from ..algebra.builder import (
     ONE,
     Builder,
     base_and_power,
@@ -24,8 +24,8 @@ from ..build import (
     raised,
     reciprocal_logistic_operand,
 )
-from ..build import ZERO as ZERO_NUMBER
-from ..syntax import SUM_BALANCE_ABOVE
+from ..algebra.builder import ZERO as ZERO_NUMBER
+from ..language.syntax import SUM_BALANCE_ABOVE
 
 
 def collect(terms: list[n.Node], build: Builder, inner: bool = False) -> n.Node:

@@ -13,7 +13,7 @@ from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import ZERO, Builder, constant_value, is_zero, number
+from ..algebra.builder import ZERO, Builder, constant_value, is_zero, number
 from .collect import collect
 from .sums import signed_terms
 from .walk import bottom_up

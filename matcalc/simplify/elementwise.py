@@ -23,9 +23,9 @@ from functools import reduce
 from typing import cast
 
 from .. import nodes as n
-from ..build import ONE, Builder, is_zero, number, number_value
+from ..algebra.builder import ONE, Builder, is_zero, number, number_value
+from ..algebra.functions import elementwise_slope
 from ..errors import MatcalcError
-from ..functions import elementwise_slope
 from .collect import collect, polynomial
 from .sums import signed_terms
 from .walk import bottom_up, outer_applications

@@ -20,9 +20,9 @@ from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import ONE, Builder, constant_value, is_zero, number
+from ..algebra.builder import ONE, Builder, constant_value, is_zero, number
+from ..algebra.index_form import Piece
 from ..errors import UnsupportedError
-from ..tensor import Piece
 from . import kept, simplify
 from .collect import collect, split_coefficient
 

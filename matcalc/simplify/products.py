@@ -9,7 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import nodes as n
-from ..build import Builder, constant_value, number
+from ..algebra.builder import Builder, constant_value, number
 from .collect import logistic_written
 from .elementwise import slope_factors
 from .walk import bottom_up

@@ -20,7 +20,7 @@ from functools import reduce
 from typing import TypeGuard
 
 from .. import nodes as n
-from ..build import Builder, logistic_operand, number, number_value
+from ..algebra.builder import Builder, logistic_operand, number, number_value
 from .collect import collect
 from .sums import signed_terms
 from .walk import bottom_up

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import cast
 
 from .. import nodes as n
-from ..build import Builder
+from ..algebra.builder import Builder
 from .walk import bottom_up
 
 _PRODUCTS = (n.MatMul, n.ScalarMul, n.Hadamard)
@@ -15,7 +15,7 @@ _PRODUCTS = (n.MatMul, n.ScalarMul, n.Hadamard)
 
 def signs_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """>>> from matcalc.simplify.signs import signs_out
-    >>> from matcalc.build import Builder
+    >>> from matcalc.algebra.builder import Builder
     >>> from matcalc.api import parse
     >>> from matcalc.render.text import expression_text
     >>> expression_text(signs_out(parse("A diag(-x) A").expr, Builder()))

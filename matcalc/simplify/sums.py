@@ -7,7 +7,7 @@ from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
-from ..build import Builder, constant_value, is_one, number, number_value
+from ..algebra.builder import Builder, constant_value, is_one, number, number_value
 from ..shapes import Shape
 from .collect import collect
 from .walk import bottom_up

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import reduce
 
 from .. import nodes as n
-from ..build import Builder
+from ..algebra.builder import Builder
 from ..shapes import Shape
 from .sums import signed_terms
 from .walk import bottom_up

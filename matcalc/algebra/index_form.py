@@ -15,9 +15,9 @@ from fractions import Fraction
 from functools import reduce
 from itertools import count, permutations
 
-from . import nodes as n
-from .build import Builder
-from .shapes import Dim, Shape
+from .. import nodes as n
+from ..shapes import Dim, Shape
+from .builder import Builder
 
 
 @dataclass(frozen=True)

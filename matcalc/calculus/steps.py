@@ -44,11 +44,11 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
-from . import nodes as n
-from .decls import Env
-from .layout import Layout
-from .result import Derivative, differentiate
-from .shapes import Shape
+from .. import nodes as n
+from ..language.decls import Env
+from ..layout import Layout
+from ..shapes import Shape
+from .differentiate import Derivative, differentiate
 
 MAX_STEPS = 12  # beyond this, local derivatives with the same rules are grouped into one step
 

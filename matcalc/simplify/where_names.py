@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 
-from . import nodes as n
+from .. import nodes as n
 
 # Characters of ASCII text a formula may take on one line before names are worth their cost: the
 # width of a line meant to be read (72, as for mail and commit messages), which leaves room in an

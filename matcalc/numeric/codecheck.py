@@ -1,6 +1,6 @@
 """Printed code is held to the self-check's standard (SPEC §3): before matcalc shows code it wrote (a
 NumPy, PyTorch or JAX module, SymPy code, the JSON `numpy` field), it runs it at the self-check's points
-and compares what it computes with the checked result there: the shown form evaluated by matcalc.evaluate
+and compares what it computes with the checked result there: the shown form evaluated by numeric/evaluate.py
 (numeric.evaluate_shown), and the function itself (numeric.evaluate_numeric). Code that does not compile,
 raises, or disagrees is matcalc's own fault: an internal error (exit 4), never output.
 
@@ -23,17 +23,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import nodes as n
-from .decls import Env
-from .errors import MatcalcError, OutOfTime, UnsupportedError, time_limit
+from .. import nodes as n
+from ..calculus.differentiate import Derivative
+from ..errors import MatcalcError, OutOfTime, UnsupportedError, time_limit
+from ..language.decls import Env
+from ..render.module import ModuleSpec, array_module, function_code, function_parameters, given_sizes
+from ..render.numpy import code_names, function_name, numpy_expression, shown_trees
+from ..shapes import Shape
+from .differences import Point, evaluate_numeric, evaluate_shown, sample_point, size_of
 from .evaluate import Evaluator, stand_in
-from .numeric import Point, evaluate_numeric, evaluate_shown, sample_point, size_of
-from .render.module import ModuleSpec, array_module, function_code, function_parameters, given_sizes
-from .render.numpy import code_names, function_name, numpy_expression, shown_trees
-from .result import Derivative
 from .selfcheck import MAX_CONDITION, ROUNDINGS, TRIES_PER_POINT, SelfCheckError
 from .selfcheck import _Rounding as Rounding
-from .shapes import Shape
 
 POINTS = 3  # as many as the self-check uses
 TOLERANCE = 1e-7  # relative to the largest entry: code and checked result compute the same formulas
@@ -196,7 +196,7 @@ def stand_ins(trees: list[n.Node], names: dict[str, str]) -> dict[str, Callable]
 
 
 def _sizes(point: Point) -> dict[str | int, int]:
-    """A point's sizes, integer keys included: a large declared size is sampled small (numeric.dimension_sizes)."""
+    """A point's sizes, integer keys included: a large declared size is sampled small (differences.dimension_sizes)."""
     return point.sizes
 
 
@@ -470,7 +470,7 @@ def sympy_text(objects: dict, title: str, subject: Subject, check: bool = True) 
     order), run unless not `check`: each object it builds must equal matcalc's, and SymPy's own value of
     matcalc's object at the self-check's points the checked value there. An object SymPy cannot evaluate,
     or not within reason, is compared only, and the code says so."""
-    from .render.sympy import sympy_code
+    from ..render.sympy import sympy_code
 
     points = check_points(subject) if check else []
     values: dict[str, list] = {}  # name -> SymPy's value at each point
@@ -513,7 +513,7 @@ def sympy_text(objects: dict, title: str, subject: Subject, check: bool = True) 
 
 def _sympy_values(value, subject: Subject, points: list[Point]) -> list[np.ndarray] | str:
     """SymPy's value of an object at each point, or why it is not evaluated."""
-    from .render.sympy import expanded_entries, has_unspecified, sympy_value
+    from ..render.sympy import expanded_entries, has_unspecified, sympy_value
 
     if not points:
         return "no point to evaluate it at"

@@ -24,11 +24,11 @@ from fractions import Fraction
 from functools import cache
 from itertools import pairwise
 
-from . import nodes as n
+from .. import nodes as n
+from ..errors import InputError, ShapeError, Span, UnknownSymbolError, UnsupportedError
+from ..layout import Layout, derivative_shape
+from ..shapes import SCALAR, Dim, Dims, DimVar, Shape
 from .decls import Decl, Env
-from .errors import InputError, ShapeError, Span, UnknownSymbolError, UnsupportedError
-from .layout import Layout, derivative_shape
-from .shapes import SCALAR, Dim, Dims, DimVar, Shape
 from .syntax import (
     DIMENSION_FUNCTIONS,
     GREEK,

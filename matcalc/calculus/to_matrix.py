@@ -16,10 +16,10 @@ from fractions import Fraction
 from functools import reduce
 from typing import Literal
 
-from . import nodes as n
-from .build import ONE, Builder, base_and_power, constant_value, is_one, number, raised
-from .shapes import Dim, Shape
-from .tensor import Piece, Term
+from .. import nodes as n
+from ..algebra.builder import ONE, Builder, base_and_power, constant_value, is_one, number, raised
+from ..algebra.index_form import Piece, Term
+from ..shapes import Dim, Shape
 
 
 @dataclass

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd
 
-from . import nodes as n
-from .build import Builder, is_zero, number, number_value
-from .decls import Env
-from .errors import InputError, MatcalcError, UnsupportedError
-from .layout import Layout
-from .result import differentiate
-from .shapes import Shape, describe
+from .. import nodes as n
+from ..algebra.builder import Builder, is_zero, number, number_value
+from ..errors import InputError, MatcalcError, UnsupportedError
+from ..language.decls import Env
+from ..layout import Layout
+from ..shapes import Shape, describe
+from .differentiate import differentiate
 
 
 class NoClosedForm(MatcalcError):

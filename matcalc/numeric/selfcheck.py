@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import nodes as n
-from .decls import Decl, Env
-from .errors import ExitStatus, MatcalcError, UnsupportedError
+from .. import nodes as n
+from ..calculus.differentiate import TOLERANCE, Derivative, differentiate
+from ..errors import ExitStatus, MatcalcError, UnsupportedError
+from ..language.decls import Decl, Env
+from .differences import KINK_DISTANCE, Point, evaluate_numeric, evaluate_shown, kink_distance, sample_point
 from .evaluate import Evaluator
-from .numeric import KINK_DISTANCE, Point, evaluate_numeric, evaluate_shown, kink_distance, sample_point
-from .result import TOLERANCE, Derivative, differentiate
 
 STEP = 1e-5  # and half of it, for Richardson extrapolation
 RELIABLE = 10 * TOLERANCE  # differences at the two steps further apart than this cannot judge the result
@@ -350,7 +350,7 @@ def _evaluate(expr: n.Node, point: Point) -> np.ndarray:
 
 
 def _why_unevaluable(result: Derivative) -> str:
-    from .render.text import expression_text
+    from ..render.text import expression_text
 
     if result.invertible:
         names = " and ".join(expression_text(m, unicode=True) for m in result.invertible)

@@ -13,7 +13,7 @@ import json
 import math
 import re
 
-from .errors import InputError, Span
+from ..errors import InputError, Span
 
 _NAME = re.compile(r"\s*([A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9_\u0391-\u03a9\u03b1-\u03c9]*)\s*=")
 

@@ -11,8 +11,8 @@ from fractions import Fraction
 from functools import reduce
 from typing import TypeGuard
 
-from . import nodes as n
-from .shapes import SCALAR, Shape
+from .. import nodes as n
+from ..shapes import SCALAR, Shape
 
 ZERO = n.Number(Fraction(0))
 ONE = n.Number(Fraction(1))

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import numpy.typing as npt
 
-from . import nodes as n
-from .errors import InputError, UnsupportedError
-from .shapes import Dim, Shape
+from .. import nodes as n
+from ..errors import InputError, UnsupportedError
+from ..shapes import Dim, Shape
 
 MAX_ELEMENTS = 4_000_000  # entries of one value (32 MB): what --at can ask for stays within memory
 SINGULAR_CONDITION = 1e13  # a matrix this badly conditioned is singular for every purpose of a check
@@ -88,7 +88,7 @@ class Evaluator:
         self._outermost = True
 
     def size(self, dim: Dim) -> int:
-        # a large integer dimension may be sampled at a small size (numeric.dimension_sizes)
+        # a large integer dimension may be sampled at a small size (differences.dimension_sizes)
         if isinstance(dim, int):
             return self.sizes.get(dim, dim)
         if isinstance(dim, str) and "·" in dim:  # a product of dimensions (n.product_dim): a Kronecker product's

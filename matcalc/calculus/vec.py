@@ -22,12 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from . import nodes as n
-from .build import ONE, Builder, number
-from .contract import Piece
-from .layout import Layout
-from .result import Derivative, IndexTerm
-from .shapes import Dim, Shape
+from .. import nodes as n
+from ..algebra.builder import ONE, Builder, number
+from ..layout import Layout
+from ..shapes import Dim, Shape
+from .differentiate import Derivative, IndexTerm
+from .to_matrix import Piece
 
 NO_KRONECKER_FORM = "no Kronecker form: a term does not split into Kronecker factors"  # where vec_form is None
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from .errors import DeclarationError, Span
-from .shapes import SCALAR, Dim, Shape
+from ..errors import DeclarationError, Span
+from ..shapes import SCALAR, Dim, Shape
 from .tokens import Kind, Token, tokenize
 
 KINDS = ("scalar", "vector", "matrix", "symmetric", "posdef", "onehot", "simplex", "function")

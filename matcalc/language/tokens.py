@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from .errors import Span, TokenizeError
+from ..errors import Span, TokenizeError
 
 MAX_SOURCE_LENGTH = 10_000
 

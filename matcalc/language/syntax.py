@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from functools import cache
 
-from .errors import NO_SPAN, Span
+from ..errors import NO_SPAN, Span
 
 # Function name -> number of arguments. Aliases map to the same meaning in the checker.
 FUNCTIONS: dict[str, int] = {

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import nodes as n
-from .build import Builder
+from .. import nodes as n
+from ..algebra.builder import Builder
+from ..calculus.differentiate import Derivative
+from ..calculus.vec import VecForm, applies, sides, transposed_layout, vec_form, vec_shape
+from ..errors import MatcalcError, UnsupportedError
+from ..language.decls import Env
+from ..layout import Layout
+from ..render.latex import vec_latex
+from ..render.text import vec_head, vec_text
+from ..render.vec_numpy import vec_numpy_expression
 from .codecheck import Subject, vec_numpy_field
-from .decls import Env
-from .errors import MatcalcError, UnsupportedError
+from .differences import evaluate_terms, relative_error, sample_point
 from .evaluate import evaluate
-from .layout import Layout
-from .numeric import evaluate_terms, relative_error, sample_point
-from .render.latex import vec_latex
-from .render.text import vec_head, vec_text
-from .render.vec_numpy import vec_numpy_expression
-from .result import Derivative
 from .selfcheck import SelfCheckError
-from .vec_form import VecForm, applies, sides, transposed_layout, vec_form, vec_shape
 
 NOTATIONS = ("index", "vec")
 AGREEMENT = 1e-9  # the two forms are the same sums of products: they agree to rounding

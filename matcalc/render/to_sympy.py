@@ -15,9 +15,9 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from . import nodes as n
-from .errors import UnsupportedError
-from .shapes import Dim, Shape
+from .. import nodes as n
+from ..errors import UnsupportedError
+from ..shapes import Dim, Shape
 
 _FUNCTIONS = {
     "exp": sp.exp,

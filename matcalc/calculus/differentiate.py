@@ -5,7 +5,7 @@ in index form; `layout.arrange` orders the free indices for the layout; the
 terms are simplified (`tensor`), turned into matrix notation where the result
 has at most two free indices (`contract`), written as a textbook writes them
 (`simplify/`: collected, then its rules; index notation by
-`simplify/index_notation`), and repeated subexpressions get names (`cse`).
+`simplify/index_notation`), and repeated subexpressions get names (`simplify/where_names`).
 The result keeps both the index form (for numeric checks and NumPy code) and
 the form that is shown.
 """
@@ -14,19 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import nodes as n
-from .build import ZERO, Builder, is_zero
-from .contract import Contractor
-from .cse import name_repeated
-from .decls import Env
-from .errors import UnsupportedError
-from .layout import Layout, arrange_order, derivative_shape
+from .. import nodes as n
+from ..algebra.builder import ZERO, Builder, is_zero
+from ..algebra.index_form import Indices, Piece, Term, remaining_splits, simplify_terms
+from ..errors import UnsupportedError
+from ..language.decls import Env
+from ..layout import Layout, arrange_order, derivative_shape
+from ..shapes import Dim, Shape
+from ..simplify import simplify
+from ..simplify.collect import collect
+from ..simplify.index_notation import IndexTerm, index_names, name_summed, written
+from ..simplify.where_names import name_repeated
 from .rules import Differentiator, Kink
-from .shapes import Dim, Shape
-from .simplify import simplify
-from .simplify.collect import collect
-from .simplify.index_notation import IndexTerm, index_names, name_summed, written
-from .tensor import Indices, Piece, Term, remaining_splits, simplify_terms
+from .to_matrix import Contractor
 
 TOLERANCE = 1e-5  # relative error allowed against central finite differences (step 1e-6)
 
@@ -162,7 +162,7 @@ def _needs_inverse(matrices: list[n.Node], env: Env) -> list[n.Node]:
 
 def _name_repeated(result: Derivative) -> None:
     """Name repeated subexpressions of the shown form (matrix or index notation), if it is too long
-    for a line written out (cse.name_repeated)."""
+    for a line written out (where_names.name_repeated)."""
     share_names([result])
 
 

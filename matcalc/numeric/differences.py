@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import nodes as n
-from .decls import UNIT_SUM, Env
-from .errors import InputError, UnsupportedError
+from .. import nodes as n
+from ..calculus.differentiate import TOLERANCE, Derivative
+from ..errors import InputError, UnsupportedError
+from ..language.decls import UNIT_SUM, Env
+from ..layout import Layout, arrange, arrange_order, derivative_shape
+from ..shapes import Dim, DimVar, Shape
 from .evaluate import MAX_ELEMENTS, Evaluator, SingularMatrixError, evaluate, invertible
-from .layout import Layout, arrange, arrange_order, derivative_shape
-from .result import TOLERANCE, Derivative
-from .shapes import Dim, DimVar, Shape
 
 Sizes = Mapping[str | int, int]  # a dimension's size by its name, or by a large integer size sampled smaller
 

@@ -1,4 +1,4 @@
-"""Derivative rules, one per node type, in index form (see tensor.py).
+"""Derivative rules, one per node type, in index form (see algebra/index_form.py).
 
 `derive(node, row, col)` is the derivative of the entry node[row, col] with
 respect to the entry wrt[a, b] (the Differentiator's `wrt_axes`), as a list of
@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from . import nodes as n
-from .build import ONE, Builder, number, number_value
-from .errors import UnsupportedError
-from .functions import elementwise_slope
-from .tensor import Factor, Indices, Term, broadcast, delta, factor, pair, scaled, size_node, with_factors
+from .. import nodes as n
+from ..algebra.builder import ONE, Builder, number, number_value
+from ..algebra.functions import elementwise_slope
+from ..algebra.index_form import Factor, Indices, Term, broadcast, delta, factor, pair, scaled, size_node, with_factors
+from ..errors import UnsupportedError
 
 MAX_MATRIX_POWER = 12
 MAX_WORK = 200_000  # terms the rules may make for one derivative (a tower a^a^...^a doubles them per level)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from . import nodes as n
-from .build import ONE, Builder, constant_value, is_one
-from .decls import Env
-from .layout import Layout, arrange_order, derivative_shape
-from .rules import Differentiator
-from .tensor import Indices, Term, canonical_key, delta, factor, product, scaled, simplify_terms, summed
+from .. import nodes as n
+from ..algebra.builder import ONE, Builder, constant_value, is_one
+from ..algebra.index_form import Indices, Term, canonical_key, delta, factor, product, scaled, simplify_terms, summed
+from ..calculus.rules import Differentiator
+from ..language.decls import Env
+from ..layout import Layout, arrange_order, derivative_shape
 
 MAX_TERMS = 400  # an expansion larger than this is not attempted
 MAX_POWER = 32  # A^p is expanded as p factors up to this power

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import TypeVar
 
-from .errors import MatcalcError, ParseError, Span, TokenizeError, UnknownSymbolError, UnsupportedError
+from ..errors import MatcalcError, ParseError, Span, TokenizeError, UnknownSymbolError, UnsupportedError
 from .syntax import FUNCTIONS, GREEK, BinOp, Literal, Syntax
 from .tokens import MAX_SOURCE_LENGTH
 

@@ -6,9 +6,9 @@ after its function: (Wᵀδ) ⊙ σ′(z)) read this one table.
 
 from __future__ import annotations
 
-from . import nodes as n
-from .build import ONE, Builder, number
-from .errors import UnsupportedError
+from .. import nodes as n
+from ..errors import UnsupportedError
+from .builder import ONE, Builder, number
 
 
 def elementwise_slope(b: Builder, node: n.Apply) -> n.Node | None:

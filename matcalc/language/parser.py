@@ -43,8 +43,8 @@ import sys
 from collections.abc import Collection
 from itertools import pairwise
 
-from .errors import ParseError, Span, TokenizeError, UnknownSymbolError
-from .latex_input import is_latex, translate
+from ..errors import ParseError, Span, TokenizeError, UnknownSymbolError
+from .latex import is_latex, translate
 from .syntax import (
     CONSTANTS,
     FUNCTIONS,
