@@ -98,6 +98,25 @@ def test_identities_with_kron_and_vec_are_checked(tmp_path):
     assert verdicts[4:] == ["FALSE"] * 4, verdicts  # swapped factors, a missing transpose, a missing K
 
 
+# Magnus and Neudecker's vec(A ⊗ X) = (I_n ⊗ K(q, m) ⊗ I_p)(vec A ⊗ I_pq) vec X for A m×n, X p×q: the form that
+# a derivative of kron(A, X) by X would take; with K(m, q) in its place (of the same size) it is false
+KRON_OF_VEC = """let A: matrix(m, n), X: matrix(p, q)
+vec(kron(A, X)) = kron(kron(eye(n), K(q, m)), eye(p)) kron(vec(A), kron(eye(q), eye(p))) vec(X)
+vec(kron(A, X)) = kron(kron(eye(n), K(q, m)), eye(p)) kron(vec(A), vec(X))
+vec(kron(A, X)) = kron(kron(eye(n), K(m, q)), eye(p)) kron(vec(A), kron(eye(q), eye(p))) vec(X)
+"""
+
+
+def test_vec_of_a_kronecker_product_in_magnus_and_neudeckers_form(tmp_path):
+    import json
+
+    path = tmp_path / "kron_of_vec.txt"
+    path.write_text(KRON_OF_VEC)
+    result = CliRunner().invoke(cli, ["check", str(path), "--format", "json"])
+    verdicts = [row["status"] for row in json.loads(result.output)["results"]]
+    assert verdicts == ["holds (numerically)", "holds (numerically)", "FALSE"], verdicts
+
+
 NOTATION_VEC = """let A: matrix(m, n), X: matrix(n, k), B: matrix(k, l), Y: matrix(n, n), C: matrix(n, n)
 notation vec
 d/dX A X B = kron(B', A)

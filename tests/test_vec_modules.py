@@ -137,3 +137,59 @@ def test_sympy_and_at_still_take_index_notation():
     result = run("A X B", "--wrt", "X", "--let", let, "--notation", "vec", "--format", "sympy")
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+# Expressions with vec, ⊗ and K: the module computes the function itself (vec stacking columns) as well
+VEC_OF = [
+    ("vec(A X B)", "X", "A: matrix(m, n), X: matrix(n, k), B: matrix(k, l)", lambda v, X: v["A"] @ X @ v["B"]),
+    ("vec(X')", "X", "X: matrix(m, n)", lambda v, X: X.T),
+    ("vec(inv(X))", "X", "X: matrix(n, n)", lambda v, X: np.linalg.inv(X)),
+    ("vec(x b')", "x", "x: vector(n), b: vector(k)", lambda v, x: x @ v["b"].T),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("source, wrt, let, function", VEC_OF, ids=[c[0] for c in VEC_OF])
+def test_the_module_of_vec_of_a_function(source, wrt, let, function, layout, backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    code = module(source, wrt, let, backend, "--layout", layout)
+    values = sample(let, np.random.default_rng(9))
+    expected = expected_jacobian(source, wrt, function, values, layout)
+    inputs = as_backend(values, backend)
+    np.testing.assert_allclose(to_numpy(code["derivative"](**inputs)), expected, rtol=1e-6, atol=1e-6)
+    others = {name: value for name, value in values.items() if name != wrt}
+    vec_of_f = function(others, values[wrt]).reshape(-1, order="F")  # vec stacks columns
+    np.testing.assert_allclose(to_numpy(code["expression"](**inputs)), vec_of_f, rtol=1e-12, atol=1e-12)
+    code["f_and_grad"](**inputs)
+    assert code["check_gradient"]()[wrt] < 1e-5
+
+
+# Scalars through vec and ⊗ (matrix notation): (expression, variable, declarations, f(values, X))
+SCALARS = [
+    ("tr(kron(A, X))", "X", "A: matrix(m, m), X: matrix(k, k)", lambda v, X: np.trace(np.kron(v["A"], X))),
+    (
+        "vec(A)' kron(X, B) vec(C)",
+        "X",
+        "A: matrix(m, k), X: matrix(k, l), B: matrix(m, n), C: matrix(n, l)",
+        lambda v, X: v["A"].reshape(-1, order="F") @ np.kron(X, v["B"]) @ v["C"].reshape(-1, order="F"),
+    ),
+    ("vec(X)' K(m, m) vec(X)", "X", "X: matrix(m, m)", lambda v, X: np.sum(X * X.T)),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("source, wrt, let, function", SCALARS, ids=[c[0] for c in SCALARS])
+def test_the_module_of_a_scalar_through_vec_and_kron(source, wrt, let, function, backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    result = run(source, "--wrt", wrt, "--let", let, "--format", backend)
+    assert result.exit_code == 0, result.output
+    code: dict = {}
+    exec(result.output, code)  # matcalc's generated code
+    values = sample(let, np.random.default_rng(4))
+    inputs = as_backend(values, backend)
+    others = {name: value for name, value in values.items() if name != wrt}
+    assert float(to_numpy(code["expression"](**inputs))) == pytest.approx(function(others, values[wrt]), rel=1e-12)
+    assert code["check_gradient"]()[wrt] < 1e-5  # the module's own comparison with finite differences

@@ -120,6 +120,9 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
     )
     order = spec.derivatives[0].order
     value_shape = _plain_shape(spec.expr.shape.rows, spec.expr.shape.cols, names=names)
+    if any(isinstance(dim, str) and "·" in dim for dim in value_shape):  # vec(F), A ⊗ B: sizes multiplied
+        value_shape = tuple(_product_size(dim, names) for dim in value_shape if dim != 1)
+        vec = True
     keywords = ", ".join(f'"{name}": {name}' for name in (names[v] for v in spec.variables))
     given_keywords = ", ".join(f'"{names[dim]}": {names[dim]}' for dim in given)
     lines = [
@@ -184,7 +187,7 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
         "    found = {**sizes(**arrays), **given}",
         "    value = expression(**arrays, **given)",
         "    grads = derivative(**arrays, **given)",
-        "    expected = tuple(found.get(d, d) for d in VALUE_SHAPE)",
+        "    expected = tuple(" + ("_size(d, found)" if vec else "found.get(d, d)") + " for d in VALUE_SHAPE)",
         '    assert tuple(np.shape(value)) == expected, f"the value has shape {tuple(np.shape(value))}, not {expected}"',
         f"    for name, grad in zip(DERIVATIVE_SHAPES, {'grads' if several else '(grads,)'}):",
         "        expected = tuple("
@@ -312,7 +315,14 @@ def _drain(printer: NumpyPrinter) -> list[str]:
 
 def given_sizes(spec: ModuleSpec) -> list[str]:
     """Dimension names that no array has (ones(m) alone, n written in the expression): keyword arguments."""
-    return unread_sizes(spec.trees(), dimension_sources(spec.expr, names=spec.names), spec.derivatives)
+    sources = dimension_sources(spec.expr, names=spec.names)
+    return _atomic(unread_sizes(spec.trees(), sources, spec.derivatives), sources)
+
+
+def _atomic(unread: list[str], sources: dict) -> list[str]:
+    """The sizes no array has, a product of sizes (m·n, of vec(F) or A ⊗ B) as those of its parts."""
+    parts = [part for dim in unread for part in dim.split("·") if not part.isdigit()]
+    return sorted(dict.fromkeys(part for part in parts if part not in sources))
 
 
 def _plain_shape(*dims, names: dict[str, str]) -> tuple:
@@ -422,7 +432,7 @@ def function_parameters(result: Derivative) -> tuple[list[str], list[str]]:
     """The Python names of `function_code`'s parameters: the variables, then the sizes no array has."""
     names = code_names(result.expr, *shown_trees(result))
     sources = dimension_sources(result.expr, names=names)
-    unread = unread_sizes([result.expr, *shown_trees(result)], sources, (result,))
+    unread = _atomic(unread_sizes([result.expr, *shown_trees(result)], sources, (result,)), sources)
     return [names[v] for v in n.variables(result.expr)], [names.get(dim, dim) for dim in unread]
 
 

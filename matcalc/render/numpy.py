@@ -262,6 +262,8 @@ class NumpyPrinter:
             case n.LogSumExp(operand=operand):
                 top = self._apply("max", operand)
                 return binary("+", top, self._call("log", self._call("sum", self._exp_shifted(operand))))
+            case n.Vec() | n.Kron() | n.Commutation():
+                return self._vec_or_kron(node)
             case n.Derivative():
                 raise UnsupportedError(
                     "NumPy code for a derivative written inside the expression (d/dV ...) is "
@@ -329,6 +331,42 @@ class NumpyPrinter:
                 return binary("/", binary("+", self._call("sign", argument), Code("1")), Code("2"))
             return self._call("heaviside", argument, "0.5")
         raise UnsupportedError(f"no code for the function {function} yet")
+
+    # -- vec, Kronecker products and the commutation matrix (a vector 1-D, as everywhere)
+
+    def _vec_or_kron(self, node: n.Node) -> Code:
+        if isinstance(node, n.Vec):
+            operand = node.operand
+            if not operand.shape.is_matrix:
+                return self.code(operand)
+            if self.backend is TORCH:  # no column-major reshape: vec(X) is Xᵀ read by rows
+                return call("torch.reshape", postfix(self.code(operand), ".T"), "(-1,)")
+            return self._call("reshape", self.code(operand), "(-1,)", 'order="F"')
+        if isinstance(node, n.Kron):
+            left, right = node.left, node.right
+            if left.shape.is_scalar or right.shape.is_scalar:
+                return binary("*", self.code(left), self.code(right))
+            kron = self._call("kron", self._two_dimensional(left), self._two_dimensional(right))
+            return self._call("reshape", kron, "(-1,)") if node.shape.is_vector else kron
+        assert isinstance(node, n.Commutation)
+        m, k = self._product_size(node.m), self._product_size(node.n)
+        order = f"{self.xp}.arange({m} * {k}).reshape({k}, {m}).T.reshape(-1)"
+        return postfix(self._new("eye", Code(f"{m} * {k}")), f"[{order}]")
+
+    def _two_dimensional(self, node: n.Node) -> Code:
+        """An operand of kron as ⊗ reads it: a column n×1, a row 1×n (contiguous: torch.kron needs it)."""
+        code = self.code(node)
+        if node.shape.is_column:
+            code = self._call("reshape", code, "(-1, 1)")
+        elif node.shape.is_row:
+            code = self._call("reshape", code, "(1, -1)")
+        return postfix(code, ".contiguous()") if self.backend is TORCH else code
+
+    def _product_size(self, dim) -> str:
+        """A size as Python, (m·n, of a Kronecker product) the product of its parts."""
+        if isinstance(dim, str) and "·" in dim:
+            return " * ".join(self._product_size(int(part) if part.isdigit() else part) for part in dim.split("·"))
+        return self.size(dim).bare_at(Level.ATOM).text
 
     # -- index notation
 
