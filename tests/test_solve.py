@@ -119,3 +119,13 @@ def test_bad_values_are_refused_cleanly(runner, at, message):
     result = runner.invoke(cli, ["diff", "x'Ax", "--wrt", "x", "--at", at])
     assert result.exit_code == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_gaussian_mean_is_the_point_itself():
+    # the log-density -(x - mu)ᵀΣ⁻¹(x - mu)/2 is largest at mu = x: the Hessian -Σ⁻¹ inverted is -Σ,
+    # and -(-Σ)Σ⁻¹x is x (no -(-Σ⁻¹)⁻¹Σ⁻¹x left standing)
+    let = "Sigma: posdef(n), x: vector(n), mu: vector(n)"
+    assert solve("-(x - mu)' inv(Sigma) (x - mu) / 2", "mu", let).text == "mu = x"
+    # a scalar mean of every entry: 𝟏ᵀΣ⁻¹x / 𝟏ᵀΣ⁻¹𝟏 (generalised least squares), its divisor's sign cancelled
+    let = "Sigma: posdef(n), x: vector(n), mu: scalar"
+    assert solve("-(x - mu)' inv(Sigma) (x - mu) / 2", "mu", let).text == "mu = (1 / (1'Sigma^-1 1)) 1'Sigma^-1 x"

@@ -400,6 +400,8 @@ class Builder:
     def divide(self, a: n.Node, b: n.Node) -> n.Node:
         if is_one(b):
             return a
+        if isinstance(b, n.Neg) and b.shape.is_scalar:  # a / (-s) = -(a / s)
+            return self.neg(self.divide(a, b.operand))
         if isinstance(b, n.ScalarMul) and (v_left := number_value(b.left)) is not None and v_left != 0:
             return self.scale(number(1 / v_left), self.divide(a, b.right))  # a / (2 u) = 1/2 (a / u)
         va, vb = number_value(a), number_value(b)
@@ -544,6 +546,8 @@ class Builder:
     def inverse(self, a: n.Node) -> n.Node:
         if isinstance(a, n.Inverse):
             return a.operand
+        if isinstance(a, n.Neg):  # (-A)⁻¹ = -A⁻¹
+            return self.neg(self.inverse(a.operand))
         if isinstance(a, n.Identity):
             return a
         return n.Inverse(a, shape=a.shape)
