@@ -74,6 +74,10 @@ from matcalc import diff
     ("(exp(x') + sigmoid(x')) .^ 0", "x", "x: vector(n)", "numerator", 1, "0", "0"),
     # x³/3 by x: the 3s cancel exactly
     ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
+    # the variance (PRML (1.56)) by x: the chain through mean(x) gives -(2/n²) sum(x - mean(x)) 𝟏, and
+    # deviations from the mean sum to 0, so 2(x - x̄𝟏)/n is left; the same with the mean written sum(x)/n
+    ("||x - mean(x)||^2 / n", "x", "x: vector(n)", "denominator", 1, "(2 / n)(x - mean(x))", "(2 / n)(x - mean(x))"),
+    ("||x - sum(x)/n||^2", "x", "x: vector(n)", "denominator", 1, "2(x - sum(x) / n)", "2(x - sum(x) / n)"),
 ])
 def test_simplified_forms(source, wrt, let, layout, order, text, unicode):
     result = diff(source, wrt, let, layout, order)

@@ -212,6 +212,52 @@ def _is_ones(node: n.Node) -> bool:
     return isinstance(node, n.Fill) and is_one(node.value) and node.shape.is_vector
 
 
+def _entries_cancel(v: n.Node) -> bool:
+    """Whether the entries of the vector v, a sum of vectors and of means spread over it, sum to 0 whatever
+    the values: sum(x - mean(x)) = sum(x) - n mean(x) = 0, and so for x - sum(x)/n. A mean (or a sum over
+    the count) of u is a vector of v's length holding sum(u) in total, so each part is a multiple of one
+    sum(u); the entries cancel when every multiple does."""
+    if not v.shape.is_vector:
+        return False
+    count = v.shape.rows if v.shape.is_column else v.shape.cols
+    totals: dict[n.Node, Fraction] = {}
+    stack: list[tuple[Fraction, n.Node]] = [(Fraction(1), v)]
+    while stack:
+        coefficient, part = stack.pop()
+        if isinstance(part, n.Add):
+            stack += [(coefficient, part.left), (coefficient, part.right)]
+        elif isinstance(part, n.Neg):
+            stack.append((-coefficient, part.operand))
+        elif isinstance(part, n.ScalarMul) and (value := number_value(part.left)) is not None:
+            stack.append((coefficient * value, part.right))
+        elif not part.shape.is_scalar:
+            if isinstance(part, n.Transpose):
+                part = part.operand
+            totals[part] = totals.get(part, Fraction(0)) + coefficient
+        elif (averaged := _mean_over(part, count)) is not None:
+            totals[averaged] = totals.get(averaged, Fraction(0)) + coefficient
+        else:
+            return False
+    return bool(totals) and all(total == 0 for total in totals.values())
+
+
+def _mean_over(node: n.Node, count: object) -> n.Node | None:
+    """u, a column or row with count entries, when node is mean(u) or sum(u) / count."""
+    if isinstance(node, n.Mean):
+        u = node.operand
+    elif isinstance(node, n.Divide) and isinstance(node.left, n.Sum) and _is_count(node.right, count):
+        u = node.left.operand
+    else:
+        return None
+    if not u.shape.is_vector or (u.shape.rows if u.shape.is_column else u.shape.cols) != count:
+        return None
+    return u.operand if isinstance(u, n.Transpose) else u
+
+
+def _is_count(node: n.Node, count: object) -> bool:
+    return (isinstance(node, n.DimSize) and node.name == str(count)) or number_value(node) == count
+
+
 class Builder:
     """Builds typed nodes; `symmetric` names the variables with A' = A."""
 
@@ -225,6 +271,8 @@ class Builder:
             return number(-value)
         if isinstance(a, n.Neg):
             return a.operand
+        if is_zero(a):
+            return a
         return n.Neg(a, shape=a.shape)
 
     def add(self, a: n.Node, b: n.Node) -> n.Node:
@@ -251,7 +299,7 @@ class Builder:
         vs, va = number_value(s), number_value(a)
         if vs is not None and va is not None:
             return number(vs * va)
-        if vs == 0 or va == 0:  # 0 u is a zero of u's shape, never the number 0 (u^0's slope)
+        if vs == 0 or va == 0 or is_zero(a):  # 0 u is a zero of u's shape, never the number 0 (u^0's slope)
             shape = a.shape if not a.shape.is_scalar else s.shape
             return ZERO if shape.is_scalar else n.Fill(ZERO, shape=shape)
         if vs == 1:
@@ -305,6 +353,10 @@ class Builder:
             return self.scale(a, b)
         if self._sums_to_one(a, b):
             return ONE
+        if (_is_ones(a) and a.shape.is_row and _entries_cancel(b)) or (
+            _is_ones(b) and b.shape.is_column and _entries_cancel(a)
+        ):
+            return number(0)  # 𝟏ᵀ(x - mean(x)) = 0: deviations from the mean sum to nothing
         if _is_ones(a) and _is_ones(b) and a.shape.is_row and b.shape.is_column:  # 𝟏ᵀ𝟏 = n
             size = a.shape.cols
             return number(size) if isinstance(size, int) else n.DimSize(str(size))
