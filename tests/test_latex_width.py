@@ -13,7 +13,7 @@ from cases import LONG
 
 from matcalc import diff
 from matcalc.cli import cli
-from matcalc.render.latex import LINE_WIDTH, LatexPrinter, _factors, _set_characters, latex_text, set_width
+from matcalc.render.latex import LINE_WIDTH, LatexPrinter, _factors, _packed, _set_characters, latex_text, set_width
 
 def latex(runner, args, *extra):
     result = runner.invoke(cli, ["diff", *args, "--format", "latex", *extra])
@@ -175,3 +175,48 @@ def test_every_row_fits_the_width(args):
 def test_short_results_are_as_before():
     assert latex_text(diff("x'Ax", "x").derivative, "equation", LINE_WIDTH) == \
         r"\frac{\partial \mathbf{x}^\top A \mathbf{x}}{\partial \mathbf{x}} = \mathbf{x}^\top (A + A^\top)"
+
+
+# ------------------------------------------------------------------ balanced rows
+
+
+def test_rows_are_even_and_never_leave_a_short_piece_alone():
+    terms = [f"a_{{{i}}}" for i in range(1, 10)]
+    # four terms fit the first row and three each continued row (after \quad): filled in turn, the rows
+    # would hold 4, 3 and 2; as few rows, evened out, they hold 3 each
+    width = _set_characters(r"a_{1} + a_{2} + a_{3} + a_{4}") + 0.2
+    assert _packed("", terms, width) == [
+        r"a_{1} + a_{2} + a_{3}", r"&\quad + a_{4} + a_{5} + a_{6}", r"&\quad + a_{7} + a_{8} + a_{9}"]
+    # a product's factors likewise: E, alone on its row as filled in turn, has company
+    factors = ["A", " B", " C", " D", " E"]
+    assert _packed("", factors, _set_characters("A B C D") + 0.1) == ["A B C", r"&\quad D E"]
+
+
+def test_a_seven_term_sum_breaks_into_even_rows():
+    """Filled in turn, the sum's last term, a_7 x^T A_7, was alone on the third row; the definition of y
+    had five terms on its first row and two on its second. Now: the fewest rows, as even as they go."""
+    source = " + ".join(f"a{i} x'A{i}x" for i in range(1, 8))
+    table = rows(diff(source, "x", check=False).latex)
+    terms = [rf"a_{{{i}}} \mathbf{{x}}^\top A_{{{i}}}" for i in range(1, 8)]
+    # the first term, x^T (a_1 A_1 + ... + a_7 A_7)^T, is the simplifier's; the rows are the printer's
+    assert table[0].startswith(r"\frac{\partial y}{\partial \mathbf{x}} &= \mathbf{x}^\top (a_{1} A_{1} + ")
+    assert table[0].endswith(r")^\top + " + terms[0])
+    assert table[1:] == [
+        r"&\quad + " + " + ".join(terms[1:]),
+        r"&\text{where } y = " + " + ".join(rf"{term} \mathbf{{x}}" for term in terms[:3]),
+        r"&\quad + " + " + ".join(rf"{term} \mathbf{{x}}" for term in terms[3:]),
+    ]
+
+
+@pytest.mark.parametrize("args", LONG)
+def test_no_continued_row_holds_one_piece_that_would_fit_on_the_row_before(args):
+    source, *options = args
+    wrt = options[options.index("--wrt") + 1]
+    order = int(options[options.index("--order") + 1]) if "--order" in options else 1
+    layout = options[options.index("--layout") + 1] if "--layout" in options else "numerator"
+    table = rows(diff(source, wrt, None, layout, order, check=False).latex)
+    head = _set_characters(table[0].split("&", 1)[0])
+    for before, row in zip(table, table[1:]):
+        if row.startswith(r"&\quad ") and not any(sign in row[7:] for sign in (" + ", " - ")):
+            joined = before + " " + row[len(r"&\quad "):]
+            assert head + _set_characters(joined.split("&", 1)[1]) > LINE_WIDTH, row

@@ -31,9 +31,10 @@ from ..calculus.differentiate import Derivative, IndexTerm
 from ..calculus.rules import Kink
 from ..calculus.vec import VecForm, transposed_layout
 from ..errors import InputError
+from ..language.notation import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, precedence
 from ..language.syntax import GREEK, SUM_BALANCE_ABOVE
 from ..layout import Layout
-from .canonical import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, Printer, flat_terms, format_number, precedence
+from .canonical import Printer, flat_terms, format_number
 from .text import join_signed, output_name
 from .text import notes as text_notes
 
@@ -356,20 +357,64 @@ def _head_too_wide(
 
 
 def _packed(lead: str, pieces: list[str], width: int, indent: float = 0, first_indent: float = 0) -> list[str]:
-    """Rows at most `width` characters wide as set (_set_characters): the first starts with `lead` (after
-    `first_indent` characters of the alignment), the others with `&\\quad` (after `indent`); a term of a sum
-    keeps its sign, a factor of a product (starting with a space) joins as is."""
-    rows: list[str] = []
-    current, offset = lead, first_indent
-    for position, piece in enumerate(pieces):
-        if position and not piece.startswith(" "):
-            piece = f"- {piece[1:]}" if piece.startswith("-") else f"+ {piece}"
-        if position and offset + _set_characters(current + piece) > width:
-            rows.append(current.rstrip())
-            current, offset = r"&\quad ", indent
-        current += piece.strip() + " "
-    rows.append(current.rstrip())
-    return rows
+    """Rows at most `width` characters wide as set (_set_characters), as few as the pieces allow and as
+    even as they can be, so that no row is left with a short piece alone (a sum's last term, a
+    product's last factor). The first row starts with `lead` (after `first_indent` characters of the
+    alignment), the others with `&\\quad` (after `indent`); a term of a sum keeps its sign, a factor
+    of a product (starting with a space) joins as is."""
+    joined = [_joined(piece) if position else piece for position, piece in enumerate(pieces)]
+    starts = (_set_characters(lead) + first_indent, indent)
+    # each piece's share of a row's width, after another piece and first in a row (a sign after \quad
+    # has no space around it): a row sets about as wide as its pieces' shares added up
+    sizes = [
+        (_set_characters(f"x {piece}") - _set_characters("x"), _set_characters(_CONTINUED + piece)) for piece in joined
+    ]
+    fewest = _groups(sizes, width, starts)
+    # the narrowest limit that keeps the fewest rows, in tenths of a character: the most even rows
+    narrowest, widest = 0, int(width * 10)
+    while narrowest < widest:
+        limit = (narrowest + widest) // 2
+        if len(_groups(sizes, limit / 10, starts)) <= len(fewest):
+            widest = limit
+        else:
+            narrowest = limit + 1
+    balanced = _rows(lead, joined, _groups(sizes, widest / 10, starts))
+    offsets = [first_indent] + [indent] * (len(balanced) - 1)
+    if all(offset + _set_characters(row) <= width for offset, row in zip(offsets, balanced)):
+        return balanced
+    return _rows(lead, joined, fewest)  # the shares fell short of the row as set: rows as filled in turn
+
+
+_CONTINUED = r"&\quad "
+
+
+def _joined(piece: str) -> str:
+    """A piece after the first of its row: a term with its sign (`+ a`, `- b`), a factor as it is."""
+    if piece.startswith(" "):
+        return piece.strip()
+    return f"- {piece[1:]}" if piece.startswith("-") else f"+ {piece}"
+
+
+def _groups(sizes: list[tuple[float, float]], width: float, starts: tuple[float, float]) -> list[list[int]]:
+    """The pieces' positions in rows filled in turn, each with as many as fit in `width` (one at least);
+    `sizes` holds each piece's width after another and first in a continued row."""
+    groups: list[list[int]] = [[]]
+    used = starts[0]
+    for position, (size, first) in enumerate(sizes):
+        if groups[-1] and used + size > width:
+            groups.append([position])
+            used = starts[1] + first
+            continue
+        groups[-1].append(position)
+        used += size
+    return groups
+
+
+def _rows(lead: str, joined: list[str], groups: list[list[int]]) -> list[str]:
+    return [
+        (lead if number == 0 else _CONTINUED) + " ".join(joined[position].strip() for position in group)
+        for number, group in enumerate(groups)
+    ]
 
 
 # How wide LaTeX sets, in points of Computer Modern at 10pt (an article page's line is 345pt): widths of
