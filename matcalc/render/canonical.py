@@ -12,10 +12,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .. import nodes as n
+from ..language.notation import FUNCTION_NAMES, POSTFIX, POWER, PRODUCT, SUM, UNARY, precedence
 from ..language.syntax import sum_split
-
-# Binding strength, loosest first (the parser's grammar levels).
-DERIVATIVE, SUM, PRODUCT, UNARY, POWER, POSTFIX, ATOM = range(7)
 
 
 def canonical(node: n.Node) -> str:
@@ -24,37 +22,6 @@ def canonical(node: n.Node) -> str:
     "x' A x + ||y - X w||^2"
     """
     return Printer().text(node)
-
-
-FUNCTION_NAMES = {
-    n.Trace: "tr",
-    n.Det: "det",
-    n.LogDet: "logdet",
-    n.Sum: "sum",
-    n.Mean: "mean",
-    n.DiagMatrix: "diag",
-    n.DiagOf: "diag",
-    n.Maximum: "max",
-    n.Minimum: "min",
-    n.Softmax: "softmax",
-    n.LogSumExp: "logsumexp",
-}
-
-
-def precedence(node: n.Node) -> int:
-    if isinstance(node, n.Derivative):
-        return DERIVATIVE
-    if isinstance(node, n.Add):
-        return SUM
-    if isinstance(node, (n.ScalarMul, n.MatMul, n.Hadamard, n.Divide)):
-        return PRODUCT
-    if isinstance(node, n.Neg):
-        return UNARY
-    if isinstance(node, (n.Power, n.MatPower, n.Inverse)):
-        return POWER
-    if isinstance(node, n.Transpose):
-        return POSTFIX
-    return ATOM
 
 
 def format_number(value: Fraction) -> str:

@@ -23,6 +23,7 @@ from collections import Counter
 from fractions import Fraction
 
 from .. import nodes as n
+from ..language.notation import FUNCTION_NAMES, POSTFIX, POWER, PRODUCT, UNARY, precedence
 
 # Characters of ASCII text a formula may take on one line before names are worth their cost: the
 # width of a line meant to be read (72, as for mail and commit messages), which leaves room in an
@@ -142,44 +143,12 @@ def _worth_naming(node: n.Node, sizes: dict[n.Node, int], lengths: dict[n.Node, 
     return lengths[node] >= MIN_LENGTH  # P x, x - a, A x - b: as quick to read as a name
 
 
-# How tightly a construct binds, loosest first: the printer's levels (render.canonical.precedence,
-# which this layer may not import), for the parentheses of the estimate.
-_SUM, _PRODUCT, _UNARY, _POWER, _POSTFIX, _ATOM = range(1, 7)
-_CALLS = {
-    n.Trace: "tr",
-    n.Det: "det",
-    n.LogDet: "logdet",
-    n.Sum: "sum",
-    n.Mean: "mean",
-    n.DiagMatrix: "diag",
-    n.DiagOf: "diag",
-    n.Maximum: "max",
-    n.Minimum: "min",
-    n.Softmax: "softmax",
-    n.LogSumExp: "logsumexp",
-}
-
-
-def _binding(node: n.Node) -> int:
-    if isinstance(node, n.Add):
-        return _SUM
-    if isinstance(node, (n.ScalarMul, n.MatMul, n.Hadamard, n.Divide)):
-        return _PRODUCT
-    if isinstance(node, n.Neg):
-        return _UNARY
-    if isinstance(node, (n.Power, n.MatPower, n.Inverse)):
-        return _POWER
-    if isinstance(node, n.Transpose):
-        return _POSTFIX
-    return _ATOM
-
-
 def written_length(node: n.Node, lengths: dict[n.Node, int]) -> int:
     """About how many characters the node's ASCII text takes (`result.text`), from its children's in
     `lengths`: the printer's spelling and parentheses, give or take a space."""
 
     def wrapped(child: n.Node, loosest: int) -> int:
-        return lengths[child] + (2 if _binding(child) < loosest else 0)
+        return lengths[child] + (2 if precedence(child) < loosest else 0)
 
     if isinstance(node, (n.Var, n.Const, n.DimSize)):
         return len(node.name)
@@ -192,38 +161,38 @@ def written_length(node: n.Node, lengths: dict[n.Node, int]) -> int:
         ones = 1 if node.shape.cols == 1 else 2 if node.shape.rows == 1 else 3
         if node.value == n.Number(Fraction(0)):
             return 1
-        return ones if node.value == n.Number(Fraction(1)) else wrapped(node.value, _POWER) + 1 + ones
-    if type(node) in _CALLS:
+        return ones if node.value == n.Number(Fraction(1)) else wrapped(node.value, POWER) + 1 + ones
+    if type(node) in FUNCTION_NAMES:
         children = list(node.children())
-        return len(_CALLS[type(node)]) + 2 + sum(lengths[c] for c in children) + 2 * (len(children) - 1)
+        return len(FUNCTION_NAMES[type(node)]) + 2 + sum(lengths[c] for c in children) + 2 * (len(children) - 1)
     if isinstance(node, n.Apply):
         return len(node.function) + 2 + lengths[node.operand]
     if isinstance(node, n.Neg):
-        return 1 + wrapped(node.operand, _PRODUCT)
+        return 1 + wrapped(node.operand, PRODUCT)
     if isinstance(node, n.Add):
         right_term = node.right.operand if isinstance(node.right, n.Neg) else node.right  # a - b, not a + -b
-        return lengths[node.left] + 3 + wrapped(right_term, _PRODUCT)
+        return lengths[node.left] + 3 + wrapped(right_term, PRODUCT)
     if isinstance(node, (n.ScalarMul, n.MatMul)):
-        left = wrapped(node.left, _PRODUCT)
-        right = wrapped(node.right, _PRODUCT if isinstance(node.right, (n.ScalarMul, n.MatMul)) else _POWER)
+        left = wrapped(node.left, PRODUCT)
+        right = wrapped(node.right, PRODUCT if isinstance(node.right, (n.ScalarMul, n.MatMul)) else POWER)
         tight = (
             left > lengths[node.left] or right > lengths[node.right] or isinstance(node.left, (n.Transpose, n.Number))
         )  # (a + b)x, x'A, 2x: no space
         return left + right + (0 if tight else 1)
     if isinstance(node, n.Hadamard):
-        return wrapped(node.left, _PRODUCT) + 4 + wrapped(node.right, _UNARY)
+        return wrapped(node.left, PRODUCT) + 4 + wrapped(node.right, UNARY)
     if isinstance(node, n.Divide):
-        return wrapped(node.left, _PRODUCT) + (3 if node.right.shape.is_scalar else 4) + wrapped(node.right, _UNARY)
+        return wrapped(node.left, PRODUCT) + (3 if node.right.shape.is_scalar else 4) + wrapped(node.right, UNARY)
     if isinstance(node, n.Power):
         operator = 1 if node.exponent.shape.is_scalar and not node.base.shape.is_matrix else 2
-        return wrapped(node.base, _POSTFIX) + operator + wrapped(node.exponent, _UNARY)
+        return wrapped(node.base, POSTFIX) + operator + wrapped(node.exponent, UNARY)
     if isinstance(node, n.MatPower):
-        return wrapped(node.base, _POSTFIX) + 1 + len(str(node.exponent))
+        return wrapped(node.base, POSTFIX) + 1 + len(str(node.exponent))
     if isinstance(node, (n.Transpose, n.Inverse)):
         operand = node.operand
         if isinstance(operand, (n.Transpose, n.Inverse)) and type(operand) is not type(node):
-            return wrapped(operand.operand, _POSTFIX) + 3  # X^-T
-        return wrapped(operand, _POSTFIX) + (1 if isinstance(node, n.Transpose) else 3)
+            return wrapped(operand.operand, POSTFIX) + 3  # X^-T
+        return wrapped(operand, POSTFIX) + (1 if isinstance(node, n.Transpose) else 3)
     if isinstance(node, n.Norm):
         return lengths[node.operand] + 4 + (2 if node.p in ("1", "spectral") else 0)
     return sum(lengths[child] for child in node.children()) + 2 * max(len(list(node.children())), 1)
