@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from .. import nodes as n
 from ..calculus.differentiate import Derivative
 from ..calculus.steps import Derivation, Equation, Step
+from ..language.notation import SUM, precedence
 from ..shapes import Shape
-from .canonical import SUM, precedence
 from .latex import LINE_WIDTH, LatexPrinter, _set_characters, latex_name, latex_text
 from .text import SUPERSCRIPTS, derivative_text, expression_text, join_signed, where_text
 

@@ -15,8 +15,9 @@ from .. import nodes as n
 from ..calculus.differentiate import Derivative, IndexTerm
 from ..calculus.rules import Kink
 from ..calculus.vec import VecForm, transposed_layout
+from ..language.notation import ATOM, POSTFIX, POWER, PRODUCT, UNARY, precedence
 from ..language.syntax import SUM_BALANCE_ABOVE
-from .canonical import ATOM, POSTFIX, POWER, PRODUCT, UNARY, Printer, flat_terms, format_number, precedence
+from .canonical import Printer, flat_terms, format_number
 
 _GREEK_LETTERS = {
     "alpha": "α",
