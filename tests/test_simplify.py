@@ -78,6 +78,9 @@ from matcalc import diff
     # deviations from the mean sum to 0, so 2(x - x̄𝟏)/n is left; the same with the mean written sum(x)/n
     ("||x - mean(x)||^2 / n", "x", "x: vector(n)", "denominator", 1, "(2 / n)(x - mean(x))", "(2 / n)(x - mean(x))"),
     ("||x - sum(x)/n||^2", "x", "x: vector(n)", "denominator", 1, "2(x - sum(x) / n)", "2(x - sum(x) / n)"),
+    # the error a sum of a layer's outputs sends back is W2ᵀ𝟏 (P&H §4.3: ∂sum(W x)/∂x = 𝟏ᵀW), not (𝟏ᵀW2)ᵀ
+    ("sum(W2 tanh(W1 x))", "x", "", "numerator", 1, "((W2'1) .* (1 - tanh(W1 x)^2))'W1",
+     "((W2ᵀ𝟏) ⊙ (1 - tanh(W1 x)^2))ᵀW1"),
 ])
 def test_simplified_forms(source, wrt, let, layout, order, text, unicode):
     result = diff(source, wrt, let, layout, order)

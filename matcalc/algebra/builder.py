@@ -550,8 +550,10 @@ class Builder:
         return n.Transpose(a, shape=a.shape.transposed())
 
     def _transposes_cancel(self, a: n.MatMul) -> bool:
-        """Whether (l r)' = r' l' has fewer transposes: true when l or r is itself transposed."""
-        return isinstance(a.left, n.Transpose) or isinstance(a.right, n.Transpose)
+        """Whether (l r)' = r' l' has fewer transposes: true when l or r is itself transposed, or l is a row
+        of ones (written 𝟏ᵀ: (𝟏ᵀW)ᵀ = Wᵀ𝟏)."""
+        ones_row = isinstance(a.left, n.Fill) and a.left.shape.is_row and not a.left.shape.is_scalar
+        return isinstance(a.left, n.Transpose) or isinstance(a.right, n.Transpose) or ones_row
 
     def push_transposes(self, a: n.Node) -> n.Node:
         """The same expression with transposes moved down to the leaves: (A x)' = x' A'."""
