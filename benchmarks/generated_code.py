@@ -15,7 +15,7 @@ Each case is a function matcalc differentiates, computed three ways at each size
   vectorize=True took 16 s for the n = 1024 Jacobian, and 50 times as long as `jacrev` at n = 512, so it
   is not the baseline); and `jax.grad` / `jax.jacrev` / `jax.hessian` where jax is importable.
 
-Every time is the median of several runs (a run: as many calls as take 0.2 s, one for the slower
+Every time is the median of several runs (a run: as many calls as take 0.1 s, one for the slower
 ones), the ways run alternately so that all see the same machine state; torch and NumPy run on one
 thread (`torch.set_num_threads(1)`, OMP_NUM_THREADS=1). The figures that matter are the ratios, measured
 in the same run: generated / hand-written and generated / autograd. Targets: a Jacobian or
@@ -43,8 +43,8 @@ import matcalc  # noqa: E402
 
 SIZES = (256, 1024, 2048)
 QUICK_SIZES = (256,)
-REPEATS = {256: 7, 1024: 5, 2048: 5}  # runs of each computation, alternating; the median is shown
-BATCH = 0.2  # seconds: a run is as many calls as take about this long (one call for the slower ones)
+REPEATS = {256: 15, 1024: 7, 2048: 5}  # runs of each computation, alternating; the median is shown
+BATCH = 0.1  # seconds: a run is as many calls as take about this long (one call for the slower ones)
 JACOBIAN_TARGET = 1.3  # generated / hand-written, for a matrix result
 GRADIENT_TARGET = 1.2  # generated / autograd (forward and backward), for a gradient
 
