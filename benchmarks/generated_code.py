@@ -44,6 +44,7 @@ import matcalc  # noqa: E402
 SIZES = (256, 1024, 2048)
 QUICK_SIZES = (256,)
 REPEATS = {256: 15, 1024: 7, 2048: 5}  # runs of each computation, alternating; the median is shown
+SECONDS_PER_ROW, MOST_REPEATS = 6.0, 21  # more runs, up to MOST_REPEATS, where they fit in this time
 BATCH = 0.1  # seconds: a run is as many calls as take about this long (one call for the slower ones)
 JACOBIAN_TARGET = 1.3  # generated / hand-written, for a matrix result
 GRADIENT_TARGET = 1.2  # generated / autograd (forward and backward), for a gradient
@@ -350,11 +351,15 @@ def median_times(ways: dict[str, Callable[[], object]], repeats: int) -> dict[st
     """The median time of one call of each way over `repeats` runs, the ways run alternately. A run of a
     way is as many calls as take about BATCH seconds (counted from a first, unmeasured call), so that a
     call of a millisecond is not lost in the timer's and the machine's noise."""
-    calls = {}
+    calls, run_time = {}, 0.0
     for name, way in ways.items():
         start = time.perf_counter()
         way()
-        calls[name] = max(1, round(BATCH / max(time.perf_counter() - start, 1e-6)))
+        seconds = max(time.perf_counter() - start, 1e-6)
+        calls[name] = max(1, round(BATCH / seconds))
+        run_time += calls[name] * seconds
+    # more runs where they cost little (within SECONDS_PER_ROW), to steady the medians
+    repeats = min(max(repeats, int(SECONDS_PER_ROW / run_time)), MOST_REPEATS)
     times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(repeats):
         for name, way in ways.items():
