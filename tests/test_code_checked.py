@@ -243,6 +243,14 @@ def test_an_outer_product_is_never_multiplied_by_a_matrix(runner, fmt):
         assert re.search(r"outer\((?:[^()]|\([^()]*\))*\) @", body) is None, body
 
 
+@pytest.mark.parametrize("fmt", ["numpy", "torch"])
+def test_a_factor_of_an_outer_product_scales_its_vector_not_the_matrix(runner, fmt):
+    source, let = "||W2 tanh(W1 x) - y||^2", "W1: matrix(m, n), W2: matrix(k, m)"
+    body = derivative_body(printed(runner, source, "W1,W2", fmt, "--let", let, "--layout", "denominator"))
+    assert body.count("outer(2 * ") == 2, body  # not 2 * np.outer(...): a second pass over an n×n array
+    assert re.search(r"[\d)] \* (np|torch)\.outer", body) is None, body
+
+
 def test_an_outer_product_times_a_matrix_or_vector_is_regrouped_and_right():
     rng = np.random.default_rng(5)
     values = {"a": rng.normal(size=3), "b": rng.normal(size=3), "c": rng.normal(size=3), "M": rng.normal(size=(3, 3))}
