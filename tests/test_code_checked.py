@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tracemalloc
 
 import numpy as np
@@ -18,8 +19,10 @@ import pytest
 from matcalc import diff
 from matcalc.numeric import codecheck
 from matcalc.cli import cli
+from matcalc.nodes import MatMul, Transpose, Var
 from matcalc.render import numpy as numpy_printer
 from matcalc.render import python as python_code
+from matcalc.shapes import Shape
 
 MODULES = ("numpy", "torch", "jax")
 
@@ -205,6 +208,66 @@ def test_a_diagonal_matrix_is_not_built_to_multiply_by_it(runner):
     text = printed(runner, "tanh(W x)", "x", "numpy")
     assert "np.diag(" not in text.split("def derivative")[1].split("def sizes")[0]
     assert "[:, None] * W" in text
+
+
+GAUSSIAN = ("-1/2 logdet(S) - 1/2 (x - mu)' inv(S) (x - mu)", "S", "--let", "S: posdef(n), mu: vector(n)")
+TWO_LAYERS = ("tanh(W2 tanh(W1 x))", "x")
+
+
+def derivative_body(text: str) -> str:
+    return text.split("def derivative(")[1].split("def sizes")[0]
+
+
+@pytest.mark.parametrize("fmt", ["numpy", "torch"])
+def test_a_repeated_subexpression_is_computed_once(runner, fmt):
+    gaussian = derivative_body(printed(runner, *GAUSSIAN[:2], fmt, *GAUSSIAN[2:]))
+    assert gaussian.count("linalg.inv(") == 1  # S⁻¹ appears three times in the derivative
+    layers = derivative_body(printed(runner, *TWO_LAYERS, fmt))
+    assert layers.count("tanh(W1 @ x)") == 1  # inside tanh(W2 tanh(W1 x)) and in 1 - tanh(W1 x)^2
+
+
+def test_the_gaussian_log_likelihood_by_its_covariance_is_computed_right(runner):
+    namespace = module(runner, *GAUSSIAN[:2], "numpy", *GAUSSIAN[2:])
+    S = np.array([[2.0, 0.5], [0.5, 1.0]])
+    x, mu = np.array([1.0, -1.0]), np.array([0.5, 0.5])
+    inverse = np.array([[1.0, -0.5], [-0.5, 2.0]]) / 1.75  # det S = 1.75
+    u = inverse @ (x - mu)
+    by_hand = 0.5 * (np.outer(u, u) - inverse)  # d/dS: -1/2 S⁻¹ + 1/2 S⁻¹(x-μ)(x-μ)'S⁻¹, S symmetric
+    np.testing.assert_allclose(namespace["derivative"](S=S, x=x, mu=mu), by_hand, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fmt", ["numpy", "torch"])
+def test_an_outer_product_is_never_multiplied_by_a_matrix(runner, fmt):
+    for source, wrt, *options in [GAUSSIAN, ("x' A A' x", "A", "--layout", "denominator")]:
+        body = derivative_body(printed(runner, source, wrt, fmt, *options))
+        assert "outer(" in body
+        assert re.search(r"outer\((?:[^()]|\([^()]*\))*\) @", body) is None, body
+
+
+@pytest.mark.parametrize("fmt", ["numpy", "torch"])
+def test_a_factor_of_an_outer_product_scales_its_vector_not_the_matrix(runner, fmt):
+    source, let = "||W2 tanh(W1 x) - y||^2", "W1: matrix(m, n), W2: matrix(k, m)"
+    body = derivative_body(printed(runner, source, "W1,W2", fmt, "--let", let, "--layout", "denominator"))
+    assert body.count("outer(2 * ") == 2, body  # not 2 * np.outer(...): a second pass over an n×n array
+    assert re.search(r"[\d)] \* (np|torch)\.outer", body) is None, body
+
+
+def test_an_outer_product_times_a_matrix_or_vector_is_regrouped_and_right():
+    rng = np.random.default_rng(5)
+    values = {"a": rng.normal(size=3), "b": rng.normal(size=3), "c": rng.normal(size=3), "M": rng.normal(size=(3, 3))}
+    a, b, c, M = (Var(name, shape=Shape(3, 3 if name == "M" else 1)) for name in "abcM")
+    outer = MatMul(a, Transpose(b, shape=Shape(1, 3)), shape=Shape(3, 3))
+    c_row = Transpose(c, shape=Shape(1, 3))
+    products = {  # each product and its value computed as written, the n×n outer product built
+        "(a b')M": (MatMul(outer, M, shape=Shape(3, 3)), np.outer(values["a"], values["b"]) @ values["M"]),
+        "M(a b')": (MatMul(M, outer, shape=Shape(3, 3)), values["M"] @ np.outer(values["a"], values["b"])),
+        "(a b')c": (MatMul(outer, c, shape=Shape(3, 1)), np.outer(values["a"], values["b"]) @ values["c"]),
+        "c'(a b')": (MatMul(c_row, outer, shape=Shape(1, 3)), values["c"] @ np.outer(values["a"], values["b"])),
+    }
+    for name, (product, wanted) in products.items():
+        text = numpy_printer.NumpyPrinter().text(product)
+        assert "np.outer(a, b)" not in text, (name, text)
+        np.testing.assert_allclose(eval(text, {"np": np, **values}), wanted, rtol=1e-12, err_msg=name)
 
 
 # -- the check itself

@@ -25,6 +25,7 @@ from .numpy import (
     code_names,
     dimension_sources,
     function_name,
+    shared_subexpressions,
     shown_trees,
     shown_value,
     unread_sizes,
@@ -148,7 +149,9 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
         "",
         *(_TORCH_HELPER if backend is TORCH else []),
         f"def expression({signature}):",
-        *_function_body(backend, spec, names, sources, [("value", lambda p: p.code(spec.expr))], with_where=False),
+        *_function_body(
+            backend, spec, names, sources, [("value", lambda p: p.code(spec.expr))], [spec.expr], with_where=False
+        ),
         "",
         "",
         f"def derivative({signature}):",
@@ -162,6 +165,7 @@ def array_module(backend_name: str, spec: ModuleSpec, notes: tuple[str, ...] = (
                 (d.wrt.name, lambda p, k=k, d=d: _derivative_value(p, spec, k, d))
                 for k, d in enumerate(spec.derivatives)
             ],
+            [node for _, node in spec.where] + _derivative_trees(spec),
             with_where=True,
         ),
         "",
@@ -233,6 +237,15 @@ def _product_size(dim, names: dict[str, str]):
     return names.get(dim, dim) if isinstance(dim, str) else dim
 
 
+def _derivative_trees(spec: ModuleSpec) -> list[n.Node]:
+    """The trees the derivative's code computes: each shown form, or a vec form's Kronecker matrix."""
+    trees: list[n.Node] = []
+    for k, d in enumerate(spec.derivatives):
+        form = spec.vec_form(k)
+        trees += shown_trees(d, definitions=False) if form is None else [form.matrix]
+    return trees
+
+
 def _derivative_value(printer: NumpyPrinter, spec: ModuleSpec, k: int, d: Derivative) -> Code:
     form = spec.vec_form(k)
     return shown_value(printer, d) if form is None else vec_module_code(printer, form.matrix)
@@ -272,9 +285,12 @@ def _refuse_division_by_zero(spec: ModuleSpec) -> None:
                 )
 
 
-def _function_body(backend: Backend, spec: ModuleSpec, names, sources, values, with_where: bool) -> list[str]:
+def _function_body(
+    backend: Backend, spec: ModuleSpec, names, sources, values, trees: list[n.Node], with_where: bool
+) -> list[str]:
     """A module function's body: its inputs as arrays of one dtype, its sizes, the named subexpressions
-    (with_where), then the values returned, each named part before the line that uses it."""
+    (with_where), then the values returned, each named part before the line that uses it. `trees` are
+    what the body computes: a part they repeat is computed once, in a statement of its own."""
     variables = [names[v] for v in spec.variables]
     lines = []
     if variables:
@@ -287,11 +303,11 @@ def _function_body(backend: Backend, spec: ModuleSpec, names, sources, values, w
     named_sizes = {dim: source for dim, source in sources.items() if isinstance(dim, str)}
     lines += [f"    {names[dim]} = {source}" for dim, source in named_sizes.items()]
     sizes = {dim: (names[dim] if isinstance(dim, str) else source) for dim, source in sources.items()}
-    printer = NumpyPrinter(sizes, backend, names, _NEW_ARRAYS[backend.name])
+    printer = NumpyPrinter(sizes, backend, names, _NEW_ARRAYS[backend.name], shared_subexpressions(trees))
     if with_where:
         constant: set[str] = set()  # named subexpressions of no variable (n / 5): numbers, not arrays
         for name, node in spec.where:
-            code = printer.code(node)
+            code = printer.definition(names.get(name, name), node)
             lines += _drain(printer)
             if set(n.variables(node)) <= constant:
                 constant.add(name)
@@ -440,12 +456,13 @@ def function_code(result: Derivative, name: str = "derivative") -> str:
     """One NumPy function computing the derivative, its named subexpressions as assignments
     (`numpy_function_code()`): sizes read off the arrays inline, a size no array has a keyword argument."""
     names = code_names(result.expr, *shown_trees(result))
-    printer = NumpyPrinter(dimension_sources(result.expr, names=names), names=names)
+    shared = shared_subexpressions(shown_trees(result))
+    printer = NumpyPrinter(dimension_sources(result.expr, names=names), names=names, shared=shared)
     variables, sizes = function_parameters(result)
     arguments = ", ".join(variables + (["*", *sizes] if sizes else []))
     body = []
     for var, value in result.where:
-        code = printer.code(value)
+        code = printer.definition(names.get(var, var), value)
         body += _drain(printer)
         body.append(f"    {names.get(var, var)} = {code.text}")
     value_code: Code = shown_value(printer, result)

@@ -118,6 +118,7 @@ class NumpyPrinter:
         backend: Backend = NUMPY,
         names: dict[str, str] | None = None,
         new_arrays: str = "",
+        shared: frozenset[n.Node] = frozenset(),
     ):
         self.sizes = sizes or {}
         self.backend = backend
@@ -126,6 +127,8 @@ class NumpyPrinter:
         self.new_arrays = new_arrays
         self.statements: list[tuple[str, str]] = []
         self._named = 0
+        self.shared = shared  # subexpressions computed once, as a statement, then used by name
+        self._shared_names: dict[n.Node, str] = {}
 
     # -- entry points
 
@@ -134,7 +137,21 @@ class NumpyPrinter:
         return self.one_expression(self.code(node))
 
     def code(self, node: n.Node) -> Code:
+        if node in self.shared:
+            name = self._shared_names.get(node)
+            if name is None:
+                name = self._statement(self._render(node))
+                self._shared_names[node] = name
+            return Code(name)
         return self._shallow(self._render(node))
+
+    def definition(self, name: str, node: n.Node) -> Code:
+        """The code of a named subexpression's definition (`t1 = ...`); where the node recurs, the name
+        stands for it."""
+        code = self._shallow(self._render(node))
+        if node in self.shared:
+            self._shared_names[node] = name
+        return code
 
     def one_expression(self, code: Code) -> str:
         """Code and the parts named for it as one expression: [_1 := ..., _2 := ..., code][-1]."""
@@ -159,10 +176,14 @@ class NumpyPrinter:
         """The code, or a name for it where it nests too deeply to be an operand."""
         if code.depth <= MAX_DEPTH:
             return code
+        return Code(self._statement(code))
+
+    def _statement(self, code: Code) -> str:
+        """A name for the code, assigned in a statement of its own."""
         self._named += 1
         name = f"_{self._named}"
         self.statements.append((name, code.text))
-        return Code(name)
+        return name
 
     def _call(self, function: str, *arguments: Code | str) -> Code:
         return call(f"{self.xp}.{function}", *arguments)
@@ -204,6 +225,8 @@ class NumpyPrinter:
             case n.Fill(value=value):
                 ones = self._new("ones", self._shape(node.shape))
                 return ones if value == n.Number(Fraction(1)) else binary("*", self.code(value), ones)
+            case n.Neg() | n.ScalarMul() if (outer := self._outer(node)) is not None:
+                return self._call("outer", *outer)
             case n.Neg(operand=operand):
                 return negation(self.code(operand))
             case n.Add():
@@ -295,7 +318,41 @@ class NumpyPrinter:
             return binary("*", self.code(left), self.code(right.operand))
         if left.shape.cols == 1:  # a column times a row: the outer product
             return self._call("outer", self.code(left), self.code(right))
+        outer = self._outer(n.MatMul(left, right, shape=type(left.shape)(left.shape.rows, right.shape.cols)))
+        if outer is not None:
+            return self._call("outer", *outer)
+        if right.shape.is_column and (outer := self._outer(left)) is not None:  # (a b')c = a (b'c)
+            return binary("*", outer[0], binary("@", outer[1], self.code(right)))
+        if left.shape.is_row and (outer := self._outer(right)) is not None:  # c'(a b') = (c'a) b'
+            return binary("*", binary("@", self.code(left), outer[0]), outer[1])
         return binary("@", self.code(left), self.code(right))
+
+    def _outer(self, node: n.Node) -> tuple[Code, Code] | None:
+        """The column and row of a product that is an outer product a b', or None. Products with one are
+        regrouped, (a b')M = a (M'b)' and M(a b') = (M a)b', so that no n×n outer product is multiplied by
+        a matrix (n³ and an n×n temporary where n² does); a factor or a minus sign goes to the column
+        (`np.outer(2 * a, b)`, not another pass over n×n). Written here by hand: the trees group products as
+        the derivative was found, and SymPy's printers multiply in the order given."""
+        if node in self.shared or not node.shape.is_matrix:
+            return None
+        if isinstance(node, n.ScalarMul) and node.left.shape.is_scalar and (outer := self._outer(node.right)):
+            return binary("*", self.code(node.left), outer[0]), outer[1]
+        if isinstance(node, n.Neg) and (outer := self._outer(node.operand)):
+            return negation(outer[0]), outer[1]
+        if (
+            not isinstance(node, n.MatMul)
+            or isinstance(node.left, n.DiagMatrix)
+            or isinstance(node.right, n.DiagMatrix)
+        ):
+            return None
+        left, right = node.left, node.right
+        if left.shape.is_column and right.shape.is_row:
+            return self.code(left), self.code(right)
+        if right.shape.is_matrix and (outer := self._outer(left)):
+            return outer[0], binary("@", outer[1], self.code(right))
+        if left.shape.is_matrix and (outer := self._outer(right)):
+            return binary("@", self.code(left), outer[0]), outer[1]
+        return None
 
     def _norm(self, node: n.Norm) -> Code:
         operand = node.operand
@@ -427,14 +484,58 @@ def einsum_letters(result: Derivative, terms: list[IndexTerm]) -> dict[str, str]
     return letters
 
 
-def shown_trees(result: Derivative, inline: bool = False) -> list[n.Node]:
+def shared_subexpressions(trees: list[n.Node]) -> frozenset[n.Node]:
+    """The subexpressions that the trees, computed one after another, would compute more than once: a
+    module computes each once. This is not the text's naming (cse.name_repeated), which names only where
+    the formula is too long to read and never a short part such as S⁻¹; code has no such width, and an
+    inverse computed twice costs what the whole derivative does. Taken from the largest down, so that a
+    part repeated only inside one shared parent (computed once, with it) is not named on its own."""
+    counts: dict[n.Node, int] = {}
+    for tree in trees:
+        for sub in n.walk(tree):
+            counts[sub] = counts.get(sub, 0) + 1
+    candidates = [sub for sub, count in counts.items() if count > 1 and _worth_computing_once(sub)]
+    candidates.sort(key=lambda sub: -sum(1 for _ in n.walk(sub)))
+    chosen: set[n.Node] = set()
+    for candidate in candidates:
+        if _computed(trees, chosen, candidate) > 1:
+            chosen.add(candidate)
+    return frozenset(chosen)
+
+
+def _worth_computing_once(node: n.Node) -> bool:
+    """Whether a subexpression computes anything from the inputs: not a leaf, nor a transpose or negation
+    of one (a view, or as quick as a name), nor a constant (a number the code writes)."""
+    while isinstance(node, (n.Transpose, n.Neg)):
+        node = node.operand
+    return not isinstance(node, (n.Var, n.Number, n.Const, n.DimSize, n.Identity, n.Fill)) and bool(n.variables(node))
+
+
+def _computed(trees: list[n.Node], chosen: set[n.Node], target: n.Node) -> int:
+    """How many times the trees compute `target` when each chosen subexpression is computed once."""
+    count = 0
+    seen: set[n.Node] = set()
+    stack = list(reversed(trees))
+    while stack:
+        current = stack.pop()
+        if current == target:
+            count += 1
+        if current in chosen:
+            if current in seen:
+                continue
+            seen.add(current)
+        stack.extend(reversed(list(current.children())))
+    return count
+
+
+def shown_trees(result: Derivative, inline: bool = False, definitions: bool = True) -> list[n.Node]:
     """The trees of a derivative's shown form: its matrix, or its index form's scalars and pieces; inline:
-    with its named subexpressions written out, else with them and their definitions."""
+    with its named subexpressions written out, else with them and (definitions) their definitions."""
     matrix = result.inline_matrix if inline else result.matrix
     trees = [matrix] if matrix is not None else []
     for term in (result.inline_index_form if inline else result.index_form) or []:
         trees += [*term.scalars, *(element for piece in term.pieces for element in piece.elements)]
-    return trees if inline else trees + [node for _, node in result.where]
+    return trees if inline or not definitions else trees + [node for _, node in result.where]
 
 
 def shown_value(printer: NumpyPrinter, result: Derivative, inline: bool = False) -> Code:
