@@ -202,8 +202,9 @@ GOLDEN = [
            let="A: matrix(n, m), X: matrix(m, k), b: vector(k)"),
     # Chain rule through two tanh layers: J = diag(1 - tanh(W2 h)^2) W2 diag(1 - h^2) W1, h = tanh(W1 x);
     # tanh' = 1 - tanh², applied entrywise, becomes a diagonal matrix. Written out, it fits on a line: no names.
+    # The function is wider than a quarter of a line: it follows the operator, not a huge numerator.
     golden("tanh(W2 tanh(W1 x))", "x", "diag(1 - tanh(W2 tanh(W1 x))^2) W2 diag(1 - tanh(W1 x)^2) W1",
-           r"\frac{\partial \tanh(W_{2} \tanh(W_{1} \mathbf{x}))}{\partial \mathbf{x}} = "
+           r"\frac{\partial}{\partial \mathbf{x}} \left(\tanh(W_{2} \tanh(W_{1} \mathbf{x}))\right) = "
            r"\operatorname{diag}(1 - \tanh(W_{2} \tanh(W_{1} \mathbf{x}))^{\circ 2}) W_{2} \operatorname{diag}(1 - "
            r"\tanh(W_{1} \mathbf{x})^{\circ 2}) W_{1}",
            let=None),
@@ -226,8 +227,8 @@ GOLDEN = [
            let="A: matrix(n, m), X: matrix(m, k), B: matrix(k, n)", layout="denominator"),
     # Cross-entropy: -y' log softmax(o) = -y'o + sum(y) logsumexp(o), so the gradient is sum(y) softmax(o) - y.
     golden("-y' log(softmax(o))", "o", "sum(y) softmax(o) - y",
-           r"\frac{\partial (-\mathbf{y}^\top \log(\operatorname{softmax}(\mathbf{o})))}{\partial "
-           r"\mathbf{o}} = \operatorname{sum}(\mathbf{y}) \operatorname{softmax}(\mathbf{o}) - \mathbf{y}",
+           r"\frac{\partial}{\partial \mathbf{o}} \left(-\mathbf{y}^\top \log(\operatorname{softmax}(\mathbf{o}))"
+           r"\right) = \operatorname{sum}(\mathbf{y}) \operatorname{softmax}(\mathbf{o}) - \mathbf{y}",
            let=None, layout="denominator"),
     # A ReLU neuron: the derivative is x' where w'x + b > 0 and 0 where it is < 0 (step); a kink at 0,
     # where any convex combination of 0 and x' is a subgradient: step(0) = 1/2 weighs the two 1/2 each.
@@ -260,10 +261,11 @@ GOLDEN = [
            r"\operatorname{diag}(\operatorname{softmax}(\mathbf{x})) - \operatorname{softmax}(\mathbf{x}) "
            r"\operatorname{softmax}(\mathbf{x})^\top",
            order=2),
-    # The Hessian of 1/2 ||Xw - y||² is X'X (a fraction under ∂ is put in parentheses; ∂w ∂wᵀ below).
+    # The Hessian of 1/2 ||Xw - y||² is X'X (a function holding a fraction follows the operator, never a
+    # fraction in the numerator; ∂w ∂wᵀ below).
     golden("1/2 ||X w - y||^2", "w", "XᵀX",
-           r"\frac{\partial^{2} \left(\frac{1}{2} \lVert X \mathbf{w} - \mathbf{y} "
-           r"\rVert_2^{2}\right)}{\partial \mathbf{w} \, \partial \mathbf{w}^\top} = X^\top X",
+           r"\frac{\partial^{2}}{\partial \mathbf{w} \, \partial \mathbf{w}^\top} \left(\frac{1}{2} \lVert X "
+           r"\mathbf{w} - \mathbf{y} \rVert_2^{2}\right) = X^\top X",
            let=None, order=2),
     # ∂(x_i/y_i)/∂y_j = -x_i/y_i² δ_ij: a diagonal Jacobian, ⊘ and an elementwise square ^{∘2}.
     golden("x ./ y", "y", "-diag(x ⊘ y^2)",

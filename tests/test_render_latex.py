@@ -17,7 +17,14 @@ from helpers import pdflatex
 
 from matcalc.api import diff, parse
 from matcalc.errors import InputError
-from matcalc.render.latex import latex_expression, latex_name, latex_text
+from matcalc.render.latex import (
+    LINE_WIDTH,
+    OPERATOR_FORM_ABOVE,
+    _set_characters,
+    latex_expression,
+    latex_name,
+    latex_text,
+)
 from matcalc.render.text import derivative_text
 
 def latex_of(source, wrt, let, layout, order):
@@ -149,3 +156,42 @@ def test_every_latex_result_compiles_with_pdflatex(tmp_path, pdflatex_available)
         _, culprit_log = pdflatex([culprit], tmp_path)
         errors = [line for line in culprit_log.splitlines() if line.startswith("!") or "Undefined" in line]
         pytest.fail(f"pdflatex failed on {culprit!r}: {errors or culprit_log[-2000:]}")
+
+
+# ---------------------------------------------------------------- the function under the operator
+
+
+@pytest.mark.parametrize("source, wrt, let, layout, order, expected", [
+    # a fraction, however short, is never a numerator's numerator: d/da (a/2) = 1/2
+    ("a/2", "a", "a: scalar", "numerator", 1,
+     r"\frac{\partial}{\partial a} \left(\frac{a}{2}\right) = \frac{1}{2}"),
+    # d²/da² (a³/6) = a
+    ("a^3/6", "a", "a: scalar", "numerator", 2,
+     r"\frac{\partial^{2}}{\partial a^{2}} \left(\frac{a^{3}}{6}\right) = a"),
+    # ∇ (xᵀx / 3) = 2x/3
+    ("x'x/3", "x", None, "denominator", 1,
+     r"\frac{\partial}{\partial \mathbf{x}} \left(\frac{\mathbf{x}^\top \mathbf{x}}{3}\right) = \frac{2}{3} \mathbf{x}"),
+    # wider than a quarter of a line (OPERATOR_FORM_ABOVE): d/da (eᵃ + sin a + cos a + a) = eᵃ + cos a + 1 - sin a
+    ("exp(a) + sin(a) + cos(a) + a", "a", "a: scalar", "numerator", 1,
+     r"\frac{\partial}{\partial a} \left(\exp(a) + \sin(a) + \cos(a) + a\right) = \exp(a) + \cos(a) + 1 - \sin(a)"),
+    # narrower, and no fraction: over ∂ as before (the ReLU neuron: step(wᵀx + b) xᵀ)
+    ("max(0, w'x + b)", "w", "w: vector(n), x: vector(n), b: scalar", "numerator", 1,
+     r"\frac{\partial \max(0, \mathbf{w}^\top \mathbf{x} + b)}{\partial \mathbf{w}} = "
+     r"\operatorname{step}(\mathbf{w}^\top \mathbf{x} + b) \mathbf{x}^\top"),
+])
+def test_a_long_or_fractional_function_follows_the_operator(source, wrt, let, layout, order, expected):
+    assert latex_text(diff(source, wrt, let, layout, order).derivative, notes="none") == expected
+
+
+def test_the_operator_form_threshold_is_a_quarter_of_a_line():
+    assert OPERATOR_FORM_ABOVE == LINE_WIDTH / 4
+    assert _set_characters(r"\max(0, \mathbf{w}^\top \mathbf{x} + b)") < OPERATOR_FORM_ABOVE
+    assert _set_characters(r"\tanh(W_{2} \tanh(W_{1} \mathbf{x}))") > OPERATOR_FORM_ABOVE
+
+
+def test_operator_forms_compile(tmp_path, pdflatex_available):
+    sources = [("a/2", "a", "a: scalar", 1), ("a^3/6", "a", "a: scalar", 2), ("x'x/3", "x", None, 1),
+               ("tanh(W2 tanh(W1 x))", "x", None, 1), ("-y' log(softmax(o))", "o", None, 1)]
+    compiled, log = pdflatex([latex_text(diff(s, w, let, order=order).derivative) for s, w, let, order in sources],
+                             tmp_path)
+    assert compiled, log[-2000:]

@@ -15,7 +15,8 @@ The notation choices authors differ on are options of `latex_text` (the CLI's `-
 flags), each defaulting to the first: `derivative` "frac" (`\frac{\partial f}{\partial
 \mathbf{w}}`, a Hessian `\frac{\partial^{2} f}{\partial \mathbf{x} \, \partial \mathbf{x}^\top}`)
 or "nabla" (`\nabla_{\mathbf{w}} f`, `\nabla^{2}_{\mathbf{x}} f`); `matrices` "italic" (`A`) or
-"bold" (`\mathbf{A}`); `sigmoid` "sigma" (`\sigma(z)`) or "name" (`\operatorname{sigmoid}(z)`);
+"bold" (`\mathbf{A}`); `sigmoid` "sigma" (`\sigma(z)`) or "name" (`\operatorname{sigmoid}(z)`); `step`, the
+derivative of relu, "name" (`\operatorname{step}(z)`), "indicator" (`\mathbb{1}[z > 0]`) or "heaviside" (`H(z)`);
 `notes` (subgradients at kinks, the inverses assumed, a symmetric variable) "text" (`\quad
 (\text{assumes } A \text{ invertible})`), "comment" (`%` lines before the formula) or "none".
 """
@@ -42,6 +43,7 @@ MODES = ("equation", "rhs")
 DERIVATIVES = ("frac", "nabla")  # \frac{\partial f}{\partial \mathbf{w}} or \nabla_{\mathbf{w}} f
 MATRICES = ("italic", "bold")  # A or \mathbf{A}
 SIGMOIDS = ("sigma", "name")  # \sigma(z) or \operatorname{sigmoid}(z)
+STEPS = ("name", "indicator", "heaviside")  # \operatorname{step}(z), \mathbb{1}[z > 0] or H(z)
 NOTES = ("text", "comment", "none")  # \quad (\text{...}) after the formula, % lines before it, or nothing
 
 # Upper-case Greek names that LaTeX has a letter for (the others look like Latin capitals).
@@ -137,8 +139,8 @@ _LARGEST_FRACTION_DENOMINATOR = 100  # 0.25 is \frac{1}{4}; 0.001 stays 0.001
 _ZERO, _ONE = n.Number(Fraction(0)), n.Number(Fraction(1))
 
 
-def latex_expression(node: n.Node, *, matrices: str = "italic", sigmoid: str = "sigma") -> str:
-    r"""One line of LaTeX for a typed expression (`matrices` and `sigmoid` as for latex_text).
+def latex_expression(node: n.Node, *, matrices: str = "italic", sigmoid: str = "sigma", step: str = "name") -> str:
+    r"""One line of LaTeX for a typed expression (`matrices`, `sigmoid` and `step` as for latex_text).
 
     >>> from matcalc.api import parse
     >>> print(latex_expression(parse("x'Ax + ||y - Xw||^2").expr))
@@ -146,7 +148,7 @@ def latex_expression(node: n.Node, *, matrices: str = "italic", sigmoid: str = "
     >>> print(latex_expression(parse("sigmoid(W x)").expr, matrices="bold"))
     \sigma(\mathbf{W} \mathbf{x})
     """
-    return LatexPrinter(matrices, _sigmoid_style(sigmoid, [node])).text(node)
+    return LatexPrinter(matrices, _sigmoid_style(sigmoid, [node]), _step_style(step, [node])).text(node)
 
 
 def _choice(option: str, value: str, choices: tuple[str, ...]) -> str:
@@ -164,6 +166,15 @@ def _sigmoid_style(sigmoid: str, nodes: list[n.Node]) -> str:
     return sigmoid
 
 
+def _step_style(step: str, nodes: list[n.Node]) -> str:
+    """H(z) for the step, unless a variable is called H: then H(z) would read as H times z."""
+    if _choice("step", step, STEPS) == "heaviside" and any(
+        getattr(sub, "name", getattr(sub, "function", None)) == "H" for node in nodes for sub in n.walk(node)
+    ):
+        return "name"
+    return step
+
+
 LINE_WIDTH = 50  # characters of 6.5pt as set (set_width): a displayed line of an article page at 10pt
 
 
@@ -175,6 +186,7 @@ def latex_text(
     derivative: str = "frac",
     matrices: str = "italic",
     sigmoid: str = "sigma",
+    step: str = "name",
     notes: str | None = None,
 ) -> str:
     r"""The derivative as one line of LaTeX.
@@ -194,7 +206,8 @@ def latex_text(
     The notation (see the module's docstring): `derivative` "frac" or "nabla" (a scalar function of a
     vector or matrix: `\nabla_{\mathbf{w}} f`, `(\nabla_{\mathbf{w}} f)^\top` in numerator layout,
     where the derivative is the gradient's transpose; a Jacobian and a derivative by a scalar keep
-    \frac); `matrices` "italic" or "bold"; `sigmoid` "sigma" or "name"; `notes` "text", "comment" or
+    \frac); `matrices` "italic" or "bold"; `sigmoid` "sigma" or "name"; `step` "name", "indicator" (0 at
+    z = 0, a subgradient too: the relu note then names no value) or "heaviside"; `notes` "text", "comment" or
     "none", by default "text" for the equation and "none" for the right-hand side (JSON's `latex`, an
     author's own equation). A `text` note follows the formula after `\quad`, or in an aligned block
     has a row of its own; `comment` notes are `%` lines before the formula, so that `\[ ... \]`
@@ -213,7 +226,9 @@ def latex_text(
     _choice("derivative notation", derivative, DERIVATIVES)
     notes = _choice("notes", notes or ("text" if mode == "equation" else "none"), NOTES)
     shown = [result.expr, *(node for _, node in result.where)]
-    printer = LatexPrinter(_choice("matrices", matrices, MATRICES), _sigmoid_style(sigmoid, shown))
+    printer = LatexPrinter(
+        _choice("matrices", matrices, MATRICES), _sigmoid_style(sigmoid, shown), _step_style(step, shown)
+    )
     remarks = _latex_notes(result, printer) if notes == "text" else []
     definitions: list[tuple[n.Node, n.Node]] = []
     if result.matrix is not None:
@@ -282,18 +297,21 @@ def _latex_notes(result: Derivative, printer: LatexPrinter) -> list[str]:
 
 
 def _kink_note(kink: Kink, printer: LatexPrinter) -> str:
-    """As render.text.kink_text says it, shorter: where the function has a kink, and the subgradient there."""
+    """As render.text.kink_text says it, shorter: where the function has a kink, and the subgradient there.
+    With the step as an indicator, 1[u > 0] is 0 at u = 0 (a subgradient too), so no value is named there."""
     u = printer.text(kink.operands[0])
+    halved = printer.step != "indicator"  # step(0) = 1/2, as H(0) and \operatorname{step}(0) are read
     if kink.kind == "abs":
         return rf"\text{{subgradient at }} {u} = 0\text{{: any value in }} [-1, 1]"
     if kink.kind == "relu":
-        return rf"\text{{subgradient at }} {u} = 0\text{{: any value in }} [0, 1]\text{{, }} \tfrac{{1}}{{2}} \text{{ used}}"
+        used = r"\text{, } \tfrac{1}{2} \text{ used}" if halved else ""
+        return rf"\text{{subgradient at }} {u} = 0\text{{: any value in }} [0, 1]{used}"
     if kink.kind in ("sign", "step"):
         return rf"\text{{derivative 0 where }} {u} \neq 0\text{{, none at }} {u} = 0"
     if kink.kind in ("max", "min"):
         v = printer.text(kink.operands[1])
         where = f"{v} = 0" if u == "0" else f"{u} = 0" if v == "0" else f"{u} = {v}"
-        return rf"\text{{subgradient where }} {where}\text{{: weights }} \tfrac{{1}}{{2}}"
+        return rf"\text{{subgradient where }} {where}" + (r"\text{: weights } \tfrac{1}{2}" if halved else "")
     if kink.kind == "norm2":
         return rf"\text{{subgradient at }} {u} = 0\text{{: any }} \mathbf{{g}} \text{{ with }} \lVert \mathbf{{g}} \rVert_2 \le 1"
     return rf"\text{{subgradient where an entry of }} {u} \text{{ is 0: any value in }} [-1, 1]"
@@ -819,11 +837,12 @@ class LatexPrinter(Printer):
     """Canonical text's structure with LaTeX spellings; parentheses of one size, \\left( ... \\right)
     only around a fraction or sum (see _parens)."""
 
-    def __init__(self, matrices: str = "italic", sigmoid: str = "sigma") -> None:
+    def __init__(self, matrices: str = "italic", sigmoid: str = "sigma", step: str = "name") -> None:
         super().__init__()
         self.in_exponent = 0
         self.bold_matrices = matrices == "bold"  # \mathbf{A}, \mathbf{I}, as d2l and the Matrix Cookbook
         self.sigma = sigmoid == "sigma"  # \sigma(z), as papers print the sigmoid
+        self.step = step
 
     def precedence(self, node: n.Node) -> int:
         if isinstance(node, n.Kron):
@@ -1005,6 +1024,10 @@ class LatexPrinter(Printer):
             return _delimited(r"\lvert", inner, r"\rvert")
         if name == "sigmoid" and self.sigma:
             operator = r"\sigma"
+        elif name == "step" and self.step == "indicator":
+            return rf"\mathbb{{1}}[{inner} > 0]"
+        elif name == "step" and self.step == "heaviside":
+            operator = "H"
         elif name not in _KNOWN_CALLS:
             operator = latex_name(name.rstrip("'")) + "'" * n.primes(name)  # f'(x)
         else:
@@ -1105,11 +1128,18 @@ def _differentiated(result: Derivative, printer: LatexPrinter) -> str:
     return text
 
 
+# A function that sets wider than this many characters (a quarter of a displayed line), or that holds a
+# fraction, is not put over \partial as a huge numerator: \frac{\partial}{\partial \mathbf{x}} \left(f\right).
+OPERATOR_FORM_ABOVE = LINE_WIDTH / 4
+
+
 def _matrix_head(result: Derivative, printer: LatexPrinter, derivative: str = "frac") -> str:
     r"""\frac{\partial f}{\partial \mathbf{w}}; a Hessian by a vector \frac{\partial^{2} f}{\partial \mathbf{x} \,
-    \partial \mathbf{x}^\top} (by a scalar \partial a^{2}). In the nabla notation a scalar function of a vector
-    or matrix has \nabla_{\mathbf{w}} f, the gradient, which has the variable's shape: in numerator layout
-    the derivative is its transpose, (\nabla_{\mathbf{w}} f)^\top; the Hessian is \nabla^{2}_{\mathbf{x}} f."""
+    \partial \mathbf{x}^\top} (by a scalar \partial a^{2}). A function wider than OPERATOR_FORM_ABOVE or holding a
+    fraction follows the operator instead, \frac{\partial}{\partial \mathbf{w}} \left(f\right). In the nabla
+    notation a scalar function of a vector or matrix has \nabla_{\mathbf{w}} f, the gradient, which has the
+    variable's shape: in numerator layout the derivative is its transpose, (\nabla_{\mathbf{w}} f)^\top; the
+    Hessian is \nabla^{2}_{\mathbf{x}} f."""
     variable = printer.text(result.wrt)
     function = _differentiated(result, printer)
     by_vector = result.wrt.shape.is_vector
@@ -1119,11 +1149,17 @@ def _matrix_head(result: Derivative, printer: LatexPrinter, derivative: str = "f
             return rf"({gradient})^\top" if result.layout is Layout.NUMERATOR else gradient
         if result.order == 2 and by_vector:
             return rf"\nabla^{{2}}_{{{variable}}} {function}"
+    partial = r"\partial" if result.order == 1 else rf"\partial^{{{result.order}}}"
     if result.order == 1:
-        return rf"\frac{{\partial {function}}}{{\partial {variable}}}"
-    if result.order == 2 and by_vector:
-        return rf"\frac{{\partial^{{2}} {function}}}{{\partial {variable} \, \partial {variable}^\top}}"
-    return rf"\frac{{\partial^{{{result.order}}} {function}}}{{\partial {variable}^{{{result.order}}}}}"
+        below = rf"\partial {variable}"
+    elif by_vector:
+        below = rf"\partial {variable} \, \partial {variable}^\top"
+    else:
+        below = rf"\partial {variable}^{{{result.order}}}"
+    written = printer.text(result.expr)
+    if r"\frac" in written or _set_characters(written) > OPERATOR_FORM_ABOVE:
+        return rf"\frac{{{partial}}}{{{below}}} \left({written}\right)"
+    return rf"\frac{{{partial} {function}}}{{{below}}}"
 
 
 def _index_head(result: Derivative, printer: LatexPrinter) -> str:
