@@ -78,6 +78,14 @@ from matcalc import diff
     # deviations from the mean sum to 0, so 2(x - x̄𝟏)/n is left; the same with the mean written sum(x)/n
     ("||x - mean(x)||^2 / n", "x", "x: vector(n)", "denominator", 1, "(2 / n)(x - mean(x))", "(2 / n)(x - mean(x))"),
     ("||x - sum(x)/n||^2", "x", "x: vector(n)", "denominator", 1, "2(x - sum(x) / n)", "2(x - sum(x) / n)"),
+    # the logistic loss with a scalar label c (PRML (4.91), one sample): -(c(1 - σ) - (1 - c)σ)x multiplied
+    # out is (σ - c)x, the c σ terms cancelling
+    ("-(c log(sigmoid(w'x)) + (1 - c) log(1 - sigmoid(w'x)))", "w", "c: scalar", "denominator", 1,
+     "(sigmoid(w'x) - c)x", "(sigmoid(wᵀx) - c)x"),
+    # cosine similarity (MC (129) and the quotient rule): the ‖y‖ of the chain cancels one below the line and
+    # the equal norms below it are a power, y/(‖x‖‖y‖) - (xᵀy)x/(‖x‖³‖y‖)
+    ("x'y / (||x|| ||y||)", "x", "", "denominator", 1, "y / (||x|| ||y||) - (x'y) x / (||x||^3 ||y||)",
+     "y / (‖x‖ ‖y‖) - (xᵀy) x / (‖x‖^3 ‖y‖)"),
     # the error a sum of a layer's outputs sends back is W2ᵀ𝟏 (P&H §4.3: ∂sum(W x)/∂x = 𝟏ᵀW), not (𝟏ᵀW2)ᵀ
     ("sum(W2 tanh(W1 x))", "x", "", "numerator", 1, "((W2'1) .* (1 - tanh(W1 x)^2))'W1",
      "((W2ᵀ𝟏) ⊙ (1 - tanh(W1 x)^2))ᵀW1"),

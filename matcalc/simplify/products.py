@@ -6,10 +6,12 @@ logistic identities of collect.logistic_written apply: s² exp(-u) σ(u)² = s²
 
 from __future__ import annotations
 
+from collections import Counter
 from fractions import Fraction
+from functools import reduce
 
 from .. import nodes as n
-from ..algebra.builder import Builder, constant_value, number
+from ..algebra.builder import Builder, constant_value, is_one, number
 from .collect import logistic_written
 from .elementwise import slope_factors
 from .walk import bottom_up
@@ -29,16 +31,85 @@ def scalar_products(node: n.Node, build: Builder, keep: frozenset[n.Node] = froz
         for child in sub.children()
         if isinstance(child, n.ScalarMul)
     }
-    return bottom_up(
-        node,
-        lambda current: (
-            _ordered(current, build) if isinstance(current, n.ScalarMul) and current not in inner else current
-        ),
-        keep,
-    )
+
+    def rewrite(current: n.Node) -> n.Node:
+        if isinstance(current, n.ScalarMul) and current not in inner:
+            return _ordered(current, build)
+        if isinstance(current, n.Add) and current.shape.is_scalar:
+            return _multiplied_out(current, build)
+        return current
+
+    return bottom_up(node, rewrite, keep)
+
+
+_Monomial = tuple[tuple[n.Node, int], ...]  # factors and their powers, in the order first met
+_Polynomial = dict[frozenset[tuple[n.Node, int]], tuple[_Monomial, Fraction]]  # keyed whatever the order
+_MAX_MONOMIALS = 8
+
+
+def _multiplied_out(node: n.Add, build: Builder) -> n.Node:
+    """A scalar sum of products of sums multiplied out, where that is shorter because terms cancel:
+    (1 - c)σ - c(1 - σ) = σ - c (the logistic loss with a label c, PRML (4.91))."""
+    polynomial = _polynomial(node)
+    if polynomial is None:
+        return node
+    terms = [
+        reduce(lambda acc, f: build.scale(acc, f), (_power(b, k, build) for b, k in monomial), number(c))
+        for monomial, c in polynomial.values()
+        if c != 0
+    ]
+    if not terms:
+        return number(0)
+    written = reduce(build.add, terms)
+    return written if n.size(written) < n.size(node) else node
+
+
+def _power(base: n.Node, k: int, build: Builder) -> n.Node:
+    return base if k == 1 else build.power(base, number(k))
+
+
+def _polynomial(node: n.Node) -> _Polynomial | None:
+    """The scalar node as a polynomial in its factors that are not sums, products or numbers; None when
+    it has too many terms to be worth multiplying out."""
+    if (value := constant_value(node)) is not None:
+        return {frozenset(): ((), value)}
+    if isinstance(node, n.Neg):
+        inner = _polynomial(node.operand)
+        return None if inner is None else {key: (m, -c) for key, (m, c) in inner.items()}
+    if isinstance(node, n.Add) and node.left.shape.is_scalar and node.right.shape.is_scalar:
+        left, right = _polynomial(node.left), _polynomial(node.right)
+        if left is None or right is None:
+            return None
+        total = dict(left)
+        for key, (m, c) in right.items():
+            total[key] = (total[key][0], total[key][1] + c) if key in total else (m, c)
+        return total if len(total) <= _MAX_MONOMIALS else None
+    if isinstance(node, n.ScalarMul) and node.left.shape.is_scalar and node.right.shape.is_scalar:
+        left, right = _polynomial(node.left), _polynomial(node.right)
+        if left is None or right is None or len(left) * len(right) > _MAX_MONOMIALS:
+            return None
+        product: _Polynomial = {}
+        for ml, cl in left.values():
+            for mr, cr in right.values():
+                m = _times(ml, mr)
+                key = frozenset(m)
+                product[key] = (product[key][0], product[key][1] + cl * cr) if key in product else (m, cl * cr)
+        return product
+    base, power = _base_and_power(node)
+    return {frozenset({(base, power)}): (((base, power),), Fraction(1))}
+
+
+def _times(a: _Monomial, b: _Monomial) -> _Monomial:
+    powers = dict(a)
+    for base, k in b:
+        powers[base] = powers.get(base, 0) + k
+    return tuple(powers.items())
 
 
 def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
+    cancelled = _cancelled_quotient(node, build)
+    if cancelled is not None:
+        return cancelled
     coefficient, scalars, after, rest = Fraction(1), [], [], None
     stack: list[n.Node] = [node]
     while stack:
@@ -71,6 +142,79 @@ def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
     for scalar in after:
         result = n.ScalarMul(result, scalar, shape=result.shape)
     return build.scale(number(coefficient), result) if coefficient != 1 else result
+
+
+def _cancelled_quotient(node: n.ScalarMul, build: Builder) -> n.Node | None:
+    """A product with scalar divisors written as one quotient, equal divisors as a power, when a divisor
+    cancels a factor above the line: ‖y‖ (1 / (‖x‖ ‖y‖)²)(x / ‖x‖)(xᵀy) = (xᵀy) x / (‖x‖³ ‖y‖) (cosine
+    similarity's gradient). None when nothing cancels: a reciprocal stays a coefficient, (1/m) Xᵀr, and
+    exp(-a) (1 / (1 + exp(-a)))² is left to the logistic identities."""
+    parts = _quotient_parts(node)
+    if parts is None:
+        return None
+    coefficient, above, below, rest = parts
+    counts_above, counts_below = Counter(above), Counter(below)
+    if not set(counts_above) & set(counts_below):
+        return None
+    common = counts_above & counts_below
+    numerator = _product(_powers(_kept(above, common), build), rest, build, sort=True)
+    numerator = build.scale(number(coefficient.numerator), numerator)
+    denominator = build.scale(
+        number(coefficient.denominator), _product(_powers(_kept(below, common), build), None, build)
+    )
+    return numerator if is_one(denominator) else n.Divide(numerator, denominator, shape=node.shape)
+
+
+def _kept(factors: list[n.Node], cancelled: Counter[n.Node]) -> list[n.Node]:
+    """factors in their order, without those cancelled (as many times as they cancel)."""
+    left = Counter(cancelled)
+    kept = []
+    for f in factors:
+        if left[f] > 0:
+            left[f] -= 1
+        else:
+            kept.append(f)
+    return kept
+
+
+def _product(scalars: list[n.Node], rest: n.Node | None, build: Builder, sort: bool = False) -> n.Node:
+    ordered = sorted(scalars, key=_rank) if sort else scalars
+    result = rest
+    for scalar in reversed(ordered):
+        result = (
+            scalar
+            if result is None
+            else n.ScalarMul(scalar, result, shape=result.shape if not result.shape.is_scalar else scalar.shape)
+        )
+    return number(1) if result is None else result
+
+
+def _quotient_parts(node: n.Node) -> tuple[Fraction, list[n.Node], list[n.Node], n.Node | None] | None:
+    """(c, factors above the line, factors below it, the one vector or matrix) of a product of scalars,
+    quotients by scalars and whole powers; None for a product of two vectors or matrices."""
+    coefficient, above, below, rest = Fraction(1), [], [], None
+    stack: list[tuple[n.Node, bool]] = [(node, True)]
+    while stack:
+        current, up = stack.pop()
+        if isinstance(current, n.ScalarMul) and (current.left.shape.is_scalar or current.right.shape.is_scalar):
+            stack += [(current.right, up), (current.left, up)]
+        elif isinstance(current, n.Divide) and current.right.shape.is_scalar and (up or current.shape.is_scalar):
+            stack += [(current.right, not up), (current.left, up)]
+        elif (value := constant_value(current)) is not None:
+            if value == 0:
+                return None
+            coefficient = coefficient * value if up else coefficient / value
+        elif not current.shape.is_scalar:
+            if rest is not None or not up:
+                return None
+            rest = current
+        else:
+            base, power = _base_and_power(current)
+            if isinstance(base, (n.ScalarMul, n.Divide)):
+                stack += [(base, up)] * power
+            else:
+                (above if up else below).extend([base] * power)
+    return coefficient, above, below, rest
 
 
 def _powers(factors: list[n.Node], build: Builder) -> list[n.Node]:
