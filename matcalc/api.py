@@ -276,12 +276,14 @@ class DiffResult:
         derivative: str = "frac",
         matrices: str = "italic",
         sigmoid: str = "sigma",
+        step: str = "name",
         notes: str | None = None,
     ) -> str:
         """One line of LaTeX: mode "equation" (∂f/∂x = ...) or "rhs" (the right-hand side alone); a
         result wider than `width` characters broken into an aligned block; with steps, the
         derivation as one align* block. The notation: `derivative` "frac" or "nabla", `matrices`
-        "italic" or "bold", `sigmoid` "sigma" or "name", `notes` "text", "comment" or "none" (by
+        "italic" or "bold", `sigmoid` "sigma" or "name", `step` "name", "indicator" or "heaviside",
+        `notes` "text", "comment" or "none" (by
         default "text" for the equation, "none" for the right-hand side); see matcalc.render.latex.
 
         >>> print(diff("x'Ax", "x", layout="denominator").latex_text(derivative="nabla", matrices="bold"))
@@ -294,7 +296,14 @@ class DiffResult:
         if self.vec is not None:
             return vec_latex(self.derivative, self.vec, mode)
         return latex_text(
-            self.derivative, mode, width, derivative=derivative, matrices=matrices, sigmoid=sigmoid, notes=notes
+            self.derivative,
+            mode,
+            width,
+            derivative=derivative,
+            matrices=matrices,
+            sigmoid=sigmoid,
+            step=step,
+            notes=notes,
         )
 
     def report(self, unicode: bool = True) -> list[str]:

@@ -363,6 +363,15 @@ Examples:
     help="with --format latex: the sigmoid as \\sigma(z), or as \\operatorname{sigmoid}(z)",
 )
 @click.option(
+    "--latex-step",
+    "latex_step",
+    type=click.Choice(["name", "indicator", "heaviside"]),
+    default="name",
+    show_default=True,
+    help="with --format latex: the step (the derivative of relu) as \\operatorname{step}(z), as the "
+    "indicator \\mathbb{I}[z > 0], or as Heaviside's H(z)",
+)
+@click.option(
     "--latex-notes",
     "latex_notes",
     type=click.Choice(["text", "comment", "none"]),
@@ -412,6 +421,7 @@ def diff_command(
     latex_derivative: str,
     latex_matrices: str,
     latex_sigmoid: str,
+    latex_step: str,
     latex_notes: str | None,
     show_steps: bool,
     no_check: bool,
@@ -463,6 +473,7 @@ def diff_command(
                     derivative=latex_derivative,
                     matrices=latex_matrices,
                     sigmoid=latex_sigmoid,
+                    step=latex_step,
                     notes=latex_notes,
                 )
             )

@@ -192,9 +192,52 @@ def test_a_note_in_an_aligned_block_has_a_row_of_its_own():
 
 def test_unknown_choices_are_refused():
     result = diff("x'x", "x")
-    for option, value in [("derivative", "del"), ("matrices", "roman"), ("sigmoid", "logistic"), ("notes", "footnote")]:
+    for option, value in [("derivative", "del"), ("matrices", "roman"), ("sigmoid", "logistic"), ("step", "theta"),
+                          ("notes", "footnote")]:
         with pytest.raises(InputError, match=value):
             result.latex_text(**{option: value})
+
+
+# ---------------------------------------------------------------- the step
+
+
+RELU_NEURON = "w: vector(n), x: vector(n), b: scalar"
+
+
+def test_the_step_by_name_by_default():
+    # relu' = step entrywise: the Jacobian of relu(x) is diag(step(x)); at 0 any value in [0, 1], ½ used
+    assert latex("relu(x)", "x") == (
+        r"\frac{\partial \operatorname{relu}(\mathbf{x})}{\partial \mathbf{x}} = "
+        r"\operatorname{diag}(\operatorname{step}(\mathbf{x})) \quad (\text{subgradient at } \mathbf{x} = "
+        r"0\text{: any value in } [0, 1]\text{, } \tfrac{1}{2} \text{ used})")
+
+
+def test_the_step_as_heaviside():
+    # H(u), Heaviside's step with H(0) = ½: the same function, so the note still names ½
+    assert latex("max(0, w'x + b)", "w", RELU_NEURON, step="heaviside") == (
+        r"\frac{\partial \max(0, \mathbf{w}^\top \mathbf{x} + b)}{\partial \mathbf{w}} = "
+        r"H(\mathbf{w}^\top \mathbf{x} + b) \mathbf{x}^\top \quad (\text{subgradient where } "
+        r"\mathbf{w}^\top \mathbf{x} + b = 0\text{: weights } \tfrac{1}{2})")
+
+
+def test_the_step_as_an_indicator():
+    # I[u > 0] is 0 at u = 0, which is a subgradient too (any value in [0, 1] is): the note names no ½.
+    # amssymb has no double-struck 1 (\mathbb{1} sets as another glyph), so the indicator is \mathbb{I}.
+    assert latex("relu(x)", "x", step="indicator") == (
+        r"\frac{\partial \operatorname{relu}(\mathbf{x})}{\partial \mathbf{x}} = "
+        r"\operatorname{diag}(\mathbb{I}[\mathbf{x} > 0]) \quad (\text{subgradient at } \mathbf{x} = "
+        r"0\text{: any value in } [0, 1])")
+    assert latex("max(0, w'x + b)", "w", RELU_NEURON, step="indicator") == (
+        r"\frac{\partial \max(0, \mathbf{w}^\top \mathbf{x} + b)}{\partial \mathbf{w}} = "
+        r"\mathbb{I}[\mathbf{w}^\top \mathbf{x} + b > 0] \mathbf{x}^\top \quad (\text{subgradient where } "
+        r"\mathbf{w}^\top \mathbf{x} + b = 0)")
+
+
+def test_a_variable_called_h_keeps_the_step_by_name():
+    # H(x) would read as H times x: d(H relu(x))/dx = H diag(step(x))
+    assert latex("H relu(x)", "x", "H: scalar, x: vector(n)", step="heaviside", notes="none") == (
+        r"\frac{\partial H \operatorname{relu}(\mathbf{x})}{\partial \mathbf{x}} = "
+        r"H \operatorname{diag}(\operatorname{step}(\mathbf{x}))")
 
 
 # ---------------------------------------------------------------- the command line
@@ -218,11 +261,13 @@ def test_the_cli_flags(runner):
         "% assumes A invertible\n" + DET + "\n"
     assert cli_latex(runner, "det(A)", "--wrt", "A", "--latex-notes", "none") == DET + "\n"
     assert cli_latex(runner, "det(A)", "--wrt", "A", "--latex", "rhs") == r"\det(A) A^{-1}" + "\n"
+    assert cli_latex(runner, "relu(x)", "--wrt", "x", "--latex-step", "heaviside") == latex(
+        "relu(x)", "x", width=LINE_WIDTH, step="heaviside") + "\n"
 
 
 def test_the_help_shows_the_flags_and_an_example(runner):
     text = runner.invoke(cli, ["diff", "--help"]).output
-    for flag in ("--latex-derivative", "--latex-matrices", "--latex-sigmoid", "--latex-notes"):
+    for flag in ("--latex-derivative", "--latex-matrices", "--latex-sigmoid", "--latex-step", "--latex-notes"):
         assert flag in text
     assert "--latex-derivative nabla" in text
 
@@ -286,7 +331,9 @@ STYLES = [  # each option's value, with the others at their defaults, then all t
     {"sigmoid": "name"},
     {"notes": "comment"},
     {"notes": "none"},
-    {"derivative": "nabla", "matrices": "bold", "sigmoid": "name", "notes": "comment"},
+    {"step": "indicator"},
+    {"step": "heaviside"},
+    {"derivative": "nabla", "matrices": "bold", "sigmoid": "name", "step": "indicator", "notes": "comment"},
 ]
 NOTED = [  # results with notes, and long ones
     ("max(0, w'x + b)", "w", "w: vector(n), x: vector(n), b: scalar", "numerator", 1),

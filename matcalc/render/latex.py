@@ -16,7 +16,7 @@ flags), each defaulting to the first: `derivative` "frac" (`\frac{\partial f}{\p
 \mathbf{w}}`, a Hessian `\frac{\partial^{2} f}{\partial \mathbf{x} \, \partial \mathbf{x}^\top}`)
 or "nabla" (`\nabla_{\mathbf{w}} f`, `\nabla^{2}_{\mathbf{x}} f`); `matrices` "italic" (`A`) or
 "bold" (`\mathbf{A}`); `sigmoid` "sigma" (`\sigma(z)`) or "name" (`\operatorname{sigmoid}(z)`); `step`, the
-derivative of relu, "name" (`\operatorname{step}(z)`), "indicator" (`\mathbb{1}[z > 0]`) or "heaviside" (`H(z)`);
+derivative of relu, "name" (`\operatorname{step}(z)`), "indicator" (`\mathbb{I}[z > 0]`, amssymb having no double-struck 1) or "heaviside" (`H(z)`);
 `notes` (subgradients at kinks, the inverses assumed, a symmetric variable) "text" (`\quad
 (\text{assumes } A \text{ invertible})`), "comment" (`%` lines before the formula) or "none".
 """
@@ -43,7 +43,7 @@ MODES = ("equation", "rhs")
 DERIVATIVES = ("frac", "nabla")  # \frac{\partial f}{\partial \mathbf{w}} or \nabla_{\mathbf{w}} f
 MATRICES = ("italic", "bold")  # A or \mathbf{A}
 SIGMOIDS = ("sigma", "name")  # \sigma(z) or \operatorname{sigmoid}(z)
-STEPS = ("name", "indicator", "heaviside")  # \operatorname{step}(z), \mathbb{1}[z > 0] or H(z)
+STEPS = ("name", "indicator", "heaviside")  # \operatorname{step}(z), \mathbb{I}[z > 0] or H(z)
 NOTES = ("text", "comment", "none")  # \quad (\text{...}) after the formula, % lines before it, or nothing
 
 # Upper-case Greek names that LaTeX has a letter for (the others look like Latin capitals).
@@ -298,7 +298,7 @@ def _latex_notes(result: Derivative, printer: LatexPrinter) -> list[str]:
 
 def _kink_note(kink: Kink, printer: LatexPrinter) -> str:
     """As render.text.kink_text says it, shorter: where the function has a kink, and the subgradient there.
-    With the step as an indicator, 1[u > 0] is 0 at u = 0 (a subgradient too), so no value is named there."""
+    With the step as an indicator, I[u > 0] is 0 at u = 0 (a subgradient too), so no value is named there."""
     u = printer.text(kink.operands[0])
     halved = printer.step != "indicator"  # step(0) = 1/2, as H(0) and \operatorname{step}(0) are read
     if kink.kind == "abs":
@@ -589,6 +589,8 @@ _SYMBOLS = {  # commands and characters that set as one glyph: (width, TeX's cla
     r"\cdot": (2.8, "bin"),
     r"\otimes": (7.8, "bin"),
     "=": (7.8, "rel"),
+    ">": (7.8, "rel"),
+    "<": (7.8, "rel"),
     r"\le": (7.8, "rel"),
     r"\neq": (7.8, "rel"),
     r"\ge": (7.8, "rel"),
@@ -696,7 +698,7 @@ class _Measure:
             delimiter = self._next() or "."
             size = 0.0 if delimiter == "." else 1.2 * _SYMBOLS.get(delimiter, (3.9, ""))[0] * scale
             return size, "open" if token == r"\left" else "close"
-        if token in (r"\mathbf", r"\boldsymbol"):
+        if token in (r"\mathbf", r"\boldsymbol", r"\mathbb"):
             return self._letters(self._group(), _BOLD, 8.6, style), "ord"
         if token in (r"\operatorname", r"\mathrm", r"\text", r"\mathit"):
             table = _ITALIC if token == r"\mathit" else _ROMAN
@@ -1025,7 +1027,7 @@ class LatexPrinter(Printer):
         if name == "sigmoid" and self.sigma:
             operator = r"\sigma"
         elif name == "step" and self.step == "indicator":
-            return rf"\mathbb{{1}}[{inner} > 0]"
+            return rf"\mathbb{{I}}[{inner} > 0]"
         elif name == "step" and self.step == "heaviside":
             operator = "H"
         elif name not in _KNOWN_CALLS:
