@@ -20,7 +20,7 @@ from corpus import (ENTRIES, TOLERANCE, check_agrees, check_entry, check_parses,
 
 from matcalc import parse
 
-EXACT_FLOOR = 272  # the exact-form count of scripts/corpus_report.py (191 when this test was written); it may only rise
+EXACT_FLOOR = 278  # the exact-form count of scripts/corpus_report.py (191 when this test was written); it may only rise
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: f"line{e.line}")

@@ -2,7 +2,12 @@
 s s = s²), then in the order numbers, symbols and their powers, polynomials in them, then the rest
 (functions, norms, determinants): -a exp(-a²/2), s² σ(u)(1 - σ(u)) x xᵀ, (a² - 1) exp(-a²/2).
 A scalar that is a product of vectors (1ᵀy, xᵀA x) keeps its place after a vector or matrix. The
-logistic identities of collect.logistic_written apply: s² exp(-u) σ(u)² = s² σ(u)(1 - σ(u))."""
+logistic identities of collect.logistic_written apply: s² exp(-u) σ(u)² = s² σ(u)(1 - σ(u)).
+
+Where a scalar divisor cancels a factor above the line, the product is one quotient whose divisors are
+powers, each term over its own divisor as the sources print it: the gradient of cosine similarity is
+y / (‖x‖ ‖y‖) - (xᵀy) x / (‖x‖³ ‖y‖), not one bracket over a common ‖x‖ ‖y‖. A scalar sum of products of
+sums is multiplied out where its terms cancel and it gets shorter: (1 - c)σ - c(1 - σ) = σ - c."""
 
 from __future__ import annotations
 
@@ -192,7 +197,9 @@ def _product(scalars: list[n.Node], rest: n.Node | None, build: Builder, sort: b
 def _quotient_parts(node: n.Node) -> tuple[Fraction, list[n.Node], list[n.Node], n.Node | None] | None:
     """(c, factors above the line, factors below it, the one vector or matrix) of a product of scalars,
     quotients by scalars and whole powers; None for a product of two vectors or matrices."""
-    coefficient, above, below, rest = Fraction(1), [], [], None
+    coefficient, rest = Fraction(1), None
+    above: list[n.Node] = []
+    below: list[n.Node] = []
     stack: list[tuple[n.Node, bool]] = [(node, True)]
     while stack:
         current, up = stack.pop()
