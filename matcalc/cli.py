@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+from dataclasses import replace
 
 import click
 
@@ -455,6 +456,8 @@ def diff_command(
             "--notation vec is shown as text, latex, json, table or code; sympy and --at take index notation"
         )
     values = [result.value_at(at) if at is not None else None for result in results]
+    # several plain results show the names they share once (a derivation or a vec form shows its own)
+    shared = all(result.derivation is None and result.vec is None for result in results)
     if fmt == "json":
         objects = [
             result.to_json() | ({"value": value} if value is not None else {}) for result, value in zip(results, values)
@@ -465,18 +468,21 @@ def diff_command(
     elif fmt == "sympy":
         click.echo(results.sympy_code(), nl=False)
     elif fmt == "latex":
-        for result in results:  # one line each and nothing else (but --latex-notes comment's % lines before it)
-            click.echo(
-                result.latex_text(
-                    latex_mode,
-                    latex_width or None,
-                    derivative=latex_derivative,
-                    matrices=latex_matrices,
-                    sigmoid=latex_sigmoid,
-                    step=latex_step,
-                    notes=latex_notes,
-                )
-            )
+        style = {
+            "derivative": latex_derivative,
+            "matrices": latex_matrices,
+            "sigmoid": latex_sigmoid,
+            "step": latex_step,
+        }
+        if several and shared:  # a line per variable, then the names they share and their notes, once
+            from .render.latex import several_latex
+
+            derivatives = [result.derivative for result in results]
+            latex_lines = several_latex(derivatives, latex_mode, latex_width or None, notes=latex_notes, **style)
+            click.echo("\n".join(latex_lines))
+        else:  # one line each and nothing else (but --latex-notes comment's % lines before it)
+            for result in results:
+                click.echo(result.latex_text(latex_mode, latex_width or None, notes=latex_notes, **style))
     elif fmt == "table":
         from .render.table import diff_table
 
@@ -485,8 +491,14 @@ def diff_command(
     else:
         lines: list[str] = []
         for number, (result, value) in enumerate(zip(results, values)):
-            lines += ([""] if number else []) + result.report()
+            shown = replace(result, derivative=replace(result.derivative, where=[])) if several and shared else result
+            lines += ([""] if number else []) + shown.report()
             lines += [f"at {at}: {_format_value(value)}"] if value is not None else []
+        if several and shared:  # the names the results share, once, after them all
+            from .render.text import shared_where_lines
+
+            names = shared_where_lines([result.derivative for result in results])
+            lines += ["", *names] if names else []
         _print_text(lines)
     for result, value in zip(results, values):
         if value is not None and fmt not in ("json", "text"):

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 
 from matcalc import DiffResult, DiffResults, diff
+from matcalc import nodes as n
 from matcalc.cli import cli
 from matcalc.errors import InputError, UnknownSymbolError
+from matcalc.render.text import shared_where
+
+from helpers import pdflatex
 
 NETWORK = "-y' log(softmax(W2 tanh(W1 x + b1) + b2))"
 LET = "W1: matrix(m, k), b1: vector(m), W2: matrix(n, m), b2: vector(n), x: vector(k), y: vector(n)"
@@ -146,3 +150,77 @@ def test_matcalc_layout_is_the_layout_of_check_until_a_layout_line(runner, monke
     monkeypatch.setenv("MATCALC_LAYOUT", "denominator")
     assert runner.invoke(cli, ["check", "-"], input=identity).exit_code == 0
     assert runner.invoke(cli, ["check", "-"], input="layout numerator\n" + identity).exit_code == 1
+
+
+# ---------------------------------------------------------------- the shared names, once
+
+TWO_LAYERS = "||W2 tanh(W1 x + b1) + b2 - y||^2"
+TWO_LAYERS_LET = "W1: matrix(m, k), x: vector(k), b1: vector(m), W2: matrix(n, m), b2: vector(n), y: vector(n)"
+
+
+def test_cli_latex_defines_the_shared_names_once_after_all_the_answers(runner, tmp_path, pdflatex_available):
+    run = runner.invoke(cli, ["diff", TWO_LAYERS, "--wrt", "W1,b1,W2,b2", "--let", TWO_LAYERS_LET,
+                              "--format", "latex"])
+    assert run.exit_code == 0, run.output
+    lines = run.stdout.splitlines()
+    # With t1 = tanh(W1 x + b1), t2 = W2 t1 + b2 - y (the residual), t3 = (W2ᵀt2) ⊙ (1 - t1²) (the error
+    # signal at the hidden layer, tanh' = 1 - tanh²) and f the loss: df = 2 t2ᵀ(dW2 t1 + db2) + 2 t3ᵀ(dW1 x + db1).
+    # In numerator layout ∂f/∂W1 is the k×m matrix 2 x t3ᵀ, ∂f/∂b1 the row 2 t3ᵀ, ∂f/∂W2 = 2 t1 t2ᵀ (m×n),
+    # ∂f/∂b2 = 2 t2ᵀ.
+    assert lines[:4] == [
+        r"\frac{\partial f}{\partial W_{1}} = 2 \mathbf{x} \mathbf{t}_{3}^\top",
+        r"\frac{\partial f}{\partial \mathbf{b}_{1}} = 2 \mathbf{t}_{3}^\top",
+        r"\frac{\partial f}{\partial W_{2}} = 2 \mathbf{t}_{1} \mathbf{t}_{2}^\top",
+        r"\frac{\partial f}{\partial \mathbf{b}_{2}} = 2 \mathbf{t}_{2}^\top",
+    ]
+    # then the loss and the names, each once, in an aligned block of their own (too wide for one line)
+    assert lines[4:] == [
+        r"\begin{aligned} &\text{where } f = \lVert W_{2} \tanh(W_{1} \mathbf{x} + \mathbf{b}_{1}) + \mathbf{b}_{2} "
+        r"- \mathbf{y} \rVert_2^{2} \\ &\phantom{\text{where }} \mathbf{t}_{1} = \tanh(W_{1} \mathbf{x} + "
+        r"\mathbf{b}_{1}) \\ &\phantom{\text{where }} \mathbf{t}_{2} = W_{2} \mathbf{t}_{1} + \mathbf{b}_{2} - "
+        r"\mathbf{y} \\ &\phantom{\text{where }} \mathbf{t}_{3} = (W_{2}^\top \mathbf{t}_{2}) \odot (1 - "
+        r"\mathbf{t}_{1}^{\circ 2}) \end{aligned}"]
+    assert run.stdout.count(r"\mathbf{t}_{1} =") == 1 and run.stdout.count(r"\lVert W_{2}") == 1
+    compiled, log = pdflatex(lines, tmp_path)
+    assert compiled, log[-2000:]
+
+
+def test_cli_latex_states_the_notes_all_the_results_share_once(runner):
+    run = runner.invoke(cli, ["diff", TWO_LAYERS, "--wrt", "W1,b1,W2,b2", "--format", "latex", "--no-check"])
+    assert run.exit_code == 0, run.output
+    *answers, names = run.stdout.splitlines()
+    assert len(answers) == 4 and not any(r"\text" in line for line in answers)
+    assert names.count(r"b_{1} \text{ a scalar added to every entry}") == 1  # b1, b2 undeclared: scalars
+    assert names.count(r"b_{2} \text{ a scalar added to every entry}") == 1
+
+
+def test_cli_latex_right_hand_sides_then_the_names(runner):
+    run = runner.invoke(cli, ["diff", TWO_LAYERS, "--wrt", "W2,b2", "--let", TWO_LAYERS_LET, "--format", "latex",
+                              "--latex", "rhs", "--no-check"])
+    # by W2 and b2 the residual t1 = W2 tanh(W1 x + b1) + b2 - y is named:
+    # ∂f/∂W2 = 2 tanh(W1 x + b1) t1ᵀ, ∂f/∂b2 = 2 t1ᵀ
+    assert run.stdout.splitlines() == [
+        r"2 \tanh(W_{1} \mathbf{x} + \mathbf{b}_{1}) \mathbf{t}_{1}^\top",
+        r"2 \mathbf{t}_{1}^\top",
+        r"\text{where } \mathbf{t}_{1} = W_{2} \tanh(W_{1} \mathbf{x} + \mathbf{b}_{1}) + \mathbf{b}_{2} - \mathbf{y}",
+    ]
+
+
+def test_cli_text_shows_the_shared_names_once_after_all_the_results(runner):
+    run = runner.invoke(cli, ["diff", TWO_LAYERS, "--wrt", "W1,b1,W2,b2", "--let", TWO_LAYERS_LET, "--no-check"])
+    assert run.exit_code == 0, run.output
+    blocks = run.stdout.rstrip("\n").split("\n\n")
+    assert len(blocks) == 5 and not any("where" in block for block in blocks[:4])
+    assert blocks[0].splitlines()[0] == f"∂/∂W1 {TWO_LAYERS} = 2x t3ᵀ"  # as in the LaTeX test above
+    assert blocks[4].splitlines() == ["where t1 = tanh(W1 x + b1)", "where t2 = W2 t1 + b2 - y",
+                                      "where t3 = (W2ᵀt2) ⊙ (1 - t1^2)"]
+
+
+def test_shared_names_are_defined_after_the_names_they_use():
+    results = diff(TWO_LAYERS, "W2,W1", TWO_LAYERS_LET, check=False)
+    definitions = shared_where([r.derivative for r in results])
+    names = [name for name, _ in definitions]
+    for position, (name, value) in enumerate(definitions):
+        used = {sub.name for sub in n.walk(value) if isinstance(sub, n.Var)}
+        assert not used & set(names[position:]), name
+    assert sorted(names) == sorted({name for r in results for name, _ in r.where})

@@ -36,7 +36,7 @@ from ..language.notation import ATOM, POSTFIX, POWER, PRODUCT, SUM, UNARY, prece
 from ..language.syntax import GREEK, SUM_BALANCE_ABOVE
 from ..layout import Layout
 from .canonical import Printer, flat_terms, format_number
-from .text import join_signed, output_name
+from .text import join_signed, output_name, shared_where
 from .text import notes as text_notes
 
 MODES = ("equation", "rhs")
@@ -225,10 +225,7 @@ def latex_text(
         raise InputError(f"the LaTeX mode is one of {', '.join(MODES)}, not {mode}")
     _choice("derivative notation", derivative, DERIVATIVES)
     notes = _choice("notes", notes or ("text" if mode == "equation" else "none"), NOTES)
-    shown = [result.expr, *(node for _, node in result.where)]
-    printer = LatexPrinter(
-        _choice("matrices", matrices, MATRICES), _sigmoid_style(sigmoid, shown), _step_style(step, shown)
-    )
+    printer = _printer(result, [], matrices, sigmoid, step)
     remarks = _latex_notes(result, printer) if notes == "text" else []
     definitions: list[tuple[n.Node, n.Node]] = []
     if result.matrix is not None:
@@ -260,13 +257,123 @@ def latex_text(
     if result.matrix is not None:
         terms = _pieces(result.matrix, terms, f"{head} = ", width, printer)
     rows = _packed(f"{head} &= " if head else "& ", terms, width, indent)
+    rows += _definition_rows(definitions, printer, width, indent)
+    rows += [f"&({remark})" for remark in remarks]
+    return _commented(result, r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}", notes)
+
+
+def _printer(result: Derivative, others: list[Derivative], matrices: str, sigmoid: str, step: str) -> LatexPrinter:
+    """The printer in the chosen notation (σ and H by name where a variable would read as a factor)."""
+    shown = [
+        node
+        for one in [result, *others]
+        for node in (one.expr, one.matrix, *(value for _, value in one.where))
+        if node is not None
+    ]
+    return LatexPrinter(
+        _choice("matrices", matrices, MATRICES), _sigmoid_style(sigmoid, shown), _step_style(step, shown)
+    )
+
+
+def _definition_rows(
+    definitions: list[tuple[n.Node, n.Node]], printer: LatexPrinter, width: int, indent: float
+) -> list[str]:
+    """The rows of an aligned block that define the names: `&\\text{where } t_{1} = ...`, then each
+    further name under the first, a long definition broken as the right-hand side is."""
+    rows: list[str] = []
     for position, (name, node) in enumerate(definitions):
         lead = r"&\text{where } " if position == 0 else r"&\phantom{\text{where }} "
         lead += f"{printer.text(name)} = "
         pieces = _pieces(node, _signed_terms(node, printer), lead, width - indent, printer)
         rows += _packed(lead, pieces, width, indent, indent)
-    rows += [f"&({remark})" for remark in remarks]
-    return _commented(result, r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}", notes)
+    return rows
+
+
+def several_latex(
+    results: list[Derivative],
+    mode: str = "equation",
+    width: int | None = None,
+    *,
+    derivative: str = "frac",
+    matrices: str = "italic",
+    sigmoid: str = "sigma",
+    step: str = "name",
+    notes: str | None = None,
+) -> list[str]:
+    r"""Derivatives of one expression by several variables as lines of LaTeX: a line per variable, as
+    latex_text writes it but without the named subexpressions, then one line that defines the names they
+    share (share_names gives each one meaning in all of them) and states the notes they share, each once.
+    In the equation mode a function that would not sit over \partial (OPERATOR_FORM_ABOVE, a fraction) or
+    is shown in index notation is named too, once: `\frac{\partial f}{\partial W_{1}}`, ..., `f = ...`.
+
+    >>> from matcalc.api import diff
+    >>> lines = several_latex([r.derivative for r in diff("1/2 ||W x - y||^2 + c||x||^2", "W, c")])
+    >>> for line in lines:
+    ...     print(line)
+    \frac{\partial f}{\partial W} = \mathbf{x} (W \mathbf{x} - \mathbf{y})^\top
+    \frac{\partial f}{\partial c} = \lVert \mathbf{x} \rVert_2^{2}
+    \text{where } f = \frac{1}{2} \lVert W \mathbf{x} - \mathbf{y} \rVert_2^{2} + c \lVert \mathbf{x} \rVert_2^{2}
+    """
+    if mode not in MODES:
+        raise InputError(f"the LaTeX mode is one of {', '.join(MODES)}, not {mode}")
+    notes = _choice("notes", notes or ("text" if mode == "equation" else "none"), NOTES)
+    first = results[0]
+    printer = _printer(first, results[1:], matrices, sigmoid, step)
+    common = replace(
+        first,
+        kinks=[kink for kink in first.kinks if all(kink in other.kinks for other in results)],
+        invertible=[m for m in first.invertible if all(m in other.invertible for other in results)],
+        notes=[note for note in first.notes if all(note in other.notes for other in results)],
+    )
+    definitions: list[tuple[n.Node, n.Node]] = [
+        (n.Var(name, shape=node.shape), node) for name, node in shared_where(results)
+    ]
+    function = first.expr
+    written = printer.text(function)
+    if (
+        mode == "equation"
+        and not isinstance(function, n.Var)
+        and (
+            any(result.matrix is None for result in results)
+            or r"\frac" in written
+            or _set_characters(written) > OPERATOR_FORM_ABOVE
+        )
+    ):
+        function = n.Var(output_name(first), shape=first.expr.shape)
+        definitions.insert(0, (function, first.expr))
+    lines = []
+    for result in results:
+        own = replace(
+            result,
+            expr=function,
+            where=[],
+            kinks=[kink for kink in result.kinks if kink not in common.kinks],
+            invertible=[m for m in result.invertible if m not in common.invertible],
+            notes=[note for note in result.notes if note not in common.notes],
+        )
+        lines.append(
+            latex_text(
+                own, mode, width, derivative=derivative, matrices=matrices, sigmoid=sigmoid, step=step, notes=notes
+            )
+        )
+    lines[0] = _commented(common, lines[0], notes)  # the shared notes as % lines, before the first
+    remarks = _latex_notes(common, printer) if notes == "text" else []
+    if definitions or remarks:
+        lines.append(_where_line(definitions, remarks, printer, width))
+    return lines
+
+
+def _where_line(
+    definitions: list[tuple[n.Node, n.Node]], remarks: list[str], printer: LatexPrinter, width: int | None
+) -> str:
+    """`\\text{where } t_{1} = ..., \\quad t_{2} = ...` and the notes, or an aligned block if too wide."""
+    clauses = [f"{printer.text(name)} = {printer.text(node)}" for name, node in definitions]
+    parts = [r"\text{where } " + r", \quad ".join(clauses)] if clauses else []
+    line = r" \quad ".join(parts + [f"({remark})" for remark in remarks])
+    if width is None or _set_characters(line) <= width:
+        return line
+    rows = _definition_rows(definitions, printer, width, 0) + [f"&({remark})" for remark in remarks]
+    return r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}"
 
 
 def _commented(result: Derivative, latex: str, notes: str) -> str:

@@ -269,6 +269,32 @@ def derivative_text(result: Derivative, unicode: bool = False) -> str:
     return index_text(result, printer)
 
 
+def shared_where(results: list[Derivative]) -> list[tuple[str, n.Node]]:
+    """The named subexpressions of several derivatives of one expression (share_names gives each name
+    one meaning in all of them), each once, every name defined after the names its definition uses."""
+    definitions: dict[str, n.Node] = {}
+    for result in results:
+        definitions.update(result.where)
+    ordered: dict[str, n.Node] = {}
+
+    def define(name: str) -> None:
+        if name in ordered:
+            return
+        for sub in n.walk(definitions[name]):
+            if isinstance(sub, n.Var) and sub.name in definitions and sub.name != name:
+                define(sub.name)
+        ordered[name] = definitions[name]
+
+    for name in definitions:
+        define(name)
+    return list(ordered.items())
+
+
+def shared_where_lines(results: list[Derivative], unicode: bool = True) -> list[str]:
+    """`where t1 = ...`, a line each, for the names that several results share (after all the results)."""
+    return [f"where {name} = {expression_text(node, unicode)}" for name, node in shared_where(results)]
+
+
 def where_text(result: Derivative, unicode: bool = False) -> str:
     printer = MathPrinter(unicode)
     return ", ".join(f"{name} = {printer.text(node)}" for name, node in result.where)
