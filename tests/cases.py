@@ -288,7 +288,7 @@ GOLDEN = [
     golden("a^1.5", "a", "(3/2)a^0.5",  # exact, as the LaTeX: a coefficient is a fraction
            r"\frac{\partial a^{3/2}}{\partial a} = \frac{3}{2} a^{1/2}"),
     # mean(x ⊙ y) = (1/n) Σ x_i y_i, so the derivative by x is the row y'/n; n is the dimension as a number.
-    golden("mean(x .* y)", "x", "(1 / n) yᵀ",
+    golden("mean(x .* y)", "x", "(1/n) yᵀ",
            r"\frac{\partial \operatorname{mean}(\mathbf{x} \odot \mathbf{y})}{\partial \mathbf{x}} = "
            r"\frac{1}{n} \mathbf{y}^\top"),
     # Matrix Cookbook (49): ∂ det A/∂A = det(A) A^-T (denominator); numerator layout transposes it: det(A) A⁻¹.

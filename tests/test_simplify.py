@@ -76,7 +76,7 @@ from matcalc import diff
     ("x^3/3", "x", "x: scalar", "numerator", 1, "x^2", "x^2"),
     # the variance (PRML (1.56)) by x: the chain through mean(x) gives -(2/n²) sum(x - mean(x)) 𝟏, and
     # deviations from the mean sum to 0, so 2(x - x̄𝟏)/n is left; the same with the mean written sum(x)/n
-    ("||x - mean(x)||^2 / n", "x", "x: vector(n)", "denominator", 1, "(2 / n)(x - mean(x))", "(2 / n)(x - mean(x))"),
+    ("||x - mean(x)||^2 / n", "x", "x: vector(n)", "denominator", 1, "(2/n)(x - mean(x))", "(2/n)(x - mean(x))"),
     ("||x - sum(x)/n||^2", "x", "x: vector(n)", "denominator", 1, "2(x - sum(x) / n)", "2(x - sum(x) / n)"),
     # the logistic loss with a scalar label c (PRML (4.91), one sample): -(c(1 - σ) - (1 - c)σ)x multiplied
     # out is (σ - c)x, the c σ terms cancelling

@@ -46,7 +46,7 @@ FIXTURES = [
     ("sum(tanh(x))", "x", "", "denominator", 2, "-2diag(tanh(x) .* (1 - tanh(x)^2))"),
     # and second in a dot product: the bias of a ReLU regression (P&H §6)
     ("1/N ||y - relu(X w + b)||^2", "b", "b: scalar, N: scalar", "numerator", 1,
-     "-(2 / N)(y - relu(X w + b))'step(X w + b)"),
+     "-(2/N)(y - relu(X w + b))'step(X w + b)"),
     # a factor every term has, written once (DL §6.5.4: a softmax output layer over a tanh layer)
     ("logsumexp(V tanh(W x)) - t'V tanh(W x)", "W", "", "denominator", 1,
      "((V'(softmax(V tanh(W x)) - t)) .* (1 - tanh(W x)^2))x'"),
@@ -118,7 +118,7 @@ FIXTURES = [
     # the logistic sigmoid out of a quotient: the logistic loss with labels ±1 (ESL §4.4)
     ("log(1 + exp(-s w'x))", "w", "s: scalar, w: vector(n), x: vector(n)", "denominator", 1, "-s sigmoid(-s w'x) x"),
     # a single symbol's reciprocal stays in front (d2l §3.1: (1/n) Xᵀ(Xw - y))
-    ("1/(2n) ||X w - y||^2", "w", "n: scalar", "denominator", 1, "(1 / n) X'(X w - y)"),
+    ("1/(2n) ||X w - y||^2", "w", "n: scalar", "denominator", 1, "(1/n) X'(X w - y)"),
     # transposes out of a sum of transposes (d2l §4.1.2 as a row; Cookbook (107), (63))
     ("-y' log(softmax(o))", "o", "y: onehot(n)", "numerator", 1, "(softmax(o) - y)'"),
     ("tr(Q^2 B)", "Q", "Q: matrix(n, n), B: matrix(n, n)", "denominator", 1, "(Q B + B Q)'"),

@@ -85,6 +85,9 @@ _VULGAR = {
 }
 
 
+_SIMPLE_SCALARS = (n.Number, n.Var, n.DimSize, n.Const)  # a quotient of two of these is written a/b
+
+
 def _is_slashed(node: n.Node, printer: MathPrinter) -> bool:
     """A number printed as a/b, which needs brackets next to another factor: (2/3) x."""
     return (
@@ -157,7 +160,9 @@ class MathPrinter(Printer):
             return f"{left_text} {right_text}"
         # a quotient next to another factor is bracketed: (1 / n) y', not 1 / n y'
         bracketed = (
-            isinstance(left, (n.Divide, n.Hadamard)) or _is_slashed(left, self) or _scalar_product_before(node, left)
+            (isinstance(left, (n.Divide, n.Hadamard)) and not self._vulgar_quotient(left))
+            or _is_slashed(left, self)
+            or _scalar_product_before(node, left)
         )  # (u ⊙ v) xᵀ: ⊙ binds tighter, but is not read so
         left_text = f"({self.text(left)})" if bracketed else self.wrap(left, PRODUCT)
         scalar_after = isinstance(node, n.ScalarMul) and right.shape.is_scalar and not left.shape.is_scalar
@@ -176,6 +181,17 @@ class MathPrinter(Printer):
             or (isinstance(left, n.Number) and right_text[0].isalpha())
         )
         return left_text + right_text if tight else f"{left_text} {right_text}"
+
+    def _vulgar_quotient(self, node: n.Node) -> bool:
+        """1/2 written by the user, printed as ½: a single character needs no brackets."""
+        return (
+            self.symbols is _UNICODE
+            and isinstance(node, n.Divide)
+            and isinstance(node.left, n.Number)
+            and isinstance(node.right, n.Number)
+            and node.right.value != 0
+            and node.left.value / node.right.value in _VULGAR
+        )
 
     def _kron(self, node: n.Kron) -> str:
         if self.symbols is not _UNICODE:
@@ -209,6 +225,10 @@ class MathPrinter(Printer):
         return f"{left}{self.symbols['.*']}{self.wrap(node.right, UNARY)}"
 
     def _divide(self, node: n.Divide) -> str:
+        if isinstance(node.left, n.Number) and isinstance(node.right, n.Number) and node.right.value != 0:
+            return self.text(n.Number(node.left.value / node.right.value))  # 1/2 as written: ½
+        if all(isinstance(side, _SIMPLE_SCALARS) and side.shape.is_scalar for side in (node.left, node.right)):
+            return f"{self.text(node.left)}/{self.text(node.right)}"  # 1/n and 2/N, as a coefficient is written
         if node.right.shape.is_scalar:
             return super()._divide(node)
         return f"{self.wrap(node.left, PRODUCT)}{self.symbols['./']}{self.wrap(node.right, UNARY)}"
@@ -357,7 +377,9 @@ def _index_term(term: IndexTerm, names: dict[str, str], printer: MathPrinter) ->
         return text
     if coefficient == -1:
         return f"-{text}"
-    return f"{format_number(abs(coefficient))} {text}" if coefficient > 0 else f"-{format_number(-coefficient)} {text}"
+    number = printer.text(n.Number(abs(coefficient)))  # ½ or 1/2, as in matrix notation: never 0.5
+    number = f"({number})" if "/" in number else number  # (17/6) x_k, not 17/6 x_k
+    return f"{number} {text}" if coefficient > 0 else f"-{number} {text}"
 
 
 def join_signed(texts) -> str:
