@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import ANY, DECLS, SIZES, M, N, expressions, numeric_scale, random_values
@@ -25,16 +26,17 @@ from matcalc import diff, parse
 from matcalc import nodes as n
 from matcalc.algebra.builder import Builder
 from matcalc.calculus.to_matrix import Piece
+from matcalc.cli import cli
 from matcalc.errors import UnsupportedError
-from matcalc.numeric.evaluate import SingularMatrixError
 from matcalc.numeric.differences import Point, evaluate_shown, evaluate_terms
+from matcalc.numeric.evaluate import SingularMatrixError
 from matcalc.render.latex import latex_text
+from matcalc.shapes import Shape
 from matcalc.simplify.index_notation import IndexTerm
 from matcalc.simplify.index_notation import combine_pieces as _combine_pieces
 from matcalc.simplify.index_notation import diagonal_opened as _diagonal_opened
 from matcalc.simplify.index_notation import oriented as _oriented
 from matcalc.simplify.index_notation import terms_ordered as _terms_ordered
-from matcalc.shapes import Shape
 
 
 def text_of(source: str, wrt: str, let: str, layout: str = "numerator", order: int = 1) -> str:
@@ -254,3 +256,11 @@ def test_the_written_index_form_has_the_value_of_the_index_form(case, layout, se
     assert shown.shape == truth.shape
     scale = max(1.0, np.max(np.abs(truth), initial=0), intermediate)
     assert np.allclose(shown, truth, rtol=1e-9, atol=1e-9 * scale), (source, wrt, layout, order)
+
+
+def test_a_fractional_coefficient_is_written_exactly():
+    """y = X x / 2: y_i = ½ Σ_k X_ik x_k, so ∂y_i/∂X_jk = ½ δ_ij x_k, written ½ (or (1/2)), never 0.5."""
+    result = diff("X x / 2", "X", "X: matrix(m, n), x: vector(n)")
+    assert result.text == "∂y_i/∂X_jk = (1/2) x_k delta_ij"
+    shown = CliRunner().invoke(cli, ["diff", "X x / 2", "--wrt", "X", "--let", "X: matrix(m, n), x: vector(n)"]).output
+    assert shown.startswith("∂y_i/∂X_jk = ½ x_k δ_ij")
