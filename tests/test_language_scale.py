@@ -55,6 +55,20 @@ def test_two_hundred_quadratic_forms_differentiate():
     assert name == "t1" and value.startswith("A1 + A2 + A3") and value.endswith("A199 + A200")
 
 
+def test_a_thousand_quadratic_forms_differentiate_to_the_sum_and_its_transpose():
+    result = diff(quadratic_forms(1000), "x", check=False)
+    assert result.text == "x'(t1 + t1')"
+    (name, value), = result.where
+    assert name == "t1" and value == " + ".join(f"A{i}" for i in range(1, 1001))
+    # its numbers: the gradient of sum_i x'A_i x is x'(S + S') with S = A_1 + ... + A_1000, computed here directly
+    rng = np.random.default_rng(7)
+    values = {"x": rng.normal(size=(3, 1)), **{f"A{i}": rng.normal(size=(3, 3)) for i in range(1, 1001)}}
+    total = sum(values[f"A{i}"] for i in range(1, 1001))
+    expected = values["x"].T @ (total + total.T)
+    shown = evaluate(result.derivative.inline_matrix, values, {"n": 3})
+    assert np.allclose(shown, expected, rtol=1e-12, atol=1e-9)
+
+
 def test_a_hundred_layer_chain_parses():
     parsed = parse(chain(100), "x: vector(n)")
     assert parsed.assumed["W1"].shape.cols == "n"

@@ -26,6 +26,7 @@ from ..algebra.builder import (
 )
 from ..algebra.builder import ZERO as ZERO_NUMBER
 from ..language.syntax import SUM_BALANCE_ABOVE
+from .walk import WHOLE_SUM_ABOVE
 
 
 def collect(terms: list[n.Node], build: Builder, inner: bool = False) -> n.Node:
@@ -139,6 +140,9 @@ def _coefficient_and_factors(node: n.Node) -> tuple[Fraction, list[n.Node]] | No
 
 def _with_powers_combined(factors, build: Builder | None) -> tuple[n.Node, ...]:
     """u ⊙ u ⊘ u³ = 1 ⊘ u: the factors of one monomial with the powers of each base added up."""
+    if len(factors) == 1:  # most terms of a long sum: nothing to add up
+        base, power = base_and_power(factors[0])
+        return (factors[0],) if power == 1 and base is factors[0] else (raised(base, power),) if power else ()
     exponents: dict[n.Node, int] = {}
     for f in factors:
         base, power = base_and_power(f)
@@ -149,6 +153,10 @@ def _with_powers_combined(factors, build: Builder | None) -> tuple[n.Node, ...]:
 def logistic_written(factors: tuple[n.Node, ...]) -> tuple[n.Node, ...]:
     """exp(u)^p ⊘ (1 + exp(u))^q with the logistic sigmoid taken out: exp(u)² ⊘ (1 + exp(u))² = σ(u)²
     (the second derivative of the softplus log(1 + eᵘ))."""
+    if len(factors) == 1:
+        base, power = base_and_power(factors[0])
+        if power > 0 and not isinstance(base, n.Apply):  # no exponential, no σ, no reciprocal: as it is
+            return factors
     exponents: dict[n.Node, int] = {}
     for base, power in map(base_and_power, factors):
         exponents[base] = exponents.get(base, 0) + power
@@ -237,7 +245,8 @@ def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
     signed = [(coefficient < 0, build.scale(number(abs(coefficient / shared)), core)) for coefficient, core in pairs]
     if not signed:
         return number(0)
-    return build.scale(number(shared), _joined(signed, build)) if shared != 1 else _joined(signed, build)
+    joined = _sum_and_its_transpose(signed, build) or _joined(signed, build)
+    return build.scale(number(shared), joined) if shared != 1 else joined
 
 
 def _shared_coefficient(coefficients: list[Fraction]) -> Fraction:
@@ -263,6 +272,20 @@ def _joined(signed: list[tuple[bool, n.Node]], build: Builder) -> n.Node:
             result = build.sub(result, term) if negative else build.add(result, term)
     assert result is not None
     return result
+
+
+def _sum_and_its_transpose(signed: list[tuple[bool, n.Node]], build: Builder) -> n.Node | None:
+    """S + Sᵀ for a sum rewritten whole (walk.WHOLE_SUM_ABOVE) whose second half is its first half with
+    each term transposed: Σᵢ xᵀAᵢx by x is xᵀ(S + Sᵀ) with S = A₁ + ... + Aₖ, as the rules wrote it when they
+    rewrote a long sum half by half. None for any other sum."""
+    half = len(signed) // 2
+    if len(signed) <= WHOLE_SUM_ABOVE or len(signed) % 2:
+        return None
+    for (negative, term), (other_negative, other) in zip(signed[:half], signed[half:]):
+        if negative != other_negative or build.transpose(term) != other or _transposes(other) <= _transposes(term):
+            return None
+    first = _joined(signed[:half], build)
+    return n.Add(first, n.Transpose(first, shape=first.shape), shape=first.shape)
 
 
 def split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:

@@ -6,30 +6,67 @@ from collections.abc import Callable
 
 from .. import nodes as n
 
+# A sum of more terms than this is rewritten whole, once. A shorter one is rewritten level by level, as the
+# parser and collect build it (its rules' results depend on that grouping, and its cost is bounded); the
+# pairwise comparisons of contexts.py stop at the same count.
+WHOLE_SUM_ABOVE = 64
+
 
 def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node], keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """rewrite applied to each subexpression after its children; shared subexpressions (a deep
     network's result repeats its layers) are rewritten once. Without recursion: results nest deeply.
     A rewrite that would change a subexpression's shape is not taken, and what is in keep (the
-    function's own subexpressions: y - X w, D X E + F E) stays as the user wrote it."""
-    done: dict[n.Node, n.Node] = {}
-    stack: list[tuple[n.Node, bool]] = [(node, False)]
+    function's own subexpressions: y - X w, D X E + F E) stays as the user wrote it.
+
+    A long sum (more than WHOLE_SUM_ABOVE terms) is a balanced tree of Adds (syntax.SUM_BALANCE_ABOVE)
+    whose grouping means nothing: its inner Adds are rebuilt but not rewritten, and the rewrite sees the
+    whole sum once, at its top (a rewrite of a sum reads all its terms: rewriting each level of the tree
+    would read them once per level)."""
+    done: dict[n.Node, n.Node] = {}  # subexpression: rewritten
+    inside: dict[n.Node, n.Node] = {}  # an inner Add of a long sum: its terms rewritten, itself not
+    # (subexpression, it is an inner Add of a long sum, its children once visited, with their memos)
+    stack: list[tuple[n.Node, bool, list | None]] = [(node, False, None)]
     while stack:
-        current, expanded = stack.pop()
-        if current in done:
+        current, inner, visited = stack.pop()
+        memo = inside if inner else done
+        if visited is None:
+            if current in memo:
+                continue
+            if current in keep:
+                memo[current] = current
+                continue
+            children = list(current.children())
+            if not children:  # a leaf: rewritten at once
+                rewritten = current if inner else rewrite(current)
+                memo[current] = rewritten if rewritten.shape == current.shape else current
+                continue
+            inner_parts = isinstance(current, n.Add) and (inner or _long_sum(current))
+            visited = [(child, inside if inner_parts and isinstance(child, n.Add) else done) for child in children]
+            stack.append((current, inner, visited))
+            stack += [(child, child_memo is inside, None) for child, child_memo in visited if child not in child_memo]
             continue
-        if current in keep:
-            done[current] = current
+        rebuilt = _rebuilt(current, visited)
+        if inner:
+            inside[current] = rebuilt
             continue
-        if not expanded:
-            stack.append((current, True))
-            stack += [(child, False) for child in current.children() if child not in done]
-            continue
-        rebuilt = current.map_children(lambda child: done[child]) if any(True for _ in current.children()) else current
         rewritten = rewrite(rebuilt)
         # a rule never changes a shape: B - (B - 2) is 2 broadcast to B's shape, not the number 2
-        done[current] = rewritten if rewritten.shape == rebuilt.shape else rebuilt
+        done[current] = rewritten if rewritten is rebuilt or rewritten.shape == rebuilt.shape else rebuilt
     return done[node]
+
+
+def _rebuilt(node: n.Node, visited: list[tuple[n.Node, dict[n.Node, n.Node]]]) -> n.Node:
+    """node with its children as rewritten (each looked up in its memo)."""
+    rewritten = [memo[child] for child, memo in visited]
+    if all(new is old for new, (old, _) in zip(rewritten, visited)):
+        return node  # nothing changed: no copy (copies are what a pass over a large tree spends its time on)
+    replacements = iter(rewritten)
+    return node.map_children(lambda _: next(replacements))
+
+
+def _long_sum(node: n.Add) -> bool:
+    """Whether node is the top of a sum rewritten whole."""
+    return len(n.flatten(node, n.Add)) > WHOLE_SUM_ABOVE
 
 
 def outer_applications(node: n.Node) -> list[n.Apply]:
