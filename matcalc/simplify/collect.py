@@ -237,7 +237,7 @@ def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
     cores = {core for _, core in pairs}
 
     def marks(core: n.Node) -> int:  # inside a factor A before Aᵀ; in the whole sum, when both are terms
-        return _transposes(core) if inner or build.transpose(core) in cores - {core} else 0
+        return _transposes(core) if inner or _other_term(build.transpose(core), core, cores) else 0
 
     pairs.sort(key=lambda pair: (pair[0] < 0, marks(pair[1])))
     pairs = [(coefficient, core) for coefficient, core in pairs if coefficient != 0]
@@ -247,6 +247,11 @@ def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
         return number(0)
     joined = _sum_and_its_transpose(signed, build) or _joined(signed, build)
     return build.scale(number(shared), joined) if shared != 1 else joined
+
+
+def _other_term(candidate: n.Node, core: n.Node, cores: set[n.Node]) -> bool:
+    """Whether candidate is a term other than core (without copying the set of terms for each term)."""
+    return candidate != core and candidate in cores
 
 
 def _shared_coefficient(coefficients: list[Fraction]) -> Fraction:
