@@ -13,12 +13,14 @@ from functools import reduce
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import ANY, DECLS, SHAPES, expressions
+from strategies import ANY, DECLS, SHAPES, expressions, typed_expressions
 
 from matcalc import diff, parse
 from matcalc import nodes as n
+from matcalc.algebra.builder import Builder
 from matcalc.errors import MatcalcError
 from matcalc.render.text import expression_text
+from matcalc.simplify import kept, simplify
 
 LAYOUTS = ("numerator", "denominator")
 PROPERTY = settings(max_examples=120, deadline=None,
@@ -31,6 +33,20 @@ def derivative(text: str, wrt: str, layout: str):
         return diff(text, wrt, DECLS, layout, check=False).derivative
     except MatcalcError:
         assume(False)
+
+
+@PROPERTY
+@given(typed_expressions(), st.sampled_from(LAYOUTS), st.data())
+def test_simplifying_a_simplified_result_changes_nothing(case, layout, data):
+    text, _ = case
+    parsed = parse(text, let=DECLS)
+    assume(parsed.shapes())
+    wrt = data.draw(st.sampled_from(sorted(parsed.shapes())), label="wrt")
+    result = derivative(text, wrt, layout)
+    assume(result.inline_matrix is not None)
+    shown = result.inline_matrix
+    again = simplify(shown, Builder(frozenset({"S"})), keep=kept(parsed.expr))
+    assert expression_text(again) == expression_text(shown)
 
 
 def sums_in_order(node: n.Node) -> n.Node:

@@ -61,6 +61,11 @@ RULES = (
 )
 
 
+# The rules run again on what they wrote until nothing changes: one rule's output can be another's input
+# (a transpose taken out of a sum that backprop reordered). A second pass that changes nothing is cheap.
+MAX_PASSES = 3
+
+
 def kept(function: n.Node | None) -> frozenset[n.Node]:
     """The subexpressions of the function differentiated, which no rule rewrites (y - X w stays)."""
     return frozenset(sub for sub in n.walk(function) if any(True for _ in sub.children())) if function else frozenset()
@@ -69,9 +74,14 @@ def kept(function: n.Node | None) -> frozenset[n.Node]:
 def simplify(
     node: n.Node, build: Builder, function: n.Node | None = None, keep: frozenset[n.Node] | None = None
 ) -> n.Node:
-    """The result written as a textbook prints it: every rule of RULES, in order. The subexpressions of
-    the function differentiated are written as the user wrote them (`keep`, from `kept(function)`)."""
+    """The result written as a textbook prints it: every rule of RULES, in order, until a pass changes nothing.
+    The subexpressions of the function differentiated are written as the user wrote them (`keep`, from
+    `kept(function)`)."""
     keep = kept(function) if keep is None else keep
-    for rule in RULES:
-        node = rule(node, build, keep)
+    for _ in range(MAX_PASSES):
+        written = node
+        for rule in RULES:
+            node = rule(node, build, keep)
+        if node == written:
+            break
     return node

@@ -23,7 +23,7 @@ from functools import reduce
 from typing import cast
 
 from .. import nodes as n
-from ..algebra.builder import ONE, Builder, is_zero, number, number_value
+from ..algebra.builder import ONE, Builder, constant_value, is_zero, number, number_value
 from ..algebra.functions import elementwise_slope
 from ..errors import MatcalcError
 from .collect import collect, polynomial
@@ -108,12 +108,35 @@ def _times(u: n.Node, v: n.Node, build: Builder) -> n.Node:
 
 
 def _slopes_last(node: n.Hadamard, build: Builder) -> n.Node:
+    """The slopes of the functions after the other factors, and a polynomial in those functions' values after
+    the slopes: (Wᵀδ) ⊙ σ′(z), tanh ⊙ (1 - tanh²), and σ ⊙ (1 - σ) ⊙ (1 - 2σ) as _slope_times_polynomial writes it."""
     factors = n.flatten(node, n.Hadamard)
     slopes = slope_factors(factors, build)
-    ordered = [f for f in factors if f not in slopes] + [f for f in factors if f in slopes]
+    functions = {a for f in factors if f in slopes for a in outer_applications(f)}
+    polynomials = [f for f in factors if f not in slopes and isinstance(f, n.Add) and _polynomial_in(f, functions)]
+    others = [f for f in factors if f not in slopes and f not in polynomials]
+    ordered = others + [f for f in factors if f in slopes] + polynomials
     if ordered == factors:
         return node
     return reduce(lambda a, b: n.Hadamard(a, b, shape=node.shape), ordered)
+
+
+def _polynomial_in(node: n.Node, functions: set[n.Node]) -> bool:
+    """Whether node is a polynomial in the given function values alone (1 - 2σ(u) in σ(u)), with at least one."""
+    stack, found = [node], False
+    while stack:
+        current = stack.pop()
+        if current in functions:
+            found = True
+        elif isinstance(current, n.Power):
+            if constant_value(current.exponent) is None:
+                return False
+            stack.append(current.base)
+        elif isinstance(current, (n.Add, n.Neg, n.ScalarMul, n.Hadamard, n.Fill)):
+            stack += current.children()
+        elif constant_value(current) is None:
+            return False
+    return found
 
 
 def slope_factors(factors: list[n.Node], build: Builder) -> set[n.Node]:

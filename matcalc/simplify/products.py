@@ -117,7 +117,7 @@ def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
         return cancelled
     coefficient, scalars, after, rest = Fraction(1), [], [], None
     stack: list[n.Node] = [node]
-    while stack:
+    while stack:  # left to right
         current = stack.pop()
         if isinstance(current, n.ScalarMul) and (current.left.shape.is_scalar or current.right.shape.is_scalar):
             stack += [current.right, current.left]
@@ -125,11 +125,10 @@ def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
             coefficient *= value
         elif not current.shape.is_scalar:
             rest = current
+        elif isinstance(current, n.MatMul) and rest is not None and not isinstance(rest, n.Identity):
+            after.append(current)  # a product of vectors keeps its place after the vector, x(xᵀy),
         else:
-            scalars.append(current)
-    if rest is not None and not isinstance(rest, n.Identity):  # every scalar before I: (xᵀx) I
-        after = [s for s in scalars if isinstance(s, n.MatMul)]
-        scalars = [s for s in scalars if not isinstance(s, n.MatMul)]
+            scalars.append(current)  # and before it, (xᵀy) x; every scalar goes before I: (xᵀx) I
     powers = _powers(list(logistic_written(tuple(scalars))), build)  # σ(u) exp(-u) = σ(-u), ...
     slopes = slope_factors(powers, build)  # and a function's slope after it: -2tanh(a)(1 - tanh(a)²)
     ordered = sorted(powers, key=lambda f: (_rank(f), f in slopes))
