@@ -134,15 +134,9 @@ def _ordered(node: n.ScalarMul, build: Builder) -> n.Node:
     ordered = sorted(powers, key=lambda f: (_rank(f), f in slopes))
     if ordered == scalars and not after and coefficient == 1:
         return node
-    result = rest
-    for scalar in reversed(ordered):
-        result = (
-            scalar
-            if result is None
-            else n.ScalarMul(scalar, result, shape=result.shape if not result.shape.is_scalar else scalar.shape)
-        )
-    if result is None:  # no matrix and no scalar but numbers (so nothing after either)
+    if not ordered and rest is None:  # no matrix and no scalar but numbers (so nothing after either)
         return number(coefficient)
+    result = _product(ordered, rest, build)
     for scalar in after:
         result = n.ScalarMul(result, scalar, shape=result.shape)
     return build.scale(number(coefficient), result) if coefficient != 1 else result
