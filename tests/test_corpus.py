@@ -1,16 +1,7 @@
-"""The textbook corpus (examples/textbook-corpus.txt): every textbook form is right, and matcalc's
-exact-form count never drops. The checks themselves are in tests/corpus.py.
-
-Each textbook form is checked numerically against central differences of the expression itself,
-evaluated by `matcalc.numeric.evaluate` (the NumPy meaning of the expression, which shares no code with the
-differentiator); matcalc's differentiator is never used for the goldens. The dimensions get distinct
-sizes (n = 3, m = 4, k = 5, ...), so a missing transpose cannot pass; the points are drawn from a
-fixed seed, so the test is the same on every run.
-
-A K-th derivative T (the textbook form, arranged in its natural axis order: the function's axes,
-then the variable's axes once per differentiation) is contracted with K random directions
-u_1..u_K and compared with the mixed difference ∂^K/∂t_1..∂t_K f(v + Σ t_i u_i) at 0, nested
-central differences Richardson-extrapolated; a wrong entry anywhere changes the contraction.
+"""The textbook corpus (examples/textbook-corpus.txt): every textbook form is right (checked against
+finite differences of the expression itself, never matcalc's differentiator), every matcalc result is
+numerically the textbook form, and matcalc's exact-form count never drops. How the checks work is in
+tests/corpus.py, which the held-out corpus's test shares.
 """
 
 import re
