@@ -358,7 +358,10 @@ def walk(node: Node) -> Iterator[Node]:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(list(current.children())))
+        for name in reversed(_field_names(type(current))):  # children() inlined: walks are hot
+            child = getattr(current, name)
+            if isinstance(child, Node):
+                stack.append(child)
 
 
 def flatten(node: Node, kind: type[Add] | type[MatMul] | type[Hadamard]) -> list[Node]:
