@@ -10,10 +10,11 @@ logarithm or square root of a negative number).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -187,32 +188,18 @@ def sample_point(
     sizes in the reverse order (X'X with X n×k is invertible only where k ≤ n)."""
     exprs = exprs if isinstance(exprs, list) else [exprs]
     differentiated = exprs if differentiated is None else differentiated
-    sizes: dict[str | int, int] = {}
-    shapes: dict[str, Shape] = {}
-    large = large_dimensions(exprs)
-    small = not large or stand_in_is_exact(exprs, large)
-    if not small and max(large) > LARGEST_EXACT:
-        raise UnsupportedError(
-            f"the declared size {max(large)} is too large to check numerically, and small sizes cannot stand in "
-            "for it here (it enters as a number: a mean, ones or eye of that size, scalar expansion, or a number "
-            "written in the expression); declare the dimension with a name, as in vector(n), to check it"
-        )
-    for expr in exprs:
-        for name, size in dimension_sizes(expr, first + len(sizes), small).items():
-            sizes.setdefault(name, size)
-        for name, shape in n.variables(expr).items():
-            shapes.setdefault(name, shape)
+    plan = _sampling_plan(tuple(exprs), tuple(differentiated), first, symbolic_derivatives or bool(margin))
+    sizes = dict(plan.sizes)
     if descending:
         sizes = dict(zip(sizes, sorted(sizes.values(), reverse=True)))
-    inverted = _inverted_operands(exprs, differentiated if symbolic_derivatives or margin else [])
     condition = MARGIN_CONDITION if margin else WELL_CONDITIONED
     singular: SingularMatrixError | None = None
     for attempt in range(tries):
-        values = sample(shapes, env, sizes, rng, positive=attempt >= tries // 2, scale=scale)
+        values = sample(plan.shapes, env, sizes, rng, positive=attempt >= tries // 2, scale=scale)
         with np.errstate(all="ignore"):
             try:
                 finite = all(np.all(np.isfinite(evaluate_numeric(expr, values, sizes))) for expr in exprs)
-                _check_conditioning(inverted, values, sizes, condition)
+                _check_conditioning(plan.inverted, values, sizes, condition)
             except SingularMatrixError as error:
                 singular = error
                 continue
@@ -220,7 +207,7 @@ def sample_point(
                 continue
             if (
                 finite
-                and kink_distance(differentiated, values, sizes) > KINK_DISTANCE
+                and _nearest_kink(plan.kinks, values, sizes) > KINK_DISTANCE
                 and (not margin or domain_distance(exprs, values, sizes) >= margin)
             ):
                 return Point(values, sizes)
@@ -233,6 +220,40 @@ def sample_point(
     raise UnsupportedError(
         "no random point found where the expression is defined and away from kinks, so it cannot be checked numerically"
     )
+
+
+@dataclass(frozen=True)
+class _SamplingPlan:
+    """What sample_point reads off the expressions before drawing values: the same for every draw, and for
+    every point sampled on the same expressions (a check samples several), so it is read once."""
+
+    sizes: dict[str | int, int]
+    shapes: dict[str, Shape]
+    inverted: list[n.Node]  # the matrices that must be well conditioned
+    kinks: list[n.Node]  # the nodes of the differentiated expressions whose kinks a point keeps away from
+
+
+@functools.lru_cache(maxsize=16)
+def _sampling_plan(
+    exprs: tuple[n.Node, ...], differentiated: tuple[n.Node, ...], first: int, inverses_of_derivatives: bool
+) -> _SamplingPlan:
+    sizes: dict[str | int, int] = {}
+    shapes: dict[str, Shape] = {}
+    large = large_dimensions(list(exprs))
+    small = not large or stand_in_is_exact(list(exprs), large)
+    if not small and max(large) > LARGEST_EXACT:
+        raise UnsupportedError(
+            f"the declared size {max(large)} is too large to check numerically, and small sizes cannot stand in "
+            "for it here (it enters as a number: a mean, ones or eye of that size, scalar expansion, or a number "
+            "written in the expression); declare the dimension with a name, as in vector(n), to check it"
+        )
+    for expr in exprs:
+        for name, size in dimension_sizes(expr, first + len(sizes), small).items():
+            sizes.setdefault(name, size)
+        for name, shape in n.variables(expr).items():
+            shapes.setdefault(name, shape)
+    inverted = _inverted_operands(list(exprs), list(differentiated) if inverses_of_derivatives else [])
+    return _SamplingPlan(sizes, shapes, inverted, _kink_nodes(differentiated))
 
 
 def _inverted_operands(exprs: list[n.Node], differentiated: list[n.Node]) -> list[n.Node]:
@@ -267,22 +288,36 @@ def _check_conditioning(
 
 def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Sizes) -> float:
     """How far the point is from the nearest kink of abs, relu, sign, max, min or a norm (inf if none)."""
+    return _nearest_kink(_kink_nodes(exprs), values, sizes)
+
+
+def _kink_nodes(exprs: Iterable[n.Node]) -> list[n.Node]:
+    """The nodes with a kink that moves with the variables: a kink of a constant stays where it is
+    (relu(eye(m)) is fine)."""
+    return [
+        node
+        for expr in exprs
+        for node in n.walk(expr)
+        if (
+            (isinstance(node, n.Apply) and node.function in ("abs", "relu", "sign", "step"))
+            or isinstance(node, (n.Maximum, n.Minimum, n.Norm))
+        )
+        and n.variables(node)
+    ]
+
+
+def _nearest_kink(kinks: list[n.Node], values: Mapping[str, np.ndarray], sizes: Sizes) -> float:
     nearest = np.inf
-    for expr in exprs:
-        for node in n.walk(expr):
-            if not isinstance(node, (n.Apply, n.Maximum, n.Minimum, n.Norm)) or not n.variables(node):
-                continue  # a kink of a constant stays where it is: relu(eye(m)) is fine
-            if isinstance(node, n.Apply) and node.function in ("abs", "relu", "sign", "step"):
-                gap = evaluate_numeric(node.operand, values, sizes)
-            elif isinstance(node, (n.Maximum, n.Minimum)):
-                gap = evaluate_numeric(node.left, values, sizes) - evaluate_numeric(node.right, values, sizes)
-            elif isinstance(node, n.Norm) and node.p == "1":  # |u_i| summed: a kink where any entry is 0
-                gap = evaluate_numeric(node.operand, values, sizes)
-            elif isinstance(node, n.Norm):  # a norm has its kink at 0
-                gap = evaluate_numeric(node, values, sizes)
-            else:
-                continue
-            nearest = min(nearest, float(np.min(np.abs(gap))))
+    for node in kinks:
+        if isinstance(node, n.Apply):
+            gap = evaluate_numeric(node.operand, values, sizes)
+        elif isinstance(node, (n.Maximum, n.Minimum)):
+            gap = evaluate_numeric(node.left, values, sizes) - evaluate_numeric(node.right, values, sizes)
+        elif isinstance(node, n.Norm) and node.p == "1":  # |u_i| summed: a kink where any entry is 0
+            gap = evaluate_numeric(node.operand, values, sizes)
+        else:  # a norm has its kink at 0
+            gap = evaluate_numeric(node, values, sizes)
+        nearest = min(nearest, float(np.min(np.abs(gap))))
     return nearest
 
 

@@ -86,6 +86,8 @@ class Evaluator:
         self.values = {name: np.atleast_2d(np.asarray(value, dtype=float)) for name, value in values.items()}
         self.sizes = sizes
         self._outermost = True
+        self._dims: dict[Shape, tuple[int, int]] = {}  # each shape's sizes, read once (evaluation is per node)
+        self._rules: dict[type, Callable[[n.Node], np.ndarray]] = {}  # each node class's method, looked up once
 
     def size(self, dim: Dim) -> int:
         # a large integer dimension may be sampled at a small size (differences.dimension_sizes)
@@ -101,23 +103,32 @@ class Evaluator:
         return self.size(shape.rows), self.size(shape.cols)
 
     def __call__(self, node: n.Node) -> np.ndarray:
-        rows, cols = self.shape(node.shape)
+        rows, cols = self._sizes_of(node.shape)
         if rows * cols > MAX_ELEMENTS:
             raise UnsupportedError(
                 f"a value of {rows}×{cols} entries is more than matcalc evaluates ({MAX_ELEMENTS:,} at most)"
             )
+        rule = self._rules.get(type(node))
+        if rule is None:
+            rule = self._rules[type(node)] = getattr(self, f"_{node.kind}")
         if self._outermost:  # overflow and log(-1) give inf and nan, which callers check for: no warnings
             self._outermost = False
             try:
                 with np.errstate(all="ignore"):
-                    return getattr(self, f"_{node.kind}")(node)
+                    return rule(node)
             finally:
                 self._outermost = True
-        return getattr(self, f"_{node.kind}")(node)
+        return rule(node)
+
+    def _sizes_of(self, shape: Shape) -> tuple[int, int]:
+        dims = self._dims.get(shape)
+        if dims is None:
+            dims = self._dims[shape] = self.shape(shape)
+        return dims
 
     def _var(self, node: n.Var) -> np.ndarray:
         value = self.values[node.name]
-        return value.reshape(self.shape(node.shape))
+        return value.reshape(self._sizes_of(node.shape))
 
     def _number(self, node: n.Number) -> np.ndarray:
         return np.array([[float(node.value)]])
