@@ -19,7 +19,10 @@ from .sums import signed_terms
 from .walk import bottom_up
 
 _LINEAR = (n.MatMul, n.Hadamard, n.ScalarMul, n.Transpose, n.Neg, n.DiagMatrix, n.DiagOf, n.Trace, n.Sum)
-MAX_TERMS = 64  # pairs of terms compared: beyond this many terms a sum is left as collect wrote it
+_HOLE = n.Var("·")  # stands for the child a context leaves open, in the keys terms are grouped by
+
+# A term as (its number, its scalar factors set aside, the rest): c s₁ s₂ M is (c, [s₁, s₂], M)
+Term = tuple[Fraction, list[n.Node], n.Node]
 
 
 def shared_contexts(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()) -> n.Node:
@@ -32,33 +35,85 @@ def shared_contexts(node: n.Node, build: Builder, keep: frozenset[n.Node] = froz
 
 def _merged(node: n.Add, build: Builder) -> n.Node:
     terms = [_scalars_apart(c, core) for c, core in signed_terms(node)]
-    if len(terms) > MAX_TERMS:
+    merged = _terms_merged(terms, build)
+    if len(merged) == len(terms):
         return node
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(terms)):
-            for j in range(i + 1, len(terms)):
-                merged = _merge(terms[i], terms[j], build)
-                if merged is not None:
-                    terms[i] = merged
-                    del terms[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    if len(terms) == len(signed_terms(node)):
-        return node
-    terms = [term for term in terms if term[0] != 0]
-    if not terms:
+    merged = [term for term in merged if term[0] != 0]
+    if not merged:
         return n.Fill(ZERO, shape=node.shape)
-    return collect(
-        [
-            build.scale(number(c), reduce(lambda acc, s: build.scale(s, acc), scalars, core))
-            for c, scalars, core in terms
-        ],
-        build,
-    )
+    return collect([_written(term, build) for term in merged], build)
+
+
+def _written(term: Term, build: Builder) -> n.Node:
+    coefficient, scalars, core = term
+    return build.scale(number(coefficient), reduce(lambda acc, s: build.scale(s, acc), scalars, core))
+
+
+def _terms_merged(terms: list[Term], build: Builder) -> list[Term]:
+    """The terms with those that share a context C each made one, C[c₁a + c₂b + ...], in the place of
+    the first of them. The terms are grouped by their contexts in one pass (a dict from a context to
+    its terms), not compared in pairs: a sum of a thousand terms costs a thousand look-ups.
+
+    A term whose root is linear has one context per child (the term with that child left open); a term
+    joins the group of the first later term it shares a context with, and every later term with that
+    context joins it. The parts that fill the hole are merged in turn (C[D[a]] + C[D[b]] = C[D[a + b]]:
+    the context is the largest one the terms share)."""
+    groups: dict[tuple, list[int]] = {}  # a context (its open child's place and the term around it): its terms
+    contexts = [_contexts(core) for _, _, core in terms]
+    for index, keys in enumerate(contexts):
+        for key in keys:
+            groups.setdefault(key, []).append(index)
+    taken = [False] * len(terms)
+    merged: list[Term] = []
+    for index, term in enumerate(terms):
+        if taken[index]:
+            continue
+        key = _first_shared(index, term[2], contexts[index], groups, terms, taken)
+        members = [index] + [other for other in groups[key] if other > index and not taken[other]] if key else []
+        one = _one_term([terms[member] for member in members], key[0], build) if key else None
+        if one is None:
+            merged.append(term)
+            continue
+        for member in members:
+            taken[member] = True
+        merged.append(one)
+    return merged
+
+
+def _contexts(core: n.Node) -> list[tuple]:
+    """core's contexts linear in one child: for each child, (its place, its shape, core with it left open)."""
+    if not isinstance(core, _LINEAR):
+        return []
+    children = list(core.children())
+    return [(place, child.shape, _replaced(core, place, _HOLE)) for place, child in enumerate(children)]
+
+
+def _first_shared(index: int, core: n.Node, keys: list[tuple], groups: dict, terms: list[Term], taken: list[bool]):
+    """The context the term at index shares with the first later term not yet taken that differs from it
+    in that context's hole; None if no later term does."""
+    best, best_key = len(terms), None
+    for key in keys:
+        for other in groups[key]:
+            if other <= index or taken[other] or other >= best:
+                continue
+            if terms[other][2] != core:
+                best, best_key = other, key
+                break
+    return best_key
+
+
+def _one_term(members: list[Term], place: int, build: Builder) -> Term | None:
+    """C[c₁a + c₂b + ...] for members c₁C[a], c₂C[b], ... that share the context C with its hole at place
+    (a zero where the parts cancel); None where the parts add up to another shape."""
+    around = members[0][2]
+    parts = [(c, scalars, list(core.children())[place]) for c, scalars, core in members]
+    hole = parts[0][2]
+    inside = collect([_written(part, build) for part in _terms_merged(parts, build)], build)
+    if is_zero(inside):  # C[a - a] = 0: the terms go (a zero of the hole's shape would need one anyway)
+        return Fraction(0), [], around
+    if inside.shape != hole.shape:
+        return None
+    return Fraction(1), [], _replaced(around, place, inside)
 
 
 def _scalars_apart(coefficient: Fraction, core: n.Node) -> tuple[Fraction, list[n.Node], n.Node]:
@@ -73,45 +128,6 @@ def _scalars_apart(coefficient: Fraction, core: n.Node) -> tuple[Fraction, list[
             scalars.append(scalar)
         core = rest
     return coefficient, scalars, core
-
-
-def _merge(first, second, build: Builder):
-    (c1, s1, a), (c2, s2, b) = first, second
-    if a.shape != b.shape:
-        return None
-    hole = _hole(a, b)
-    if hole is None:
-        return None
-    inner_a, inner_b, rebuild = hole
-    if inner_a is a:  # no context: the terms differ at the root, collect has already had its chance
-        return None
-    part = lambda c, scalars, x: build.scale(number(c), reduce(lambda acc, s: build.scale(s, acc), scalars, x))
-    inside = collect([part(c1, s1, inner_a), part(c2, s2, inner_b)], build)
-    if is_zero(inside):  # C[a - a] = 0: both terms go (a zero of the hole's shape would need one anyway)
-        return Fraction(0), [], a
-    if inside.shape != inner_a.shape:
-        return None
-    return Fraction(1), [], rebuild(inside)
-
-
-def _hole(a: n.Node, b: n.Node):
-    """(a's part, b's part, C) where a = C[a's part] and b = C[b's part], C linear in the part and the
-    largest such context; None where a and b are equal."""
-    if a == b:
-        return None
-    if type(a) is type(b) and isinstance(a, _LINEAR) and a.shape == b.shape:
-        differing = [k for k, (x, y) in enumerate(zip(a.children(), b.children())) if x != y]
-        if len(differing) == 1 and _same_apart_from_children(a, b):
-            position = differing[0]
-            x, y = list(a.children())[position], list(b.children())[position]
-            if x.shape == y.shape:
-                inner_a, inner_b, rebuild = _hole(x, y)
-                return inner_a, inner_b, lambda part: _replaced(a, position, rebuild(part))
-    return a, b, lambda part: part
-
-
-def _same_apart_from_children(a: n.Node, b: n.Node) -> bool:
-    return a.map_children(lambda _: n.Number(Fraction(0))) == b.map_children(lambda _: n.Number(Fraction(0)))
 
 
 def _replaced(node: n.Node, position: int, part: n.Node) -> n.Node:

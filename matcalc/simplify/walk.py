@@ -7,8 +7,7 @@ from collections.abc import Callable
 from .. import nodes as n
 
 # A sum of more terms than this is rewritten whole, once. A shorter one is rewritten level by level, as the
-# parser and collect build it (its rules' results depend on that grouping, and its cost is bounded); the
-# pairwise comparisons of contexts.py stop at the same count.
+# parser and collect build it (its rules' results depend on that grouping, and its cost is bounded).
 WHOLE_SUM_ABOVE = 64
 
 
