@@ -112,7 +112,7 @@ def _slopes_last(node: n.Hadamard, build: Builder) -> n.Node:
     the slopes: (Wᵀδ) ⊙ σ′(z), tanh ⊙ (1 - tanh²), and σ ⊙ (1 - σ) ⊙ (1 - 2σ) as _slope_times_polynomial writes it."""
     factors = n.flatten(node, n.Hadamard)
     slopes = slope_factors(factors, build)
-    functions = {a for f in factors if f in slopes for a in outer_applications(f)}
+    functions: set[n.Node] = {a for f in factors if f in slopes for a in outer_applications(f)}
     polynomials = [f for f in factors if f not in slopes and isinstance(f, n.Add) and _polynomial_in(f, functions)]
     others = [f for f in factors if f not in slopes and f not in polynomials]
     ordered = others + [f for f in factors if f in slopes] + polynomials

@@ -9,6 +9,7 @@ chain when it has three or more factors and each is transposed (AᵀBᵀ, the Co
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
@@ -36,8 +37,8 @@ def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
     def rewrite(current: n.Node) -> n.Node:
         if current.shape.is_scalar or (current.shape.is_column and not isinstance(current, n.Add)):
             return current
-        if isinstance(current, n.Add) and all(_reduces(core, build) for _, core in signed_terms(current)):
-            return n.Transpose(flipped(current, build), shape=current.shape)
+        if isinstance(current, n.Add):
+            return _transposed_terms_out(current, build)
         if isinstance(current, n.MatMul) and current not in inner_products:
             factors = n.flatten(current, n.MatMul)
             if len(factors) >= _MIN_CHAIN and all(_reduces(f, build) for f in factors):
@@ -49,6 +50,35 @@ def transposes_out(node: n.Node, build: Builder, keep: frozenset[n.Node] = froze
         return current
 
     return bottom_up(node, rewrite, keep)
+
+
+def _transposed_terms_out(node: n.Add, build: Builder) -> n.Node:
+    """(a + b)ᵀ for a sum of aᵀ and bᵀ; in a sum where only some terms are transposed, those taken out
+    together (2I + aᵀ + bᵀ = 2I + (a + b)ᵀ), wherever they stand: the terms' order does not decide it."""
+    terms = signed_terms(node)
+    reducing = [_reduces(core, build) for _, core in terms]
+    if all(reducing):
+        return n.Transpose(flipped(node, build), shape=node.shape)
+    if sum(reducing) < 2:
+        return node
+    group = [_signed(c, core) for (c, core), r in zip(terms, reducing) if r]
+    inner = reduce(lambda a, b: n.Add(a, b, shape=node.shape), group)
+    taken_out = n.Transpose(flipped(inner, build), shape=node.shape)
+    first = reducing.index(True)
+    written = [
+        taken_out if k == first else _signed(c, core)
+        for k, (c, core) in enumerate(terms)
+        if k == first or not reducing[k]
+    ]
+    return reduce(lambda a, b: n.Add(a, b, shape=node.shape), written)
+
+
+def _signed(coefficient: Fraction, core: n.Node) -> n.Node:
+    if coefficient == 1:
+        return core
+    if coefficient == -1:
+        return n.Neg(core, shape=core.shape)
+    return n.ScalarMul(n.Number(coefficient), core, shape=core.shape)
 
 
 def marks(node: n.Node) -> int:
