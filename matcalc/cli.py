@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import gc
 import io
 import json
 import os
@@ -437,6 +438,9 @@ def diff_command(
     points; one that disagrees is never printed (exit status 4)."""
     from .api import diff, run_check
 
+    if not no_check:
+        from .numeric import selfcheck  # noqa: F401 (imported before the work, to be set aside with the rest)
+    _imports_set_aside()
     results = diff(
         expression, wrt, let, layout, order, check=not no_check and not verify, steps=show_steps, notation=notation
     )
@@ -745,6 +749,13 @@ def shape_text(shape) -> str:
     if shape.is_row:
         return f"row vector (1×{shape.cols})"
     return describe(shape)
+
+
+def _imports_set_aside() -> None:
+    """Keep what the imports made (modules, classes, functions: thousands of objects that live as long as the
+    process) out of the garbage collector's full passes, which a long expression's many nodes set off: each
+    would walk them all again for nothing."""
+    gc.freeze()
 
 
 def main() -> None:
