@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "examples" / "textbook-corpus.txt"
-LONG = 1.5  # issue 11: no result over 1.5× the textbook length
+LONG = 1.5  # no result over 1.5× the textbook length
 
 _ENTRY = re.compile(r"^d(?P<order>[2-9]?)/d(?P<wrt>[A-Za-z][A-Za-z0-9_]*?)(?P=order)\s+(?P<rest>.*)$")
 

@@ -150,7 +150,7 @@ def test_kinks_matter_only_where_differences_are_taken():
     assert statuses[2][0] == ERROR and "away from kinks" in statuses[2][1]
 
 
-# Batches never die: every readable file and every good line gets its verdict (issue 10)
+# Batches never die: every readable file and every good line gets its verdict
 
 
 def test_unreadable_files_are_one_error_each_and_the_good_file_is_still_checked(runner, tmp_path):

@@ -1,4 +1,4 @@
-"""Algebraic identities of the node builder (issue 11), each with a fixture worked by hand, a derivative
+"""Algebraic identities of the node builder, each with a fixture worked by hand, a derivative
 that prints in the textbook form (diff self-checks it against finite differences by default), and a
 property test that the rewrite keeps the value at random sizes and points:
 

@@ -92,7 +92,7 @@ def test_matcalc_agrees_with_the_textbook(entry):
 
 
 def test_every_corpus_result_sets_in_latex_on_an_article_page(tmp_path, pdflatex_available):
-    """Issue 11: matcalc's LaTeX for every corpus entry compiles with pdflatex on an article page (the
+    """matcalc's LaTeX for every corpus entry compiles with pdflatex on an article page (the
     packages SPEC §4 allows), with no overfull box over 1 pt; one entry a source line, so pdflatex's
     line numbers name the entry."""
     import subprocess

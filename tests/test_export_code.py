@@ -1,4 +1,4 @@
-"""Generated code (issue 13): `--format numpy|torch|jax` modules run and agree with finite differences.
+"""Generated code: `--format numpy|torch|jax` modules run and agree with finite differences.
 
 Expected values come from central finite differences of the function computed by matcalc.numeric.differences's
 evaluator (evaluate.py, which shares no code with the differentiator or the printers), at a point drawn

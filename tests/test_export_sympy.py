@@ -1,4 +1,4 @@
-"""SymPy objects (issue 13): parse(...).to_sympy(), diff(...).to_sympy() and --format sympy.
+"""SymPy objects: parse(...).to_sympy(), diff(...).to_sympy() and --format sympy.
 
 Round trip: the SymPy object, evaluated by SymPy itself (matrix symbols and dimensions substituted by
 numbers, then doit()), gives the numbers of the `numpy` output (the JSON field, matcalc's hand-written

@@ -1,4 +1,4 @@
-"""Fuzzing in the test suite (issue 10): random text, mutated examples, generated well-typed expressions
+"""Fuzzing in the test suite: random text, mutated examples, generated well-typed expressions
 and hostile input, through the API (parse, diff, check) and the CLI. No traceback, only SPEC §6's exit
 statuses, every input answered or refused within 2 s. Derandomized: the same inputs every run (seed
 below); `python scripts/fuzz.py 100000 SEED` is the long run, with other seeds.

@@ -2,8 +2,8 @@
 matcalc result is numerically the textbook form.
 
 The held-out corpus was written after the simplifier, from the sources and not from matcalc's output,
-to measure whether the simplifier generalises beyond examples/textbook-corpus.txt (issue 11: "other
-corpora than yours will be used to judge"). No entry has the expression, variable and layout of an
+to measure whether the simplifier generalises beyond examples/textbook-corpus.txt (other corpora will be
+used to judge it). No entry has the expression, variable and layout of an
 entry of that corpus (a test below checks it).
 
 The checks are the textbook corpus's (tests/corpus.py): each form against central differences of the expression

@@ -1,4 +1,4 @@
-"""Index notation as a textbook writes it (issue 11): the rules of result._index_form.
+"""Index notation as a textbook writes it: the rules of matcalc/simplify/index_notation.py.
 
 1. A factor is oriented as written: of M_ab and (Mᵀ)_ba the one with fewer transpose marks
    (B_lj, not (Bᵀ)_jl; (C X)_kj, not (XᵀCᵀ)_jk; (Q⁻¹)_ik, not (Q⁻ᵀ)_ki); a symmetric one (δ, S, A + Aᵀ)

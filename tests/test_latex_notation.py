@@ -1,4 +1,4 @@
-r"""The notation choices authors make, as options of the LaTeX output (issue 11): σ or
+r"""The notation choices authors make, as options of the LaTeX output: σ or
 \operatorname{sigmoid}, \frac{\partial f}{\partial \mathbf{w}} or \nabla_{\mathbf{w}} f (and the Hessian's
 ∂x ∂xᵀ or ∇²), italic or bold matrices, and the notes as \text, as % comments or none.
 

@@ -1,4 +1,4 @@
-"""Long LaTeX results break across lines (issue 11): an aligned block chosen by width, still one line
+"""Long LaTeX results break across lines: an aligned block chosen by width, still one line
 of text, that pdflatex sets on an article page with no overfull box."""
 
 import importlib.util

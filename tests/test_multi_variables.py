@@ -1,4 +1,4 @@
-"""Several variables at once (issue 13, SPEC §4), standard input and MATCALC_LAYOUT on the command line."""
+"""Several variables at once (SPEC §4), standard input and MATCALC_LAYOUT on the command line."""
 
 import json
 

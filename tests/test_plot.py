@@ -196,7 +196,7 @@ def test_the_point_may_be_written_as_diff_at_writes_it(tmp_path):
 
 
 def test_a_plot_can_be_a_pdf(tmp_path, runner):
-    """plot -o file.pdf (issue 13): a PDF a paper can include, the same bytes for the same input."""
+    """plot -o file.pdf: a PDF a paper can include, the same bytes for the same input."""
     from matcalc.cli import cli
 
     first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"

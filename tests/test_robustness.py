@@ -69,7 +69,7 @@ def test_moderately_long_input_still_works():
     assert parse(" + ".join(["x"] * 150)).shape.dims() == ["n"]
 
 
-# Tracebacks found by fuzzing and by hand (issue 10): each is now a message and a status of SPEC §6
+# Tracebacks found by fuzzing and by hand: each is now a message and a status of SPEC §6
 
 
 def _no_traceback(result):

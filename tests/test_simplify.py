@@ -1,4 +1,4 @@
-"""Simplification rules (issue 11), each pinned by a fixture worked by hand and sound by construction:
+"""Simplification rules, each pinned by a fixture worked by hand and sound by construction:
 every result here also passes the self-check against finite differences (diff checks by default).
 
 - exact rational constants: 1/2 is the number ½, merged with the other constants, never 0.5;

@@ -1,4 +1,4 @@
-"""The presentation rules of matcalc/simplify (issue 11): a fixture per rule, worked by hand, and a
+"""The presentation rules of matcalc/simplify: a fixture per rule, worked by hand, and a
 property that no rule changes a value.
 
 Each fixture goes through `diff`, which also self-checks the shown result against finite

@@ -1,4 +1,4 @@
-"""`where` names only where a careful author would introduce them (issue 11, matcalc/cse.py).
+"""`where` names only where a careful author would introduce them (matcalc/simplify/where_names.py).
 
 A result that fits on a line written out is shown written out, as textbooks print it; a longer one
 names its repeated subexpressions, the largest first, until it fits or no name saves characters;
@@ -42,7 +42,7 @@ TEXTBOOK = [
     ("softmax(W x)", "x", "numerator", None, "(diag(softmax(W x)) - softmax(W x) softmax(W x)')W"),
     # PRML (4.88) entrywise: d σ(X w) = diag(σ ⊙ (1 - σ)) X dw
     ("sigmoid(X w)", "w", "numerator", None, "diag(sigmoid(X w) .* (1 - sigmoid(X w))) X"),
-    # issue 11: the gradient of 1/2 x'Px - q'x for a symmetric P is P x - q, never `t1 = P x`
+    # the gradient of 1/2 x'Px - q'x for a symmetric P is P x - q, never `t1 = P x`
     ("1/2 x'Px - q'x", "x", "denominator", "P: symmetric(n)", "P x - q"),
     # two tanh layers: diag(1 - tanh(W2 h)^2) W2 diag(1 - h^2) W1 with h = tanh(W1 x), written out
     ("tanh(W2 tanh(W1 x))", "x", "numerator", None,
