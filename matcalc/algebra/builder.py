@@ -19,7 +19,7 @@ ONE = n.Number(Fraction(1))
 
 
 def number(value: Fraction | int) -> n.Node:
-    value = Fraction(value)
+    value = value if isinstance(value, Fraction) else Fraction(value)  # Fraction(a fraction) is a slow copy
     return n.Number(value) if value >= 0 else n.Neg(n.Number(-value))
 
 

@@ -187,4 +187,9 @@ def walk(tree: Syntax) -> Iterator[Syntax]:
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed(list(children(node))))
+        for name in reversed(_child_fields(type(node))):  # children() inlined: walks are hot
+            value = getattr(node, name)
+            if isinstance(value, Syntax):
+                stack.append(value)
+            elif isinstance(value, tuple):
+                stack.extend(reversed(value))

@@ -77,17 +77,26 @@ def polynomial(terms: list[n.Node], build: Builder) -> dict[frozenset, tuple[Fra
         for coefficient, factors in expanded:
             factors = logistic_written(_with_powers_combined(factors, build))
             key = frozenset(factors)  # each base once (powers combined); nodes hash once, deep ones too
-            previous = monomials.get(key, (Fraction(0), factors))[0]
-            monomials[key] = (previous + coefficient, factors)
+            previous = monomials.get(key)
+            monomials[key] = (coefficient if previous is None else previous[0] + coefficient, factors)
     return monomials
 
 
 def elementwise_monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ...]]] | None:
     """An elementwise polynomial: coefficient × a product of factors, for each monomial. Powers of a
-    factor cancel first (σ ⊙ (1 - σ) ⊘ σ² = (1 - σ) ⊘ σ), then what is left of sums is multiplied out."""
-    if isinstance(node, n.Add):
-        left, right = elementwise_monomials(node.left), elementwise_monomials(node.right)
-        return None if left is None or right is None else left + right
+    factor cancel first (σ ⊙ (1 - σ) ⊘ σ² = (1 - σ) ⊘ σ), then what is left of sums is multiplied out.
+    A sum's terms are read in one pass (not joined level by level of its balanced tree)."""
+    monomials: list[tuple[Fraction, tuple[n.Node, ...]]] = []
+    for term in n.flatten(node, n.Add):
+        found = _term_monomials(term)
+        if found is None:
+            return None
+        monomials += found
+    return monomials
+
+
+def _term_monomials(node: n.Node) -> list[tuple[Fraction, tuple[n.Node, ...]]] | None:
+    """elementwise_monomials of a term that is not a sum."""
     split = _coefficient_and_factors(node)
     if split is None:
         return None
@@ -242,7 +251,10 @@ def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
     pairs.sort(key=lambda pair: (pair[0] < 0, marks(pair[1])))
     pairs = [(coefficient, core) for coefficient, core in pairs if coefficient != 0]
     shared = _shared_coefficient([coefficient for coefficient, _ in pairs])
-    signed = [(coefficient < 0, build.scale(number(abs(coefficient / shared)), core)) for coefficient, core in pairs]
+    signed = [
+        (coefficient < 0, build.scale(number(abs(coefficient if shared == 1 else coefficient / shared)), core))
+        for coefficient, core in pairs
+    ]
     if not signed:
         return number(0)
     joined = _sum_and_its_transpose(signed, build) or _joined(signed, build)
@@ -301,13 +313,17 @@ def split_coefficient(node: n.Node) -> tuple[Fraction, n.Node]:
     if isinstance(node, n.ScalarMul) and (coefficient := constant_value(node.left)) is not None:
         c, core = split_coefficient(node.right)
         return coefficient * c, core
-    return Fraction(1), node
+    return _UNIT, node
+
+
+_UNIT = Fraction(1)  # the coefficient of most terms, made once (fractions are immutable)
 
 
 def _combine_equal(pairs: list[tuple[Fraction, n.Node]]) -> list[tuple[Fraction, n.Node]]:
     combined: dict[n.Node, Fraction] = {}
     for coefficient, core in pairs:
-        combined[core] = combined.get(core, Fraction(0)) + coefficient
+        previous = combined.get(core)
+        combined[core] = coefficient if previous is None else previous + coefficient
     return [(c, core) for core, c in combined.items() if c != 0]
 
 
