@@ -44,8 +44,12 @@ def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -
     declared integer dimension larger than LARGEST_SAMPLED (matrix(30000, 30000)) gets a small distinct size
     too, the same one wherever it appears, under its integer key; smaller integers (and 1) stay what they
     are. Only where the values do not depend on that size otherwise (see stand_in_is_exact)."""
+    return _dimension_sizes(n.walk(expr), first, small)
+
+
+def _dimension_sizes(nodes: Iterable[n.Node], first: int, small: bool) -> dict[str | int, int]:
     sizes: dict[str | int, int] = {}
-    for sub in n.walk(expr):
+    for sub in nodes:
         for dim in (sub.shape.rows, sub.shape.cols):
             if isinstance(dim, str) and "·" in dim:  # a product of dimensions (kron, vec, K): sized by its factors
                 for part in dim.split("·"):
@@ -61,12 +65,20 @@ def dimension_sizes(expr: n.Node, first: int = FIRST_SIZE, small: bool = True) -
     return sizes
 
 
+def _walked(exprs: Iterable[n.Node]) -> list[n.Node]:
+    """Every node of the expressions, in order: read once where several questions are asked of them."""
+    return [sub for expr in exprs for sub in n.walk(expr)]
+
+
 def large_dimensions(exprs: list[n.Node]) -> set[int]:
     """The integer dimensions above LARGEST_SAMPLED that the expressions use."""
+    return _large_dimensions(_walked(exprs))
+
+
+def _large_dimensions(nodes: Iterable[n.Node]) -> set[int]:
     return {
         dim
-        for expr in exprs
-        for sub in n.walk(expr)
+        for sub in nodes
         for dim in (sub.shape.rows, sub.shape.cols)
         if isinstance(dim, int) and dim > LARGEST_SAMPLED
     }
@@ -77,26 +89,28 @@ def stand_in_is_exact(exprs: list[n.Node], large: set[int]) -> bool:
     large integer dimensions: true unless a large size also enters as a number, through a mean (1/n), a
     constant vector or identity matrix of that size (sum(ones(n)) = n), scalar expansion (d/da sum(x + a) =
     n), or a number the user wrote that is a multiple or divisor of it (sum(x)/30000)."""
+    return _stand_in_is_exact(_walked(exprs), large)
 
+
+def _stand_in_is_exact(nodes: Iterable[n.Node], large: set[int]) -> bool:
     def involves(node: n.Node) -> bool:
         return node.shape.rows in large or node.shape.cols in large
 
-    for expr in exprs:
-        for node in n.walk(expr):
-            if isinstance(node, n.Mean) and involves(node.operand):
-                return False
-            if isinstance(node, (n.Fill, n.Identity)) and involves(node):
-                return False
-            if (
-                isinstance(node, (n.Add, n.Maximum, n.Minimum))
-                and node.left.shape.is_scalar != node.right.shape.is_scalar
-                and involves(node)
-            ):
-                return False
-            if isinstance(node, n.Number) and any(
-                _related(part, size) for size in large for part in (node.value.numerator, node.value.denominator)
-            ):
-                return False
+    for node in nodes:
+        if isinstance(node, n.Mean) and involves(node.operand):
+            return False
+        if isinstance(node, (n.Fill, n.Identity)) and involves(node):
+            return False
+        if (
+            isinstance(node, (n.Add, n.Maximum, n.Minimum))
+            and node.left.shape.is_scalar != node.right.shape.is_scalar
+            and involves(node)
+        ):
+            return False
+        if isinstance(node, n.Number) and any(
+            _related(part, size) for size in large for part in (node.value.numerator, node.value.denominator)
+        ):
+            return False
     return True
 
 
@@ -239,37 +253,41 @@ def _sampling_plan(
 ) -> _SamplingPlan:
     sizes: dict[str | int, int] = {}
     shapes: dict[str, Shape] = {}
-    large = large_dimensions(list(exprs))
-    small = not large or stand_in_is_exact(list(exprs), large)
+    each = [list(n.walk(expr)) for expr in exprs]
+    nodes = [sub for expr_nodes in each for sub in expr_nodes]
+    same = len(differentiated) == len(exprs) and all(d is e for d, e in zip(differentiated, exprs))
+    differentiated_nodes = nodes if same else _walked(differentiated)
+    large = _large_dimensions(nodes)
+    small = not large or _stand_in_is_exact(nodes, large)
     if not small and max(large) > LARGEST_EXACT:
         raise UnsupportedError(
             f"the declared size {max(large)} is too large to check numerically, and small sizes cannot stand in "
             "for it here (it enters as a number: a mean, ones or eye of that size, scalar expansion, or a number "
             "written in the expression); declare the dimension with a name, as in vector(n), to check it"
         )
-    for expr in exprs:
-        for name, size in dimension_sizes(expr, first + len(sizes), small).items():
+    for expr_nodes in each:
+        for name, size in _dimension_sizes(expr_nodes, first + len(sizes), small).items():
             sizes.setdefault(name, size)
-        for name, shape in n.variables(expr).items():
-            shapes.setdefault(name, shape)
-    inverted = _inverted_operands(list(exprs), list(differentiated) if inverses_of_derivatives else [])
-    return _SamplingPlan(sizes, shapes, inverted, _kink_nodes(differentiated))
+    for sub in nodes:
+        if isinstance(sub, n.Var):
+            shapes.setdefault(sub.name, sub.shape)
+    inverted = _inverted_operands(nodes, differentiated_nodes if inverses_of_derivatives else [])
+    return _SamplingPlan(sizes, shapes, inverted, _kink_nodes(differentiated_nodes))
 
 
-def _inverted_operands(exprs: list[n.Node], differentiated: list[n.Node]) -> list[n.Node]:
-    """The matrices that the expressions or their derivatives invert: arguments of inverses and negative
-    matrix powers anywhere, and of det and logdet where a derivative is taken."""
+def _inverted_operands(nodes: list[n.Node], differentiated: list[n.Node]) -> list[n.Node]:
+    """The matrices that the expressions or their derivatives invert (given their nodes, _walked):
+    arguments of inverses and negative matrix powers anywhere, and of det and logdet where a derivative
+    is taken."""
     found: dict[n.Node, None] = {}
-    for expr in exprs:
-        for node in n.walk(expr):
-            if isinstance(node, n.Inverse) or (isinstance(node, n.MatPower) and node.exponent < 0):
-                operand = node.operand if isinstance(node, n.Inverse) else node.base
-                if n.variables(operand):
-                    found[operand] = None
-    for expr in differentiated:
-        for node in n.walk(expr):
-            if isinstance(node, (n.Det, n.LogDet)) and n.variables(node.operand):
-                found[node.operand] = None
+    for node in nodes:
+        if isinstance(node, n.Inverse) or (isinstance(node, n.MatPower) and node.exponent < 0):
+            operand = node.operand if isinstance(node, n.Inverse) else node.base
+            if n.variables(operand):
+                found[operand] = None
+    for node in differentiated:
+        if isinstance(node, (n.Det, n.LogDet)) and n.variables(node.operand):
+            found[node.operand] = None
     return list(found)
 
 
@@ -288,16 +306,15 @@ def _check_conditioning(
 
 def kink_distance(exprs: list[n.Node], values: Mapping[str, np.ndarray], sizes: Sizes) -> float:
     """How far the point is from the nearest kink of abs, relu, sign, max, min or a norm (inf if none)."""
-    return _nearest_kink(_kink_nodes(exprs), values, sizes)
+    return _nearest_kink(_kink_nodes(_walked(exprs)), values, sizes)
 
 
-def _kink_nodes(exprs: Iterable[n.Node]) -> list[n.Node]:
-    """The nodes with a kink that moves with the variables: a kink of a constant stays where it is
+def _kink_nodes(nodes: Iterable[n.Node]) -> list[n.Node]:
+    """Those of the nodes with a kink that moves with the variables: a kink of a constant stays where it is
     (relu(eye(m)) is fine)."""
     return [
         node
-        for expr in exprs
-        for node in n.walk(expr)
+        for node in nodes
         if (
             (isinstance(node, n.Apply) and node.function in ("abs", "relu", "sign", "step"))
             or isinstance(node, (n.Maximum, n.Minimum, n.Norm))

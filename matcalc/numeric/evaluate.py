@@ -83,10 +83,12 @@ def stand_in(function: str, u: np.ndarray) -> np.ndarray:
 
 class Evaluator:
     def __init__(self, values: Mapping[str, npt.ArrayLike], sizes: Mapping[str | int, int]):
-        self.values = {name: np.atleast_2d(np.asarray(value, dtype=float)) for name, value in values.items()}
+        self.values = {name: _as_matrix(value) for name, value in values.items()}
         self.sizes = sizes
         self._outermost = True
-        self._dims: dict[Shape, tuple[int, int]] = {}  # each shape's sizes, read once (evaluation is per node)
+        # each shape's sizes, read once (evaluation is per node): by the shape object, which the entry keeps
+        # alive so that its id is not reused; hashing a shape per node cost more than the evaluation
+        self._dims: dict[int, tuple[Shape, tuple[int, int]]] = {}
         self._rules: dict[type, Callable[[n.Node], np.ndarray]] = {}  # each node class's method, looked up once
 
     def size(self, dim: Dim) -> int:
@@ -121,14 +123,15 @@ class Evaluator:
         return rule(node)
 
     def _sizes_of(self, shape: Shape) -> tuple[int, int]:
-        dims = self._dims.get(shape)
-        if dims is None:
-            dims = self._dims[shape] = self.shape(shape)
-        return dims
+        entry = self._dims.get(id(shape))
+        if entry is None or entry[0] is not shape:
+            entry = self._dims[id(shape)] = (shape, self.shape(shape))
+        return entry[1]
 
     def _var(self, node: n.Var) -> np.ndarray:
         value = self.values[node.name]
-        return value.reshape(self._sizes_of(node.shape))
+        dims = self._sizes_of(node.shape)
+        return value if value.shape == dims else value.reshape(dims)  # a view shares the memory all the same
 
     def _number(self, node: n.Number) -> np.ndarray:
         return np.array([[float(node.value)]])
@@ -239,6 +242,14 @@ class Evaluator:
 
     def _derivative(self, node: n.Derivative) -> np.ndarray:
         raise UnsupportedError("a derivative inside an expression cannot be evaluated yet", span=node.span)
+
+
+def _as_matrix(value: npt.ArrayLike) -> np.ndarray:
+    """A value as a 2-D array of floats; one that is already (a sample point's are) is taken as it is, as
+    asarray and atleast_2d would (an evaluation copies every value of a point: a long sum has a thousand)."""
+    if type(value) is np.ndarray and value.ndim == 2 and value.dtype == np.float64:  # no subclass: np.matrix
+        return value
+    return np.atleast_2d(np.asarray(value, dtype=float))
 
 
 def commutation_matrix(rows: int, cols: int) -> np.ndarray:
