@@ -263,8 +263,7 @@ class Checker:
         return self.check(node)
 
     def check(self, node: Syntax) -> n.Node:
-        rule = getattr(self, f"_check_{type(node).__name__.lower()}")
-        return rule(node)
+        return _check_rule(type(node))(self, node)
 
     # Leaves
 
@@ -739,6 +738,12 @@ class Checker:
             return copy
 
         return visit(node)
+
+
+@cache
+def _check_rule(syntax_class: type) -> Callable[[Checker, Syntax], n.Node]:
+    """Checker's rule for a class of syntax node, looked up once (checking is per node)."""
+    return getattr(Checker, f"_check_{syntax_class.__name__.lower()}")
 
 
 def _resolved(dims: Dims, shape: Shape, names: dict[DimVar, str]) -> Shape:
