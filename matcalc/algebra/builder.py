@@ -565,8 +565,14 @@ class Builder:
                 )
             if isinstance(inner, (n.Neg, n.ScalarMul)):
                 return self.push_transposes(inner.map_children(self.transpose, shape=a.shape))
-            return self.transpose(inner)
-        return a.map_children(self.push_transposes)
+            flipped = self.transpose(inner)
+            return a if isinstance(flipped, n.Transpose) and flipped.operand is inner else flipped
+        children = list(a.children())
+        pushed = [self.push_transposes(child) for child in children]
+        if all(new is old for new, old in zip(pushed, children)):
+            return a  # nothing moved: the node itself, not a copy (most terms of a long sum)
+        replacements = iter(pushed)
+        return a.map_children(lambda _: next(replacements))
 
     def is_symmetric(self, a: n.Node) -> bool:
         """Whether a' = a is known: a symmetric variable, I, a diagonal, and functions of them."""
