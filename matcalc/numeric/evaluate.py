@@ -105,11 +105,10 @@ class Evaluator:
         return self.size(shape.rows), self.size(shape.cols)
 
     def __call__(self, node: n.Node) -> np.ndarray:
-        rows, cols = self._sizes_of(node.shape)
-        if rows * cols > MAX_ELEMENTS:
-            raise UnsupportedError(
-                f"a value of {rows}×{cols} entries is more than matcalc evaluates ({MAX_ELEMENTS:,} at most)"
-            )
+        shape = node.shape
+        entry = self._dims.get(id(shape))
+        if entry is None or entry[0] is not shape:  # a shape not seen yet: its sizes, checked once
+            self._sizes_of(shape)
         rule = self._rules.get(type(node))
         if rule is None:
             rule = self._rules[type(node)] = getattr(self, f"_{node.kind}")
@@ -123,9 +122,15 @@ class Evaluator:
         return rule(node)
 
     def _sizes_of(self, shape: Shape) -> tuple[int, int]:
+        """The sizes of a shape, refused if a value of that shape would be too large to evaluate."""
         entry = self._dims.get(id(shape))
         if entry is None or entry[0] is not shape:
-            entry = self._dims[id(shape)] = (shape, self.shape(shape))
+            rows, cols = self.shape(shape)
+            if rows * cols > MAX_ELEMENTS:  # never remembered: refused again wherever it appears
+                raise UnsupportedError(
+                    f"a value of {rows}×{cols} entries is more than matcalc evaluates ({MAX_ELEMENTS:,} at most)"
+                )
+            entry = self._dims[id(shape)] = (shape, (rows, cols))
         return entry[1]
 
     def _var(self, node: n.Var) -> np.ndarray:
