@@ -358,7 +358,8 @@ def walk(node: Node) -> Iterator[Node]:
     while stack:
         current = stack.pop()
         yield current
-        for name in reversed(_field_names(type(current))):  # children() inlined: walks are hot
+        node_class: type = type(current)  # hashable, as every class is (mypy takes Node's own __hash__ for it)
+        for name in reversed(_field_names(node_class)):  # children() inlined: walks are hot
             child = getattr(current, name)
             if isinstance(child, Node):
                 stack.append(child)

@@ -263,7 +263,8 @@ class Checker:
         return self.check(node)
 
     def check(self, node: Syntax) -> n.Node:
-        return _check_rule(type(node))(self, node)
+        syntax_class: type = type(node)  # plain `type`: mypy reads type[Syntax] as unhashable
+        return _check_rule(syntax_class)(self, node)
 
     # Leaves
 

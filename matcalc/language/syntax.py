@@ -187,7 +187,8 @@ def walk(tree: Syntax) -> Iterator[Syntax]:
     while stack:
         node = stack.pop()
         yield node
-        for name in reversed(_child_fields(type(node))):  # children() inlined: walks are hot
+        kind: type = type(node)  # plain `type`, as in children()
+        for name in reversed(_child_fields(kind)):  # children() inlined: walks are hot
             value = getattr(node, name)
             if isinstance(value, Syntax):
                 stack.append(value)
