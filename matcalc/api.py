@@ -58,7 +58,7 @@ class Parsed:
     @property
     def written(self) -> str:
         """The expression as the user wrote it, or its canonical text where it was written in LaTeX."""
-        from .language.latex import is_latex
+        from .language.tokens import is_latex
 
         return self.canonical if is_latex(self.source) else self.source
 
@@ -716,9 +716,13 @@ def _example_point(parsed: Parsed):
 
 def _plain_name(name: str) -> str:
     r"""A variable written as in LaTeX (\mathbf{w}, \beta, W_{1}) by its plain name (w, beta, W1)."""
-    from .language.latex import is_latex, translate
+    from .language.tokens import is_latex
 
-    return translate(name).text.strip() if name and is_latex(name) else name
+    if not (name and is_latex(name)):
+        return name
+    from .language.latex import translate  # only for LaTeX: a large module that plain text never needs
+
+    return translate(name).text.strip()
 
 
 def variable_names(wrt: str | Iterable[str]) -> list[str]:

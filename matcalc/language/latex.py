@@ -35,7 +35,7 @@ from typing import TypeVar
 
 from ..errors import MatcalcError, ParseError, Span, TokenizeError, UnknownSymbolError, UnsupportedError
 from .syntax import FUNCTIONS, GREEK, BinOp, Literal, Syntax
-from .tokens import MAX_SOURCE_LENGTH
+from .tokens import MAX_SOURCE_LENGTH, is_latex  # noqa: F401 (is_latex: where LaTeX reading is asked for too)
 
 MAX_NESTING = 200  # as the parser's: groups, fractions and scripts inside one another
 _CAPITAL_GREEK = ("Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")
@@ -219,15 +219,6 @@ _LEXEME = re.compile(
 _PLAIN_NAME = re.compile(r"[A-Za-z\u0391-\u03a9\u03b1-\u03c9][A-Za-z\u0391-\u03a9\u03b1-\u03c90-9]*(?:_[A-Za-z0-9]+)*")
 _DENOMINATOR = re.compile(rf"({_PLAIN_NAME.pattern})'?(?:\^\(([2-9])\))?")
 _SUBSCRIPT = re.compile(r"[A-Za-z0-9]+(?:,[A-Za-z0-9]+)*")
-
-
-def is_latex(source: str) -> bool:
-    r"""An input that starts with `\` or `$`, or holds a command or a brace, is LaTeX (SPEC §2).
-
-    >>> is_latex(r"\mathbf{x}^\top A"), is_latex("$x'Ax$"), is_latex("x^{2}"), is_latex("x'Ax")
-    (True, True, True, False)
-    """
-    return source.lstrip().startswith("$") or any(char in source for char in "\\{}")
 
 
 @dataclass(frozen=True)

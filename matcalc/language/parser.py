@@ -44,7 +44,6 @@ from collections.abc import Collection
 from itertools import pairwise
 
 from ..errors import ParseError, Span, TokenizeError, UnknownSymbolError
-from .latex import is_latex, translate
 from .syntax import (
     CONSTANTS,
     FUNCTIONS,
@@ -62,7 +61,7 @@ from .syntax import (
     children,
     sum_split,
 )
-from .tokens import MAX_SOURCE_LENGTH, Kind, Token, tokenize
+from .tokens import MAX_SOURCE_LENGTH, Kind, Token, is_latex, tokenize
 
 COMMUTATION = "K"  # K(m, n), written like a call
 
@@ -83,7 +82,7 @@ _WORD_STRETCH = 3  # this many single lowercase letters in a row read as a word,
 def parse(source: str, declared: Collection[str] = (), functions: Collection[str] | None = None) -> Syntax:
     """Parse one expression. `declared` names are never split; `functions` (declared `f: function`)
     are called as f(x). When `declared` is the keys of a dict of declarations, the functions are
-    read from it. LaTeX (`latex_input.is_latex`) is read as the plain text it translates to, with the
+    read from it. LaTeX (`tokens.is_latex`) is read as the plain text it translates to, with the
     tree's and the errors' spans in the LaTeX."""
     if is_latex(source):  # the LaTeX's length was checked; its translation may be longer
         return _translated(source, declared, functions).restore(
@@ -118,6 +117,8 @@ def _equation(parser: Parser) -> tuple[Syntax, Syntax]:
 
 
 def _translated(source: str, declared: Collection[str], functions: Collection[str] | None):
+    from .latex import translate  # only for LaTeX: a large module that plain text never needs
+
     _ensure_recursion_limit()  # the translation recurses into groups as the parser does
     functions = frozenset(functions) if functions is not None else _declared_functions(declared)
     return translate(source, declared, functions)

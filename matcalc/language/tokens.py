@@ -11,6 +11,16 @@ from ..errors import Span, TokenizeError
 MAX_SOURCE_LENGTH = 10_000
 
 
+def is_latex(source: str) -> bool:
+    r"""An input that starts with `\` or `$`, or holds a command or a brace, is LaTeX (SPEC §2), read by
+    language/latex.py (imported only then: it is large, and most inputs are plain text).
+
+    >>> is_latex(r"\mathbf{x}^\top A"), is_latex("$x'Ax$"), is_latex("x^{2}"), is_latex("x'Ax")
+    (True, True, True, False)
+    """
+    return source.lstrip().startswith("$") or any(char in source for char in "\\{}")
+
+
 class Kind(Enum):
     NUMBER = "number"
     NAME = "name"
