@@ -86,9 +86,9 @@ class Evaluator:
         self.values = {name: _as_matrix(value) for name, value in values.items()}
         self.sizes = sizes
         self._outermost = True
-        # each shape's sizes, read once (evaluation is per node): by the shape object, which the entry keeps
-        # alive so that its id is not reused; hashing a shape per node cost more than the evaluation
-        self._dims: dict[int, tuple[Shape, tuple[int, int]]] = {}
+        # each shape's sizes, read once (evaluation is per node), by its two dimensions: a tuple of names and
+        # numbers hashes in C, a Shape through a Python __hash__
+        self._dims: dict[tuple[Dim, Dim], tuple[int, int]] = {}
         self._rules: dict[type, Callable[[n.Node], np.ndarray]] = {}  # each node class's method, looked up once
 
     def size(self, dim: Dim) -> int:
@@ -106,8 +106,7 @@ class Evaluator:
 
     def __call__(self, node: n.Node) -> np.ndarray:
         shape = node.shape
-        entry = self._dims.get(id(shape))
-        if entry is None or entry[0] is not shape:  # a shape not seen yet: its sizes, checked once
+        if (shape.rows, shape.cols) not in self._dims:  # a shape not seen yet: its sizes, checked once
             self._sizes_of(shape)
         rule = self._rules.get(type(node))
         if rule is None:
@@ -123,15 +122,16 @@ class Evaluator:
 
     def _sizes_of(self, shape: Shape) -> tuple[int, int]:
         """The sizes of a shape, refused if a value of that shape would be too large to evaluate."""
-        entry = self._dims.get(id(shape))
-        if entry is None or entry[0] is not shape:
-            rows, cols = self.shape(shape)
+        key = (shape.rows, shape.cols)
+        dims = self._dims.get(key)
+        if dims is None:
+            rows, cols = dims = self.shape(shape)
             if rows * cols > MAX_ELEMENTS:  # never remembered: refused again wherever it appears
                 raise UnsupportedError(
                     f"a value of {rows}×{cols} entries is more than matcalc evaluates ({MAX_ELEMENTS:,} at most)"
                 )
-            entry = self._dims[id(shape)] = (shape, (rows, cols))
-        return entry[1]
+            self._dims[key] = dims
+        return dims
 
     def _var(self, node: n.Var) -> np.ndarray:
         value = self.values[node.name]
