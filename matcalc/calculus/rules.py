@@ -11,8 +11,10 @@ recorded so that a note can state the subdifferential there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
 
 from .. import nodes as n
 from ..algebra.builder import ONE, Builder, number, number_value
@@ -69,11 +71,12 @@ class Differentiator:
     def derive(self, node: n.Node, row: str | None, col: str | None) -> list[Term]:
         if not self.depends(node):
             return []
-        rule = getattr(self, f"_{node.kind}", None)
+        node_class: type = type(node)  # plain `type`: mypy reads type[Node] as unhashable
+        rule = _rule(node_class)
         if rule is None:
             raise UnsupportedError(f"matcalc cannot differentiate {node.kind} yet", span=node.span)
         row, col = _axis(node.shape.rows, row), _axis(node.shape.cols, col)
-        terms = rule(node, row, col)
+        terms = rule(self, node, row, col)
         self.produced += len(terms)
         if self.produced > MAX_WORK:
             raise UnsupportedError(
@@ -330,3 +333,9 @@ def _identity_or(node: n.Node, row: str | None, col: str | None) -> tuple[Factor
     if isinstance(node, n.Identity):
         return delta(row, col)
     return (factor(node, row, col),)
+
+
+@cache
+def _rule(node_class: type) -> Callable[..., list[Term]] | None:
+    """The Differentiator's rule for a class of node, looked up once (differentiation is per node)."""
+    return getattr(Differentiator, f"_{node_class.__name__.lower()}", None)
