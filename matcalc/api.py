@@ -230,6 +230,8 @@ class DiffResult:
     def numpy(self) -> str:
         """One NumPy expression in the variables computing the derivative (SPEC §4). Where the result was
         self-checked, so is this: evaluated at the check's points, it must give the checked result."""
+        if self.derivative.output_splits:  # d(A ⊗ X) has only its vec form
+            return self._vec_fields("json")["numpy"]
         if self.check is None:
             from .render.numpy import numpy_expression
 
@@ -444,7 +446,7 @@ class DiffResult:
             "derivative": self.text,
             "where": [{"name": name, "value": value} for name, value in self.where],
             "latex": latex_text(self.derivative, "rhs"),
-            "numpy": self.numpy,
+            "numpy": self.numpy if self.vec is None else None,  # the vec fields give it
             "notes": self.notes,
             "checked": self.check.to_json() if self.check is not None else None,
             **({"steps": self.derivation.to_json()} if self.derivation is not None else {}),
@@ -817,7 +819,7 @@ def diff(
         targets = [vec_target(parsed.expr, v, Layout(layout), order) for v in variables]
     try:
         derivatives = [
-            differentiate(target, variable, parsed.env, Layout(layout), order)
+            differentiate(target, variable, parsed.env, Layout(layout), order, output_splits=notation == "vec")
             for target, variable in zip(targets, variables)
         ]
     except MatcalcError as error:
@@ -978,10 +980,16 @@ def run_check(parsed: Parsed, derivative: Derivative, seed: int = 0, points: int
     """SPEC §3's self-check; a result that fails it raises SelfCheckError (exit 4) and is never shown."""
     from .numeric.selfcheck import internal_error, self_check
 
-    lower = [
-        differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k) for k in range(1, derivative.order)
-    ]
-    report = self_check(lower + [derivative], parsed.env, seed, points)
+    if derivative.output_splits:  # d(A ⊗ X) has only a vec form: checked as the Jacobian of vec(F)
+        from .numeric.vec_check import check_split_terms
+
+        report = check_split_terms(derivative, parsed.env, seed, points)
+    else:
+        lower = [
+            differentiate(parsed.expr, derivative.wrt, parsed.env, derivative.layout, k)
+            for k in range(1, derivative.order)
+        ]
+        report = self_check(lower + [derivative], parsed.env, seed, points)
     if report.points and not report.holds:
         raise internal_error(derivative, parsed.source, report).with_source(parsed.source)
     return report

@@ -302,6 +302,13 @@ def remaining_splits(terms: list[Term]) -> bool:
     return any(f.is_split for term in terms for f in term.factors)
 
 
+def only_output_splits(terms: list[Term], out_axes: tuple[str, ...]) -> bool:
+    """Whether some term has a split and every split indexes one of the function's own axes (free) by a pair:
+    the entries of F = A ⊗ X, whose derivative has a vec form but no matrix or index notation."""
+    splits = [f for term in terms for f in term.factors if f.is_split]
+    return bool(splits) and all(f.indices[0] in out_axes for f in splits)
+
+
 def _drop_ones(factors: list[Factor], free: set[str], indices: Indices) -> list[Factor]:
     """Broadcast markers go: one along an index something else carries (or a free one) is 1; one
     along a summed index nothing else carries is the size of that sum."""

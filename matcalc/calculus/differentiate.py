@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .. import nodes as n
 from ..algebra.builder import ZERO, Builder, is_zero
-from ..algebra.index_form import Indices, Piece, Term, remaining_splits, simplify_terms
+from ..algebra.index_form import Indices, Piece, Term, only_output_splits, remaining_splits, simplify_terms
 from ..errors import UnsupportedError
 from ..language.decls import Env
 from ..layout import Layout, arrange_order, derivative_shape
@@ -54,6 +54,7 @@ class Derivative:
     out_axes: tuple[str, ...] = ()  # the free indices of the function's own axes
     wrt_groups: tuple[tuple[str, ...], ...] = ()  # the variable's free indices, one group per differentiation
     invertible: list[n.Node] = field(default_factory=list)  # matrices the result assumes invertible
+    output_splits: bool = False  # F's axes are indexed by splits (d(A ⊗ X)): only a vec form can show it
 
     @property
     def rank(self) -> int:
@@ -63,9 +64,13 @@ class Derivative:
 MAX_TERMS = 20_000  # terms of the index form; beyond this a derivative is refused rather than slow
 
 
-def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int = 1) -> Derivative:
+def differentiate(
+    expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int = 1, output_splits: bool = False
+) -> Derivative:
     """The order-th derivative of expr by wrt: each differentiation is the same rules applied to the
-    index form of the one before (the product rule over its factors)."""
+    index form of the one before (the product rule over its factors). With output_splits (the vec notation),
+    a first derivative whose function's axes are indexed by splits (kron(A, X) by X) is kept in its index form
+    alone, with no matrix or index notation: calculus/vec.py writes it in Kronecker form."""
     symmetric = frozenset(name for name in env.decls if env.is_symmetric(name))
     build = Builder(symmetric, env.unit_sums)
     # The derivative is unconstrained: until the last order, the variable is differentiated as a general
@@ -90,7 +95,9 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
     shape = derivative_shape(expr.shape, wrt.shape, layout, order)
     free = tuple(i for i in arranged if i is not None)
     terms = simplify_terms(terms, free, indices, symmetric)
-    _refuse_composite(terms, expr)
+    split_output = output_splits and order == 1 and len(free) > 2 and only_output_splits(terms, out_axes)
+    if not split_output:
+        _refuse_composite(terms, expr)
     notes: list[str] = []
     if symmetric & {wrt.name}:
         notes.append(
@@ -99,12 +106,15 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
         )
     names = index_names(out_axes, groups, free)
     contractor = Contractor(build, indices.dims)
-    matrix, index_form = None, None
-    if len(free) <= 2:
+    matrix: n.Node | None = None
+    index_form: list[IndexTerm] | None = None
+    if split_output:
+        index_form = []
+    elif len(free) <= 2:
         matrix = _matrix_form(terms, arranged, contractor, build, expr)
         if matrix is None:
             notes.append("this result has no matrix form that matcalc can find; it is shown in index notation")
-    if matrix is None:
+    if matrix is None and index_form is None:
         index_form = _index_form(terms, free, contractor, names, order, expr)
         name_summed(names, index_form)
     result = Derivative(
@@ -126,6 +136,7 @@ def differentiate(expr: n.Node, wrt: n.Var, env: Env, layout: Layout, order: int
         out_axes=out_axes,
         wrt_groups=tuple(groups),
         invertible=_needs_inverse(differ.invertible, env),
+        output_splits=split_output,
     )
     _name_repeated(result)
     return result
@@ -149,7 +160,8 @@ def _refuse_composite(terms: list[Term], expr: n.Node) -> None:
             "entries of vec(F) or a Kronecker product and is contracted or kept as one index",
             span=expr.span,
             hint="a vec(F) or kron whose entries pair with those of another vec or kron (vec(X)'vec(Y), "
-            "tr(kron(A, X))) is differentiated; the derivative of vec(F) by a matrix is written with --notation vec",
+            "tr(kron(A, X))) is differentiated; the derivative of vec(F) or of kron(A, X) by a matrix is written with "
+            "--notation vec",
         )
 
 

@@ -15,6 +15,17 @@ vec(Xᵀ) into vec(X) (`Xᵀ` gives K(m, n)); one that splits into (a₁, a₂) 
 in two pieces, an explicit sum) has no Kronecker form, and the result keeps
 its index notation. A scalar's Hessian by a matrix is read the same way, its
 first differentiation in the place of F. Denominator layout is the transpose.
+
+A derivative of F = A ⊗ X (or X ⊗ B) by X indexes F's axes by splits, r = j + p i:
+it has no index or matrix notation, and is read off its index form, term by
+term (_split_term). Each of F's axes is one slot or a split's two (fast, then
+slow); in vec(F) the slots run in that order, the first fastest. A term is a
+constant P on the slots that X's indices do not fill, times δs (or X's own
+indices) on the others: vec(F) is then vec(P) ⊗ vec(X) or vec(X) ⊗ vec(P), its
+slots permuted by one swap of adjacent blocks, I ⊗ K(u, v) ⊗ I; its Jacobian
+is that permutation times vec(P) ⊗ I or I ⊗ vec(P), times K(P, Q) where X's
+indices run transposed. For A m×n, X p×q this is Magnus and Neudecker's
+(I_n ⊗ K(q, m) ⊗ I_p)(vec A ⊗ I_pq).
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from fractions import Fraction
 
 from .. import nodes as n
 from ..algebra.builder import ONE, Builder, number
+from ..algebra.index_form import Factor, Term
 from ..layout import Layout
 from ..shapes import Dim, Shape
 from .differentiate import Derivative, IndexTerm
@@ -56,8 +68,12 @@ def vec_form(result: Derivative, build: Builder) -> VecForm | None:
     transposed = transposed_layout(result)
     shape = (cols, rows) if transposed else (rows, cols)
     terms = []
-    for term in result.inline_index_form or []:
-        node = _term(term, f_axes, x_axes, result.dims, build)
+    written = result.terms if result.output_splits else result.inline_index_form or []
+    for term in written:
+        if isinstance(term, Term):
+            node = _split_term(term, f_axes, x_axes, result.dims, build)
+        else:
+            node = _term(term, f_axes, x_axes, result.dims, build)
         if node is None:
             return None
         terms.append(_transpose(node, build) if transposed else node)
@@ -292,3 +308,150 @@ def _transpose(node: n.Node, build: Builder) -> n.Node:
     if isinstance(node, (n.Identity, n.Number)):
         return node
     return build.transpose(node)
+
+
+def _split_term(
+    term: Term,
+    f_axes: tuple[str | None, str | None],
+    x_axes: tuple[str | None, str | None],
+    dims: dict[str, Dim],
+    build: Builder,
+) -> n.Node | None:
+    """The Jacobian of a term whose function's axes are splits (module docstring); None where it is not a
+    constant P on the slots X does not fill, P of at most two slots, and one swap of blocks."""
+    slots = _slots(term, f_axes)
+    x_names = {x for x in x_axes if x is not None}
+    filled, rest = _filled(term, slots, x_names)
+    if filled is None or len(set(slots)) != len(slots) or sorted(filled.values()) != sorted(x_names):
+        return None
+    p_slots = [s for s in slots if s not in filled]
+    scalars = [f.node for f in rest if f.node is not None and not f.indices]
+    pieces = [_piece(f, dims) for f in rest if f.indices]
+    if len(p_slots) > 2 or any(not set(piece.indices) <= set(p_slots) for piece in pieces):
+        return None
+    constant = _matrix(pieces, _padded(tuple(p_slots)), dims, build)
+    if constant is None:
+        return None
+    x_order = [s for s in slots if s in filled]
+    jacobian = _permuted_product(_vec(constant), x_order, p_slots, slots, dims)
+    if jacobian is None:
+        return None
+    rows, cols = x_axes
+    if rows is not None and cols is not None and [filled[s] for s in x_order] == [cols, rows]:
+        jacobian = _times(jacobian, _commutation(dims[rows], dims[cols]))  # X's indices transposed: vec(Xᵀ) = K vec(X)
+    for scalar in reversed(scalars):
+        jacobian = n.ScalarMul(scalar, jacobian, shape=jacobian.shape)
+    return _scaled(term.coefficient, jacobian)
+
+
+def _slots(term: Term, f_axes: tuple[str | None, str | None]) -> list[str]:
+    """F's axes as vec(F) runs over them, the first fastest: a split axis as its (fast, slow) pair."""
+    splits = {f.indices[0]: f.indices[1:] for f in term.factors if f.is_split}
+    slots: list[str] = []
+    for axis in f_axes:
+        if axis is not None:
+            slots.extend(splits.get(axis, (axis,)))
+    return slots
+
+
+def _filled(term: Term, slots: list[str], x_names: set[str]) -> tuple[dict[str, str] | None, list[Factor]]:
+    """The slots that X's indices fill (slot -> X's index: the index itself, or a δ to it) and the other
+    factors; None if X's index is anywhere else."""
+    filled = {s: s for s in slots if s in x_names}
+    rest = []
+    for f in term.factors:
+        if f.is_split:
+            continue
+        if f.is_delta and x_names.intersection(f.indices):
+            slot, x = f.indices if f.indices[1] in x_names else f.indices[::-1]
+            if slot not in slots or slot in x_names or slot in filled:
+                return None, []
+            filled[slot] = x
+        elif x_names.intersection(f.indices):
+            return None, []
+        else:
+            rest.append(f)
+    return filled, rest
+
+
+def _piece(f: Factor, dims: dict[str, Dim]) -> Piece:
+    if f.node is None:  # a δ between two of P's slots
+        return Piece([n.Identity(shape=Shape(dims[f.indices[0]], dims[f.indices[0]]))], f.indices)
+    return Piece([f.node], f.indices)
+
+
+def _permuted_product(
+    vec_constant: n.Node, x_order: list[str], p_slots: list[str], slots: list[str], dims: dict[str, Dim]
+) -> n.Node | None:
+    """Π (vec(P) ⊗ I) or Π (I ⊗ vec(P)), Π = I ⊗ K(u, v) ⊗ I one swap of adjacent blocks that puts the slots
+    in F's order (the slots of vec(P) ⊗ vec(X) are X's first, then P's); None if one swap does not."""
+    identities = _identities(x_order, dims)
+    for source, product in (
+        (x_order + p_slots, _chain([vec_constant, *identities])),
+        (p_slots + x_order, _chain([*identities, vec_constant])),
+    ):
+        permutation = _block_swap(source, slots, dims)
+        if permutation is not None:
+            return _times(permutation, product)
+    return None
+
+
+def _block_swap(source: list[str], target: list[str], dims: dict[str, Dim]) -> n.Node | None:
+    """I_left ⊗ K(u, v) ⊗ I_right, taking the slots `source` (the first fastest) to `target` by moving block V
+    (size v) before the block U (size u) just before it; 1 for no move; None if no one swap does it."""
+
+    def size(part: list[str]) -> Dim:
+        return n.product_dim(*(dims[s] for s in part))
+
+    if source == target:
+        return ONE
+    length = len(source)
+    for i in range(length):
+        for j in range(i + 1, length):
+            for k in range(j + 1, length + 1):
+                if source[:i] + source[j:k] + source[i:j] + source[k:] == target:
+                    swap = _commutation(size(source[i:j]), size(source[j:k]))
+                    return _chain([*_identities(source[k:], dims), swap, *_identities(source[:i], dims)])
+    return None
+
+
+def _identities(slots: list[str], dims: dict[str, Dim]) -> list[n.Node]:
+    """The identity on the slots (the first fastest) as Kronecker factors, one per slot and the slowest first:
+    I_q ⊗ I_p, not I_pq, a form that an identity file can state (eye takes one dimension)."""
+    return [_identity(dims[slot]) for slot in reversed(slots)]
+
+
+def _chain(factors: list[n.Node]) -> n.Node:
+    """f₁ ⊗ f₂ ⊗ ..., left to right as ⊗ reads, the 1s left out (identities are kept apart, not merged)."""
+    kept = [f for f in factors if f != ONE]
+    if not kept:
+        return ONE
+    node = kept[0]
+    for right in kept[1:]:
+        if node.shape.is_scalar or right.shape.is_scalar:
+            node = _kron(node, right)
+            continue
+        shape = Shape(
+            n.product_dim(node.shape.rows, right.shape.rows), n.product_dim(node.shape.cols, right.shape.cols)
+        )
+        node = n.Kron(node, right, shape=shape)
+    return node
+
+
+def _identity(size: Dim) -> n.Node:
+    return ONE if size == 1 else n.Identity(shape=Shape(size, size))
+
+
+def _commutation(m: Dim, k: Dim) -> n.Node:
+    if m == 1 or k == 1:
+        return _identity(n.product_dim(m, k))
+    return n.Commutation(m, k, shape=Shape(n.product_dim(m, k), n.product_dim(m, k)))
+
+
+def _times(left: n.Node, right: n.Node) -> n.Node:
+    """left right, where 1 or an identity is nothing."""
+    if left == ONE or isinstance(left, n.Identity):
+        return right
+    if right == ONE or isinstance(right, n.Identity):
+        return left
+    return n.MatMul(left, right, shape=Shape(left.shape.rows, right.shape.cols))

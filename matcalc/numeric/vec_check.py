@@ -23,14 +23,24 @@ from ..render.latex import vec_latex
 from ..render.text import vec_head, vec_text
 from ..render.vec_numpy import vec_numpy_expression
 from .codecheck import Subject, vec_numpy_field
-from .differences import evaluate_terms, relative_error, sample_point
+from .differences import (
+    Point,
+    einsum_letters,
+    evaluate_numeric,
+    evaluate_terms,
+    relative_error,
+    sample_point,
+    size_of,
+)
 from .evaluate import evaluate
-from .selfcheck import SelfCheckError
+from .selfcheck import CheckReport, SelfCheckError
 
 NOTATIONS = ("index", "vec")
 AGREEMENT = 1e-9  # the two forms are the same sums of products: they agree to rounding
 POINTS = 3
 TRIES = 10
+
+STEP = 1e-6  # central differences of vec(F) for a result with splits (check_split_terms)
 
 NO_FORM_NOTE = "this result has no Kronecker form that matcalc can find; it is shown in index notation"
 
@@ -52,7 +62,8 @@ def vec_forms(
     of F for the expression vec(F) (vec_target) must have one: its index notation is F's, not vec(F)'s."""
     forms: list[VecForm | None] = []
     for derivative in derivatives:
-        inner = expr is not None and derivative.expr is not expr
+        # F for the expression vec(F), or F = A ⊗ X indexed by splits: no other notation can show it
+        inner = (expr is not None and derivative.expr is not expr) or derivative.output_splits
         if not applies(derivative):
             forms.append(None)
             continue
@@ -84,7 +95,8 @@ def check_vec_form(derivative: Derivative, form: VecForm, env: Env, source: str,
             break
         try:
             point = sample_point(derivative.expr, env, rng, symbolic_derivatives=False)
-            expected = jacobian_of_index_form(derivative, evaluate_terms(derivative, point))
+            values = split_terms(derivative, point) if derivative.output_splits else evaluate_terms(derivative, point)
+            expected = jacobian_of_index_form(derivative, values)
             sizes: dict[str | int, int] = {name: size for name, size in point.sizes.items()}
             shown = evaluate(form.matrix, point.values, sizes)
         except MatcalcError:
@@ -99,6 +111,75 @@ def check_vec_form(derivative: Derivative, form: VecForm, env: Env, source: str,
             ).with_source(source)
         agreed += 1
     return agreed
+
+
+def check_split_terms(derivative: Derivative, env: Env, seed: int = 0, points: int = POINTS) -> CheckReport:
+    """SPEC §3's self-check of a result whose function's axes are splits (F = A ⊗ X), which has no index or
+    matrix notation for selfcheck.py to evaluate: its index form, as the Jacobian of vec(F) by vec(X),
+    against central differences of vec(F) at random points."""
+    rng = np.random.default_rng(seed)
+    errors: list[float] = []
+    for _ in range(TRIES):
+        if len(errors) == points:
+            break
+        try:
+            point = sample_point(derivative.expr, env, rng, symbolic_derivatives=False)
+            shown = jacobian_of_index_form(derivative, split_terms(derivative, point))
+            expected = _vec_differences(derivative, point)
+        except MatcalcError:
+            continue
+        if np.all(np.isfinite(expected)) and np.all(np.isfinite(shown)):
+            errors.append(relative_error(shown, expected.T if transposed_layout(derivative) else expected))
+    if not errors:
+        return CheckReport(0, 0.0, reason="the result could not be evaluated at any random point")
+    return CheckReport(len(errors), max(errors))
+
+
+def _vec_differences(derivative: Derivative, point: Point) -> np.ndarray:
+    """∂vec(F)/∂vec(X)ᵀ by central differences, one column per entry of X (columns stacked)."""
+    name = derivative.wrt.name
+    at = np.asarray(point.values[name], dtype=float)
+    columns = []
+    for entry in range(at.size):
+        flat = np.zeros(at.size)
+        flat[entry] = STEP
+        step = flat.reshape(at.shape, order="F")
+        ahead = evaluate_numeric(derivative.expr, {**point.values, name: at + step}, point.sizes)
+        behind = evaluate_numeric(derivative.expr, {**point.values, name: at - step}, point.sizes)
+        columns.append(np.ravel(ahead - behind, order="F") / (2 * STEP))
+    return np.stack(columns, axis=1)
+
+
+def split_terms(derivative: Derivative, point: Point) -> np.ndarray:
+    """The index form evaluated with einsum (axes derivative.free), a split [r = a + M b] as the array of
+    0s and 1s that is 1 where r = a + M b."""
+    used = [i for term in derivative.terms for f in term.factors for i in f.indices]
+    letters = einsum_letters(derivative, used)
+
+    def size(index: str) -> int:
+        return size_of(derivative.dims[index], point.sizes)
+
+    total = np.zeros([size(i) for i in derivative.free])
+    output = "".join(letters[i] for i in derivative.free)
+    for term in derivative.terms:
+        operands, subscripts = [], []
+        for f in term.factors:
+            if f.is_split:
+                whole, fast, slow = f.indices
+                operands.append(np.eye(size(whole)).reshape(size(whole), size(slow), size(fast)).transpose(0, 2, 1))
+            elif f.is_delta:
+                operands.append(np.eye(size(f.indices[0])))
+            else:
+                assert f.node is not None
+                value = evaluate(f.node, point.values, point.sizes)
+                operands.append(value.reshape([size(i) for i in f.indices]) if f.indices else value.reshape(()))
+            subscripts.append("".join(letters[i] for i in f.indices))
+        for letter, length in zip(output, total.shape):  # constant along a free index no factor carries
+            if not any(letter in sub for sub in subscripts):
+                operands.append(np.ones(length))
+                subscripts.append(letter)
+        total = total + float(term.coefficient) * np.einsum(",".join(subscripts) + "->" + output, *operands)
+    return total
 
 
 def jacobian_of_index_form(derivative: Derivative, tensor: np.ndarray) -> np.ndarray:
