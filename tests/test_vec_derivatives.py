@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from matcalc.api import diff
 from matcalc.cli import cli
-from matcalc.numeric.evaluate import evaluate
 from matcalc.numeric.differences import Point, evaluate_shown
+from matcalc.numeric.evaluate import evaluate
 from matcalc.render.text import vec_text
 
 SIZES = {"m": 3, "n": 4, "p": 5, "q": 2}
@@ -211,12 +211,138 @@ def test_index_notation_of_vec_of_a_matrix_is_refused_with_exit_3_and_a_pointer_
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("notation", ["index", "vec"])
-def test_a_kronecker_product_by_its_factor_is_refused_with_exit_3(notation):
-    result = run("kron(A, X)", "--wrt", "X", "--let", "A: matrix(m, n), X: matrix(p, q)", "--notation", notation)
+def test_a_kronecker_product_by_its_factor_in_index_notation_is_refused_with_exit_3():
+    result = run("kron(A, X)", "--wrt", "X", "--let", "A: matrix(m, n), X: matrix(p, q)")
     assert result.exit_code == 3
     assert "cannot write this derivative through vec or ⊗" in result.output
+    assert "--notation vec" in result.output
     assert "Traceback" not in result.output
+
+
+# A Kronecker product by its factor, in vec notation: (expression, variable, declarations, F(values, X)).
+# Magnus & Neudecker: vec(A ⊗ X) = (I_n ⊗ K(q, m) ⊗ I_p)(vec(A) ⊗ vec(X)) for A m×n, X p×q.
+KRON_BY_FACTOR = [
+    ("kron(A, X)", "X", "A: matrix(m, n), X: matrix(p, q)", lambda v, X: np.kron(v["A"], X)),
+    ("kron(X, B)", "X", "X: matrix(p, q), B: matrix(m, n)", lambda v, X: np.kron(X, v["B"])),
+    ("kron(A, X')", "X", "A: matrix(m, n), X: matrix(p, q)", lambda v, X: np.kron(v["A"], X.T)),
+    ("kron(X', B)", "X", "X: matrix(p, q), B: matrix(m, n)", lambda v, X: np.kron(X.T, v["B"])),
+    ("kron(a, X)", "X", "a: vector(m), X: matrix(p, q)", lambda v, X: np.kron(v["a"], X)),
+    ("kron(A, x)", "x", "A: matrix(m, n), x: vector(p)", lambda v, x: np.kron(v["A"], x)),
+    ("kron(x', A)", "x", "A: matrix(m, n), x: vector(p)", lambda v, x: np.kron(x.T, v["A"])),
+    (
+        "2 kron(A, X) - kron(X, C)",
+        "X",
+        "A: matrix(m, n), X: matrix(p, q), C: matrix(m, n)",
+        lambda v, X: 2 * np.kron(v["A"], X) - np.kron(X, v["C"]),
+    ),
+    (
+        "tr(D) kron(A, X) + kron(A, 3 X)",
+        "X",
+        "A: matrix(m, n), X: matrix(p, q), D: matrix(n, n)",
+        lambda v, X: np.trace(v["D"]) * np.kron(v["A"], X) + np.kron(v["A"], 3 * X),
+    ),
+]
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+@pytest.mark.parametrize("source, wrt, let, function", KRON_BY_FACTOR, ids=[c[0] for c in KRON_BY_FACTOR])
+def test_a_kronecker_product_by_its_factor_is_the_jacobian_of_vec(source, wrt, let, function, layout):
+    result = diff(source, wrt, let, layout=layout, notation="vec")
+    assert result.check is not None and result.check.points > 0 and result.check.holds
+    assert result.vec is not None
+    values = sample(let)
+    others = {name: value for name, value in values.items() if name != wrt}
+    expected = jacobian(lambda x: function(others, x), values[wrt])
+    if layout == "denominator":
+        expected = expected.T
+    computed = evaluate(result.vec.matrix, values, SIZES)
+    assert computed.shape == expected.shape
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_a_kronecker_product_by_its_factor_is_written_as_magnus_and_neudecker_write_it():
+    # (I_n ⊗ K(q, m) ⊗ I_p)(vec(A) ⊗ I_pq) for A m×n, X p×q; (I_q ⊗ K(s, p) ⊗ I_r)(I_pq ⊗ vec(B)) for B r×s
+    a_x = diff("kron(A, X)", "X", "A: matrix(m, n), X: matrix(p, q)", notation="vec")
+    assert vec_text(a_x.vec.matrix, unicode=True) == "(I_n ⊗ K(q, m) ⊗ I_p) (vec(A) ⊗ I_q ⊗ I_p)"
+    assert a_x.vec.shape == ("m·p·n·q", "p·q")
+    x_b = diff("kron(X, B)", "X", "X: matrix(p, q), B: matrix(m, n)", notation="vec")
+    assert vec_text(x_b.vec.matrix, unicode=True) == "(I_q ⊗ K(n, p) ⊗ I_m) (I_q ⊗ I_p ⊗ vec(B))"
+
+
+def test_a_kronecker_product_by_its_factor_prints_its_form_shape_and_check():
+    result = run("kron(A, X)", "--wrt", "X", "--let", "A: matrix(m, n), X: matrix(p, q)", "--notation", "vec")
+    assert result.exit_code == 0, result.output
+    assert "∂vec(F)/∂vec(X)ᵀ = (I_n ⊗ K(q, m) ⊗ I_p) (vec(A) ⊗ I_q ⊗ I_p)" in result.output
+    assert "shape: (m·p·n·q, p·q)" in result.output
+    assert "checked: 3 points" in result.output
+
+
+def test_the_json_numpy_field_of_a_kronecker_product_by_its_factor_is_the_jacobian_of_vec():
+    import json
+
+    let = "X: matrix(p, q), B: matrix(m, n)"
+    result = run("kron(X, B)", "--wrt", "X", "--let", let, "--notation", "vec", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["checked"]["holds"] and data["notation"] == "vec"
+    values = sample(let)
+    computed = eval(data["numpy"], {"np": np, "X": values["X"], "B": values["B"]})  # matcalc's printed code
+    expected = jacobian(lambda x: np.kron(x, values["B"]), values["X"])
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+def test_the_numpy_module_of_a_kronecker_product_by_its_factor(layout):
+    let = "A: matrix(m, n), X: matrix(p, q)"
+    result = run("kron(A, X)", "--wrt", "X", "--let", let, "--notation", "vec", "--format", "numpy", "--layout", layout)
+    assert result.exit_code == 0, result.output
+    namespace: dict = {}
+    exec(result.output, namespace)  # matcalc's generated module
+    values = sample(let)
+    expected = jacobian(lambda x: np.kron(values["A"], x), values["X"])
+    computed = namespace["derivative"](A=values["A"], X=values["X"])
+    np.testing.assert_allclose(computed, expected.T if layout == "denominator" else expected, rtol=1e-6, atol=1e-6)
+    assert namespace["check_gradient"]()["X"] < 1e-5
+
+
+def test_a_kronecker_product_whose_factor_is_not_the_variable_itself_is_refused_with_exit_3():
+    # d(X X) puts X's own entries on the slots of the product: no constant times δs
+    result = run("kron(A, X X)", "--wrt", "X", "--let", "A: matrix(m, n), X: matrix(p, p)", "--notation", "vec")
+    assert result.exit_code == 3
+    assert "no Kronecker form" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_wrong_kronecker_form_of_a_kronecker_product_is_never_shown(monkeypatch):
+    import matcalc.calculus.vec as vec_module
+    from matcalc.numeric.selfcheck import SelfCheckError
+
+    right = vec_module._commutation
+    monkeypatch.setattr(vec_module, "_commutation", lambda m, k: right(k, m))  # K(m, q) for K(q, m): same size
+    with pytest.raises(SelfCheckError):
+        diff("kron(A, X)", "X", "A: matrix(m, n), X: matrix(p, q)", notation="vec")
+
+
+def test_the_check_of_a_kronecker_product_by_its_factor_compares_with_differences_of_vec():
+    from dataclasses import replace
+
+    from matcalc.algebra.index_form import Term
+    from matcalc.numeric.vec_check import check_split_terms
+
+    result = diff("kron(A, X)", "X", "A: matrix(m, n), X: matrix(p, q)", notation="vec")
+    env = result.parsed.env
+    assert check_split_terms(result.derivative, env).holds
+    swapped = [  # each split read the wrong way round, r = slow + S fast: the same sizes, other entries
+        Term(
+            t.coefficient,
+            tuple(
+                replace(f, indices=(f.indices[0], f.indices[2], f.indices[1])) if f.is_split else f for f in t.factors
+            ),
+        )
+        for t in result.derivative.terms
+    ]
+    report = check_split_terms(replace(result.derivative, terms=swapped), env)
+    assert report.points > 0 and not report.holds
 
 
 def test_vec_entries_that_pair_with_another_split_of_sizes_cannot_meet_are_refused_with_exit_3():
