@@ -10,7 +10,7 @@ do, so two equal trees mean the same thing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -37,11 +37,12 @@ class Node:
 
     def map_children(self, fn: Callable[[Node], Node], **changes: Any) -> Node:
         """A copy with every child replaced by fn(child), plus other field changes."""
-        for f in fields(self):
-            value = getattr(self, f.name)
+        node_class: type = type(self)  # hashable, as every class is (mypy takes Node's own __hash__ for it)
+        for name in _field_names(node_class):
+            value = getattr(self, name)
             if isinstance(value, Node):
-                changes[f.name] = fn(value)
-        return replace(self, **changes)
+                changes[name] = fn(value)
+        return _copy(self, changes)
 
 
 # Leaves
@@ -325,10 +326,33 @@ class Derivative(Node):
     )
 
 
+def _copy(node: Node, changes: dict[str, Any]) -> Node:
+    """dataclasses.replace without its cost per node (no node class has an __init__ or __post_init__ of its
+    own): the fields copied, changed, and the cached hash dropped."""
+    node_class: type = type(node)  # hashable, as every class is (mypy takes Node's own __hash__ for it)
+    unknown = changes.keys() - _all_field_names(node_class)
+    if unknown:
+        raise TypeError(f"{node_class.__name__} has no field {sorted(unknown)[0]!r}")
+    copy: Node = object.__new__(node_class)
+    state = copy.__dict__
+    state.update(node.__dict__)
+    state.pop("_hash", None)
+    state.update(changes)
+    return copy
+
+
+@cache
+def _all_field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 @cache
 def _field_names(cls: type) -> tuple[str, ...]:
     """The fields of a node class that may hold children (walks are hot: dataclasses.fields is slow)."""
     return tuple(f.name for f in fields(cls) if f.name not in ("span", "shape"))
+
+
+child_fields = _field_names  # for walks outside this module
 
 
 def constant_value(node: Node) -> Fraction | None:

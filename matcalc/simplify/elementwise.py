@@ -45,7 +45,11 @@ def backprop(node: n.Node, build: Builder, keep: frozenset[n.Node] = frozenset()
         if isinstance(current, n.Hadamard):
             return _slopes_last(current, build)
         if isinstance(current, n.Add):
-            written = _over_common_denominator(_as_slope(current, build), build)
+            own = polynomial([current], build)  # read once: both steps below start from it
+            written = _as_slope(current, build, own)
+            if written is not current:
+                own = polynomial([written], build) if isinstance(written, n.Add) else None
+            written = _over_common_denominator(written, build, own)
             return (
                 _shared_factor(written, build)
                 if isinstance(written, n.Add) and not written.shape.is_scalar
@@ -172,9 +176,9 @@ def _shared_factor(node: n.Add, build: Builder) -> n.Node:
     return _slopes_last(n.Hadamard(inner, common, shape=node.shape), build)  # eˣ + x ⊙ eˣ = (1 + x) ⊙ eˣ
 
 
-def _as_slope(node: n.Add, build: Builder) -> n.Node:
-    """c f'(u) for a sum equal to a multiple c of the slope of a function f(u) it contains."""
-    own = polynomial([node], build)
+def _as_slope(node: n.Add, build: Builder, own: dict | None) -> n.Node:
+    """c f'(u) for a sum equal to a multiple c of the slope of a function f(u) it contains (own: the sum's
+    polynomial)."""
     if own is None:
         return node
     for sub in outer_applications(node):
@@ -262,12 +266,12 @@ def _divided(dividend: dict[int, Fraction], divisor: dict[int, Fraction]) -> dic
     return None if remainder else quotient
 
 
-def _over_common_denominator(node: n.Node, build: Builder) -> n.Node:
+def _over_common_denominator(node: n.Node, build: Builder, own: dict | None) -> n.Node:
     """A sum of elementwise fractions whose denominators are powers of one sum d, over d^k: the
-    numerators multiplied out and collected; kept only where it is shorter than the sum."""
+    numerators multiplied out and collected; kept only where it is shorter than the sum (own: its
+    polynomial)."""
     if not isinstance(node, n.Add):
         return node
-    own = polynomial([node], build)
     if own is None or len(own) < 2:
         return node
     denominators = {base for _, factors in own.values() for base, power in map(_base_power, factors) if power < 0}

@@ -35,14 +35,15 @@ def _negated_terms(node: n.Node) -> n.Node:
     return cast(n.Neg, node).operand  # a term: negative, as _all_negative checked
 
 
+def _negative_sum(child: n.Node) -> bool:
+    return isinstance(child, n.Add) and _all_negative(child)
+
+
 def _sign_out(node: n.Node) -> n.Node:
-    if isinstance(node, (*_PRODUCTS, n.DiagMatrix, n.Transpose)):  # M(-H - Hᵀ)M = -M(H + Hᵀ)M
+    # M(-H - Hᵀ)M = -M(H + Hᵀ)M; a node with no such operand is kept, not copied
+    if isinstance(node, (*_PRODUCTS, n.DiagMatrix, n.Transpose)) and any(map(_negative_sum, node.children())):
         node = node.map_children(
-            lambda child: (
-                n.Neg(_negated_terms(child), shape=child.shape)
-                if isinstance(child, n.Add) and _all_negative(child)
-                else child
-            )
+            lambda child: n.Neg(_negated_terms(child), shape=child.shape) if _negative_sum(child) else child
         )
     if isinstance(node, n.Neg) and isinstance(node.operand, n.Neg):
         return node.operand.operand

@@ -23,41 +23,62 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node], keep: frozenset
     would read them once per level)."""
     done: dict[n.Node, n.Node] = {}  # subexpression: rewritten
     inside: dict[n.Node, n.Node] = {}  # an inner Add of a long sum: its terms rewritten, itself not
-    # (subexpression, it is an inner Add of a long sum, its children once visited, with their memos)
+    # the same, by the object's identity: a child's result is read without hashing it again (a node's hash
+    # is a Python call); the objects live as long as the tree does, so their ids are not reused meanwhile
+    done_ids: dict[int, n.Node] = {}
+    inside_ids: dict[int, n.Node] = {}
+    # (subexpression, it is an inner Add of a long sum, its children once visited, with their memos by id)
     stack: list[tuple[n.Node, bool, list | None]] = [(node, False, None)]
     while stack:
         current, inner, visited = stack.pop()
-        memo = inside if inner else done
+        memo, memo_ids = (inside, inside_ids) if inner else (done, done_ids)
         if visited is None:
-            if current in memo:
+            if id(current) in memo_ids:
+                continue
+            if current in memo:  # equal to one rewritten already: a shared subexpression
+                memo_ids[id(current)] = memo[current]
                 continue
             if current in keep:
-                memo[current] = current
+                memo[current] = memo_ids[id(current)] = current
                 continue
-            children = list(current.children())
+            node_class: type = type(current)  # hashable, as every class is (mypy takes Node's __hash__ for it)
+            children = [
+                child for name in n.child_fields(node_class) if isinstance(child := getattr(current, name), n.Node)
+            ]
             if not children:  # a leaf: rewritten at once
                 rewritten = current if inner else rewrite(current)
-                memo[current] = rewritten if rewritten.shape == current.shape else current
+                memo[current] = memo_ids[id(current)] = rewritten if rewritten.shape == current.shape else current
                 continue
             inner_parts = isinstance(current, n.Add) and (inner or _long_sum(current))
-            visited = [(child, inside if inner_parts and isinstance(child, n.Add) else done) for child in children]
+            visited = [
+                (child, inside_ids if inner_parts and isinstance(child, n.Add) else done_ids) for child in children
+            ]
             stack.append((current, inner, visited))
-            stack += [(child, child_memo is inside, None) for child, child_memo in visited if child not in child_memo]
+            stack += [
+                (child, child_ids is inside_ids, None) for child, child_ids in visited if id(child) not in child_ids
+            ]
             continue
         rebuilt = _rebuilt(current, visited)
         if inner:
-            inside[current] = rebuilt
+            inside[current] = inside_ids[id(current)] = rebuilt
             continue
         rewritten = rewrite(rebuilt)
         # a rule never changes a shape: B - (B - 2) is 2 broadcast to B's shape, not the number 2
-        done[current] = rewritten if rewritten is rebuilt or rewritten.shape == rebuilt.shape else rebuilt
-    return done[node]
+        if rewritten is not rebuilt and rewritten.shape != rebuilt.shape:
+            rewritten = rebuilt
+        done[current] = done_ids[id(current)] = rewritten
+    return done_ids[id(node)]
 
 
-def _rebuilt(node: n.Node, visited: list[tuple[n.Node, dict[n.Node, n.Node]]]) -> n.Node:
+def _rebuilt(node: n.Node, visited: list[tuple[n.Node, dict[int, n.Node]]]) -> n.Node:
     """node with its children as rewritten (each looked up in its memo)."""
-    rewritten = [memo[child] for child, memo in visited]
-    if all(new is old for new, (old, _) in zip(rewritten, visited)):
+    rewritten = [memo_ids[id(child)] for child, memo_ids in visited]
+    changed = False
+    for new, (old, _) in zip(rewritten, visited):
+        if new is not old:
+            changed = True
+            break
+    if not changed:
         return node  # nothing changed: no copy (copies are what a pass over a large tree spends its time on)
     replacements = iter(rewritten)
     return node.map_children(lambda _: next(replacements))
