@@ -698,7 +698,9 @@ class Checker:
         taken |= {node.name for node in nodes if isinstance(node, (n.Var, n.DimSize))}
         shapes = list(self.inferred.values()) + [node.shape for node in nodes]
         shapes += [Shape(var, var) for var in self.dims.variables()]  # unbound ones not yet in a tree
-        dims = dict.fromkeys(dim for shape in dict.fromkeys(shapes) for dim in (shape.rows, shape.cols))
+        # distinct objects first (in order): a Shape hashes through Python, and nodes share few of them
+        distinct = dict.fromkeys({id(shape): shape for shape in shapes}.values())
+        dims = dict.fromkeys(dim for shape in distinct for dim in (shape.rows, shape.cols))
         roots = [self.dims.find(dim) for dim in dims]
         taken |= {root for root in roots if isinstance(root, str)}  # eye(n) and ones(n) name dimensions too
         names: dict[DimVar, str] = {}
@@ -712,11 +714,17 @@ class Checker:
         """The tree with every dimension resolved; nodes whose shapes do not change are kept.
         `shapes` caches resolved shapes, and is filled in for the caller."""
         shapes = {} if shapes is None else shapes
+        # by the object's identity first: the tree's nodes share few shape objects, equal ones many more, and a
+        # Shape hashes through Python (the tree keeps its shapes alive, so their ids are not reused meanwhile)
+        by_id: dict[int, Shape] = {}
 
         def shape_of(shape: Shape) -> Shape:
-            if shape not in shapes:
-                shapes[shape] = _resolved(self.dims, shape, names)
-            return shapes[shape]
+            resolved = by_id.get(id(shape))
+            if resolved is None:
+                if shape not in shapes:
+                    shapes[shape] = _resolved(self.dims, shape, names)
+                resolved = by_id[id(shape)] = shapes[shape]
+            return resolved
 
         def visit(current: n.Node) -> n.Node:
             changes: dict[str, object] = {}

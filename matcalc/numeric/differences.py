@@ -141,6 +141,7 @@ def sample(
     """Random values for the variables, as 2-D arrays; those of no constrained kind (posdef, onehot,
     simplex) multiplied by `scale`."""
     values = {}
+    scaled_identities: dict[int, np.ndarray] = {}  # rows × I, made once per size (a long sum has many matrices)
     for name, shape in shapes.items():
         rows, cols = size_of(shape.rows, sizes), size_of(shape.cols, sizes)
         kind = env.decls[name].kind if name in env.decls else ""
@@ -162,7 +163,9 @@ def sample(
         if rows == cols and rows > 1 and kind not in ("posdef", "symmetric"):
             # well conditioned with a positive determinant, and scaled so that its eigenvalues are about 1:
             # powers (B^20) and determinants stay small, so finite differences do not lose their digits
-            values[name] = (values[name] + rows * np.eye(rows)) / rows
+            if rows not in scaled_identities:
+                scaled_identities[rows] = rows * np.eye(rows)
+            values[name] = (values[name] + scaled_identities[rows]) / rows
         if scale != 1 and kind not in ("posdef", *UNIT_SUM):
             values[name] = scale * values[name]
     return values
