@@ -62,8 +62,8 @@ RULES = (
 
 
 # The rules run again on what they wrote until nothing changes: one rule's output can be another's input
-# (a transpose taken out of a sum that backprop reordered). A second pass that changes nothing is cheap.
-MAX_PASSES = 3
+# (a transpose taken out of a sum that backprop reordered). A last pass that changes nothing is cheap.
+MAX_PASSES = 8  # a pass that changes something makes room for another (a factor shared once terms are written)
 
 
 def kept(function: n.Node | None) -> frozenset[n.Node]:

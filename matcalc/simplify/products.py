@@ -42,6 +42,8 @@ def scalar_products(node: n.Node, build: Builder, keep: frozenset[n.Node] = froz
             return _ordered(current, build)
         if isinstance(current, n.Add) and current.shape.is_scalar:
             return _multiplied_out(current, build)
+        if isinstance(current, n.DiagMatrix) and isinstance(current.operand, (n.ScalarMul, n.Neg)):
+            return build.diag_matrix(current.operand)  # diag(a v) = a diag(v), as the Builder writes it
         return current
 
     return bottom_up(node, rewrite, keep)
