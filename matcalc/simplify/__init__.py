@@ -68,7 +68,16 @@ MAX_PASSES = 8  # a pass that changes something makes room for another (a factor
 
 def kept(function: n.Node | None) -> frozenset[n.Node]:
     """The subexpressions of the function differentiated, which no rule rewrites (y - X w stays)."""
-    return frozenset(sub for sub in n.walk(function) if any(True for _ in sub.children())) if function else frozenset()
+    found: set[n.Node] = set()
+    stack = [function] if function is not None else []
+    while stack:
+        current = stack.pop()
+        node_class: type = type(current)  # hashable, as every class is (mypy takes Node's __hash__ for it)
+        children = [child for name in n.child_fields(node_class) if isinstance(child := getattr(current, name), n.Node)]
+        if children and current not in found:  # a subexpression equal to one found has its parts found too
+            found.add(current)
+            stack += children
+    return frozenset(found)
 
 
 def simplify(

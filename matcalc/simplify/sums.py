@@ -154,6 +154,8 @@ def _numbered(node: n.Node) -> tuple[Fraction, n.Node] | None:
 def _associated(node: n.Node, keep: frozenset[n.Node] = frozenset()) -> n.Node:
     """The node with every product chain associated to the left (the function's own subexpressions, in
     keep, as they are)."""
+    if not any(isinstance(sub, n.MatMul) for sub in n.walk(node)):
+        return node  # no chain to associate (most terms of a long sum): not walked again to rebuild nothing
 
     def left_to_right(current: n.Node) -> n.Node:
         if not isinstance(current, n.MatMul):

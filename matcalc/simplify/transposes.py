@@ -87,7 +87,8 @@ def marks(node: n.Node) -> int:
 
 
 def _reduces(node: n.Node, build: Builder) -> bool:
-    return marks(flipped(node, build)) < marks(node)
+    own = marks(node)
+    return own > 0 and marks(flipped(node, build)) < own  # with no mark to lose, nothing to flip
 
 
 def flipped(node: n.Node, build: Builder) -> n.Node:
