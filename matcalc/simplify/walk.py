@@ -22,32 +22,35 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node], keep: frozenset
     whole sum once, at its top (a rewrite of a sum reads all its terms: rewriting each level of the tree
     would read them once per level)."""
     done: dict[n.Node, n.Node] = {}  # subexpression: rewritten
-    inside: dict[n.Node, n.Node] = {}  # an inner Add of a long sum: its terms rewritten, itself not
-    # the same, by the object's identity: a child's result is read without hashing it again (a node's hash
-    # is a Python call); the objects live as long as the tree does, so their ids are not reused meanwhile
+    # the same by the object's identity: a child's result is read without hashing it again (a node's hash is a
+    # Python call); the objects live as long as the tree does, so their ids are not reused meanwhile
     done_ids: dict[int, n.Node] = {}
+    # an inner Add of a long sum, by identity: its terms rewritten, itself not (nothing is saved by finding an
+    # equal one, which only its terms' results make)
     inside_ids: dict[int, n.Node] = {}
     # (subexpression, it is an inner Add of a long sum, its children once visited, with their memos by id)
     stack: list[tuple[n.Node, bool, list | None]] = [(node, False, None)]
     while stack:
         current, inner, visited = stack.pop()
-        memo, memo_ids = (inside, inside_ids) if inner else (done, done_ids)
         if visited is None:
+            memo_ids = inside_ids if inner else done_ids
             if id(current) in memo_ids:
                 continue
-            if current in memo:  # equal to one rewritten already: a shared subexpression
-                memo_ids[id(current)] = memo[current]
+            if not inner and current in done:  # equal to one rewritten already: a shared subexpression
+                done_ids[id(current)] = done[current]
                 continue
             if current in keep:
-                memo[current] = memo_ids[id(current)] = current
+                if not inner:
+                    done[current] = current
+                memo_ids[id(current)] = current
                 continue
             node_class: type = type(current)  # hashable, as every class is (mypy takes Node's __hash__ for it)
             children = [
                 child for name in n.child_fields(node_class) if isinstance(child := getattr(current, name), n.Node)
             ]
-            if not children:  # a leaf: rewritten at once
-                rewritten = current if inner else rewrite(current)
-                memo[current] = memo_ids[id(current)] = rewritten if rewritten.shape == current.shape else current
+            if not children:  # a leaf (never an inner Add): rewritten at once
+                rewritten = rewrite(current)
+                done[current] = done_ids[id(current)] = rewritten if rewritten.shape == current.shape else current
                 continue
             inner_parts = isinstance(current, n.Add) and (inner or _long_sum(current))
             visited = [
@@ -60,7 +63,7 @@ def bottom_up(node: n.Node, rewrite: Callable[[n.Node], n.Node], keep: frozenset
             continue
         rebuilt = _rebuilt(current, visited)
         if inner:
-            inside[current] = inside_ids[id(current)] = rebuilt
+            inside_ids[id(current)] = rebuilt
             continue
         rewritten = rewrite(rebuilt)
         # a rule never changes a shape: B - (B - 2) is 2 broadcast to B's shape, not the number 2
