@@ -46,11 +46,7 @@ _MAX_MONOMIALS = 32  # multiplying out elementwise products is tried only while 
 
 def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node | None:
     """The sum with its elementwise products of sums multiplied out and like monomials combined."""
-    if (
-        not terms
-        or terms[0].shape.is_scalar
-        or not any(isinstance(sub, n.Hadamard) for t in terms for sub in n.walk(t))
-    ):
+    if not terms or terms[0].shape.is_scalar or not _has_hadamard(terms):
         return None
     if all(t.shape.is_row for t in terms):  # rows as columns: (σ ⊙ (1 - y))ᵀ - (y ⊙ (1 - σ))ᵀ = (σ - y)ᵀ
         columns = _multiplied_out([build.transpose(t) for t in terms], build, inner)
@@ -64,6 +60,22 @@ def _multiplied_out(terms: list[n.Node], build: Builder, inner: bool) -> n.Node 
         if c != 0
     ]
     return _collected(parts, build, inner) if parts else n.Fill(ZERO_NUMBER, shape=terms[0].shape)
+
+
+def _has_hadamard(terms: list[n.Node]) -> bool:
+    """Whether an elementwise product is anywhere in the terms (one walk over them all, each distinct object
+    once: a long sum's terms share their factors)."""
+    stack, seen = list(terms), set()
+    while stack:
+        current = stack.pop()
+        if isinstance(current, n.Hadamard):
+            return True
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        node_class: type = type(current)  # hashable, as every class is (mypy takes Node's __hash__ for it)
+        stack += [child for name in n.child_fields(node_class) if isinstance(child := getattr(current, name), n.Node)]
+    return False
 
 
 def polynomial(terms: list[n.Node], build: Builder) -> dict[frozenset, tuple[Fraction, tuple[n.Node, ...]]] | None:
