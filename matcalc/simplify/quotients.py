@@ -16,13 +16,15 @@ A single symbol's reciprocal stays a coefficient in front, (1/m) Xᵀ(X w - y), 
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import reduce
-from typing import TypeGuard
+from typing import TypeGuard, cast
 
 from .. import nodes as n
 from ..algebra.builder import Builder, logistic_operand, number, number_value
+from ..shapes import Shape
 from .collect import collect
-from .sums import signed_terms
+from .sums import signed_terms, with_terms_grouped
 from .walk import bottom_up
 
 _SYMBOLS = (n.Var, n.DimSize, n.Const)
@@ -116,13 +118,25 @@ def _powers(node: n.Node) -> tuple[n.Node, int]:
 
 
 def _common_divisor(node: n.Add, build: Builder) -> n.Node:
+    """A divisor that several terms of a sum have, written once under them, wherever they stand in the sum:
+    a / s + b + c / s = (a + c) / s + b."""
     terms = signed_terms(node)
-    quotients = [(coefficient, core) for coefficient, core in terms if _scalar_quotient(core)]
-    if len(terms) < 2 or len(quotients) != len(terms):
+    by_divisor: dict[n.Node, list[int]] = {}
+    for k, (_, core) in enumerate(terms):
+        if _scalar_quotient(core):
+            by_divisor.setdefault(_powers(core.right)[0], []).append(k)
+    groups = [group for group in by_divisor.values() if len(group) >= 2]
+    if not groups:
         return node
+    quotients = [[(terms[k][0], cast(n.Divide, terms[k][1])) for k in group] for group in groups]
+    if groups == [list(range(len(terms)))]:
+        return _over_divisor(quotients[0], build, node.shape)
+    return with_terms_grouped(node, groups, [_over_divisor(group, build, node.shape) for group in quotients])
+
+
+def _over_divisor(quotients: list[tuple[Fraction, n.Divide]], build: Builder, shape: Shape) -> n.Node:
+    """Quotients by powers of one divisor, as one quotient by its lowest power."""
     divisors = [_powers(core.right) for _, core in quotients]
-    if len({base for base, _ in divisors}) != 1:
-        return node
     base = divisors[0][0]
     lowest = min(power for _, power in divisors)
     parts = []
@@ -133,7 +147,7 @@ def _common_divisor(node: n.Add, build: Builder) -> n.Node:
             else n.Divide(core.left, build.power(base, number(power - lowest)), shape=core.shape)
         )
         parts.append(build.scale(number(coefficient), left))
-    return n.Divide(collect(parts, build), build.power(base, number(lowest)), shape=node.shape)
+    return n.Divide(collect(parts, build), build.power(base, number(lowest)), shape=shape)
 
 
 def _logistic_taken_out(node: n.Divide, build: Builder) -> n.Node:

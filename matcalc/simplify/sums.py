@@ -142,6 +142,29 @@ def signed_terms(node: n.Node) -> list[tuple[Fraction, n.Node]]:
     return terms
 
 
+def signed_term(coefficient: Fraction, core: n.Node) -> n.Node:
+    """A term of signed_terms written back: a, -a or c a."""
+    if coefficient == 1:
+        return core
+    if coefficient == -1:
+        return n.Neg(core, shape=core.shape)
+    return n.ScalarMul(n.Number(coefficient), core, shape=core.shape)
+
+
+def with_terms_grouped(node: n.Add, groups: list[list[int]], grouped: list[n.Node]) -> n.Node:
+    """The sum of node's signed terms with each group of them (indices) replaced by one node, standing where
+    the group's first term stood; the other terms keep their places."""
+    terms = signed_terms(node)
+    first = {group[0]: written for group, written in zip(groups, grouped)}
+    taken = {k for group in groups for k in group}
+    written = [
+        first[k] if k in first else signed_term(c, core)
+        for k, (c, core) in enumerate(terms)
+        if k in first or k not in taken
+    ]
+    return reduce(lambda a, b: n.Add(a, b, shape=node.shape), written)
+
+
 def _numbered(node: n.Node) -> tuple[Fraction, n.Node] | None:
     """(-1, u) for -u, (c, u) for c u with a number c; None for anything else."""
     if isinstance(node, n.Neg):

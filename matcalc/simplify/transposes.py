@@ -9,13 +9,12 @@ chain when it has three or more factors and each is transposed (AᵀBᵀ, the Co
 
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import reduce
 
 from .. import nodes as n
 from ..algebra.builder import Builder
 from ..shapes import Shape
-from .sums import signed_terms
+from .sums import signed_term, signed_terms, with_terms_grouped
 from .walk import bottom_up
 
 _MIN_CHAIN = 3  # factors of a product written as one transpose
@@ -61,24 +60,9 @@ def _transposed_terms_out(node: n.Add, build: Builder) -> n.Node:
         return n.Transpose(flipped(node, build), shape=node.shape)
     if sum(reducing) < 2:
         return node
-    group = [_signed(c, core) for (c, core), r in zip(terms, reducing) if r]
-    inner = reduce(lambda a, b: n.Add(a, b, shape=node.shape), group)
-    taken_out = n.Transpose(flipped(inner, build), shape=node.shape)
-    first = reducing.index(True)
-    written = [
-        taken_out if k == first else _signed(c, core)
-        for k, (c, core) in enumerate(terms)
-        if k == first or not reducing[k]
-    ]
-    return reduce(lambda a, b: n.Add(a, b, shape=node.shape), written)
-
-
-def _signed(coefficient: Fraction, core: n.Node) -> n.Node:
-    if coefficient == 1:
-        return core
-    if coefficient == -1:
-        return n.Neg(core, shape=core.shape)
-    return n.ScalarMul(n.Number(coefficient), core, shape=core.shape)
+    group = [k for k, r in enumerate(reducing) if r]
+    inner = reduce(lambda a, b: n.Add(a, b, shape=node.shape), [signed_term(*terms[k]) for k in group])
+    return with_terms_grouped(node, [group], [n.Transpose(flipped(inner, build), shape=node.shape)])
 
 
 def marks(node: n.Node) -> int:
