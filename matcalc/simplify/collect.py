@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import reduce
+from typing import TypeGuard
 
 from .. import nodes as n
 from ..algebra.builder import (
@@ -252,6 +253,7 @@ def _merged_diagonals(terms: list[n.Node], build: Builder) -> list[n.Node]:
 def _collected(terms: list[n.Node], build: Builder, inner: bool) -> n.Node:
     terms = _merged_diagonals(terms, build)
     pairs = _combine_equal([split_coefficient(term) for term in terms])
+    pairs = _scalar_multiples_combined(pairs, build)
     pairs = _factor_shared(pairs, build, side="right")
     pairs = _factor_shared(pairs, build, side="left")
     pairs = _combine_equal(pairs)
@@ -351,6 +353,43 @@ def _outer_factor(core: n.Node, side: str, build: Builder) -> tuple[n.Node, n.No
         rest = [first.right, *rest]
         first = first.left
     return first, reduce(build.matmul, rest)  # the builder: z (zᵀz) is a scaling, not a product
+
+
+def _scalar_multiples_combined(pairs: list[tuple[Fraction, n.Node]], build: Builder) -> list[tuple[Fraction, n.Node]]:
+    """X + s X = (1 + s) X for a matrix or vector X and a scalar s that is not a number (numbers are
+    _combine_equal's): (1/π) I + I is (1 + 1/π) I however the terms are ordered."""
+    groups: dict[n.Node, list[int]] = {}
+    for k, (_, core) in enumerate(pairs):
+        base = _multiplied(core)
+        if not base.shape.is_scalar:
+            groups.setdefault(base, []).append(k)
+    merged = {group[0]: (base, group) for base, group in groups.items() if len(group) > 1}
+    if not merged:
+        return pairs
+    taken = {k for _, group in merged.values() for k in group}
+    result = []
+    for k, pair in enumerate(pairs):
+        if k in merged:
+            base, group = merged[k]
+            scalars = [build.scale(number(c), _multiplier(core)) for c, core in (pairs[j] for j in group)]
+            result.append((Fraction(1), build.scale(reduce(build.add, scalars), base)))
+        elif k not in taken:
+            result.append(pair)
+    return result
+
+
+def _multiplied(core: n.Node) -> n.Node:
+    """X of s X (a scalar s times a matrix or vector X), or the core itself."""
+    return core.right if _scaled(core) else core
+
+
+def _multiplier(core: n.Node) -> n.Node:
+    """s of s X, or 1."""
+    return core.left if _scaled(core) else ONE
+
+
+def _scaled(core: n.Node) -> TypeGuard[n.ScalarMul]:
+    return isinstance(core, n.ScalarMul) and core.left.shape.is_scalar and not core.right.shape.is_scalar
 
 
 def _factor_shared(pairs: list[tuple[Fraction, n.Node]], build: Builder, side: str) -> list[tuple[Fraction, n.Node]]:
