@@ -156,6 +156,19 @@ def test_the_trace_of_an_identity_of_a_kronecker_factor_is_its_size():
 
 
 # vec(F) by a variable, in vec notation: (expression, variable, declarations, the textbook form, F(values, X))
+def assert_is_the_jacobian_of_vec(result, let: str, wrt: str, function, layout: str) -> None:
+    """The vec form at a random point is the Jacobian of vec(function) by vec(wrt), by central differences
+    (transposed in denominator layout)."""
+    values = sample(let)
+    others = {name: value for name, value in values.items() if name != wrt}
+    expected = jacobian(lambda x: function(others, x), values[wrt])
+    if layout == "denominator":
+        expected = expected.T
+    computed = evaluate(result.vec.matrix, values, SIZES)
+    assert computed.shape == expected.shape
+    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+
+
 VEC_OF = [
     (
         "vec(A X B)",
@@ -180,14 +193,7 @@ def test_vec_of_a_function_in_vec_notation_is_the_jacobian_of_vec(source, wrt, l
     assert result.vec is not None
     if layout == "numerator":
         assert vec_text(result.vec.matrix, unicode=True) == textbook
-    values = sample(let)
-    others = {name: value for name, value in values.items() if name != wrt}
-    expected = jacobian(lambda x: function(others, x), values[wrt])
-    if layout == "denominator":
-        expected = expected.T
-    computed = evaluate(result.vec.matrix, values, SIZES)
-    assert computed.shape == expected.shape
-    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+    assert_is_the_jacobian_of_vec(result, let, wrt, function, layout)
 
 
 def test_the_hessian_of_a_quadratic_form_in_vec_x_is_the_symmetrised_kronecker_product():
@@ -250,14 +256,7 @@ def test_a_kronecker_product_by_its_factor_is_the_jacobian_of_vec(source, wrt, l
     result = diff(source, wrt, let, layout=layout, notation="vec")
     assert result.check is not None and result.check.points > 0 and result.check.holds
     assert result.vec is not None
-    values = sample(let)
-    others = {name: value for name, value in values.items() if name != wrt}
-    expected = jacobian(lambda x: function(others, x), values[wrt])
-    if layout == "denominator":
-        expected = expected.T
-    computed = evaluate(result.vec.matrix, values, SIZES)
-    assert computed.shape == expected.shape
-    np.testing.assert_allclose(computed, expected, rtol=1e-6, atol=1e-6)
+    assert_is_the_jacobian_of_vec(result, let, wrt, function, layout)
 
 
 def test_a_kronecker_product_by_its_factor_is_written_as_magnus_and_neudecker_write_it():

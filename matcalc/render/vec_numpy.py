@@ -69,14 +69,19 @@ class _Writer:
             return f"np.full(({rows}, {cols}), {self._leaf(node.value)})"
         return self._leaf(node)
 
+    xp = "np"
+
     def _leaf(self, node: n.Node) -> str:
         """An ordinary tree, 2-D unless a scalar."""
-        text = node_expression(node, self.context)
+        text = self._expression(node)
         if node.shape.is_column:
-            return f"np.reshape({text}, (-1, 1))"
+            return f"{self.xp}.reshape({text}, (-1, 1))"
         if node.shape.is_row:
-            return f"np.reshape({text}, (1, -1))"
+            return f"{self.xp}.reshape({text}, (1, -1))"
         return text
+
+    def _expression(self, node: n.Node) -> str:
+        return node_expression(node, self.context)
 
     def _size(self, dim) -> str:
         """A size as Python: a number, read off an array, or a product of those (m·n)."""
@@ -123,13 +128,8 @@ class _BackendWriter(_Writer):
             return f"({self._leaf(node.value)}) * {xp}.ones(({rows}, {cols}){self.new})"
         return super()._code(node)
 
-    def _leaf(self, node: n.Node) -> str:
-        text = self.printer.code(node).text
-        if node.shape.is_column:
-            return f"{self.xp}.reshape({text}, (-1, 1))"
-        if node.shape.is_row:
-            return f"{self.xp}.reshape({text}, (1, -1))"
-        return text
+    def _expression(self, node: n.Node) -> str:
+        return self.printer.code(node).text
 
     def _size(self, dim) -> str:
         if _is_product(dim):
